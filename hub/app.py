@@ -1,0 +1,180 @@
+"""Composition root: builds a running hub from settings.
+
+This is the one module of `hub/` (with `hub.cli` and `hub.asgi`) that imports implementations:
+it picks PostgreSQL (external or private), Redis or in-memory backends, and the blob store, then
+hands them to the services. Everything else in `hub/` sees only ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.config import Settings
+from hub.metrics import Metrics
+from hub.ports.infra import Bus, HealthCheck, KeyValueTTL, RateLimiter
+from storage.postgres.db import PostgresDatabase
+
+log = logging.getLogger(__name__)
+
+Closer = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Hub:
+    """Everything one hub process runs: backends, services and background tasks."""
+
+    settings: Settings
+    metrics: Metrics
+    db: PostgresDatabase
+    bus: Bus
+    kv: KeyValueTTL
+    rate_limiter: RateLimiter
+    redis: Any | None = None
+    health_checks: list[HealthCheck] = field(default_factory=list)
+    services: dict[str, Any] = field(default_factory=dict)
+    _closers: list[Closer] = field(default_factory=list)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def on_close(self, closer: Closer) -> None:
+        self._closers.append(closer)
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> None:
+        """Run a background loop for the lifetime of the hub."""
+        self._tasks.append(asyncio.ensure_future(coro))
+        self._tasks[-1].set_name(name)
+
+    def service(self, name: str) -> Any:
+        return self.services[name]
+
+    async def ready(self) -> dict[str, str]:
+        """Run every readiness check; returns {name: "ok" | error code}."""
+        results: dict[str, str] = {}
+        for check in self.health_checks:
+            try:
+                await asyncio.wait_for(check.check(), timeout=2.0)
+                results[check.name] = "ok"
+            except Exception as exc:  # readiness reports, it never raises
+                results[check.name] = getattr(exc, "code", type(exc).__name__)
+        return results
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for closer in reversed(self._closers):
+            try:
+                await closer()
+            except Exception:
+                log.exception("error while closing the hub")
+
+
+async def _database_url(settings: Settings, hub_closers: list[Closer]) -> str:
+    if settings.database_url:
+        return settings.database_url
+    from storage.postgres.server import PostgresServer, ensure_database
+
+    server = PostgresServer(settings.data_path / "postgres", durable=True)
+    admin_dsn = await asyncio.to_thread(server.start)
+
+    async def stop() -> None:
+        await asyncio.to_thread(server.stop)
+
+    hub_closers.append(stop)
+    await ensure_database(admin_dsn, "hub")
+    log.info("embedded postgres started", extra={"fields": {"port": server.port}})
+    return server.dsn("hub")
+
+
+# Capability wiring: each adds its services, health checks and background loops to the hub.
+Wiring = Callable[[Hub], Awaitable[None]]
+
+
+def capability_wiring() -> list[Wiring]:
+    """Imported lazily so the core stays importable without every capability."""
+    wiring: list[Wiring] = []
+    return wiring
+
+
+async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
+    closers: list[Closer] = []
+    try:
+        dsn = await _database_url(settings, closers)
+        if settings.migrate_on_start:
+            from storage.postgres.migrate import migrate
+
+            await migrate(dsn)
+        db = await PostgresDatabase.connect(
+            dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+            command_timeout=settings.db_command_timeout,
+        )
+        closers.append(db.close)
+
+        redis: Any | None = None
+        bus: Bus
+        kv: KeyValueTTL
+        rate_limiter: RateLimiter
+        if settings.redis_url:
+            from redis.asyncio import Redis
+
+            from storage.ratelimit import LimitsRateLimiter
+            from storage.redis.bus import RedisBus
+            from storage.redis.kv import RedisKV
+
+            redis = Redis.from_url(settings.redis_url, health_check_interval=10, socket_keepalive=True)
+            closers.append(redis.aclose)
+            bus = RedisBus(redis, settings.redis_prefix)
+            kv = RedisKV(redis, settings.redis_prefix)
+            rate_limiter = LimitsRateLimiter.redis(settings.redis_url, settings.redis_prefix)
+        else:
+            from storage.memory.bus import MemoryBus
+            from storage.memory.kv import MemoryKV
+            from storage.ratelimit import LimitsRateLimiter
+
+            bus, kv, rate_limiter = MemoryBus(), MemoryKV(), LimitsRateLimiter.memory()
+    except BaseException:
+        for closer in reversed(closers):
+            with contextlib.suppress(Exception):
+                await closer()
+        raise
+
+    hub = Hub(
+        settings=settings, metrics=metrics or Metrics(), db=db, bus=bus, kv=kv,
+        rate_limiter=rate_limiter, redis=redis, _closers=closers,
+    )
+    hub.on_close(rate_limiter.close)
+    hub.on_close(kv.close)
+    hub.on_close(bus.close)
+    hub.health_checks.append(db)
+    if redis is not None:
+        hub.health_checks.append(_RedisPing(redis))
+        hub.health_checks.append(bus)
+    try:
+        for wire in capability_wiring():
+            await wire(hub)
+        await bus.start()
+    except BaseException:
+        await hub.close()
+        raise
+    return hub
+
+
+class _RedisPing:
+    name = "redis"
+
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+
+    async def check(self) -> None:
+        from hub.errors import ServiceUnavailable
+
+        try:
+            await self._redis.ping()
+        except Exception as exc:
+            raise ServiceUnavailable("Redis is unreachable.", code="redis_unavailable") from exc

@@ -1,0 +1,42 @@
+"""The ASGI application: Socket.IO at /socket.io, everything else served by Sanic.
+
+Sanic's start/stop listeners run through the ASGI lifespan (ASGIApp forwards lifespan events to the
+other app when it has no `on_startup` of its own), so the hub is built once per process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from hub.app import Hub, build_hub
+from hub.config import Settings, load_settings
+from hub.logs import configure_logging
+from hub.metrics import Metrics
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    settings = settings or load_settings()
+    metrics = Metrics()
+
+    async def start() -> Hub:
+        return await build_hub(settings, metrics)
+
+    async def stop(hub: Hub) -> None:
+        await hub.close()
+
+    from realtime.server import create_socketio
+    from rest.app import create_sanic_app
+
+    sanic_app = create_sanic_app(settings, metrics, start, stop)
+    sio = create_socketio(settings, lambda: sanic_app.ctx.hub)
+    sanic_app.ctx.sio = sio
+    return socketio.ASGIApp(sio, other_asgi_app=sanic_app, socketio_path="socket.io")
+
+
+def factory() -> Any:
+    """Entry point for `uvicorn --factory hub.asgi:factory` (used by multi-worker serving)."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,133 @@
+"""One error hierarchy for the whole hub.
+
+Each error has a stable machine `code`, an HTTP `status`, a `message` that is safe to show, and
+`details` (safe, structured data). REST maps them to JSON bodies in one place; realtime acks carry
+the same code. Anything that is not a `HubError` is an internal error and its text is never shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class HubError(Exception):
+    """Base of every error the hub reports to a client."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    default_message: ClassVar[str] = "The request could not be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = details or {}
+        self.headers = headers or {}
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # a subclass may refine the code per instance
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class BadRequest(HubError):
+    status = 400
+    code = "bad_request"
+
+
+class InvalidJson(BadRequest):
+    code = "invalid_json"
+    default_message = "The request body is not valid JSON."
+
+
+class ValidationFailed(HubError):
+    status = 422
+    code = "validation_failed"
+    default_message = "Some fields are invalid."
+
+    def __init__(self, fields: dict[str, str], message: str | None = None) -> None:
+        super().__init__(message, details={"fields": fields})
+
+
+class Unauthorized(HubError):
+    status = 401
+    code = "unauthorized"
+    default_message = "Authentication is required."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(message, code=code, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(HubError):
+    status = 403
+    code = "forbidden"
+    default_message = "You are not allowed to do that."
+
+
+class NotFound(HubError):
+    status = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+class MethodNotAllowed(HubError):
+    status = 405
+    code = "method_not_allowed"
+    default_message = "This method is not allowed here."
+
+
+class Conflict(HubError):
+    status = 409
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class Gone(HubError):
+    status = 410
+    code = "gone"
+    default_message = "This resource has expired."
+
+
+class PayloadTooLarge(HubError):
+    status = 413
+    code = "payload_too_large"
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaType(HubError):
+    status = 415
+    code = "unsupported_media_type"
+    default_message = "The request body must be application/json."
+
+
+class RateLimited(HubError):
+    status = 429
+    code = "rate_limited"
+    default_message = "Too many requests; slow down."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(
+            message, details={"retry_after": self.retry_after}, headers={"Retry-After": str(self.retry_after)}
+        )
+
+
+class ServiceUnavailable(HubError):
+    status = 503
+    code = "unavailable"
+    default_message = "A backing service is unavailable; try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 2, code: str | None = None) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
+
+
+class InternalError(HubError):
+    status = 500
+    code = "internal"
+    default_message = "Something went wrong on our side."

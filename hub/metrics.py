@@ -1,0 +1,45 @@
+"""Prometheus metrics, held on a registry owned by one hub instance (no import-time globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """All metrics the hub exports on `/metrics`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_latency = Histogram(
+            "hub_http_request_duration_seconds",
+            "HTTP request latency by route template and status.",
+            ["method", "route", "status"],
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        self.http_in_flight = Gauge("hub_http_requests_in_flight", "HTTP requests being served.", registry=r)
+        self.errors = Counter("hub_errors_total", "Error responses by error code.", ["code"], registry=r)
+        self.db_pool_size = Gauge("hub_db_pool_size", "Connections in the database pool.", registry=r)
+        self.db_pool_idle = Gauge("hub_db_pool_idle", "Idle connections in the database pool.", registry=r)
+        self.sockets_connected = Gauge("hub_sockets_connected", "Connected Socket.IO clients.", registry=r)
+        self.realtime_events = Counter(
+            "hub_realtime_events_total", "Socket events handled, by event and outcome.", ["event", "outcome"],
+            registry=r,
+        )
+        self.deliveries = Counter("hub_realtime_deliveries_total", "Messages delivered to sockets.", registry=r)
+        self.group_commit_size = Histogram(
+            "hub_stroke_group_commit_size", "Strokes committed per group commit.", registry=r,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+        )
+        self.uploads_created = Counter("hub_uploads_created_total", "Upload URLs issued.", registry=r)
+        self.downloads_created = Counter("hub_downloads_created_total", "Download URLs issued.", registry=r)
+        self.bytes_confirmed = Counter("hub_upload_bytes_confirmed_total", "Bytes of completed uploads.", registry=r)
+        self.presign_latency = Histogram(
+            "hub_presign_duration_seconds", "Time to presign a store URL.", registry=r,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+        )
+        self.queue_depth = Gauge("hub_jobs_queue_depth", "Media jobs waiting.", registry=r)
+        self.job_latency = Histogram("hub_job_duration_seconds", "Media job processing time.", registry=r)
+        self.job_failures = Counter("hub_job_failures_total", "Media job failures.", registry=r)
+        self.spaces_expired = Counter("hub_spaces_expired_total", "Spaces purged after expiry.", registry=r)

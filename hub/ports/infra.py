@@ -1,0 +1,74 @@
+"""Infrastructure ports shared by every capability."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
+
+BusHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+@runtime_checkable
+class HealthCheck(Protocol):
+    """Anything /readyz asks: answers quickly, raises when not ready."""
+
+    name: str
+
+    async def check(self) -> None: ...
+
+
+class Database(Protocol):
+    """The relational store as the core sees it: health and pool figures only.
+
+    Queries live in repositories in `storage/postgres`; the core never sees a driver.
+    """
+
+    name: str
+
+    async def check(self) -> None: ...
+
+    def pool_stats(self) -> tuple[int, int]:
+        """(size, idle) of the connection pool."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Bus(Protocol):
+    """Publishes domain events to every hub instance (including this one), after commit.
+
+    Topics are space ids (``space:<id>``) or user ids (``user:<id>``); events are JSON-able dicts with
+    a ``type``. Delivery to local subscribers happens first and does not wait for the network.
+    """
+
+    name: str
+
+    async def publish(self, topic: str, event: dict[str, Any]) -> None: ...
+
+    def subscribe(self, handler: BusHandler) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def check(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class RateLimiter(Protocol):
+    """Moving-window limiter. `hit` returns 0 when allowed, else seconds until a retry may succeed."""
+
+    async def hit(self, limit: str, *keys: str) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+class KeyValueTTL(Protocol):
+    """A tiny shared key space with expiry: token deny-lists, one-shot markers."""
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None: ...
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set_if_absent(self, key: str, value: str, ttl_seconds: int) -> bool: ...
+
+    async def close(self) -> None: ...

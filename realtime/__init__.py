@@ -1,0 +1,1 @@
+"""Socket.IO adapter: connection auth, whiteboard events, presence and fan-out."""

@@ -1,0 +1,1 @@
+"""HTTP adapter: Sanic app, middleware, error mapping, OpenAPI and route blueprints."""

@@ -1,0 +1,68 @@
+"""The Sanic application: configuration, middleware, error mapping, blueprints and static files."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sanic import Sanic
+from sanic.config import Config
+
+from hub.config import Settings
+from hub.metrics import Metrics
+from rest.errors import install_error_handlers
+from rest.jsonutil import dumps
+from rest.middleware import install_middleware
+
+_app_ids = itertools.count(1)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def blueprints() -> list[Any]:
+    from rest.routes import health
+
+    return [health.bp]
+
+
+def create_sanic_app(
+    settings: Settings,
+    metrics: Metrics,
+    start: Callable[[], Awaitable[Any]],
+    stop: Callable[[Any], Awaitable[None]],
+) -> Sanic:
+    """`start()` builds the hub when the server starts; `stop(hub)` closes it on shutdown."""
+    config = Config()
+    config.REQUEST_MAX_SIZE = settings.body_limit_bytes
+    config.FALLBACK_ERROR_FORMAT = "json"
+    config.NOISY_EXCEPTIONS = False
+    config.ACCESS_LOG = False
+    config.KEEP_ALIVE_TIMEOUT = 75
+    config.MOTD = False
+    if settings.trust_forwarded:
+        config.PROXIES_COUNT = 1
+    # Sanic keeps a registry of app names; tests build many apps in one process.
+    app = Sanic(f"hub{next(_app_ids)}", config=config, dumps=dumps, configure_logging=False)
+    app.ctx.settings = settings
+    app.ctx.metrics = metrics
+    app.ctx.hub = None
+
+    @app.before_server_start
+    async def _start(app: Sanic) -> None:
+        app.ctx.hub = await start()
+
+    @app.after_server_stop
+    async def _stop(app: Sanic) -> None:
+        if app.ctx.hub is not None:
+            await stop(app.ctx.hub)
+            app.ctx.hub = None
+
+    install_error_handlers(app)
+    install_middleware(app)
+    for bp in blueprints():
+        app.blueprint(bp)
+    if WEB_DIR.is_dir():
+        app.static("/static", WEB_DIR / "static", name="static")
+    return app

@@ -1,0 +1,139 @@
+"""Request/response middleware: request ids, limits, CORS, security headers, access log, metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+
+from sanic import HTTPResponse, Request, Sanic
+from sanic.response import empty
+
+from hub.config import Settings
+from hub.errors import Forbidden, PayloadTooLarge, RateLimited
+from rest.errors import error_response
+
+log = logging.getLogger("hub.access")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+_UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+_CORS_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, X-Request-ID"
+
+
+def client_address(request: Request) -> str:
+    return request.remote_addr or request.ip or "unknown"
+
+
+def content_security_policy(settings: Settings) -> str:
+    # Direct uploads/downloads talk to the object store, so the browser must be allowed to reach it.
+    store = settings.s3_endpoint.rstrip("/") if settings.uses_s3 else ""
+    connect = " ".join(filter(None, ["'self'", "ws:", "wss:", store]))
+    img = " ".join(filter(None, ["'self'", "data:", "blob:", store]))
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src {img}; connect-src {connect}; font-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    headers = {
+        "Content-Security-Policy": content_security_policy(settings),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    }
+    if settings.production:
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return headers
+
+
+def origin_allowed(settings: Settings, origin: str) -> bool:
+    """Allowlist check shared by CORS and the Socket.IO Origin check. `null` is always refused."""
+    if not origin or origin == "null":
+        return False
+    if origin in settings.cors_origins:
+        return True
+    if "*" in settings.cors_origins and not settings.production:
+        return True
+    # The hub's own pages are same-origin.
+    return origin == settings.base_url
+
+
+def install_middleware(app: Sanic) -> None:
+    settings: Settings = app.ctx.settings
+    static_headers = security_headers(settings)
+
+    @app.on_request(priority=100)
+    async def start(request: Request) -> HTTPResponse | None:
+        incoming = request.headers.get("x-request-id", "")
+        request.ctx.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(12)
+        request.ctx.started = time.perf_counter()
+        request.ctx.counted = True
+        app.ctx.metrics.http_in_flight.inc()
+
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.body_limit_bytes):
+            return error_response(request, PayloadTooLarge(details={"limit_bytes": settings.body_limit_bytes}))
+
+        origin = request.headers.get("origin")
+        if request.method == "OPTIONS" and request.headers.get("access-control-request-method"):
+            if not origin or not origin_allowed(settings, origin):
+                return error_response(request, Forbidden("Origin not allowed.", code="origin_not_allowed"))
+            return empty(
+                status=204,
+                headers={
+                    "Access-Control-Allow-Origin": origin,
+                    "Access-Control-Allow-Methods": _CORS_METHODS,
+                    "Access-Control-Allow-Headers": _CORS_HEADERS,
+                    "Access-Control-Max-Age": "600",
+                    "Vary": "Origin",
+                },
+            )
+
+        if request.path not in _UNLIMITED_PATHS and not request.path.startswith("/static/"):
+            hub = app.ctx.hub
+            retry_after = await hub.rate_limiter.hit(settings.rate_limit, "ip", client_address(request))
+            if retry_after:
+                return error_response(request, RateLimited(retry_after))
+        return None
+
+    @app.on_response(priority=100)
+    async def finish(request: Request, response: HTTPResponse) -> None:
+        request_id = getattr(request.ctx, "request_id", None) or secrets.token_hex(12)
+        response.headers["X-Request-ID"] = request_id
+        for name, value in static_headers.items():
+            response.headers.setdefault(name, value)
+        origin = request.headers.get("origin")
+        if origin and origin_allowed(settings, origin):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID, Retry-After, Location"
+            response.headers["Vary"] = "Origin"
+
+        started = getattr(request.ctx, "started", None)
+        if started is None:
+            return
+        if getattr(request.ctx, "counted", False):
+            request.ctx.counted = False
+            app.ctx.metrics.http_in_flight.dec()
+        latency = time.perf_counter() - started
+        route = f"/{request.route.path}" if request.route else "unmatched"
+        app.ctx.metrics.http_latency.labels(request.method, route, str(response.status)).observe(latency)
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "method": request.method,
+                    "route": route,
+                    "status": response.status,
+                    "latency_ms": round(latency * 1000, 2),
+                    "request_id": request_id,
+                    "client": client_address(request),
+                }
+            },
+        )

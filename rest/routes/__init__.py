@@ -1,0 +1,1 @@
+"""REST blueprints, one module per capability."""

@@ -1,0 +1,72 @@
+"""Liveness, readiness, metrics, the OpenAPI document and its HTML reference."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sanic import Blueprint, HTTPResponse, Request
+from sanic.response import html, raw
+
+import hub
+from rest.jsonutil import json
+from rest.openapi import build_openapi, endpoint, render_docs
+
+bp = Blueprint("health")
+
+
+class Alive(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+@endpoint(bp, "GET", "/healthz", summary="Liveness: the process answers.", response=Alive, auth=False)
+async def healthz(request: Request) -> HTTPResponse:
+    return json({"status": "ok"})
+
+
+@endpoint(
+    bp, "GET", "/readyz", summary="Readiness: database (and Redis, S3 when configured) reachable.",
+    response=Readiness, auth=False, errors=(503,),
+)
+async def readyz(request: Request) -> HTTPResponse:
+    hub_ = request.app.ctx.hub
+    checks = await hub_.ready()
+    ok = all(v == "ok" for v in checks.values())
+    body = {"status": "ok" if ok else "unavailable", "checks": checks}
+    if ok:
+        return json(body)
+    rid = request.ctx.request_id
+    error = {"code": "not_ready", "message": "Not ready.", "details": checks, "request_id": rid}
+    return json({**body, "error": error}, status=503, headers={"Retry-After": "2"})
+
+
+@endpoint(bp, "GET", "/metrics", summary="Prometheus metrics.", auth=False, content="text")
+async def metrics(request: Request) -> HTTPResponse:
+    hub_ = request.app.ctx.hub
+    m = request.app.ctx.metrics
+    size, idle = hub_.db.pool_stats()
+    m.db_pool_size.set(size)
+    m.db_pool_idle.set(idle)
+    return raw(generate_latest(m.registry), content_type=CONTENT_TYPE_LATEST)
+
+
+@endpoint(bp, "GET", "/openapi.json", summary="This API's OpenAPI 3.1 document.", auth=False)
+async def openapi(request: Request) -> HTTPResponse:
+    spec = request.app.ctx.__dict__.get("openapi")
+    if spec is None:
+        spec = build_openapi(
+            request.app, title="Collab Hub", version=hub.__version__,
+            server_url=request.app.ctx.settings.base_url,
+        )
+        request.app.ctx.openapi = spec
+    return json(spec)
+
+
+@endpoint(bp, "GET", "/docs", summary="Human-readable API reference.", auth=False, content="html")
+async def docs(request: Request) -> HTTPResponse:
+    await openapi(request)
+    return html(render_docs(request.app.ctx.openapi))

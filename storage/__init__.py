@@ -1,0 +1,1 @@
+"""Implementations of the hub's ports: PostgreSQL, Redis and in-memory backends, blob stores."""

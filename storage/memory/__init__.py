@@ -1,0 +1,1 @@
+"""In-process backends for the embedded mode (one hub process)."""

@@ -1,0 +1,2 @@
+-- Base schema: extensions and helpers shared by every capability.
+CREATE EXTENSION IF NOT EXISTS pgcrypto;

@@ -1,0 +1,1 @@
+"""PostgreSQL: connection pool, migrations, repositories, and a private server for the embedded mode."""

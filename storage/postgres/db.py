@@ -1,0 +1,122 @@
+"""asyncpg pool with driver errors translated at the boundary.
+
+Services never see asyncpg exceptions: a unique violation becomes `Conflict`, a lost or refused
+connection becomes `ServiceUnavailable` (503 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import orjson
+
+from hub.errors import BadRequest, Conflict, HubError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+_UNAVAILABLE = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+@contextlib.contextmanager
+def translate_errors() -> Any:
+    """Re-raise driver exceptions as hub errors (`raise ... from exc` keeps the cause for logs)."""
+    try:
+        yield
+    except HubError:
+        raise
+    except asyncpg.exceptions.UniqueViolationError as exc:
+        raise Conflict("That already exists.", details={"constraint": exc.constraint_name or ""}) from exc
+    except asyncpg.exceptions.ForeignKeyViolationError as exc:
+        raise Conflict("A referenced item does not exist.") from exc
+    except (asyncpg.exceptions.DataError, asyncpg.exceptions.CharacterNotInRepertoireError) as exc:
+        raise BadRequest("A value is out of range or malformed.", code="invalid_value") from exc
+    except asyncpg.exceptions.QueryCanceledError as exc:
+        raise ServiceUnavailable("The database took too long to answer.", code="db_timeout") from exc
+    except asyncpg.exceptions.SerializationError as exc:
+        raise ServiceUnavailable("Concurrent update; retry.", retry_after=1, code="db_busy") from exc
+    except _UNAVAILABLE as exc:
+        raise ServiceUnavailable("The database is unavailable.", code="db_unavailable") from exc
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # JSON columns decode with orjson; timestamps stay timezone-aware.
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename, encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
+        )
+
+
+class PostgresDatabase:
+    """The pool plus helpers used by repositories."""
+
+    name = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(
+        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float = 10.0
+    ) -> PostgresDatabase:
+        with translate_errors():
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                command_timeout=command_timeout,
+                init=_init_connection,
+                # Server-side statement cache breaks behind PgBouncer in transaction mode; keep it small.
+                statement_cache_size=256,
+            )
+        assert pool is not None
+        return cls(pool)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        with translate_errors():
+            async with self.pool.acquire() as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        with translate_errors():
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        with translate_errors():
+            return await self.pool.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        with translate_errors():
+            return await self.pool.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        with translate_errors():
+            return await self.pool.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        with translate_errors():
+            return await self.pool.execute(sql, *args)
+
+    async def check(self) -> None:
+        await self.fetchval("SELECT 1")
+
+    def pool_stats(self) -> tuple[int, int]:
+        return self.pool.get_size(), self.pool.get_idle_size()
+
+    async def close(self) -> None:
+        await self.pool.close()

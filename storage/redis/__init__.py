@@ -1,0 +1,1 @@
+"""Redis backends for the scaled mode (several hub processes sharing one Redis)."""

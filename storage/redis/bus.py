@@ -1,0 +1,121 @@
+"""Redis pub/sub bus: local subscribers first, then one PUBLISH that other instances receive.
+
+Each message carries this instance's `host_id` so it can ignore its own echo. A canary message is
+published periodically; if it stops coming back the subscription is considered lost (silent pub/sub
+loss happens when a proxy or failover drops subscribers) and /readyz reports not ready until the
+listener has re-subscribed and seen a canary again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+import msgpack
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from hub.errors import ServiceUnavailable
+from hub.ports.infra import BusHandler
+
+log = logging.getLogger(__name__)
+
+_CANARY = "__canary__"
+
+
+class RedisBus:
+    """Implements `hub.ports.Bus` across instances."""
+
+    name = "redis-bus"
+
+    def __init__(self, redis: Redis, prefix: str, *, canary_interval: float = 2.0) -> None:
+        self._redis = redis
+        self._channel = f"{prefix}:bus"
+        self.host_id = uuid.uuid4().hex
+        self._handlers: list[BusHandler] = []
+        self._canary_interval = canary_interval
+        self._subscribed = asyncio.Event()
+        self._last_canary = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    def subscribe(self, handler: BusHandler) -> None:
+        self._handlers.append(handler)
+
+    async def _dispatch(self, topic: str, event: dict[str, Any]) -> None:
+        for handler in self._handlers:
+            try:
+                await handler(topic, event)
+            except Exception:
+                log.exception("bus handler failed", extra={"fields": {"topic": topic}})
+
+    async def publish(self, topic: str, event: dict[str, Any]) -> None:
+        await self._dispatch(topic, event)
+        try:
+            await self._redis.publish(self._channel, msgpack.packb([self.host_id, topic, event]))
+        except RedisError as exc:
+            # The commit already happened; other instances miss a live event but clients recover it
+            # from the database on their next resume.
+            log.warning("bus publish failed", extra={"fields": {"topic": topic, "error": str(exc)}})
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._canary())]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), timeout=5)
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while not self._closing:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self._subscribed.set()
+                delay = 0.1
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        host, topic, event = msgpack.unpackb(message["data"])
+                    except (ValueError, msgpack.ExtraData, TypeError):
+                        continue
+                    if host == self.host_id:
+                        if topic == _CANARY:
+                            self._last_canary = time.monotonic()
+                        continue
+                    if topic != _CANARY:
+                        await self._dispatch(topic, event)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("bus subscription lost", extra={"fields": {"error": str(exc)}})
+            finally:
+                self._subscribed.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _canary(self) -> None:
+        while not self._closing:
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.publish(self._channel, msgpack.packb([self.host_id, _CANARY, {}]))
+            await asyncio.sleep(self._canary_interval)
+
+    async def check(self) -> None:
+        if not self._subscribed.is_set():
+            raise ServiceUnavailable("Redis subscription is not established.", code="bus_not_ready")
+        if time.monotonic() - self._last_canary > 3 * self._canary_interval + 1:
+            raise ServiceUnavailable("Redis pub/sub canary was not received.", code="bus_not_ready")
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._handlers.clear()
