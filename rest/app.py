@@ -41,6 +41,9 @@ def create_sanic_app(
     config.ACCESS_LOG = False
     config.KEEP_ALIVE_TIMEOUT = 75
     config.MOTD = False
+    # Touch-up rewrites methods on the shared Sanic class at start-up, so two apps in one process
+    # (tests, embedded tools) would corrupt each other; the speed it buys is negligible here.
+    config.TOUCHUP = False
     if settings.trust_forwarded:
         config.PROXIES_COUNT = 1
     # Sanic keeps a registry of app names; tests build many apps in one process.

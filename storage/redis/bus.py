@@ -40,6 +40,7 @@ class RedisBus:
         self._canary_interval = canary_interval
         self._subscribed = asyncio.Event()
         self._last_canary = 0.0
+        self._canary_seen = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
 
@@ -64,8 +65,9 @@ class RedisBus:
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._canary())]
+        # Ready means a round trip through Redis works, not merely that SUBSCRIBE was sent.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), timeout=5)
+            await asyncio.wait_for(self._canary_seen.wait(), timeout=5)
 
     async def _listen(self) -> None:
         delay = 0.1
@@ -85,6 +87,7 @@ class RedisBus:
                     if host == self.host_id:
                         if topic == _CANARY:
                             self._last_canary = time.monotonic()
+                            self._canary_seen.set()
                         continue
                     if topic != _CANARY:
                         await self._dispatch(topic, event)
@@ -101,6 +104,7 @@ class RedisBus:
 
     async def _canary(self) -> None:
         while not self._closing:
+            await self._subscribed.wait()
             with contextlib.suppress(RedisError, OSError):
                 await self._redis.publish(self._channel, msgpack.packb([self.host_id, _CANARY, {}]))
             await asyncio.sleep(self._canary_interval)

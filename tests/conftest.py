@@ -1,0 +1,128 @@
+"""Session-wide real services and per-test isolation.
+
+- PostgreSQL: one server per session, one migrated template database, and a fresh database cloned
+  from it for every test that asks for `database_url`.
+- Redis: one server per session; each test gets its own key prefix.
+- SeaweedFS (S3): one server per session, started on first use; each test gets its own bucket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from hub.config import Settings, load_settings
+from storage.postgres.migrate import migrate
+from tests.support import services
+from tests.support.server import running_hub
+
+TEMPLATE_DB = "hub_template"
+
+
+@pytest.fixture(scope="session")
+def service_root() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="hub-tests-"))
+    root.chmod(0o755)
+    yield root
+
+
+@pytest.fixture(scope="session")
+def pg_server(service_root: Path) -> Iterator[services.PostgresServer]:
+    with services.postgres(service_root / "pg") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+async def pg_template(pg_server: services.PostgresServer) -> str:
+    admin = await asyncpg.connect(pg_server.dsn())
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        await admin.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    finally:
+        await admin.close()
+    await migrate(pg_server.dsn(TEMPLATE_DB))
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+async def database_url(pg_server: services.PostgresServer, pg_template: str) -> AsyncIterator[str]:
+    name = "t_" + secrets.token_hex(6)
+    admin = await asyncpg.connect(pg_server.dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}" STRATEGY FILE_COPY')
+    finally:
+        await admin.close()
+    yield pg_server.dsn(name)
+    admin = await asyncpg.connect(pg_server.dsn())
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_service(service_root: Path) -> Iterator[services.RedisHandle]:
+    with services.redis_server(service_root / "redis") as handle:
+        yield handle
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return "t" + secrets.token_hex(5)
+
+
+@pytest.fixture(scope="session")
+def s3_service(service_root: Path) -> Iterator[services.S3Handle]:
+    with services.seaweedfs(service_root / "seaweed") as handle:
+        yield handle
+
+
+@pytest.fixture
+def make_settings(database_url: str, service_root: Path) -> Callable[..., Settings]:
+    """Settings for a hub under test: a fresh database, memory backends unless asked otherwise."""
+
+    def make(**overrides: Any) -> Settings:
+        data_dir = service_root / ("data-" + secrets.token_hex(4))
+        base: dict[str, Any] = {
+            "env": "test",
+            "database_url": database_url,
+            "migrate_on_start": False,
+            "data_dir": str(data_dir),
+            "log_json": True,
+            "log_level": "WARNING",
+            "signing_key": "",
+            "rate_limit": "100000/minute",
+            "auth_rate_limit": "100000/minute",
+        }
+        base.update(overrides)
+        return load_settings(environ={}, **base)
+
+    return make
+
+
+@pytest.fixture
+async def hub_url(make_settings: Callable[..., Settings]) -> AsyncIterator[str]:
+    async with running_hub(make_settings()) as (url, _app):
+        yield url
+
+
+@pytest.fixture
+async def client(hub_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=hub_url, timeout=10) as c:
+        yield c
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("HUB_TESTING", "1")
+    # Artifacts (screenshots, logs) of failing browser tests land here.
+    Path("test-artifacts").mkdir(exist_ok=True)
+    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
