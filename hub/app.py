@@ -12,12 +12,17 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.config import Settings
 from hub.metrics import Metrics
 from hub.ports.infra import Bus, HealthCheck, KeyValueTTL, RateLimiter
 from storage.postgres.db import PostgresDatabase
+
+if TYPE_CHECKING:
+    from hub.services.bins import BinService
+    from hub.services.identity import IdentityService
+    from hub.services.spaces import SpaceService
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +41,10 @@ class Hub:
     rate_limiter: RateLimiter
     redis: Any | None = None
     health_checks: list[HealthCheck] = field(default_factory=list)
-    services: dict[str, Any] = field(default_factory=dict)
+    # Capabilities, set by their wiring functions (hub.wiring).
+    identity: IdentityService = field(init=False)
+    spaces: SpaceService = field(init=False)
+    bins: BinService = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -47,9 +55,6 @@ class Hub:
         """Run a background loop for the lifetime of the hub."""
         self._tasks.append(asyncio.ensure_future(coro))
         self._tasks[-1].set_name(name)
-
-    def service(self, name: str) -> Any:
-        return self.services[name]
 
     async def ready(self) -> dict[str, str]:
         """Run every readiness check; returns {name: "ok" | error code}."""
@@ -98,7 +103,9 @@ Wiring = Callable[[Hub], Awaitable[None]]
 
 def capability_wiring() -> list[Wiring]:
     """Imported lazily so the core stays importable without every capability."""
-    wiring: list[Wiring] = []
+    from hub.wiring import wire_identity_spaces_bins
+
+    wiring: list[Wiring] = [wire_identity_spaces_bins]
     return wiring
 
 

@@ -39,6 +39,7 @@ class Principal:
     is_guest: bool
     token_id: str
     expires_at: int
+    session_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,9 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 def blueprints() -> list[Any]:
-    from rest.routes import health
+    from rest.routes import auth, bins, health, spaces
 
-    return [health.bp]
+    return [health.bp, auth.bp, spaces.bp, bins.bp]
 
 
 def create_sanic_app(

@@ -1,0 +1,50 @@
+"""Ports of the identity capability."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: str
+    username: str | None
+    display_name: str
+    password_hash: str | None
+    is_guest: bool
+    tokens_not_before: datetime
+    created_at: datetime
+
+
+class UserRepo(Protocol):
+    async def create(
+        self, *, username: str | None, display_name: str, password_hash: str | None, is_guest: bool
+    ) -> UserRecord: ...
+
+    async def by_id(self, user_id: str) -> UserRecord | None: ...
+
+    async def by_username(self, username: str) -> UserRecord | None: ...
+
+    async def upgrade_guest(self, user_id: str, *, username: str, password_hash: str) -> UserRecord | None:
+        """Give a guest a username and password; None when the user is not a guest."""
+        ...
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
+
+    async def set_display_name(self, user_id: str, display_name: str) -> UserRecord | None: ...
+
+    async def revoke_all(self, user_id: str) -> datetime:
+        """Set tokens_not_before to now and revoke every refresh token; returns the new time."""
+        ...
+
+
+class RefreshTokenRepo(Protocol):
+    async def add(self, *, jti: str, family_id: str, user_id: str, expires_at: datetime) -> None: ...
+
+    async def use(self, jti: str) -> str:
+        """Mark the token used. Returns "ok", "reused" (already used or revoked) or "unknown"."""
+        ...
+
+    async def revoke_family(self, family_id: str) -> None: ...

@@ -1,0 +1,1 @@
+"""Application services: authorization, validation and orchestration over the ports."""

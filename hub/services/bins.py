@@ -1,0 +1,149 @@
+"""Text bins: pastebin-like documents with revisions and optimistic concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import timedelta
+
+from hub.errors import Conflict, Gone, NotFound, ValidationFailed
+from hub.models import Principal, Role
+from hub.pagination import Cursor, Page, page_of
+from hub.ports.infra import Bus
+from hub.ports.spaces import BinRecord, BinRepo, RevisionRecord
+from hub.services.spaces import SpaceService, new_id, now
+
+log = logging.getLogger(__name__)
+
+LANGUAGE = re.compile(r"^[a-z0-9][a-z0-9+#._-]{0,31}$")
+
+
+class BinService:
+    def __init__(self, repo: BinRepo, spaces: SpaceService, bus: Bus, *, max_chars: int) -> None:
+        self.repo = repo
+        self.spaces = spaces
+        self.bus = bus
+        self.max_chars = max_chars
+
+    def _check(self, title: str | None, content: str | None, language: str | None) -> None:
+        errors: dict[str, str] = {}
+        if title is not None and not 1 <= len(title.strip()) <= 200:
+            errors["title"] = "must be 1 to 200 characters"
+        if content is not None and len(content) > self.max_chars:
+            errors["content"] = f"must be at most {self.max_chars} characters"
+        if language is not None and not LANGUAGE.match(language):
+            errors["language"] = "must be a short lowercase tag such as 'python' or 'text'"
+        for name, value in (("title", title), ("content", content)):
+            if value is not None and "\x00" in value:
+                errors[name] = "must not contain NUL characters"
+        if errors:
+            raise ValidationFailed(errors)
+
+    async def _publish(self, kind: str, record: BinRecord, by: str) -> None:
+        await self.bus.publish(f"space:{record.space_id}", {
+            "type": kind, "space_id": record.space_id, "bin_id": record.id, "version": record.version,
+            "title": record.title, "language": record.language, "by": by,
+        })
+
+    async def create(
+        self, principal: Principal, space_id: str, *, title: str, content: str, language: str,
+        burn_after_reading: bool, expires_in: int | None,
+    ) -> BinRecord:
+        await self.spaces.access(principal, space_id, Role.EDITOR)
+        self._check(title, content, language)
+        record = await self.repo.create(
+            bin_id=new_id(), space_id=space_id, title=title.strip(), content=content, language=language,
+            author_id=principal.user_id, burn_after_reading=burn_after_reading,
+            expires_at=now() + timedelta(seconds=expires_in) if expires_in else None,
+        )
+        await self._publish("bin_created", record, principal.user_id)
+        return record
+
+    async def list(self, principal: Principal, space_id: str, cursor: str | None, limit: int) -> Page[BinRecord]:
+        await self.spaces.access(principal, space_id)
+        after = Cursor.decode(cursor)
+        rows = await self.repo.list(space_id, (after.at, after.id) if after else None, limit + 1)
+        return page_of(rows, limit)
+
+    async def _live(self, space_id: str, bin_id: str) -> BinRecord:
+        record = await self.repo.get(space_id, bin_id) if len(bin_id) <= 64 else None
+        if record is None:
+            raise NotFound("No such bin.", code="bin_not_found")
+        if record.expires_at is not None and record.expires_at <= now():
+            raise Gone("This bin has expired.", code="bin_expired")
+        return record
+
+    async def read(self, principal: Principal, space_id: str, bin_id: str) -> tuple[BinRecord, bool]:
+        """Returns the bin and whether this read burned it."""
+        await self.spaces.access(principal, space_id)
+        record = await self._live(space_id, bin_id)
+        if record.burn_after_reading and record.created_by != principal.user_id:
+            burned = await self.repo.burn(space_id, bin_id)
+            if burned is None:  # someone else read it first
+                raise NotFound("No such bin.", code="bin_not_found")
+            await self._publish("bin_deleted", burned, principal.user_id)
+            return burned, True
+        return record, False
+
+    async def update(
+        self, principal: Principal, space_id: str, bin_id: str, *, expected_version: int,
+        title: str | None, content: str | None, language: str | None,
+    ) -> BinRecord:
+        await self.spaces.access(principal, space_id, Role.EDITOR)
+        self._check(title, content, language)
+        fields: dict[str, object] = {}
+        if title is not None:
+            fields["title"] = title.strip()
+        if content is not None:
+            fields["content"] = content
+        if language is not None:
+            fields["language"] = language
+        record = await self.repo.update(space_id, bin_id, expected_version, fields, principal.user_id)
+        if record is None:
+            current = await self._live(space_id, bin_id)
+            raise Conflict(
+                "The bin changed since you loaded it.", code="version_conflict",
+                details={"current_version": current.version, "your_version": expected_version},
+            )
+        await self._publish("bin_updated", record, principal.user_id)
+        return record
+
+    async def delete(self, principal: Principal, space_id: str, bin_id: str) -> None:
+        await self.spaces.access(principal, space_id, Role.EDITOR)
+        record = await self._live(space_id, bin_id)
+        if await self.repo.delete(space_id, bin_id):
+            await self._publish("bin_deleted", record, principal.user_id)
+
+    async def revisions(
+        self, principal: Principal, space_id: str, bin_id: str, cursor: str | None, limit: int
+    ) -> Page[RevisionRecord]:
+        await self.spaces.access(principal, space_id)
+        await self._live(space_id, bin_id)
+        before: int | None = None
+        if cursor:
+            if not cursor.isdigit() or len(cursor) > 9:
+                raise ValidationFailed({"cursor": "invalid"})
+            before = int(cursor)
+        rows = await self.repo.revisions(bin_id, before, limit + 1)
+        items = rows[:limit]
+        return Page(items, str(items[-1].version) if len(rows) > limit else None)
+
+    async def revision(self, principal: Principal, space_id: str, bin_id: str, version: int) -> RevisionRecord:
+        await self.spaces.access(principal, space_id)
+        await self._live(space_id, bin_id)
+        record = await self.repo.revision(bin_id, version)
+        if record is None:
+            raise NotFound("No such revision.", code="revision_not_found")
+        return record
+
+    async def sweep_forever(self, interval: float) -> None:
+        while True:
+            try:
+                for space_id, bin_id in await self.repo.purge_expired(500):
+                    await self.bus.publish(f"space:{space_id}", {
+                        "type": "bin_deleted", "space_id": space_id, "bin_id": bin_id, "reason": "expired",
+                    })
+            except Exception:
+                log.exception("bin sweep failed")
+            await asyncio.sleep(interval)

@@ -1,0 +1,27 @@
+"""Small helpers shared by REST tests."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register(client: httpx.AsyncClient, name: str | None = None) -> dict[str, Any]:
+    username = name or ("u" + secrets.token_hex(5))
+    r = await client.post("/auth/register", json={
+        "username": username, "password": "correct horse battery", "display_name": username.title(),
+    })
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def make_space(client: httpx.AsyncClient, token: str, **fields: Any) -> dict[str, Any]:
+    r = await client.post("/spaces", json={"name": "Space " + secrets.token_hex(3), **fields}, headers=auth(token))
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
