@@ -1,0 +1,85 @@
+"""No IDOR: every endpoint that names another user's resource, replayed with a stranger's token,
+reveals nothing and changes nothing. A viewer's writes are refused with 403."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from tests.helpers import auth, make_space, register
+
+HOSTILE_BODY = {
+    "name": "pwned", "title": "pwned", "content": "pwned", "role": "owner", "version": 1, "token": "x",
+    "visibility": "link", "filename": "pwned.txt", "size": 1, "content_type": "text/plain", "ids": ["x"],
+}
+
+
+async def _snapshot(client: httpx.AsyncClient, token: str, sid: str, bin_id: str) -> dict[str, Any]:
+    h = auth(token)
+    return {
+        "space": (await client.get(f"/spaces/{sid}", headers=h)).json(),
+        "bin": (await client.get(f"/spaces/{sid}/bins/{bin_id}", headers=h)).json(),
+        "members": (await client.get(f"/spaces/{sid}/members", headers=h)).json(),
+        "invites": (await client.get(f"/spaces/{sid}/invites", headers=h)).json(),
+        "bins": (await client.get(f"/spaces/{sid}/bins", headers=h)).json(),
+    }
+
+
+async def test_stranger_replay_of_every_endpoint(client: httpx.AsyncClient) -> None:
+    alice = await register(client)
+    a = alice["access_token"]
+    space = await make_space(client, a)
+    sid = space["id"]
+    bin_ = (await client.post(f"/spaces/{sid}/bins", json={"title": "secret", "content": "alice's secret"},
+                              headers=auth(a))).json()
+    invite = (await client.post(f"/spaces/{sid}/invites", json={"role": "viewer"}, headers=auth(a))).json()
+    values = {"space_id": sid, "bin_id": bin_["id"], "user_id": alice["user"]["id"], "invite_id": invite["id"],
+              "version": "1"}
+    before = await _snapshot(client, a, sid, bin_["id"])
+
+    mallory = (await register(client))["access_token"]
+    spec = (await client.get("/openapi.json")).json()
+    tried = 0
+    for path, item in spec["paths"].items():
+        params = re.findall(r"\{(\w+)\}", path)
+        if not params:
+            continue
+        url = path
+        for name in params:
+            url = url.replace("{" + name + "}", values.get(name, "unknown-id"))
+        for method in item:
+            r = await client.request(method.upper(), url, headers=auth(mallory), json=HOSTILE_BODY)
+            tried += 1
+            assert r.status_code < 500, (method, path, r.status_code, r.text)
+            assert r.status_code >= 400, (method, path, r.status_code, r.text)
+            assert "secret" not in r.text and alice["user"]["id"] not in r.text, (method, path, r.text)
+    assert tried >= 15
+
+    after = await _snapshot(client, a, sid, bin_["id"])
+    assert after == before
+
+
+async def test_viewer_cannot_write(client: httpx.AsyncClient) -> None:
+    owner = (await register(client))["access_token"]
+    viewer = (await register(client))["access_token"]
+    sid = (await make_space(client, owner))["id"]
+    invite = (await client.post(f"/spaces/{sid}/invites", json={"role": "viewer"}, headers=auth(owner))).json()
+    assert (await client.post("/spaces/join", json={"token": invite["token"]}, headers=auth(viewer))).status_code == 200
+    bin_ = (await client.post(f"/spaces/{sid}/bins", json={"title": "t", "content": "c"}, headers=auth(owner))).json()
+
+    writes = [
+        ("POST", f"/spaces/{sid}/bins", {"title": "x", "content": "y"}),
+        ("PATCH", f"/spaces/{sid}/bins/{bin_['id']}", {"content": "z", "version": 1}),
+        ("DELETE", f"/spaces/{sid}/bins/{bin_['id']}", None),
+        ("PATCH", f"/spaces/{sid}", {"name": "mine now"}),
+        ("DELETE", f"/spaces/{sid}", None),
+        ("POST", f"/spaces/{sid}/invites", {"role": "editor"}),
+    ]
+    for method, url, body in writes:
+        r = await client.request(method, url, json=body, headers=auth(viewer))
+        assert r.status_code == 403, (method, url, r.text)
+        assert r.json()["error"]["code"] == "role_required"
+    # Reads work for the viewer.
+    assert (await client.get(f"/spaces/{sid}/bins/{bin_['id']}", headers=auth(viewer))).json()["content"] == "c"
