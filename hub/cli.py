@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "server_header": False,
     }
     if args.demo:
-        os.environ["HUB_DEMO"] = "1"
+        print(json.dumps(asyncio.run(_load_demo(settings)), indent=2))
     if settings.workers > 1:
         # Each worker rebuilds its settings from the same environment and config file.
         os.environ.update({"HUB_HOST": settings.host, "HUB_PORT": str(settings.port)})
@@ -81,6 +81,24 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _load_demo(settings: Settings) -> dict[str, Any]:
+    from hub.app import build_hub
+    from hub.demo import load_demo
+
+    hub = await build_hub(settings)
+    try:
+        return await load_demo(hub)
+    finally:
+        await hub.close()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_json)
+    print(json.dumps(asyncio.run(_load_demo(settings)), indent=2))
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print(json.dumps(settings.redacted(), indent=2, sort_keys=True))
@@ -98,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="load example users, spaces and bins")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo", help="load example users, spaces and bins").set_defaults(func=cmd_demo)
     sub.add_parser("config", help="print the effective configuration, secrets redacted").set_defaults(
         func=cmd_config
     )
