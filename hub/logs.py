@@ -44,6 +44,6 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def log_event(name: str, **fields: Any) -> None:
+def log_event(event: str, /, **fields: Any) -> None:
     """Log a named domain event, e.g. ``log_event("space_created", space_id=...)``."""
-    logging.getLogger(EVENT_LOGGER).info(name, extra={"fields": {"event": name, **fields}})
+    logging.getLogger(EVENT_LOGGER).info(event, extra={"fields": {**fields, "event": event}})

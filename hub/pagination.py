@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -46,12 +47,13 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def page_of(rows: list[T], limit: int, key: str = "created_at", ident: str = "id") -> Page[T]:
-    """`rows` were fetched with LIMIT limit+1; the extra row only tells whether there is more."""
+def page_of(rows: list[T], limit: int, position: Callable[[T], tuple[datetime, str]]) -> Page[T]:
+    """`rows` were fetched with LIMIT limit+1; the extra row only tells whether there is more.
+
+    `position` gives an item's (sort key, id), which the next page starts after.
+    """
     if len(rows) <= limit:
         return Page(rows, None)
     items = rows[:limit]
-    last = items[-1]
-    at = last[key] if isinstance(last, dict) else getattr(last, key)
-    ident_value = last[ident] if isinstance(last, dict) else getattr(last, ident)
-    return Page(items, Cursor(at, str(ident_value)).encode())
+    at, ident = position(items[-1])
+    return Page(items, Cursor(at, ident).encode())

@@ -45,9 +45,9 @@ def _from_sanic(exc: sanic_exc.SanicException) -> HubError:
     if exc.status_code == 429:
         return RateLimited(1)
     if 400 <= exc.status_code < 500:
-        err = BadRequest("The request could not be processed.", code="bad_request")
-        err.status = exc.status_code  # type: ignore[misc]
-        return err
+        generic = BadRequest("The request could not be processed.", code="bad_request")
+        generic.status = exc.status_code  # type: ignore[misc]
+        return generic
     return InternalError()
 
 

@@ -69,7 +69,6 @@ def install_middleware(app: Sanic) -> None:
     settings: Settings = app.ctx.settings
     static_headers = security_headers(settings)
 
-    @app.on_request(priority=100)
     async def start(request: Request) -> HTTPResponse | None:
         incoming = request.headers.get("x-request-id", "")
         request.ctx.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(12)
@@ -78,7 +77,10 @@ def install_middleware(app: Sanic) -> None:
         app.ctx.metrics.http_in_flight.inc()
 
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.body_limit_bytes):
+        # Streaming handlers (the local blob store's upload routes) enforce their own signed limits.
+        streamed = request.route is not None and hasattr(request.route.handler, "is_stream")
+        too_large = length is not None and (not length.isdigit() or int(length) > settings.body_limit_bytes)
+        if too_large and not streamed:
             return error_response(request, PayloadTooLarge(details={"limit_bytes": settings.body_limit_bytes}))
 
         origin = request.headers.get("origin")
@@ -103,7 +105,6 @@ def install_middleware(app: Sanic) -> None:
                 return error_response(request, RateLimited(retry_after))
         return None
 
-    @app.on_response(priority=100)
     async def finish(request: Request, response: HTTPResponse) -> None:
         request_id = getattr(request.ctx, "request_id", None) or secrets.token_hex(12)
         response.headers["X-Request-ID"] = request_id
@@ -137,3 +138,6 @@ def install_middleware(app: Sanic) -> None:
                 }
             },
         )
+
+    app.register_middleware(start, "request", priority=100)
+    app.register_middleware(finish, "response", priority=100)

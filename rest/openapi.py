@@ -118,7 +118,7 @@ def build_openapi(app: Sanic, *, title: str, version: str, server_url: str) -> d
     paths: dict[str, dict[str, Any]] = {}
     for op in operations(app):
         item: dict[str, Any] = {
-            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+            "operationId": op.method.lower() + "_" + re.sub(r"[^a-z0-9]+", "_", op.path.lower()).strip("_"),
             "summary": op.summary,
             "tags": list(op.tags),
             "parameters": [

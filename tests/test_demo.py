@@ -16,7 +16,7 @@ async def test_demo_is_loaded_once(make_settings) -> None:  # type: ignore[no-un
         spaces = (await hub.spaces.mine(grace, None, 10)).items
         assert sorted(s.name for s in spaces) == ["Compiler notebook", "Engine design review"]
         review = next(s for s in spaces if s.name == "Engine design review")
-        bins = (await hub.bins.list(grace, review.id, None, 10)).items
+        bins = (await hub.bins.in_space(grace, review.id, None, 10)).items
         note = next(b for b in bins if b.title == "Note G")
         assert note.version == 2
     finally:

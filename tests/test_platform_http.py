@@ -53,7 +53,7 @@ async def test_security_headers_everywhere(client: httpx.AsyncClient) -> None:
 
 
 async def test_hsts_in_production(make_settings) -> None:  # type: ignore[no-untyped-def]
-    settings = make_settings(env="production", signing_key="x" * 10, cors_origins=("https://app.example",))
+    settings = make_settings(env="production", signing_key="A" * 43, cors_origins=("https://app.example",))
     async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url) as c:
         r = await c.get("/healthz")
         assert r.headers["strict-transport-security"].startswith("max-age=")
@@ -96,7 +96,8 @@ async def test_readyz_reports_redis(make_settings, redis_service, redis_prefix, 
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix)
     async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url) as c:
         body = (await c.get("/readyz")).json()
-        assert body["checks"] == {"postgres": "ok", "redis": "ok", "redis-bus": "ok"}
+        assert {"postgres", "redis", "redis-bus"} <= set(body["checks"])
+        assert set(body["checks"].values()) == {"ok"}
 
 
 async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:

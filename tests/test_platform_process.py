@@ -48,7 +48,7 @@ async def test_serve_and_graceful_shutdown_with_open_long_poll(database_url: str
             sid = orjson.loads(hs.text[1:])["sid"]
         # This poll blocks server-side until the next ping (25 s) unless shutdown cuts it short. It is
         # written on a raw connection so the whole request is on the wire before the signal.
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(f"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         await writer.drain()
         loop = asyncio.get_running_loop()

@@ -50,7 +50,8 @@ async def test_expired_space_answers_410_on_every_endpoint(make_settings, databa
     async with running_hub(make_settings(sweep_interval=0)) as (url, _), httpx.AsyncClient(base_url=url) as c:
         token = (await register(c))["access_token"]
         sid = (await make_space(c, token))["id"]
-        bid = (await c.post(f"/spaces/{sid}/bins", json={"title": "t", "content": "c"}, headers=auth(token))).json()["id"]
+        made = await c.post(f"/spaces/{sid}/bins", json={"title": "t", "content": "c"}, headers=auth(token))
+        bid = made.json()["id"]
         conn = await asyncpg.connect(database_url)
         await conn.execute("UPDATE spaces SET expires_at = now() - interval '1 second' WHERE id = $1", sid)
         await conn.close()
@@ -100,8 +101,8 @@ async def test_burn_after_reading(client: httpx.AsyncClient) -> None:
     sid = space["id"]
     inv = (await client.post(f"/spaces/{sid}/invites", json={"role": "viewer"}, headers=auth(owner))).json()
     await client.post("/spaces/join", json={"token": inv["token"]}, headers=auth(reader))
-    bid = (await client.post(f"/spaces/{sid}/bins", json={"title": "once", "content": "secret",
-                                                          "burn_after_reading": True}, headers=auth(owner))).json()["id"]
+    once = {"title": "once", "content": "secret", "burn_after_reading": True}
+    bid = (await client.post(f"/spaces/{sid}/bins", json=once, headers=auth(owner))).json()["id"]
     assert (await client.get(f"/spaces/{sid}/bins/{bid}", headers=auth(owner))).json()["burned"] is False
     first = await client.get(f"/spaces/{sid}/bins/{bid}", headers=auth(reader))
     assert first.json()["content"] == "secret" and first.json()["burned"] is True
@@ -115,7 +116,8 @@ async def test_preconditions_and_conditional_get(client: httpx.AsyncClient) -> N
     bid, etag = created.json()["id"], created.headers["etag"]
     r = await client.patch(f"/spaces/{sid}/bins/{bid}", json={"content": "x"}, headers=auth(token))
     assert r.status_code == 428 and r.json()["error"]["code"] == "precondition_required"
-    r = await client.patch(f"/spaces/{sid}/bins/{bid}", json={"content": "x"}, headers={**auth(token), "If-Match": "junk"})
+    junk = {**auth(token), "If-Match": "junk"}
+    r = await client.patch(f"/spaces/{sid}/bins/{bid}", json={"content": "x"}, headers=junk)
     assert r.status_code == 400
     r = await client.patch(f"/spaces/{sid}/bins/{bid}", json={"content": "x", "version": 1}, headers=auth(token))
     assert r.status_code == 200 and r.headers["etag"] == '"v2"'

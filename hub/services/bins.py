@@ -60,11 +60,13 @@ class BinService:
         await self._publish("bin_created", record, principal.user_id)
         return record
 
-    async def list(self, principal: Principal, space_id: str, cursor: str | None, limit: int) -> Page[BinRecord]:
+    async def in_space(
+        self, principal: Principal, space_id: str, cursor: str | None, limit: int
+    ) -> Page[BinRecord]:
         await self.spaces.access(principal, space_id)
         after = Cursor.decode(cursor)
-        rows = await self.repo.list(space_id, (after.at, after.id) if after else None, limit + 1)
-        return page_of(rows, limit)
+        rows = await self.repo.in_space(space_id, (after.at, after.id) if after else None, limit + 1)
+        return page_of(rows, limit, lambda b: (b.created_at, b.id))
 
     async def _live(self, space_id: str, bin_id: str) -> BinRecord:
         record = await self.repo.get(space_id, bin_id) if len(bin_id) <= 64 else None

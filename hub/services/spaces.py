@@ -111,8 +111,8 @@ class SpaceService:
     async def mine(self, principal: Principal, cursor: str | None, limit: int) -> Page[SpaceRecord]:
         after = Cursor.decode(cursor)
         rows = await self.repo.list_for_user(principal.user_id, (after.at, after.id) if after else None, limit + 1)
-        page = page_of([{"space": s, "created_at": joined, "id": s.id} for s, joined in rows], limit)
-        return Page([item["space"] for item in page.items], page.next_cursor)
+        page = page_of(rows, limit, lambda row: (row[1], row[0].id))
+        return Page([space for space, _joined in page.items], page.next_cursor)
 
     async def update(
         self, principal: Principal, space_id: str, *, name: str | None = None,
@@ -174,7 +174,7 @@ class SpaceService:
         await self.access(principal, space_id)
         after = Cursor.decode(cursor)
         rows = await self.repo.members(space_id, (after.at, after.id) if after else None, limit + 1)
-        return page_of(rows, limit, key="joined_at", ident="user_id")
+        return page_of(rows, limit, lambda m: (m.joined_at, m.user_id))
 
     async def set_role(self, principal: Principal, space_id: str, user_id: str, role: Role) -> None:
         await self.access(principal, space_id, Role.OWNER)

@@ -97,7 +97,9 @@ class TokenSigner:
             self._public[key_id(key)] = key
         self.audience = audience
 
-    def issue(self, *, sub: str, typ: str, ttl: int, sid: str, extra: dict[str, Any] | None = None) -> tuple[str, TokenClaims]:
+    def issue(
+        self, *, sub: str, typ: str, ttl: int, sid: str, extra: dict[str, Any] | None = None
+    ) -> tuple[str, TokenClaims]:
         now = int(time.time())
         claims = TokenClaims(sub=sub, jti=secrets.token_urlsafe(16), iat=now, exp=now + ttl, typ=typ, sid=sid,
                              extra=extra or {})

@@ -138,7 +138,7 @@ async def create_bin(request: Request, space_id: str) -> HTTPResponse:
 async def list_bins(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
-    page = await request.app.ctx.hub.bins.list(principal, space_id, q.cursor, q.limit)
+    page = await request.app.ctx.hub.bins.in_space(principal, space_id, q.cursor, q.limit)
     return json(BinPage(items=[summary(b) for b in page.items], next_cursor=page.next_cursor))
 
 

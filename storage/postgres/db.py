@@ -98,7 +98,8 @@ class PostgresDatabase:
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         with translate_errors():
-            return await self.pool.fetch(sql, *args)
+            rows: list[asyncpg.Record] = await self.pool.fetch(sql, *args)
+            return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         with translate_errors():
@@ -110,7 +111,8 @@ class PostgresDatabase:
 
     async def execute(self, sql: str, *args: Any) -> str:
         with translate_errors():
-            return await self.pool.execute(sql, *args)
+            status: str = await self.pool.execute(sql, *args)
+            return status
 
     async def check(self) -> None:
         await self.fetchval("SELECT 1")

@@ -240,7 +240,7 @@ class PostgresBinRepo:
         return _bin(await self._db.fetchrow(
             f"DELETE FROM bins WHERE space_id = $1 AND id = $2 RETURNING {_BIN}", space_id, bin_id))
 
-    async def list(self, space_id: str, after: tuple[datetime, str] | None, limit: int) -> list[BinRecord]:
+    async def in_space(self, space_id: str, after: tuple[datetime, str] | None, limit: int) -> list[BinRecord]:
         rows = await self._db.fetch(
             f"""SELECT {_BIN} FROM bins WHERE space_id = $1
                   AND (expires_at IS NULL OR expires_at > now())
