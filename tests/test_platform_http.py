@@ -106,3 +106,21 @@ async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:
     assert "/healthz" in spec["paths"]
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "/readyz" in docs.text and "<script" not in docs.text
+
+
+async def test_unexpected_error_is_opaque_json_500(make_settings) -> None:  # type: ignore[no-untyped-def]
+    async with running_hub(make_settings()) as (url, app), httpx.AsyncClient(base_url=url) as c:
+        token = (await c.post("/auth/guest", json={"display_name": "x"})).json()["access_token"]
+        hub = app.other_asgi_app.ctx.hub
+
+        async def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("secret internal detail /etc/passwd")
+
+        hub.spaces.mine = broken
+        r = await c.get("/spaces", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 500
+        body = r.json()["error"]
+        assert body["code"] == "internal" and body["request_id"] == r.headers["x-request-id"]
+        assert "secret" not in r.text and "Traceback" not in r.text
+        # The failure stayed in that request.
+        assert (await c.get("/healthz")).status_code == 200

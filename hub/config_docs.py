@@ -1,0 +1,97 @@
+"""One line of documentation per setting: the source of the README's configuration reference."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from hub.config import PLAIN_ENV_NAMES, SECRET_FIELDS, Settings
+
+SETTING_DOCS: dict[str, str] = {
+    'env': '`development`, `production` (HSTS, no `*` CORS, signing key required with external DB) or `test`',
+    'host': 'Listen address',
+    'port': 'Listen port',
+    'workers': 'Worker processes (more than 1 needs DATABASE_URL and REDIS_URL)',
+    'public_url': 'Public base URL used in links (default `http://host:port`)',
+    'data_dir': 'Embedded mode: private PostgreSQL, blobs, generated keys',
+    'log_level': 'Log level',
+    'log_json': 'One JSON object per log line',
+    'debug_errors': 'Show exception names in 500 bodies (never in production)',
+    'database_url': 'PostgreSQL URL; empty = private embedded PostgreSQL',
+    'redis_url': 'Redis URL; empty = in-memory pub/sub, presence, replay, rate limits',
+    'redis_prefix': 'Prefix of every Redis key and channel',
+    's3_endpoint': 'S3-compatible endpoint; empty (with no bucket) = local-disk blob store',
+    's3_region': 'S3 region',
+    's3_bucket': 'Bucket for uploads',
+    's3_access_key': 'S3 access key',
+    's3_secret_key': 'S3 secret key',
+    's3_path_style': 'Path-style bucket addressing',
+    'db_pool_min': 'Minimum pool connections',
+    'db_pool_max': 'Maximum pool connections',
+    'db_command_timeout': 'Seconds before a query is cancelled (503)',
+    'migrate_on_start': 'Apply migrations at start-up (under an advisory lock)',
+    'cors_origins': 'Comma-separated allowed origins (`null` always refused)',
+    'body_limit_bytes': 'Maximum request body',
+    'json_max_depth': 'Maximum JSON nesting',
+    'rate_limit': 'Per-IP limit for every route except probes',
+    'auth_rate_limit': 'Per-IP limit for credential routes',
+    'trust_forwarded': "Trust one proxy's X-Forwarded-For/Proto",
+    'graceful_shutdown_seconds': 'Seconds to drain connections (long-polls included) on shutdown',
+    'signing_key': 'Ed25519 private key (PEM or base64url seed); empty = generated once into the data dir (0600)',
+    'verification_keys': 'Comma-separated base64url Ed25519 public keys still accepted (rotation)',
+    'access_token_ttl': 'Access token lifetime (s)',
+    'refresh_token_ttl': 'Refresh token lifetime (s)',
+    'token_audience': '`aud` claim',
+    'argon2_time_cost': 'Argon2id iterations (>= 2)',
+    'argon2_memory_kib': 'Argon2id memory (>= 19456 KiB)',
+    'argon2_parallelism': 'Argon2id lanes',
+    'space_default_ttl': 'Default space lifetime (s)',
+    'space_max_ttl': 'Maximum space lifetime (s)',
+    'sweep_interval': 'Seconds between expiry sweeps',
+    'bin_max_chars': 'Maximum bin content length',
+    'ws_max_message_bytes': 'Maximum Socket.IO message/HTTP buffer',
+    'ws_ping_interval': 'Engine.IO ping interval (s)',
+    'ws_ping_timeout': 'Engine.IO ping timeout (s)',
+    'ws_max_decode_packets': 'Packets per long-poll payload',
+    'replay_max_events': 'Replay buffer length per space',
+    'replay_max_age': 'Replay buffer age (s)',
+    'presence_ttl': 'Presence lease (s)',
+    'stroke_max_points': 'Maximum points per stroke',
+    'stroke_rate': 'Strokes per second per socket',
+    'stroke_burst': 'Stroke burst per socket',
+    'cursor_rate': 'Cursor updates per second per socket',
+    'cursor_burst': 'Cursor burst per socket',
+    'group_commit_ms': 'Stroke group-commit window (ms)',
+    'file_max_bytes': 'Maximum file size',
+    'space_quota_bytes': 'Storage quota per space',
+    'upload_url_ttl': 'Presigned upload URL lifetime (s, <= 3600)',
+    'download_url_ttl': 'Presigned download URL lifetime (s)',
+    'multipart_threshold': 'Files above this use multipart uploads',
+    'multipart_part_bytes': 'Multipart part size (>= 5 MiB)',
+    'content_type_allow': 'If set, only these content types',
+    'content_type_deny': 'Content types refused',
+    'blob_secret': '(secret: environment only)',
+    'upload_abandon_after': '',
+    'media_max_pixels': '',
+    'media_max_bytes': '',
+    'job_max_attempts': '',
+    'job_visibility_timeout': '',
+}
+
+
+def env_name(name: str) -> str:
+    return PLAIN_ENV_NAMES.get(name, f"HUB_{name.upper()}")
+
+
+def reference_table() -> str:
+    """The Markdown table printed by `hub config --reference` and kept in README.md."""
+    lines = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        default = f.default
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        shown = f"`{shown}`" if shown not in ("", ()) else ""
+        secret = " (secret: environment only)" if f.name in SECRET_FIELDS else ""
+        doc = SETTING_DOCS.get(f.name, "")
+        lines.append(f"| {f.name} | `{env_name(f.name)}` | {shown} | {doc}{secret} |")
+    return "\n".join(lines)
