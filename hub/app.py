@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING, Any
 from hub.config import Settings
 from hub.metrics import Metrics
 from hub.ports.infra import Bus, HealthCheck, KeyValueTTL, RateLimiter
+from hub.ports.whiteboard import Presence, ReplayBuffer
 from storage.postgres.db import PostgresDatabase
 
 if TYPE_CHECKING:
+    from hub.ports.files import BlobStore, JobQueue
     from hub.services.bins import BinService
+    from hub.services.files import FileService
     from hub.services.identity import IdentityService
+    from hub.services.media import MediaWorker
     from hub.services.spaces import SpaceService
+    from hub.services.whiteboard import WhiteboardService
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +45,19 @@ class Hub:
     kv: KeyValueTTL
     rate_limiter: RateLimiter
     redis: Any | None = None
+    # Whiteboard backends, chosen with the bus: Redis when scaled out, in-memory otherwise.
+    replay: ReplayBuffer | None = None
+    presence: Presence | None = None
     health_checks: list[HealthCheck] = field(default_factory=list)
     # Capabilities, set by their wiring functions (hub.wiring).
     identity: IdentityService = field(init=False)
     spaces: SpaceService = field(init=False)
     bins: BinService = field(init=False)
+    files: FileService = field(init=False)
+    blobs: BlobStore = field(init=False)
+    jobs: JobQueue = field(init=False)
+    media: MediaWorker = field(init=False)
+    whiteboard: WhiteboardService = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -105,8 +118,63 @@ def capability_wiring() -> list[Wiring]:
     """Imported lazily so the core stays importable without every capability."""
     from hub.wiring import wire_identity_spaces_bins
 
-    wiring: list[Wiring] = [wire_identity_spaces_bins]
+    wiring: list[Wiring] = [wire_identity_spaces_bins, wire_whiteboard, wire_files]
     return wiring
+
+
+async def wire_whiteboard(hub: Hub) -> None:
+    from hub.services.whiteboard import WhiteboardService
+    from storage.postgres.strokes import PostgresStrokeStore
+
+    assert hub.replay is not None and hub.presence is not None
+    hub.whiteboard = WhiteboardService(
+        hub.settings, strokes=PostgresStrokeStore(hub.db), replay=hub.replay, presence=hub.presence,
+        bus=hub.bus, spaces=hub.spaces, authenticate=lambda token: hub.identity.authenticate(token),
+        cross_instance=hub.settings.uses_redis, observe_commit=hub.metrics.group_commit_size.observe,
+    )
+    hub.on_close(hub.presence.close)
+    hub.on_close(hub.replay.close)
+    hub.on_close(hub.whiteboard.close)
+    hub.spawn(hub.whiteboard.run_heartbeat(), "whiteboard-heartbeat")
+
+
+async def wire_files(hub: Hub) -> None:
+    """Blob store (S3 when configured, else local disk), media job queue and worker, file service.
+
+    With Redis the queue is a shared stream consumed by `hub worker` processes; embedded, the queue is
+    in-process and this hub runs the worker loop itself.
+    """
+    from hub.services.files import FileService
+    from hub.services.media import MediaWorker
+    from storage.blobs.factory import open_blob_store
+    from storage.postgres.files import PostgresFileRepo
+
+    s = hub.settings
+    hub.blobs = await open_blob_store(s)
+    hub.on_close(hub.blobs.close)
+    hub.health_checks.append(hub.blobs)
+    if hub.redis is not None:
+        from storage.redis.jobs import RedisJobQueue
+
+        hub.jobs = RedisJobQueue(
+            hub.redis, s.redis_prefix, max_attempts=s.job_max_attempts, visibility_timeout=s.job_visibility_timeout
+        )
+    else:
+        from storage.memory.jobs import MemoryJobQueue
+
+        hub.jobs = MemoryJobQueue(max_attempts=s.job_max_attempts)
+    repo = PostgresFileRepo(hub.db)
+    hub.files = FileService(
+        repo, hub.blobs, hub.bus, hub.metrics, s, access=lambda p, sid, role: hub.spaces.access(p, sid, role),
+        jobs=hub.jobs,
+    )
+    hub.media = MediaWorker(
+        repo, hub.blobs, hub.bus, hub.jobs, hub.metrics, max_pixels=s.media_max_pixels, max_bytes=s.media_max_bytes,
+    )
+    if hub.redis is None:
+        hub.spawn(hub.media.run("embedded"), "media-worker")
+    if s.sweep_interval > 0:
+        hub.spawn(hub.files.maintain_forever(s.sweep_interval), "file-maintenance")
 
 
 async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
@@ -127,24 +195,36 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
         bus: Bus
         kv: KeyValueTTL
         rate_limiter: RateLimiter
+        replay: ReplayBuffer
+        presence: Presence
         if settings.redis_url:
             from redis.asyncio import Redis
 
             from storage.ratelimit import LimitsRateLimiter
             from storage.redis.bus import RedisBus
             from storage.redis.kv import RedisKV
+            from storage.redis.presence import RedisPresence
+            from storage.redis.replay import RedisReplayBuffer
 
             redis = Redis.from_url(settings.redis_url, health_check_interval=10, socket_keepalive=True)
             closers.append(redis.aclose)
             bus = RedisBus(redis, settings.redis_prefix)
             kv = RedisKV(redis, settings.redis_prefix)
             rate_limiter = LimitsRateLimiter.redis(settings.redis_url, settings.redis_prefix)
+            replay = RedisReplayBuffer(
+                redis, settings.redis_prefix, settings.replay_max_events, settings.replay_max_age
+            )
+            presence = RedisPresence(redis, settings.redis_prefix)
         else:
             from storage.memory.bus import MemoryBus
             from storage.memory.kv import MemoryKV
+            from storage.memory.presence import MemoryPresence
+            from storage.memory.replay import MemoryReplayBuffer
             from storage.ratelimit import LimitsRateLimiter
 
             bus, kv, rate_limiter = MemoryBus(), MemoryKV(), LimitsRateLimiter.memory()
+            replay = MemoryReplayBuffer(settings.replay_max_events, settings.replay_max_age)
+            presence = MemoryPresence()
     except BaseException:
         for closer in reversed(closers):
             with contextlib.suppress(Exception):
@@ -153,7 +233,7 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
 
     hub = Hub(
         settings=settings, metrics=metrics or Metrics(), db=db, bus=bus, kv=kv,
-        rate_limiter=rate_limiter, redis=redis, _closers=closers,
+        rate_limiter=rate_limiter, redis=redis, replay=replay, presence=presence, _closers=closers,
     )
     hub.on_close(rate_limiter.close)
     hub.on_close(kv.close)

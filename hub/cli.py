@@ -100,8 +100,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    if args.reference:
+        from hub.config_docs import reference_table
+
+        print(reference_table())
+        return 0
     settings = _settings(args)
     print(json.dumps(settings.redacted(), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Consume media jobs from the shared Redis stream until SIGINT/SIGTERM."""
+    import signal
+    import socket
+
+    settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_json)
+    if not settings.redis_url or settings.embedded_database:
+        raise ConfigError("hub worker: needs DATABASE_URL and REDIS_URL (the embedded hub runs its own worker)")
+
+    async def run() -> None:
+        from hub.app import build_hub
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        hub = await build_hub(settings)
+        try:
+            await hub.media.run(f"{socket.gethostname()}-{os.getpid()}", stop)
+        finally:
+            await hub.close()
+
+    asyncio.run(run())
     return 0
 
 
@@ -117,8 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("demo", help="load example users, spaces and bins").set_defaults(func=cmd_demo)
-    sub.add_parser("config", help="print the effective configuration, secrets redacted").set_defaults(
-        func=cmd_config
+    config = sub.add_parser("config", help="print the effective configuration, secrets redacted")
+    config.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
+    config.set_defaults(func=cmd_config)
+    sub.add_parser("worker", help="process media jobs (scaled mode: Redis and PostgreSQL)").set_defaults(
+        func=cmd_worker
     )
     return parser
 

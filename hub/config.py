@@ -6,6 +6,8 @@ the environment; a secret found in a config file is refused so it never lands in
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
 import tomllib
@@ -25,7 +27,10 @@ Environment = Literal["development", "production", "test"]
 
 # Settings whose value is secret: environment only, redacted by `hub config`.
 SECRET_FIELDS = frozenset(
-    {"database_url", "redis_url", "s3_access_key", "s3_secret_key", "signing_key", "verification_keys"}
+    {
+        "database_url", "redis_url", "s3_access_key", "s3_secret_key", "signing_key", "verification_keys",
+        "blob_secret",
+    }
 )
 
 # Settings that are read from conventional unprefixed environment variables.
@@ -120,6 +125,14 @@ class Settings:
     multipart_part_bytes: int = 16_777_216
     content_type_allow: tuple[str, ...] = ()
     content_type_deny: tuple[str, ...] = ("text/html", "application/xhtml+xml", "image/svg+xml")
+    # HMAC key of the local-disk blob store's signed URLs; empty: generated once into the data dir.
+    blob_secret: str = ""
+    # Pending uploads (multipart ones especially) are aborted by the sweeper after this long.
+    upload_abandon_after: int = 86_400
+    media_max_pixels: int = 40_000_000
+    media_max_bytes: int = 52_428_800
+    job_max_attempts: int = 5
+    job_visibility_timeout: int = 120
 
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -242,6 +255,13 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"HUB_CORS_ORIGINS: {origin!r} is not an http(s) origin")
     if s.production and not s.signing_key and not s.embedded_database:
         raise ConfigError("HUB_SIGNING_KEY: required in production with an external database")
+    if s.signing_key and not s.signing_key.lstrip().startswith("-----BEGIN"):
+        try:
+            seed = base64.urlsafe_b64decode(s.signing_key.strip() + "=" * (-len(s.signing_key.strip()) % 4))
+        except (ValueError, binascii.Error):
+            seed = b""
+        if len(seed) != 32:
+            raise ConfigError("HUB_SIGNING_KEY: expected an Ed25519 PEM key or a base64url 32-byte seed")
     for url_field, schemes in (("database_url", ("postgres", "postgresql")), ("redis_url", ("redis", "rediss"))):
         value = getattr(s, url_field)
         if value and urlsplit(value).scheme not in schemes:
@@ -302,4 +322,4 @@ def replace(settings: Settings, **changes: Any) -> Settings:
     return updated
 
 
-__all__ = ["ConfigError", "Settings", "load_settings", "replace", "SECRET_FIELDS"]
+__all__ = ["SECRET_FIELDS", "ConfigError", "Settings", "load_settings", "replace"]

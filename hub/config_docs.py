@@ -69,12 +69,12 @@ SETTING_DOCS: dict[str, str] = {
     'multipart_part_bytes': 'Multipart part size (>= 5 MiB)',
     'content_type_allow': 'If set, only these content types',
     'content_type_deny': 'Content types refused',
-    'blob_secret': '(secret: environment only)',
-    'upload_abandon_after': '',
-    'media_max_pixels': '',
-    'media_max_bytes': '',
-    'job_max_attempts': '',
-    'job_visibility_timeout': '',
+    'blob_secret': "HMAC key of the local-disk blob store's signed URLs; empty = generated once into the data dir",
+    'upload_abandon_after': 'Seconds after which unfinished uploads (multipart included) are aborted',
+    'media_max_pixels': 'Largest image (pixels) the media worker decodes (decompression-bomb guard)',
+    'media_max_bytes': 'Largest image file (bytes) the media worker reads',
+    'job_max_attempts': 'Media job attempts before dead-lettering',
+    'job_visibility_timeout': 'Seconds before an unacknowledged media job is retried by another worker',
 }
 
 

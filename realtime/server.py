@@ -1,18 +1,147 @@
-"""The Socket.IO server mounted beside the REST app in one ASGI application."""
+"""The Socket.IO server mounted beside the REST app in one ASGI application.
+
+A thin adapter: it authenticates the connection, turns every client event into one call on the
+whiteboard service and turns the outcome into an ack (`{"ok": true, ...}` or
+`{"ok": false, "error": {"code", "message"}}`). Protocol violations (undecodable packets, events that
+are not `[name, payload]`) drop only the offending socket, quietly.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
 
 from hub.config import Settings
+from hub.errors import HubError, ServiceUnavailable
+from realtime.codec import OrjsonCodec
+from realtime.fanout import LocalFanout
 from rest.middleware import origin_allowed
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
+EVENTS = ("join", "leave", "stroke", "erase", "clear", "undo", "cursor", "auth")
+
+
+class HubSocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped library
+    """`AsyncServer` that treats a malformed packet as the sender's problem, not a server error."""
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except Exception as exc:  # a decode error of one client's packet
+            log.info("dropping socket after a malformed packet", extra={"fields": {"error": type(exc).__name__}})
+            self._binary_packet.pop(eio_sid, None)
+            await self.eio.disconnect(eio_sid)
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+        # python-socketio indexes data[0] unchecked; anything but [name, ...] is a protocol violation.
+        if not isinstance(data, list) or not data or not isinstance(data[0], str) or len(data[0]) > 64:
+            raise ValueError("malformed event packet")
+        await super()._handle_event(eio_sid, namespace, id, data)
+
+
+def _error(exc: HubError) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.details:
+        error["details"] = exc.details
+    return {"ok": False, "error": error}
+
+
+class RealtimeAdapter:
+    """Maps Socket.IO sessions to whiteboard connections, both ways."""
+
+    def __init__(self, sio: socketio.AsyncServer, get_hub: Callable[[], Any]) -> None:
+        self._sio = sio
+        self._get_hub = get_hub
+        self._conn_by_sid: dict[str, str] = {}
+        self._sid_by_conn: dict[str, str] = {}
+        self._eio_by_conn: dict[str, str] = {}
+        self._bound: Any = None
+
+    def _service(self) -> Any:
+        hub = self._get_hub()
+        service = getattr(hub, "whiteboard", None) if hub is not None else None
+        if service is None:
+            raise ServiceUnavailable("The hub is starting.", code="starting")
+        if self._bound is not service:
+            # The hub is built by the ASGI lifespan after this server exists; bind on first use.
+            service.add_deliverer(LocalFanout(self._sio, self._eio_by_conn, hub.metrics))
+            service.add_disconnector(self._kick)
+            self._bound = service
+        return service
+
+    def _count(self, event: str, outcome: str) -> None:
+        hub = self._get_hub()
+        if hub is not None:
+            hub.metrics.realtime_events.labels(event, outcome).inc()
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            conn = await self._service().connect(token)
+        except HubError as exc:
+            self._count("connect", exc.code)
+            raise socketio.exceptions.ConnectionRefusedError({"code": exc.code, "message": exc.message}) from None
+        eio_sid = self._sio.manager.eio_sid_from_sid(sid, "/")
+        self._conn_by_sid[sid] = conn.conn_id
+        self._sid_by_conn[conn.conn_id] = sid
+        self._eio_by_conn[conn.conn_id] = eio_sid
+        hub = self._get_hub()
+        hub.metrics.sockets_connected.inc()
+        self._count("connect", "ok")
+        return True
+
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        conn_id = self._conn_by_sid.pop(sid, None)
+        if conn_id is None:
+            return
+        self._sid_by_conn.pop(conn_id, None)
+        self._eio_by_conn.pop(conn_id, None)
+        hub = self._get_hub()
+        if hub is not None:
+            hub.metrics.sockets_connected.dec()
+            service = getattr(hub, "whiteboard", None)
+            if service is not None:
+                await service.disconnect(conn_id)
+
+    async def _kick(self, conn_id: str, code: str, message: str) -> None:
+        sid = self._sid_by_conn.get(conn_id)
+        if sid is None:
+            return
+        # Tell the client why before closing, so it does not blindly reconnect with a dead token.
+        await self._sio.emit("kicked", {"code": code, "message": message}, to=sid)
+        await self._sio.disconnect(sid)
+
+    async def dispatch(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
+        name = event if event in EVENTS else "unknown"
+        conn_id = self._conn_by_sid.get(sid)
+        try:
+            if conn_id is None:
+                raise ServiceUnavailable("The connection is not ready.", code="not_connected")
+            if name == "unknown":
+                raise HubError("Unknown event.", code="unknown_event")
+            if len(args) != 1:
+                raise HubError("An event carries exactly one payload object.", code="bad_payload")
+            service = self._service()
+            handler: Handler = getattr(service, "reauthenticate" if name == "auth" else name)
+            ack = await handler(conn_id, args[0])
+        except HubError as exc:
+            self._count(name, exc.code)
+            return _error(exc)
+        except Exception:
+            log.exception("realtime handler failed", extra={"fields": {"event": name}})
+            self._count(name, "internal")
+            return {"ok": False, "error": {"code": "internal", "message": "Something went wrong on our side."}}
+        self._count(name, "ok")
+        return ack
 
 
 def create_socketio(settings: Settings, get_hub: Callable[[], Any]) -> socketio.AsyncServer:
-    sio = socketio.AsyncServer(
+    sio = HubSocketServer(
         async_mode="asgi",
         cors_allowed_origins=lambda origin, environ=None: origin_allowed(settings, origin or ""),
         cors_credentials=False,
@@ -22,13 +151,12 @@ def create_socketio(settings: Settings, get_hub: Callable[[], Any]) -> socketio.
         # Engine.IO's default of 16 packets per long-poll payload stalls bursts.
         max_decode_packets=settings.ws_max_decode_packets,
         transports=["websocket", "polling"],
+        json=OrjsonCodec,
         logger=False,
         engineio_logger=False,
     )
-
-    @sio.event
-    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> bool:
-        # Identity arrives with the identity capability; until then nobody may connect.
-        return False
-
+    adapter = RealtimeAdapter(sio, get_hub)
+    sio.on("connect", adapter.connect)
+    sio.on("disconnect", adapter.disconnect)
+    sio.on("*", adapter.dispatch)
     return sio

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from sanic import Sanic
@@ -18,13 +17,11 @@ from rest.middleware import install_middleware
 
 _app_ids = itertools.count(1)
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-
 
 def blueprints() -> list[Any]:
-    from rest.routes import auth, bins, health, spaces
+    from rest.routes import auth, bins, blobs, files, health, spaces, web
 
-    return [health.bp, auth.bp, spaces.bp, bins.bp]
+    return [health.bp, auth.bp, spaces.bp, bins.bp, files.bp, blobs.bp, web.bp]
 
 
 def create_sanic_app(
@@ -66,6 +63,5 @@ def create_sanic_app(
     install_middleware(app)
     for bp in blueprints():
         app.blueprint(bp)
-    if WEB_DIR.is_dir():
-        app.static("/static", WEB_DIR / "static", name="static")
+    # The web client (index.html and /static with content ETags) is served by rest.routes.web.
     return app

@@ -22,9 +22,12 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def running_hub(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
-    """Yields (base_url, asgi_app) while a uvicorn server serves the hub."""
-    port = free_port()
+async def running_hub(settings: Settings, port: int | None = None) -> AsyncIterator[tuple[str, Any]]:
+    """Yields (base_url, asgi_app) while a uvicorn server serves the hub (on `port`, or a free one).
+
+    A fixed port lets a test stop a hub and start it again where its clients will reconnect.
+    """
+    port = port or free_port()
     app = create_app(settings)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False,

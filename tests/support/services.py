@@ -123,7 +123,7 @@ def seaweedfs(base: Path) -> Iterator[S3Handle]:
         }]
     }))
     master, volume, filer, s3 = _seaweed_ports()
-    log = open(base / "weed.log", "wb")  # noqa: SIM115 - closed below
+    log = open(base / "weed.log", "wb")
     proc = subprocess.Popen(
         [binary, "server", f"-dir={base}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
          f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",

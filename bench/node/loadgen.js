@@ -1,0 +1,494 @@
+#!/usr/bin/env node
+// Load generator for the whiteboard fan-out benchmark: real socket.io-client 4.8 sockets against the
+// hub or the reference server, speaking the same join/stroke protocol.
+//
+// It is its own process so its CPU is not charged to the server; it measures and reports its own CPU and
+// flags any phase where it used more than `saturationPct` of one core, because a saturated load generator
+// measures itself, not the server. All latencies are taken on one monotonic clock in this process: the
+// sender records when it emitted a stroke id, receivers look the id up.
+//
+// Usage: node loadgen.js --config-json '<json>'   (or --config <file>); one JSON report on stdout,
+// progress on stderr. Modes: "fanout" (rate steps, the ramp stops at the first failing step), "idle"
+// (connect, join, hold: RSS per connection) and "replay" (write N strokes, time joins with `since`).
+'use strict';
+
+const fs = require('fs');
+const crypto = require('crypto');
+const { performance } = require('perf_hooks');
+const { io } = require('socket.io-client');
+
+const DEFAULTS = {
+  mode: 'fanout',
+  url: 'http://127.0.0.1:8000',
+  rooms: [], // [{ space_id, tokens: [one per client] }]
+  senders: 1, // per room; the first `senders` clients of each room send
+  steps: [{ rate: 10, duration: 2 }], // rate: strokes/s per room, shared by its senders
+  points: 8,
+  stopP99Ms: 0, // fanout: stop the ramp after a step over this delivery p99 or with loss (0: never)
+  stepRetries: 1, // a failing step is run again this many times before the ramp stops (shared machines)
+  drainMs: 3000,
+  ackTimeoutMs: 5000,
+  connectTimeoutMs: 10000,
+  connectConcurrency: 50,
+  idleHoldMs: 2000,
+  replay: { events: 1000, joins: 10, window: 32 },
+  serverPid: 0,
+  auxPids: [], // e.g. the PostgreSQL postmaster: its CPU and its children's count as "aux"
+  clkTck: 100,
+  saturationPct: 90,
+  maxSeconds: 120,
+};
+
+function loadConfig(argv) {
+  let raw = null;
+  for (let i = 0; i < argv.length; i += 2) {
+    if (argv[i] === '--config-json') raw = argv[i + 1];
+    else if (argv[i] === '--config') raw = fs.readFileSync(argv[i + 1], 'utf8');
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  const cfg = { ...DEFAULTS, ...(raw ? JSON.parse(raw) : {}) };
+  cfg.replay = { ...DEFAULTS.replay, ...(cfg.replay || {}) };
+  const host = new URL(cfg.url).hostname;
+  if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)) {
+    throw new Error('the load generator only talks to loopback addresses');
+  }
+  return cfg;
+}
+
+const log = (...args) => process.stderr.write(`[loadgen] ${args.join(' ')}\n`);
+const now = () => performance.now();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const round = (x, digits = 2) => (x == null || !Number.isFinite(x) ? null : Number(x.toFixed(digits)));
+
+function summary(values) {
+  if (values.length === 0) return { n: 0, p50: null, p99: null, max: null };
+  const sorted = Float64Array.from(values).sort();
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return { n: sorted.length, p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted[sorted.length - 1]) };
+}
+
+// ---- /proc readings: CPU ticks and RSS of the server (and its auxiliaries) ----
+
+function procStat(pid) {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may contain spaces; fields are counted after its closing parenthesis.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+  } catch {
+    return null;
+  }
+}
+
+function rssKb(pid) {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function treeTicks(roots) {
+  // Roots and their direct children (PostgreSQL backends are children of the postmaster).
+  if (roots.length === 0) return 0;
+  const wanted = new Set(roots.map(Number));
+  let total = 0;
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = procStat(name);
+    if (st && (wanted.has(Number(name)) || wanted.has(st.ppid))) total += st.ticks;
+  }
+  return total;
+}
+
+class CpuMeter {
+  constructor(cfg) {
+    this.cfg = cfg;
+  }
+  start() {
+    const server = this.cfg.serverPid ? procStat(this.cfg.serverPid) : null;
+    this.t0 = now();
+    this.server0 = server ? server.ticks : null;
+    this.aux0 = treeTicks(this.cfg.auxPids);
+    this.self0 = process.cpuUsage();
+  }
+  stop() {
+    const seconds = (now() - this.t0) / 1000;
+    const server = this.cfg.serverPid ? procStat(this.cfg.serverPid) : null;
+    const pct = (ticks) => (ticks / this.cfg.clkTck / seconds) * 100;
+    const self = process.cpuUsage(this.self0);
+    const loadgen = ((self.user + self.system) / 1e6 / seconds) * 100;
+    return {
+      server_cpu_pct: server && this.server0 != null ? round(pct(server.ticks - this.server0), 1) : null,
+      aux_cpu_pct: this.cfg.auxPids.length ? round(pct(treeTicks(this.cfg.auxPids) - this.aux0), 1) : null,
+      loadgen_cpu_pct: round(loadgen, 1),
+      loadgen_saturated: loadgen > this.cfg.saturationPct,
+    };
+  }
+}
+
+// ---- sockets ----
+
+function connect(cfg, token) {
+  return new Promise((resolve, reject) => {
+    const socket = io(cfg.url, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      timeout: cfg.connectTimeoutMs,
+      auth: { token },
+    });
+    const done = (err) => {
+      socket.off('connect');
+      socket.off('connect_error');
+      if (err) {
+        socket.close();
+        reject(err);
+      } else resolve(socket);
+    };
+    socket.once('connect', () => done(null));
+    socket.once('connect_error', (err) => done(err));
+  });
+}
+
+async function join(cfg, socket, spaceId, since) {
+  const payload = since == null ? { space_id: spaceId } : { space_id: spaceId, since };
+  const reply = await socket.timeout(cfg.ackTimeoutMs).emitWithAck('join', payload);
+  if (!reply || reply.ok !== true) {
+    const error = (reply && reply.error) || {};
+    throw new Error(`join: ${error.code || 'bad_reply'}${error.message ? ` (${error.message})` : ''}`);
+  }
+  return reply;
+}
+
+// Connect and join every client of every room, `connectConcurrency` at a time.
+async function connectAll(cfg, report) {
+  const jobs = [];
+  cfg.rooms.forEach((room, r) => room.tokens.forEach((token, i) => jobs.push({ r, i, token })));
+  const clients = cfg.rooms.map((room) => new Array(room.tokens.length).fill(null));
+  const failures = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const job = jobs[next++];
+      try {
+        const socket = await connect(cfg, job.token);
+        try {
+          const reply = await join(cfg, socket, cfg.rooms[job.r].space_id);
+          clients[job.r][job.i] = { socket, room: job.r, index: job.i, lastSeq: reply.seq };
+        } catch (err) {
+          socket.close();
+          throw err;
+        }
+      } catch (err) {
+        const code = String((err && err.message) || err).slice(0, 120);
+        failures[code] = (failures[code] || 0) + 1;
+      }
+    }
+  };
+  const t0 = now();
+  // Each room's first client (its owner on the hub) joins first, as when someone opens a board and
+  // then shares it; the others then join concurrently.
+  const owners = jobs.filter((job) => job.i === 0);
+  const rest = jobs.filter((job) => job.i !== 0);
+  jobs.length = 0;
+  jobs.push(...owners);
+  await Promise.all(Array.from({ length: Math.max(1, cfg.connectConcurrency) }, worker));
+  jobs.push(...rest);
+  await Promise.all(Array.from({ length: Math.max(1, cfg.connectConcurrency) }, worker));
+  report.connect_ms = round(now() - t0, 0);
+  report.clients_expected = jobs.length;
+  report.connected = clients.flat().filter(Boolean).length;
+  report.connect_failures = failures;
+  return clients;
+}
+
+function closeAll(clients) {
+  for (const c of clients.flat()) if (c) c.socket.close();
+}
+
+function makeStroke(spaceId, points) {
+  const pts = [];
+  let x = Math.floor(Math.random() * 1000);
+  let y = Math.floor(Math.random() * 1000);
+  for (let k = 0; k < points; k++) {
+    x += Math.floor(Math.random() * 7) - 3;
+    y += Math.floor(Math.random() * 7) - 3;
+    pts.push([x, y]);
+  }
+  return { space_id: spaceId, id: crypto.randomUUID(), tool: 'pen', color: '#123456', width: 2, points: pts };
+}
+
+// ---- fanout ----
+
+function newStep(rate, duration) {
+  return {
+    rate, duration, sent: 0, acked: 0, ackErrors: {}, ackLat: [], deliveryLat: [], expected: 0,
+    unackedExpected: 0, received: 0, late: 0, duplicates: 0, echoes: 0, outOfOrder: 0,
+    t0: 0, sendEnd: 0, lastDelivery: 0, finished: false, onProgress: null,
+  };
+}
+
+async function runFanout(cfg, report) {
+  const clients = await connectAll(cfg, report);
+  const rssAfter = cfg.serverPid ? rssKb(cfg.serverPid) : null;
+  report.rss_after_connect_kb = rssAfter;
+  if (report.connected === 0) throw new Error('no client connected');
+
+  const strokes = new Map(); // id -> { t0, step, room, sender, expected, got }
+  const roomSize = clients.map((list) => list.filter(Boolean).length);
+
+  for (const c of clients.flat()) {
+    if (!c) continue;
+    c.socket.on('stroke', (ev) => {
+      const t = now();
+      const s = ev && strokes.get(ev.id);
+      if (!s) return;
+      if (s.room === c.room && s.sender === c.index) {
+        s.step.echoes++;
+        return;
+      }
+      if (typeof ev.seq === 'number') {
+        if (ev.seq <= c.lastSeq) s.step.outOfOrder++;
+        else c.lastSeq = ev.seq;
+      }
+      s.got++;
+      if (s.got > s.expected) {
+        s.step.duplicates++;
+        return;
+      }
+      if (s.step.finished) {
+        s.step.late++;
+        return;
+      }
+      s.step.received++;
+      s.step.deliveryLat.push(t - s.t0);
+      s.step.lastDelivery = t;
+      if (s.step.onProgress) s.step.onProgress();
+    });
+  }
+
+  const senders = clients.map((list) => list.filter(Boolean).slice(0, cfg.senders));
+  let attempt = 0;
+  for (let s = 0; s < cfg.steps.length; s++) {
+    const spec = cfg.steps[s];
+    const step = newStep(spec.rate, spec.duration);
+    const meter = new CpuMeter(cfg);
+    meter.start();
+    step.t0 = now();
+    const sentPerRoom = new Array(clients.length).fill(0);
+    const phase = clients.map((_, r) => (r / clients.length) * (1000 / spec.rate));
+    const sendOne = (r) => {
+      const list = senders[r];
+      const sender = list[sentPerRoom[r] % list.length];
+      sentPerRoom[r]++;
+      const stroke = makeStroke(cfg.rooms[r].space_id, cfg.points);
+      const record = { t0: now(), step, room: r, sender: sender.index, expected: roomSize[r] - 1, got: 0 };
+      strokes.set(stroke.id, record);
+      step.sent++;
+      sender.socket.timeout(cfg.ackTimeoutMs).emit('stroke', stroke, (err, reply) => {
+        if (err || !reply || reply.ok !== true) {
+          const code = err ? 'ack_timeout' : (reply && reply.error && reply.error.code) || 'bad_reply';
+          step.ackErrors[code] = (step.ackErrors[code] || 0) + 1;
+          step.unackedExpected += record.expected;
+        } else {
+          step.acked++;
+          step.expected += record.expected;
+          step.ackLat.push(now() - record.t0);
+        }
+        if (step.onProgress) step.onProgress();
+      });
+    };
+    await new Promise((resolve) => {
+      const timer = setInterval(() => {
+        const elapsed = now() - step.t0;
+        if (elapsed >= spec.duration * 1000) {
+          clearInterval(timer);
+          resolve();
+          return;
+        }
+        for (let r = 0; r < clients.length; r++) {
+          if (senders[r].length === 0) continue;
+          const due = Math.floor(((elapsed - phase[r]) / 1000) * spec.rate);
+          // A stalled event loop must not turn into an unbounded burst; the shortfall shows as a lower
+          // achieved send rate in the report.
+          for (let k = 0; sentPerRoom[r] < due && k < 200; k++) sendOne(r);
+        }
+      }, 2);
+    });
+    step.sendEnd = now();
+    // Drain: wait until every ack and every expected delivery arrived, or drainMs.
+    await new Promise((resolve) => {
+      const check = () => {
+        const acksIn = step.acked + Object.values(step.ackErrors).reduce((a, b) => a + b, 0);
+        if (acksIn === step.sent && step.received >= step.expected) done();
+      };
+      const timer = setTimeout(() => done(), cfg.drainMs);
+      const done = () => {
+        clearTimeout(timer);
+        step.onProgress = null;
+        resolve();
+      };
+      step.onProgress = check;
+      check();
+    });
+    step.finished = true;
+    const cpu = meter.stop();
+    const sendSeconds = (step.sendEnd - step.t0) / 1000;
+    const activeSeconds = ((step.lastDelivery || step.sendEnd) - step.t0) / 1000;
+    const delivery = summary(step.deliveryLat);
+    const result = {
+      rate_per_room: spec.rate,
+      rooms: clients.length,
+      duration_s: spec.duration,
+      strokes_sent: step.sent,
+      send_rate: round(step.sent / sendSeconds, 1),
+      acked: step.acked,
+      ack_errors: step.ackErrors,
+      deliveries_expected: step.expected,
+      deliveries_received: step.received,
+      loss: Math.max(0, step.expected - step.received),
+      duplicates: step.duplicates,
+      echoes: step.echoes,
+      out_of_order: step.outOfOrder,
+      delivery_ms: delivery,
+      ack_ms: summary(step.ackLat),
+      deliveries_per_s: round(step.received / Math.max(activeSeconds, 1e-3), 0),
+      ...cpu,
+    };
+    result.ok = result.loss === 0 && step.acked === step.sent &&
+      (!cfg.stopP99Ms || (delivery.p99 != null && delivery.p99 <= cfg.stopP99Ms));
+    result.attempt = attempt + 1;
+    report.steps.push(result);
+    log(`rate ${spec.rate}/s/room: sent ${step.sent} acked ${step.acked} recv ${step.received}/${step.expected}`,
+      `p99 ${delivery.p99} ms, ${result.deliveries_per_s}/s, server ${cpu.server_cpu_pct}%`,
+      `loadgen ${cpu.loadgen_cpu_pct}%`);
+    // Stroke records of a finished step are only needed to count late arrivals; keep memory bounded.
+    if (strokes.size > 500000) strokes.clear();
+    if (cfg.stopP99Ms && !result.ok) {
+      if (attempt >= cfg.stepRetries) break;
+      attempt++;
+      s--; // the same rate once more
+    } else attempt = 0;
+  }
+  const passing = report.steps.filter((s) => s.ok);
+  report.best = passing.length
+    ? passing.reduce((a, b) => (b.deliveries_per_s > a.deliveries_per_s ? b : a))
+    : null;
+  closeAll(clients);
+}
+
+// ---- idle ----
+
+async function runIdle(cfg, report) {
+  const meter = new CpuMeter(cfg);
+  const clients = await connectAll(cfg, report);
+  report.rss_after_connect_kb = cfg.serverPid ? rssKb(cfg.serverPid) : null;
+  meter.start();
+  await sleep(cfg.idleHoldMs); // the measurement itself: what idle sockets cost over time
+  Object.assign(report, meter.stop());
+  report.rss_after_hold_kb = cfg.serverPid ? rssKb(cfg.serverPid) : null;
+  closeAll(clients);
+}
+
+// ---- replay ----
+
+async function runReplay(cfg, report) {
+  const room = cfg.rooms[0];
+  if (!room || room.tokens.length < 2) throw new Error('replay needs one room with at least two tokens');
+  const writer = await connect(cfg, room.tokens[0]);
+  const first = await join(cfg, writer, room.space_id);
+  const since = { seq: first.seq, epoch: first.epoch };
+  const total = cfg.replay.events;
+  let sent = 0;
+  let acked = 0;
+  const errors = {};
+  const t0 = now();
+  // A window of strokes in flight: fast, and it never outruns the server's queues.
+  await new Promise((resolve) => {
+    const pump = () => {
+      while (sent < total && sent - acked - Object.values(errors).reduce((a, b) => a + b, 0) < cfg.replay.window) {
+        sent++;
+        writer.timeout(cfg.ackTimeoutMs).emit('stroke', makeStroke(room.space_id, cfg.points), (err, reply) => {
+          if (err || !reply || reply.ok !== true) {
+            const code = err ? 'ack_timeout' : (reply && reply.error && reply.error.code) || 'bad_reply';
+            errors[code] = (errors[code] || 0) + 1;
+          } else acked++;
+          const doneCount = acked + Object.values(errors).reduce((a, b) => a + b, 0);
+          if (doneCount === total) resolve();
+          else pump();
+        });
+      }
+    };
+    pump();
+  });
+  report.write_ms = round(now() - t0, 0);
+  report.events_written = acked;
+  report.write_errors = errors;
+  const timings = [];
+  const checks = { recovered: 0, complete: 0, contiguous: 0, failures: {} };
+  let payloadBytes = null;
+  for (let j = 0; j < cfg.replay.joins; j++) {
+    const token = room.tokens[1 + (j % (room.tokens.length - 1))];
+    let socket = null;
+    try {
+      socket = await connect(cfg, token);
+      const start = now();
+      const reply = await join(cfg, socket, room.space_id, since);
+      timings.push(now() - start);
+      const events = reply.events || [];
+      if (reply.recovered === true) checks.recovered++;
+      if (events.length === acked) checks.complete++;
+      if (events.every((ev, k) => ev.seq === since.seq + k + 1)) checks.contiguous++;
+      if (payloadBytes == null) payloadBytes = Buffer.byteLength(JSON.stringify(reply));
+    } catch (err) {
+      const code = String((err && err.message) || err);
+      checks.failures[code] = (checks.failures[code] || 0) + 1;
+    } finally {
+      if (socket) socket.close();
+    }
+  }
+  writer.close();
+  report.replay_ms = summary(timings);
+  report.replay_joins = cfg.replay.joins;
+  report.replay_checks = checks;
+  report.replay_payload_bytes = payloadBytes;
+  report.connected = timings.length + 1;
+}
+
+// ---- main ----
+
+async function main() {
+  const cfg = loadConfig(process.argv.slice(2));
+  const report = {
+    mode: cfg.mode, url: cfg.url, rooms: cfg.rooms.length,
+    clients_per_room: cfg.rooms.length ? cfg.rooms[0].tokens.length : 0, senders_per_room: cfg.senders,
+    rss_before_kb: cfg.serverPid ? rssKb(cfg.serverPid) : null, steps: [], error: null,
+  };
+  const deadline = setTimeout(() => {
+    report.error = `deadline: more than ${cfg.maxSeconds}s`;
+    process.stdout.write(JSON.stringify(report) + '\n');
+    process.exit(3);
+  }, cfg.maxSeconds * 1000);
+  try {
+    if (cfg.mode === 'fanout') await runFanout(cfg, report);
+    else if (cfg.mode === 'idle') await runIdle(cfg, report);
+    else if (cfg.mode === 'replay') await runReplay(cfg, report);
+    else throw new Error(`unknown mode ${cfg.mode}`);
+  } catch (err) {
+    report.error = String((err && err.message) || err);
+  }
+  const after = report.rss_after_hold_kb ?? report.rss_after_connect_kb;
+  if (report.rss_before_kb != null && after != null && report.connected) {
+    report.rss_per_conn_kb = round((after - report.rss_before_kb) / report.connected, 2);
+  }
+  clearTimeout(deadline);
+  process.stdout.write(JSON.stringify(report) + '\n');
+  process.exit(report.error ? 1 : 0);
+}
+
+main().catch((err) => {
+  process.stderr.write(`[loadgen] fatal: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,227 @@
+"""The processes a benchmark run drives: the Node reference server, the hub and the load generator.
+
+Every server listens on 127.0.0.1 only; every wait is bounded by a deadline and gives up early when
+the process it waits for has died, with the tail of that process's output in the error.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+REPO_ROOT = NODE_DIR.parent.parent
+
+
+class BenchError(RuntimeError):
+    """A benchmark step could not run; the message says which and why, in one line or a short tail."""
+
+
+def node_binary() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise BenchError("`node` is not on PATH: the benchmark needs Node.js >= 18 (apt-get install nodejs)")
+    return node
+
+
+def ensure_node_deps() -> None:
+    """Install bench/node's locked dependencies (socket.io 4.8) when they are missing."""
+    node_binary()
+    if (NODE_DIR / "node_modules" / "socket.io-client" / "package.json").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise BenchError("`npm` is not on PATH: cannot install bench/node dependencies")
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BenchError(f"npm ci in {NODE_DIR} failed: {result.stderr.strip()[-1000:]}")
+
+
+def _tail(path: Path, size: int = 2000) -> str:
+    with contextlib.suppress(OSError):
+        return path.read_text(errors="replace")[-size:]
+    return ""
+
+
+@dataclass
+class Server:
+    """A running server under test: where it listens, its pid, and PIDs whose CPU counts as auxiliary."""
+
+    name: str
+    url: str
+    pid: int
+    aux_pids: list[int]
+
+
+@contextlib.contextmanager
+def reference_server(workdir: Path, replay_max: int = 2000) -> Iterator[Server]:
+    """Start bench/node/server.js on a free loopback port."""
+    log = workdir / "node-server.log"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [node_binary(), str(NODE_DIR / "server.js"), "--port", "0", "--replay-max", str(replay_max)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            cwd=NODE_DIR,
+        )
+    try:
+        assert proc.stdout is not None
+        # The server prints its listening line first; readline returns at EOF if it dies.
+        line = proc.stdout.readline().decode(errors="replace")
+        try:
+            info = json.loads(line)
+        except ValueError:
+            raise BenchError(f"reference server did not start: {line!r} {_tail(log)}") from None
+        yield Server("node", f"http://127.0.0.1:{info['port']}", proc.pid, [])
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def _free_port() -> int:
+    from storage.postgres.server import free_port
+
+    return free_port()
+
+
+class Postgres:
+    """A private, durable PostgreSQL for the hub, as `hub serve` would embed it in production."""
+
+    def __init__(self) -> None:
+        from storage.postgres.server import PostgresServer
+
+        self.root = Path(tempfile.mkdtemp(prefix="hub-bench-pg-"))
+        self.root.chmod(0o755)
+        self.server = PostgresServer(self.root / "pgdata", durable=True)
+        self.dsn = ""
+
+    def start(self) -> None:
+        import asyncio
+
+        from storage.postgres.server import ensure_database
+
+        admin = self.server.start()
+        asyncio.run(ensure_database(admin, "hub"))
+        self.dsn = self.server.dsn("hub")
+
+    @property
+    def pid(self) -> int:
+        return int((self.server.pgdata / "postmaster.pid").read_text().split()[0])
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.server.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def hub_env(database_url: str, port: int, data_dir: Path) -> dict[str, str]:
+    """Production-like settings, with every limit that would throttle a load generator raised."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "HUB_ENV": "production",
+            "HUB_HOST": "127.0.0.1",
+            "HUB_PORT": str(port),
+            "HUB_DATA_DIR": str(data_dir),
+            "HUB_LOG_LEVEL": "WARNING",
+            # One load generator on loopback is thousands of "users" from one address.
+            "HUB_RATE_LIMIT": "10000000/minute",
+            "HUB_AUTH_RATE_LIMIT": "10000000/minute",
+            "HUB_STROKE_RATE": "100000",
+            "HUB_STROKE_BURST": "100000",
+            "HUB_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
+        }
+    )
+    return env
+
+
+@contextlib.contextmanager
+def hub_server(pg: Postgres, workdir: Path, start_timeout: float = 60) -> Iterator[Server]:
+    """Run `hub serve` as its own process (one worker) against the benchmark's PostgreSQL."""
+    port = _free_port()
+    hub_bin = Path(sys.executable).parent / "hub"
+    cmd = [str(hub_bin), "serve"] if hub_bin.exists() else [sys.executable, "-m", "hub.cli", "serve"]
+    log = workdir / f"hub-{port}.log"
+    data_dir = workdir / f"hub-data-{port}"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd,
+            env=hub_env(pg.dsn, port, data_dir),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if proc.poll() is not None:
+                raise BenchError(f"hub exited with {proc.returncode} during start-up: {_tail(log)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise BenchError(f"hub did not answer /healthz within {start_timeout}s: {_tail(log)}")
+            time.sleep(0.1)  # polling a process we cannot get an event from; bounded by the deadline
+        yield Server("hub", url, proc.pid, [pg.pid])
+    finally:
+        _stop(proc)
+
+
+def run_loadgen(config: dict[str, Any], workdir: Path, max_seconds: float) -> dict[str, Any]:
+    """Run bench/node/loadgen.js with `config`; returns its JSON report (with "error" set on failure)."""
+    config = {"clkTck": os.sysconf("SC_CLK_TCK"), "maxSeconds": max_seconds, **config}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=workdir, delete=False) as fh:
+        json.dump(config, fh)
+        path = fh.name
+    try:
+        result = subprocess.run(
+            [node_binary(), str(NODE_DIR / "loadgen.js"), "--config", path],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=max_seconds + 30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"load generator killed after {max_seconds + 30:.0f}s"}
+    finally:
+        os.unlink(path)
+    for line in reversed(result.stdout.strip().splitlines()):
+        with contextlib.suppress(ValueError):
+            report: dict[str, Any] = json.loads(line)
+            report["log"] = result.stderr.strip().splitlines()[-20:]
+            return report
+    return {"error": f"load generator exited with {result.returncode}: {result.stderr.strip()[-1500:]}"}

@@ -1,0 +1,150 @@
+"""Ports of the realtime whiteboard: stroke storage, the replay buffer and presence.
+
+Positions follow Centrifuge's StreamPosition: every board event gets the next `seq` of its space and
+the board carries an `epoch` that changes when history is lost, so a client can always tell "I missed
+nothing" from "reload the snapshot".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# (local connection ids, event name, payload, volatile) -> the adapter sends it to those sockets.
+# Volatile messages (cursors) may be dropped for a socket that is behind.
+Deliver = Callable[[Collection[str], str, dict[str, Any], bool], Awaitable[None]]
+# (connection id, error code, message) -> the adapter closes that socket.
+Disconnect = Callable[[str, str, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class BoardPosition:
+    """Where a board's history stands: the last seq handed out and the history's epoch."""
+
+    seq: int
+    epoch: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stroke:
+    """A validated stroke as drawn by a client (its `id` is the client's UUID)."""
+
+    id: str
+    tool: str
+    color: str
+    width: float
+    points: list[list[float]]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStroke:
+    space_id: str
+    author_id: str
+    stroke: Stroke
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """Outcome of one stroke in a group commit: committed now, already committed, or no board."""
+
+    seq: int | None
+    duplicate: bool = False
+    missing: bool = False
+    foreign: bool = False  # the id exists but belongs to another author
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStroke:
+    stroke: Stroke
+    seq: int
+    author_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """Strokes taken off the board by one erase, clear or undo, committed under `seq`."""
+
+    seq: int
+    ids: list[str]
+
+
+class StrokeStore(Protocol):
+    """Durable board state. Every method commits before it returns."""
+
+    async def position(self, space_id: str) -> BoardPosition:
+        """The board's position, creating the board (with a fresh epoch) on first use."""
+        ...
+
+    async def commit_strokes(self, items: Sequence[PendingStroke]) -> list[CommitResult]:
+        """Commit many strokes (any spaces) in one transaction; results are in input order."""
+        ...
+
+    async def snapshot(self, space_id: str) -> tuple[BoardPosition, list[StoredStroke]]:
+        """The live strokes and the position they are consistent with (one database snapshot)."""
+        ...
+
+    async def erase(self, space_id: str, ids: Sequence[str]) -> Removal | None: ...
+
+    async def clear(self, space_id: str) -> Removal | None: ...
+
+    async def undo(self, space_id: str, author_id: str) -> Removal | None:
+        """Remove the author's newest live stroke."""
+        ...
+
+
+class ReplayBuffer(Protocol):
+    """Bounded recent history per space (count and age), for resuming clients.
+
+    Events are dicts with an integer "seq". `since` returns what it still holds after `seq`, in seq
+    order; the caller checks the result is gap-free and falls back to a snapshot otherwise.
+    """
+
+    async def append(self, space_id: str, epoch: str, events: Sequence[dict[str, Any]]) -> None: ...
+
+    async def since(self, space_id: str, epoch: str, seq: int) -> list[dict[str, Any]]: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEntry:
+    """One connection's presence in a space (a user with three tabs has three entries)."""
+
+    conn_id: str
+    user_id: str
+    display_name: str
+    color: str
+    cursor: tuple[float, float] | None = None
+
+
+class Presence(Protocol):
+    """Who is in a space, as heartbeat leases that expire when their process stops renewing them.
+
+    Separate from the bus on purpose (Centrifuge's PresenceManager): membership state outlives any one
+    message and must converge even when a process dies without saying goodbye.
+    """
+
+    async def put(self, space_id: str, entry: PresenceEntry, ttl: float) -> None:
+        """Add or renew a lease (also updates the entry's fields)."""
+        ...
+
+    async def remove(self, space_id: str, conn_id: str) -> PresenceEntry | None:
+        """Drop a lease; returns it if it was still held (so exactly one caller announces a leave)."""
+        ...
+
+    async def entries(self, space_id: str) -> list[PresenceEntry]:
+        """Unexpired entries."""
+        ...
+
+    async def expire(self, space_id: str) -> list[PresenceEntry]:
+        """Remove and return expired leases; each expired lease is returned to exactly one caller."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+__all__ = [
+    "BoardPosition", "CommitResult", "Deliver", "Disconnect", "PendingStroke", "Presence",
+    "PresenceEntry", "Removal", "ReplayBuffer", "StoredStroke", "Stroke", "StrokeStore",
+]

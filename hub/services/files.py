@@ -1,0 +1,444 @@
+"""Files: direct-to-store uploads (single and multipart), quotas, downloads, deletion and expiry.
+
+Bytes never pass through the hub in S3 mode: the hub signs short-lived URLs whose conditions the store
+enforces (key, exact Content-Type, exact size), then checks the object when the client says it is done.
+Quota is reserved when the upload is created (pending files count) and checked again at completion.
+Objects are deleted through the `blob_deletions` queue that the database fills in the same transaction
+as the row deletion, so a space that expires, a user's delete and the sweepers all go one way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import re
+import secrets
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from hub.config import Settings
+from hub.errors import Conflict, Gone, HubError, NotFound, PayloadTooLarge, ValidationFailed
+from hub.logs import log_event
+from hub.metrics import Metrics
+from hub.models import Principal, Role, SpaceAccess
+from hub.pagination import Cursor, Page, page_of
+from hub.ports.files import BlobStore, FileRecord, FileRepo, JobQueue, NewFile, PartInfo, PresignedUpload
+from hub.ports.infra import Bus
+
+log = logging.getLogger(__name__)
+
+MAX_FILENAME_BYTES = 255
+MAX_PARTS = 10_000
+MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+# Types a browser may render in place without risk to the page that links them.
+INLINE_SAFE = frozenset({
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "video/mp4", "video/webm",
+    "audio/mpeg", "audio/ogg", "audio/wav", "audio/webm",
+})
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9]|conin\$|conout\$)(\..*)?$", re.I)
+_UNSAFE_CHARS = re.compile(r'[/\\:*?"<>|]')
+
+
+class UploadMismatch(HubError):
+    status = 422
+    code = "upload_mismatch"
+    default_message = "The uploaded object does not match what was declared; it was deleted."
+
+
+class QuotaExceeded(HubError):
+    status = 413
+    code = "quota_exceeded"
+    default_message = "The space's storage quota would be exceeded."
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_filename(raw: str) -> str:
+    """A display name that is harmless anywhere it may end up: never a path, never a device, no
+    control or bidirectional characters, at most 255 UTF-8 bytes with the extension kept."""
+    name = unicodedata.normalize("NFC", raw)
+    # Cc: controls (NUL...), Cf: format chars (RTL override, zero-width), Zl/Zp: line separators.
+    name = "".join(" " if unicodedata.category(c) in {"Zl", "Zp", "Zs"} else c for c in name
+                   if unicodedata.category(c) not in {"Cc", "Cf", "Cs", "Co", "Cn"})
+    name = _UNSAFE_CHARS.sub("_", name)
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    if _WINDOWS_RESERVED.match(name):
+        name = "_" + name
+    if len(name.encode()) > MAX_FILENAME_BYTES:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext if dot and stem and 0 < len(ext.encode()) <= 16 else ""
+        room = MAX_FILENAME_BYTES - (len(ext.encode()) + 1 if ext else 0)
+        stem = (stem if ext else name).encode()[:room].decode("utf-8", "ignore").rstrip(" .")
+        name = f"{stem}.{ext}" if ext else stem
+    return name or "file"
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """RFC 6266 with an ASCII fallback and the exact name in RFC 5987 `filename*`."""
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    fallback = re.sub(r"[^A-Za-z0-9._ ()-]", "_", fallback).strip(" .") or "download"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _type_matches(content_type: str, patterns: tuple[str, ...]) -> bool:
+    for pattern in patterns:
+        p = pattern.strip().lower()
+        if p == content_type or (p.endswith("/*") and content_type.startswith(p[:-1])) or p == "*/*":
+            return True
+    return False
+
+
+def check_content_type(raw: str, allow: tuple[str, ...], deny: tuple[str, ...]) -> str:
+    content_type = raw.strip().lower()
+    if not _CONTENT_TYPE.match(content_type):
+        raise ValidationFailed({"content_type": "must be a MIME type like image/png, without parameters"})
+    if _type_matches(content_type, deny) or (allow and not _type_matches(content_type, allow)):
+        raise ValidationFailed({"content_type": "this type of file is not accepted here"})
+    return content_type
+
+
+def file_public(record: FileRecord) -> dict[str, Any]:
+    """What clients see of a file (also the `file` of bus events); keys and upload ids stay private."""
+    return {
+        "id": record.id, "space_id": record.space_id, "filename": record.filename,
+        "content_type": record.content_type, "size": record.size, "sha256": record.sha256,
+        "status": record.status, "created_by": record.created_by, "created_at": record.created_at,
+        "completed_at": record.completed_at, "expires_at": record.expires_at,
+        "max_downloads": record.max_downloads, "downloads": record.downloads,
+        "processing": record.processing, "width": record.width, "height": record.height,
+        "variants": {
+            name: {k: v for k, v in variant.items() if k != "key"}
+            for name, variant in record.variants.items() if isinstance(variant, dict)
+        },
+        "multipart": record.multipart_upload_id is not None and record.status == "pending",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRequest:
+    filename: str
+    size: int
+    content_type: str
+    sha256: str | None = None
+    expires_in: int | None = None
+    max_downloads: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedUpload:
+    file: FileRecord
+    upload: PresignedUpload | None
+    part_size: int | None
+    part_count: int | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    url: str
+    expires_at: datetime
+
+
+class FileService:
+    """Everything about files; authorization goes through `SpaceAccess` checks like every capability."""
+
+    def __init__(
+        self, repo: FileRepo, store: BlobStore, bus: Bus, metrics: Metrics, settings: Settings,
+        access: Callable[[Principal, str, Role], Awaitable[SpaceAccess]], jobs: JobQueue | None = None,
+    ) -> None:
+        self.repo = repo
+        self.store = store
+        self.bus = bus
+        self.metrics = metrics
+        self.settings = settings
+        self._access = access
+        self.jobs = jobs
+        self._wake = asyncio.Event()
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    async def _file(self, principal: Principal, file_id: str, need: Role) -> FileRecord:
+        record = await self.repo.get(file_id) if 0 < len(file_id) <= 64 else None
+        if record is None:
+            raise NotFound("No such file.", code="file_not_found")
+        # Not a member: the same 404 as a missing file, so file ids cannot be probed.
+        await self._access(principal, record.space_id, need)
+        return record
+
+    def _part_plan(self, size: int) -> tuple[int, int]:
+        part_size = self.settings.multipart_part_bytes
+        count = max(1, math.ceil(size / part_size))
+        if count > MAX_PARTS:
+            part_size = math.ceil(size / MAX_PARTS)
+            count = math.ceil(size / part_size)
+        return part_size, count
+
+    async def _timed(self, coro: Awaitable[Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return await coro
+        finally:
+            self.metrics.presign_latency.observe(time.perf_counter() - started)
+
+    # --- upload ------------------------------------------------------------------------------------
+
+    async def create_upload(self, principal: Principal, space_id: str, req: UploadRequest) -> CreatedUpload:
+        access = await self._access(principal, space_id, Role.EDITOR)
+        s = self.settings
+        content_type = check_content_type(req.content_type, s.content_type_allow, s.content_type_deny)
+        if req.size < 0:
+            raise ValidationFailed({"size": "must not be negative"})
+        if req.size > s.file_max_bytes:
+            raise PayloadTooLarge("The file is larger than allowed.", code="file_too_large",
+                                  details={"max_bytes": s.file_max_bytes})
+        sha256 = req.sha256.lower() if req.sha256 else None
+        if sha256 is not None and not _SHA256.match(sha256):
+            raise ValidationFailed({"sha256": "must be 64 hexadecimal characters"})
+        expires_at = None
+        if req.expires_in is not None:
+            expires_at = min(now() + timedelta(seconds=req.expires_in), access.expires_at)
+        multipart = req.size > s.multipart_threshold
+        file_id = secrets.token_urlsafe(16)
+        key = f"spaces/{space_id}/{file_id}"
+        upload_id = None
+        if multipart:
+            upload_id = await self.store.create_multipart(key, content_type=content_type)
+        abandon = s.upload_abandon_after if multipart else min(s.upload_abandon_after, s.upload_url_ttl + 600)
+        new = NewFile(
+            id=file_id, space_id=space_id, object_key=key, filename=normalize_filename(req.filename),
+            content_type=content_type, size=req.size, sha256=sha256, multipart_upload_id=upload_id,
+            created_by=principal.user_id, upload_expires_at=now() + timedelta(seconds=abandon),
+            expires_at=expires_at, max_downloads=req.max_downloads,
+        )
+        record = await self.repo.insert_within_quota(new, s.space_quota_bytes)
+        if record is None:
+            if upload_id is not None:
+                await self.store.abort_multipart(key, upload_id)
+            raise QuotaExceeded(details={"quota_bytes": s.space_quota_bytes})
+        self.metrics.uploads_created.inc()
+        if multipart:
+            part_size, count = self._part_plan(req.size)
+            return CreatedUpload(record, None, part_size, count, record.upload_expires_at)
+        upload = await self._timed(self.store.presign_upload(
+            key, content_type=content_type, min_bytes=req.size, max_bytes=req.size, ttl=s.upload_url_ttl,
+        ))
+        return CreatedUpload(record, upload, None, None, upload.expires_at)
+
+    async def presign_parts(self, principal: Principal, file_id: str, numbers: list[int]) -> list[PresignedUpload]:
+        record = await self._file(principal, file_id, Role.EDITOR)
+        if record.status != "pending" or record.multipart_upload_id is None:
+            raise Conflict("This file is not a multipart upload in progress.", code="not_multipart")
+        part_size, count = self._part_plan(record.size)
+        bad = [n for n in numbers if not 1 <= n <= count]
+        if bad or not numbers:
+            raise ValidationFailed({"part_numbers": f"must be between 1 and {count}"})
+        urls = []
+        for n in sorted(set(numbers)):
+            urls.append(await self._timed(self.store.presign_part(
+                record.object_key, record.multipart_upload_id, n, ttl=self.settings.upload_url_ttl,
+                max_bytes=part_size,
+            )))
+        self.metrics.uploads_created.inc(len(urls))
+        return urls
+
+    async def list_parts(self, principal: Principal, file_id: str) -> tuple[FileRecord, list[PartInfo], int, int]:
+        record = await self._file(principal, file_id, Role.EDITOR)
+        if record.status != "pending" or record.multipart_upload_id is None:
+            raise Conflict("This file is not a multipart upload in progress.", code="not_multipart")
+        part_size, count = self._part_plan(record.size)
+        parts = await self.store.list_parts(record.object_key, record.multipart_upload_id)
+        return record, parts, part_size, count
+
+    async def _reject(self, record: FileRecord, reason: str, **details: Any) -> UploadMismatch:
+        """Delete a bad upload (row, object, multipart upload) and describe why."""
+        await self.repo.delete(record.id)
+        with contextlib.suppress(HubError):  # the deletion queue retries whatever fails here
+            if record.multipart_upload_id:
+                await self.store.abort_multipart(record.object_key, record.multipart_upload_id)
+            await self.store.delete(record.object_key)
+        self._wake.set()
+        log_event("upload_rejected", file_id=record.id, space_id=record.space_id, reason=reason)
+        return UploadMismatch(details={"reason": reason, **details})
+
+    async def _complete_multipart(self, record: FileRecord) -> None:
+        assert record.multipart_upload_id is not None
+        part_size, count = self._part_plan(record.size)
+        parts = {p.number: p for p in await self.store.list_parts(record.object_key, record.multipart_upload_id)}
+        missing = [n for n in range(1, count + 1) if n not in parts]
+        if missing:
+            raise Conflict("Some parts have not been uploaded yet.", code="upload_incomplete",
+                           details={"missing_parts": missing[:100]})
+        for n in range(1, count + 1):
+            expected = part_size if n < count else record.size - part_size * (count - 1)
+            if parts[n].size != expected:
+                raise await self._reject(record, "part_size", part_number=n, expected=expected,
+                                         actual=parts[n].size)
+        await self.store.complete_multipart(
+            record.object_key, record.multipart_upload_id, [parts[n] for n in range(1, count + 1)]
+        )
+
+    async def complete(self, principal: Principal, file_id: str) -> FileRecord:
+        record = await self._file(principal, file_id, Role.EDITOR)
+        if record.status == "ready":
+            return record  # completing twice is harmless (a retried request)
+        if record.multipart_upload_id is not None:
+            await self._complete_multipart(record)
+        info = await self.store.head(record.object_key)
+        if info is None:
+            raise Conflict("The object has not been uploaded yet.", code="upload_incomplete")
+        if info.size != record.size:
+            raise await self._reject(record, "size", expected=record.size, actual=info.size)
+        if info.size > self.settings.file_max_bytes:
+            raise await self._reject(record, "file_too_large", max_bytes=self.settings.file_max_bytes)
+        if info.content_type.lower() != record.content_type:
+            raise await self._reject(record, "content_type", expected=record.content_type)
+        if record.sha256 is not None:
+            digest = hashlib.sha256()
+            async for chunk in self.store.read(record.object_key, max_bytes=record.size):
+                digest.update(chunk)
+            if digest.hexdigest() != record.sha256:
+                raise await self._reject(record, "sha256")
+        media = record.content_type in MEDIA_TYPES and self.jobs is not None
+        ready = await self.repo.mark_ready(
+            file_id, size=info.size, quota_bytes=self.settings.space_quota_bytes,
+            processing="queued" if media else None,
+        )
+        if ready is None:
+            current = await self.repo.get(file_id)
+            if current is not None and current.status == "ready":
+                return current
+            if current is None:
+                raise NotFound("No such file.", code="file_not_found")
+            await self._reject(current, "quota")
+            raise QuotaExceeded(details={"quota_bytes": self.settings.space_quota_bytes})
+        self.metrics.bytes_confirmed.inc(ready.size)
+        log_event("file_uploaded", file_id=file_id, space_id=ready.space_id, size=ready.size)
+        await self.bus.publish(f"space:{ready.space_id}", {
+            "type": "file_uploaded", "space_id": ready.space_id, "file": file_public(ready),
+        })
+        if media and self.jobs is not None:
+            try:
+                await self.jobs.enqueue(f"media:{file_id}", "media", {"file_id": file_id})
+                self.metrics.queue_depth.set(await self.jobs.depth())
+            except HubError:
+                log.warning("media job not enqueued", extra={"fields": {"file_id": file_id}})
+        return ready
+
+    async def abort(self, principal: Principal, file_id: str) -> None:
+        record = await self._file(principal, file_id, Role.EDITOR)
+        if record.status != "pending":
+            raise Conflict("Only an upload in progress can be aborted.", code="not_pending")
+        await self.delete(principal, file_id)
+
+    # --- read and manage ---------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, file_id: str) -> FileRecord:
+        return await self._file(principal, file_id, Role.VIEWER)
+
+    async def list(self, principal: Principal, space_id: str, cursor: str | None, limit: int) -> Page[FileRecord]:
+        await self._access(principal, space_id, Role.VIEWER)
+        after = Cursor.decode(cursor)
+        rows = await self.repo.list_ready(space_id, (after.at, after.id) if after else None, limit + 1)
+        return page_of(rows, limit, lambda r: (r.created_at, r.id))
+
+    async def delete(self, principal: Principal, file_id: str) -> None:
+        record = await self._file(principal, file_id, Role.EDITOR)
+        deleted = await self.repo.delete(file_id)
+        if deleted is None:
+            return
+        self._wake.set()
+        log_event("file_deleted", file_id=file_id, space_id=record.space_id, by=principal.user_id)
+        if deleted.status == "ready":
+            await self.bus.publish(f"space:{record.space_id}", {
+                "type": "file_deleted", "space_id": record.space_id, "file_id": file_id,
+            })
+
+    async def download(
+        self, principal: Principal, file_id: str, *, variant: str | None = None, attachment: bool = False
+    ) -> Download:
+        record = await self._file(principal, file_id, Role.VIEWER)
+        if record.status != "ready":
+            raise Conflict("The file has not finished uploading.", code="file_not_ready")
+        if record.expires_at is not None and record.expires_at <= now():
+            raise Gone("This file has expired.", code="file_expired")
+        key, content_type, filename = record.object_key, record.content_type, record.filename
+        if variant is not None:
+            found = record.variants.get(variant)
+            if not isinstance(found, dict) or "key" not in found:
+                raise NotFound("No such variant.", code="variant_not_found")
+            key, content_type = str(found["key"]), str(found["content_type"])
+            stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+            filename = f"{stem}.{variant}.webp"
+        elif not await self.repo.count_download(file_id):
+            raise Gone("This file has reached its maximum number of downloads.", code="download_limit_reached")
+        kind = "inline" if content_type in INLINE_SAFE and not attachment else "attachment"
+        ttl = self.settings.download_url_ttl
+        url = await self._timed(self.store.presign_download(
+            key, ttl=ttl, content_type=content_type, disposition=content_disposition(kind, filename),
+        ))
+        self.metrics.downloads_created.inc()
+        return Download(url, now() + timedelta(seconds=ttl))
+
+    # --- background --------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def sweep_once(self, limit: int = 100) -> int:
+        """Delete abandoned uploads and expired files; their objects go through the deletion queue."""
+        abandoned = await self.repo.delete_abandoned(limit)
+        expired = await self.repo.delete_expired(limit)
+        for record in expired:
+            if record.status == "ready":
+                await self.bus.publish(f"space:{record.space_id}", {
+                    "type": "file_deleted", "space_id": record.space_id, "file_id": record.id, "reason": "expired",
+                })
+        if abandoned or expired:
+            log_event("files_swept", abandoned=len(abandoned), expired=len(expired))
+        return len(abandoned) + len(expired)
+
+    async def drain_deletions(self, limit: int = 100) -> int:
+        """Delete queued objects from the store; failures come back later with a growing delay."""
+        claimed = await self.repo.claim_blob_deletions(limit)
+        done: list[int] = []
+        failed: list[tuple[int, str]] = []
+        for row_id, key, upload_id in claimed:
+            try:
+                if upload_id:
+                    await self.store.abort_multipart(key, upload_id)
+                await self.store.delete(key)
+                done.append(row_id)
+            except HubError as exc:
+                failed.append((row_id, exc.code))
+        if claimed:
+            await self.repo.finish_blob_deletions(done, failed)
+        if failed:
+            log.warning("blob deletions failed", extra={"fields": {"failed": len(failed)}})
+        return len(done)
+
+    async def maintain_forever(self, interval: float) -> None:
+        """The sweeper and the deletion drain, woken early when something was just deleted."""
+        while True:
+            try:
+                await self.sweep_once()
+                while await self.drain_deletions() > 0:
+                    pass
+            except HubError as exc:
+                log.warning("file maintenance failed", extra={"fields": {"code": exc.code}})
+            except Exception:
+                log.exception("file maintenance crashed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            self._wake.clear()

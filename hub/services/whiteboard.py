@@ -1,0 +1,501 @@
+"""The realtime whiteboard: joins with replay, strokes with group commit, presence, fan-out.
+
+Transport-agnostic: the Socket.IO adapter hands in decoded payloads and a connection id, gets back
+ack dicts, and registers a `Deliver` callback that sends to local sockets. Delivery is local first;
+one bus message then reaches the other instances, which ignore their own echo (python-socketio's
+pub/sub manager and `storage/redis/bus.py` do the same).
+
+Ordering guarantees: an ack with a seq is sent only after the COMMIT, the replay append and the
+fan-out to local sockets; so a client that saw seq N can always resume from N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hub.config import Settings
+from hub.errors import BadRequest, Conflict, Forbidden, Gone, HubError, NotFound, Unauthorized
+from hub.models import Principal, Role, SpaceAccess
+from hub.ports.infra import Bus
+from hub.ports.whiteboard import (
+    CommitResult,
+    Deliver,
+    Disconnect,
+    PendingStroke,
+    Presence,
+    PresenceEntry,
+    Removal,
+    ReplayBuffer,
+    StoredStroke,
+    StrokeStore,
+)
+from hub.services import whiteboard_input as parse
+from hub.services.whiteboard_commit import GroupCommitter
+from hub.services.whiteboard_input import TokenBucket
+
+log = logging.getLogger(__name__)
+
+# Domain events other services publish on `space:<id>` that every socket in the room should see.
+RELAYED = frozenset({
+    "bin_created", "bin_updated", "bin_deleted", "space_updated", "space_expired", "space_deleted",
+    "file_uploaded", "file_processed", "file_deleted", "member_joined", "member_removed",
+    "member_role_changed",
+})
+# Events that end the space for everyone in its room.
+_SPACE_GONE = frozenset({"space_expired", "space_deleted"})
+# Events after which a cached authorization must be checked again before the next action.
+_RECHECK = frozenset({"space_updated", "member_updated", "member_role_changed", "member_added"})
+_PALETTE = (
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
+    "#f032e6", "#9a6324", "#469990", "#800000", "#808000", "#000075",
+)
+
+
+class AccessCheck(Protocol):
+    async def access(self, principal: Principal, space_id: str, need: Role) -> SpaceAccess: ...
+
+
+Authenticate = Callable[[str], Awaitable[Principal]]
+
+
+def color_for(user_id: str) -> str:
+    """A stable colour per user on every instance (crc32, not the salted built-in hash)."""
+    return _PALETTE[zlib.crc32(user_id.encode()) % len(_PALETTE)]
+
+
+@dataclass(slots=True)
+class _Joined:
+    access: SpaceAccess
+    checked_at: float
+    cursor: tuple[float, float] | None = None
+
+
+@dataclass(slots=True)
+class Connection:
+    """One socket's state: who it is, which spaces it joined, its rate-limit buckets."""
+
+    conn_id: str
+    principal: Principal
+    token: str
+    strokes: TokenBucket
+    cursors: TokenBucket
+    spaces: dict[str, _Joined] = field(default_factory=dict)
+
+
+def stroke_event(space_id: str, seq: int, author: str | None, s: Any) -> dict[str, Any]:
+    return {
+        "type": "stroke", "space_id": space_id, "seq": seq, "id": s.id, "tool": s.tool, "color": s.color,
+        "width": s.width, "points": s.points, "author": author,
+    }
+
+
+def contiguous(events: Sequence[dict[str, Any]], after: int, upto: int) -> bool:
+    """True when `events` are exactly seq after+1, after+2, ... and reach at least `upto`."""
+    expected = after
+    for event in events:
+        expected += 1
+        if event.get("seq") != expected:
+            return False
+    return expected >= upto
+
+
+class WhiteboardService:
+    """Owns the whiteboard's realtime state for one hub process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        strokes: StrokeStore,
+        replay: ReplayBuffer,
+        presence: Presence,
+        bus: Bus,
+        spaces: AccessCheck,
+        authenticate: Authenticate,
+        cross_instance: bool,
+        observe_commit: Callable[[int], None] | None = None,
+        recheck_interval: float = 5.0,
+    ) -> None:
+        self._settings = settings
+        self._strokes = strokes
+        self._replay = replay
+        self._presence = presence
+        self._bus = bus
+        self._spaces = spaces
+        self._authenticate = authenticate
+        self._cross_instance = cross_instance
+        self._recheck = recheck_interval
+        self.instance_id = secrets.token_hex(8)
+        self._committer = GroupCommitter(
+            strokes, window=settings.group_commit_ms / 1000, after_commit=self._after_commit,
+            observe_size=observe_commit,
+        )
+        self._conns: dict[str, Connection] = {}
+        self._rooms: dict[str, set[str]] = {}
+        self._epochs: dict[str, str] = {}
+        self._deliver: list[Deliver] = []
+        self._disconnect: list[Disconnect] = []
+        bus.subscribe(self._on_bus)
+
+    # -- wiring -----------------------------------------------------------------------------------
+
+    def add_deliverer(self, deliver: Deliver) -> None:
+        self._deliver.append(deliver)
+
+    def add_disconnector(self, disconnect: Disconnect) -> None:
+        self._disconnect.append(disconnect)
+
+    async def close(self) -> None:
+        await self._committer.close()
+
+    # -- connections ------------------------------------------------------------------------------
+
+    async def connect(self, token: Any) -> Connection:
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise Unauthorized("An access token is required.", code="token_invalid")
+        principal = await self._authenticate(token)
+        s = self._settings
+        conn = Connection(
+            conn_id=secrets.token_urlsafe(9), principal=principal, token=token,
+            strokes=TokenBucket(s.stroke_rate, s.stroke_burst), cursors=TokenBucket(s.cursor_rate, s.cursor_burst),
+        )
+        self._conns[conn.conn_id] = conn
+        return conn
+
+    async def disconnect(self, conn_id: str) -> None:
+        conn = self._conns.pop(conn_id, None)
+        if conn is None:
+            return
+        for space_id in list(conn.spaces):
+            await self._leave(conn, space_id)
+
+    async def reauthenticate(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        """Swap in a fresh access token for the same user so a long session outlives its token."""
+        conn = self._conn(conn_id)
+        token = parse.payload(raw).get("token")
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise Unauthorized("An access token is required.", code="token_invalid")
+        principal = await self._authenticate(token)
+        if principal.user_id != conn.principal.user_id:
+            raise Forbidden("The token belongs to another user.", code="user_mismatch")
+        conn.principal, conn.token = principal, token
+        return {"ok": True, "expires_at": principal.expires_at}
+
+    def _conn(self, conn_id: str) -> Connection:
+        conn = self._conns.get(conn_id)
+        if conn is None:
+            raise Unauthorized("The connection is not authenticated.", code="not_connected")
+        if conn.principal.expires_at <= time.time():
+            raise Unauthorized("The access token has expired.", code="token_expired")
+        return conn
+
+    async def _authorize(self, conn: Connection, space_id: str, need: Role) -> _Joined:
+        joined = conn.spaces.get(space_id)
+        if joined is None:
+            raise BadRequest("Join the space first.", code="not_joined")
+        if time.monotonic() - joined.checked_at > self._recheck:
+            try:
+                conn.principal = await self._authenticate(conn.token)
+                joined.access = await self._spaces.access(conn.principal, space_id, Role.VIEWER)
+            except (NotFound, Gone, Unauthorized):
+                await self._leave(conn, space_id)
+                raise
+            joined.checked_at = time.monotonic()
+        if not joined.access.role.allows(need):
+            raise Forbidden(f"This needs the {need.value} role.")
+        return joined
+
+    # -- join / leave -----------------------------------------------------------------------------
+
+    async def join(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        conn = self._conn(conn_id)
+        data = parse.payload(raw)
+        space_id = parse.space_id(data)
+        since = parse.since(data)
+        access = await self._spaces.access(conn.principal, space_id, Role.VIEWER)
+        fresh = space_id not in conn.spaces
+        conn.spaces[space_id] = _Joined(access, time.monotonic())
+        # In the room before reading the position: nothing committed after this point is missed.
+        self._rooms.setdefault(space_id, set()).add(conn_id)
+        if fresh:
+            await self._presence.put(space_id, self._entry(conn, space_id), self._settings.presence_ttl)
+            await self._announce(space_id, conn.principal.user_id, conn_id)
+
+        ack: dict[str, Any] = {"ok": True, "space_id": space_id, "role": access.role.value}
+        position = await self._strokes.position(space_id)
+        self._epochs[space_id] = position.epoch
+        recovered = False
+        if since is not None and since[1] == position.epoch and since[0] <= position.seq:
+            events = await self._replay.since(space_id, position.epoch, since[0])
+            if contiguous(events, since[0], position.seq):
+                recovered = True
+                last = events[-1]["seq"] if events else since[0]
+                ack.update(seq=max(position.seq, last), epoch=position.epoch, recovered=True, events=events)
+        if not recovered:
+            snap_position, strokes = await self._strokes.snapshot(space_id)
+            ack.update(
+                seq=snap_position.seq, epoch=snap_position.epoch, recovered=False,
+                snapshot={"strokes": [_snapshot_stroke(space_id, s) for s in strokes]},
+            )
+        ack["presence"] = _group(await self._presence.entries(space_id))
+        return ack
+
+    async def leave(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        conn = self._conn(conn_id)
+        space_id = parse.space_id(parse.payload(raw))
+        if space_id not in conn.spaces:
+            raise BadRequest("Join the space first.", code="not_joined")
+        await self._leave(conn, space_id)
+        return {"ok": True}
+
+    async def _leave(self, conn: Connection, space_id: str) -> None:
+        conn.spaces.pop(space_id, None)
+        room = self._rooms.get(space_id)
+        if room is not None:
+            room.discard(conn.conn_id)
+            if not room:
+                del self._rooms[space_id]
+        try:
+            entry = await self._presence.remove(space_id, conn.conn_id)
+            if entry is not None:
+                await self._announce(space_id, entry.user_id, None)
+        except HubError:
+            # The lease will expire on its own and someone's sweep announces the leave.
+            log.warning("presence remove failed", extra={"fields": {"space_id": space_id}})
+
+    def _entry(self, conn: Connection, space_id: str) -> PresenceEntry:
+        joined = conn.spaces.get(space_id)
+        p = conn.principal
+        return PresenceEntry(
+            conn.conn_id, p.user_id, p.display_name, color_for(p.user_id), joined.cursor if joined else None
+        )
+
+    async def _announce(self, space_id: str, user_id: str, joined_conn: str | None) -> None:
+        """Tell the room how a user's presence changed: first tab joins, last tab leaves, else update."""
+        mine = [e for e in await self._presence.entries(space_id) if e.user_id == user_id]
+        if mine:
+            action = "join" if joined_conn is not None and len(mine) == 1 else "update"
+            user = _group(mine)[0]
+        else:
+            action, user = "leave", {"user_id": user_id, "connections": 0}
+        payload = {"type": "presence", "space_id": space_id, "action": action, "user": user}
+        await self._broadcast(space_id, "presence", payload, exclude=joined_conn)
+
+    # -- drawing ----------------------------------------------------------------------------------
+
+    async def stroke(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        conn = self._conn(conn_id)
+        data = parse.payload(raw)
+        space_id = parse.space_id(data)
+        await self._authorize(conn, space_id, Role.EDITOR)
+        conn.strokes.take()
+        stroke = parse.stroke(data, self._settings.stroke_max_points)
+        result = await self._committer.submit(PendingStroke(space_id, conn.principal.user_id, stroke))
+        if result.missing or result.seq is None:
+            raise NotFound("No such space.")
+        if result.foreign:
+            raise Conflict("That stroke id is already used.", code="stroke_id_taken")
+        if not result.duplicate:
+            event = stroke_event(space_id, result.seq, conn.principal.user_id, stroke)
+            await self._broadcast(space_id, "stroke", event, exclude=conn_id)
+        return {"ok": True, "seq": result.seq}
+
+    async def _after_commit(self, items: Sequence[PendingStroke], results: Sequence[CommitResult]) -> None:
+        per_space: dict[str, list[dict[str, Any]]] = {}
+        for item, result in zip(items, results, strict=True):
+            if result.seq is not None and not result.duplicate:
+                per_space.setdefault(item.space_id, []).append(
+                    stroke_event(item.space_id, result.seq, item.author_id, item.stroke)
+                )
+        for space_id, events in per_space.items():
+            await self._replay.append(space_id, await self._epoch(space_id), events)
+
+    async def _epoch(self, space_id: str) -> str:
+        epoch = self._epochs.get(space_id)
+        if epoch is None:
+            epoch = self._epochs[space_id] = (await self._strokes.position(space_id)).epoch
+        return epoch
+
+    async def erase(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        conn = self._conn(conn_id)
+        data = parse.payload(raw)
+        space_id = parse.space_id(data)
+        await self._authorize(conn, space_id, Role.EDITOR)
+        conn.strokes.take()
+        removal = await self._strokes.erase(space_id, parse.stroke_ids(data))
+        return await self._removed(conn, space_id, "erase", removal, "erase")
+
+    async def clear(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        conn = self._conn(conn_id)
+        space_id = parse.space_id(parse.payload(raw))
+        await self._authorize(conn, space_id, Role.EDITOR)
+        conn.strokes.take()
+        return await self._removed(conn, space_id, "clear", await self._strokes.clear(space_id), "clear")
+
+    async def undo(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        conn = self._conn(conn_id)
+        space_id = parse.space_id(parse.payload(raw))
+        await self._authorize(conn, space_id, Role.EDITOR)
+        conn.strokes.take()
+        removal = await self._strokes.undo(space_id, conn.principal.user_id)
+        return await self._removed(conn, space_id, "erase", removal, "undo")
+
+    async def _removed(
+        self, conn: Connection, space_id: str, kind: str, removal: Removal | None, reason: str
+    ) -> dict[str, Any]:
+        if removal is None:
+            return {"ok": True, "seq": None, "ids": []}
+        event = {
+            "type": kind, "space_id": space_id, "seq": removal.seq, "ids": removal.ids,
+            "author": conn.principal.user_id, "reason": reason,
+        }
+        await self._replay.append(space_id, await self._epoch(space_id), [event])
+        await self._broadcast(space_id, kind, event, exclude=conn.conn_id)
+        return {"ok": True, "seq": removal.seq, "ids": removal.ids}
+
+    async def cursor(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        conn = self._conn(conn_id)
+        data = parse.payload(raw)
+        space_id = parse.space_id(data)
+        joined = await self._authorize(conn, space_id, Role.VIEWER)
+        conn.cursors.take()
+        joined.cursor = parse.cursor(data)
+        # Volatile: never stored per move; the heartbeat writes the last position into presence.
+        payload = {
+            "type": "cursor", "space_id": space_id, "user_id": conn.principal.user_id, "conn": conn_id,
+            "x": joined.cursor[0], "y": joined.cursor[1],
+        }
+        await self._broadcast(space_id, "cursor", payload, exclude=conn_id, volatile=True)
+        return {"ok": True}
+
+    # -- fan-out ----------------------------------------------------------------------------------
+
+    async def _deliver_local(
+        self, space_id: str, event: str, payload: dict[str, Any], exclude: str | None, volatile: bool
+    ) -> None:
+        room = self._rooms.get(space_id)
+        if not room:
+            return
+        recipients = room - {exclude} if exclude in room else room
+        if not recipients:
+            return
+        for deliver in self._deliver:
+            try:
+                await deliver(tuple(recipients), event, payload, volatile)
+            except Exception:
+                log.exception("local delivery failed", extra={"fields": {"event": event}})
+
+    async def _broadcast(
+        self, space_id: str, event: str, payload: dict[str, Any], *, exclude: str | None = None,
+        volatile: bool = False,
+    ) -> None:
+        await self._deliver_local(space_id, event, payload, exclude, volatile)
+        if self._cross_instance:
+            await self._bus.publish(
+                f"wb:{space_id}",
+                {"type": "wb", "origin": self.instance_id, "event": event, "data": payload,
+                 "exclude": exclude, "volatile": volatile},
+            )
+
+    async def _on_bus(self, topic: str, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if topic.startswith("wb:"):
+            if event.get("origin") != self.instance_id and isinstance(event.get("data"), dict):
+                await self._deliver_local(
+                    topic[3:], str(event.get("event")), event["data"], event.get("exclude"),
+                    bool(event.get("volatile")),
+                )
+            return
+        space_id = str(event.get("space_id") or (topic[6:] if topic.startswith("space:") else ""))
+        if kind in RELAYED and space_id:
+            await self._deliver_local(space_id, str(kind), event, None, False)
+        if kind in _SPACE_GONE and space_id:
+            for conn_id in list(self._rooms.get(space_id, ())):
+                await self._kick(conn_id, str(kind), "The space is gone.", space_id=space_id)
+        elif kind == "member_removed" and space_id:
+            user_id = str(event.get("user_id", ""))
+            for conn in list(self._conns.values()):
+                if conn.principal.user_id == user_id and space_id in conn.spaces:
+                    await self._kick(conn.conn_id, "member_removed", "You were removed from the space.")
+        elif kind in ("user_revoked", "session_revoked"):
+            user_id, session = str(event.get("user_id", "")), event.get("session_id")
+            for conn in list(self._conns.values()):
+                p = conn.principal
+                if p.user_id == user_id and (kind == "user_revoked" or p.session_id == session):
+                    await self._kick(conn.conn_id, "token_revoked", "Your session was revoked.")
+        elif kind in _RECHECK and space_id:
+            for conn in self._conns.values():
+                if space_id in conn.spaces:
+                    conn.spaces[space_id].checked_at = -1e18
+
+    async def _kick(self, conn_id: str, code: str, message: str, *, space_id: str | None = None) -> None:
+        conn = self._conns.get(conn_id)
+        if conn is None:
+            return
+        if space_id is not None and len(conn.spaces) > 1:
+            # Only that space is gone; the socket may stay for the others.
+            await self._leave(conn, space_id)
+            return
+        for disconnect in self._disconnect:
+            try:
+                await disconnect(conn_id, code, message)
+            except Exception:
+                log.exception("disconnect failed")
+        await self.disconnect(conn_id)
+
+    # -- heartbeat --------------------------------------------------------------------------------
+
+    async def run_heartbeat(self) -> None:
+        interval = max(0.1, self._settings.presence_ttl / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.heartbeat()
+            except Exception:
+                log.exception("whiteboard heartbeat failed")
+
+    async def heartbeat(self) -> None:
+        """Renew this process's leases, drop expired tokens and reap leases of dead processes."""
+        ttl = self._settings.presence_ttl
+        now = time.time()
+        for conn in list(self._conns.values()):
+            if conn.principal.expires_at <= now:
+                await self._kick(conn.conn_id, "token_expired", "The access token has expired.")
+                continue
+            for space_id in list(conn.spaces):
+                await self._presence.put(space_id, self._entry(conn, space_id), ttl)
+        for space_id in list(self._rooms):
+            for entry in await self._presence.expire(space_id):
+                if entry.conn_id in self._rooms.get(space_id, ()):
+                    # Our own socket, reaped after a stall: it is alive, so take the lease back.
+                    mine = self._conns.get(entry.conn_id)
+                    if mine is not None:
+                        await self._presence.put(space_id, self._entry(mine, space_id), ttl)
+                    continue
+                await self._announce(space_id, entry.user_id, None)
+
+
+def _snapshot_stroke(space_id: str, s: StoredStroke) -> dict[str, Any]:
+    return stroke_event(space_id, s.seq, s.author_id, s.stroke)
+
+
+def _group(entries: Sequence[PresenceEntry]) -> list[dict[str, Any]]:
+    """One presence record per user, however many tabs they have open."""
+    users: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        user = users.setdefault(
+            e.user_id,
+            {"user_id": e.user_id, "display_name": e.display_name, "color": e.color, "cursor": None,
+             "connections": 0},
+        )
+        user["connections"] += 1
+        if e.cursor is not None:
+            user["cursor"] = list(e.cursor)
+    return list(users.values())

@@ -1,0 +1,62 @@
+"""In-process job queue for the embedded hub (the worker loop runs inside the hub process)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import OrderedDict
+from typing import Any
+
+from hub.ports.files import Job
+
+_SEEN_LIMIT = 100_000
+
+
+class MemoryJobQueue:
+    """Implements `hub.ports.files.JobQueue`; jobs die with the process (embedded mode accepts that)."""
+
+    name = "memory-jobs"
+
+    def __init__(self, max_attempts: int = 5) -> None:
+        self.max_attempts = max_attempts
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._dead: list[Job] = []
+
+    async def enqueue(self, job_id: str, kind: str, payload: dict[str, Any]) -> bool:
+        if job_id in self._seen:
+            return False
+        self._seen[job_id] = None
+        if len(self._seen) > _SEEN_LIMIT:
+            self._seen.popitem(last=False)
+        self._queue.put_nowait(Job(id=job_id, kind=kind, payload=dict(payload)))
+        return True
+
+    async def receive(self, consumer: str, timeout: float) -> Job | None:
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout=timeout)
+        except TimeoutError:
+            return None
+
+    async def ack(self, job: Job) -> None:
+        return None
+
+    async def fail(self, job: Job, error: str) -> bool:
+        retried = dataclasses.replace(job, attempts=job.attempts + 1)
+        if retried.attempts >= self.max_attempts:
+            self._dead.append(retried)
+            return True
+        self._queue.put_nowait(retried)
+        return False
+
+    async def depth(self) -> int:
+        return self._queue.qsize()
+
+    async def dead_letters(self) -> list[Job]:
+        return list(self._dead)
+
+    async def check(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

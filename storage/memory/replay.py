@@ -1,0 +1,59 @@
+"""In-process replay buffer: a bounded ring per space (single-process mode)."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+class MemoryReplayBuffer:
+    """Implements `hub.ports.whiteboard.ReplayBuffer` with a deque per (space, epoch)."""
+
+    def __init__(
+        self, max_events: int, max_age: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._max_events = max_events
+        self._max_age = max_age
+        self._clock = clock
+        # space_id -> (epoch, ring of (seq, appended_at, event)) kept sorted by seq.
+        self._rings: dict[str, tuple[str, deque[tuple[int, float, dict[str, Any]]]]] = {}
+
+    async def append(self, space_id: str, epoch: str, events: Sequence[dict[str, Any]]) -> None:
+        current = self._rings.get(space_id)
+        if current is None or current[0] != epoch:
+            current = (epoch, deque(maxlen=self._max_events))
+            self._rings[space_id] = current
+        ring = current[1]
+        now = self._clock()
+        for event in events:
+            seq = int(event["seq"])
+            if not ring or ring[-1][0] < seq:
+                ring.append((seq, now, event))
+            else:
+                # Commits finishing out of order (an erase racing a stroke batch): keep seq order.
+                items = list(ring)
+                pos = bisect.bisect_left([s for s, _, _ in items], seq)
+                if pos < len(items) and items[pos][0] == seq:
+                    continue
+                items.insert(pos, (seq, now, event))
+                ring.clear()
+                ring.extend(items[-self._max_events:])
+        self._prune(ring, now)
+
+    def _prune(self, ring: deque[tuple[int, float, dict[str, Any]]], now: float) -> None:
+        while ring and now - ring[0][1] > self._max_age:
+            ring.popleft()
+
+    async def since(self, space_id: str, epoch: str, seq: int) -> list[dict[str, Any]]:
+        current = self._rings.get(space_id)
+        if current is None or current[0] != epoch:
+            return []
+        ring = current[1]
+        self._prune(ring, self._clock())
+        return [event for s, _, event in ring if s > seq]
+
+    async def close(self) -> None:
+        self._rings.clear()

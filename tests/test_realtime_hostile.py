@@ -1,0 +1,186 @@
+"""Hostile sockets: bad payloads, floods, oversized frames and revoked credentials.
+
+Each test keeps a well-behaved socket beside the hostile one and proves it is unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.config import Settings
+from tests.support.realtime import Sock, connect, guest, space, stroke
+from tests.support.server import running_hub
+
+
+@pytest.fixture
+async def hub(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    settings = make_settings(stroke_max_points=50, ws_max_message_bytes=16_384)
+    async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url, timeout=10) as c:
+        yield url, c
+
+
+async def healthy(sock: Sock, space_id: str) -> None:
+    """The bystander can still draw and gets a real ack."""
+    ack = await sock.call("stroke", stroke(space_id))
+    assert ack["ok"] is True and isinstance(ack["seq"], int)
+
+
+BAD_STROKES: list[tuple[dict[str, Any], str]] = [
+    ({"tool": 7}, "tool"),
+    ({"tool": "pen\x00"}, "tool"),
+    ({"color": "red"}, "color"),
+    ({"color": "#fff\x00"}, "color"),
+    ({"width": True}, "width"),
+    ({"width": 1e308}, "width"),
+    ({"width": "2"}, "width"),
+    ({"id": "not-a-uuid"}, "id"),
+    ({"id": "\x00" * 36}, "id"),
+    ({"points": []}, "points"),
+    ({"points": "0,0"}, "points"),
+    ({"points": [[1]]}, "points"),
+    ({"points": [[1, 2, 3, 4]]}, "points"),
+    ({"points": [[1e300, 0]]}, "points"),
+    ({"points": [[0, 0, 2]]}, "points"),
+    ({"points": [[None, 0]]}, "points"),
+    ({"points": [[0, 0]] * 51}, "points"),  # over stroke_max_points
+    ({"space_id": "../../etc"}, "space_id"),
+    ({"space_id": None}, "space_id"),
+]
+
+
+async def test_bad_payloads_get_validation_errors_and_hurt_nobody(hub: Any) -> None:
+    url, c = hub
+    alice, bob = await guest(c), await guest(c)
+    sid = await space(c, alice, bob)
+    bad, good = await connect(url, alice), await connect(url, bob)
+    try:
+        await bad.call("join", {"space_id": sid})
+        await good.call("join", {"space_id": sid})
+        for overrides, field in BAD_STROKES:
+            ack = await bad.call("stroke", {**stroke(sid), **overrides})
+            assert ack["ok"] is False, overrides
+            assert ack["error"]["code"] in ("validation_failed", "not_joined"), ack
+            if ack["error"]["code"] == "validation_failed":
+                assert field in ack["error"]["details"]["fields"], ack
+        for payload in (None, 5, "x", [1, 2], {"space_id": sid, "since": {"seq": -1, "epoch": "e"}}):
+            ack = await bad.call("join", payload)
+            assert ack["ok"] is False and ack["error"]["code"] in ("validation_failed", "bad_payload"), payload
+        ack = await bad.call("erase", {"space_id": sid, "ids": ["x"] * 2000})
+        assert ack["error"]["code"] == "validation_failed"
+        ack = await bad.call("definitely_not_an_event", {"space_id": sid})
+        assert ack["error"]["code"] == "unknown_event"
+        ack = await bad.client.call("join", ({"space_id": sid}, 2), timeout=5)
+        assert ack["error"]["code"] == "bad_payload"
+        assert "stroke" not in good.events  # nothing invalid was broadcast
+        await healthy(good, sid)
+    finally:
+        await bad.close()
+        await good.close()
+
+
+@pytest.mark.parametrize("raw", [
+    '42["stroke",{"space_id":"x","width":1e999}]',  # out of double range
+    '42["stroke",{"width":NaN}]',
+    '421["cursor",{"x":123456789012345678901234567890}]',
+    '42{"not":"a list"}',
+    "42[]",
+    "42[7,{}]",
+    '42["x"',
+    "4\x00\x00",
+    "49999999999999999999999999",
+])
+async def test_malformed_packets_drop_only_the_sender(hub: Any, raw: str) -> None:
+    url, c = hub
+    alice, bob = await guest(c), await guest(c)
+    sid = await space(c, alice, bob)
+    bad, good = await connect(url, alice), await connect(url, bob)
+    try:
+        await good.call("join", {"space_id": sid})
+        await bad.client.eio.send(raw)
+        # Either the sender is dropped or the packet was harmless; the server answers the bystander.
+        await healthy(good, sid)
+        if not bad.disconnected.is_set():
+            ack = await bad.call("join", {"space_id": sid})
+            assert ack["ok"] is True
+    finally:
+        await bad.close()
+        await good.close()
+
+
+async def test_oversized_frame_closes_only_that_socket(hub: Any) -> None:
+    url, c = hub
+    alice, bob = await guest(c), await guest(c)
+    sid = await space(c, alice, bob)
+    bad, good = await connect(url, alice), await connect(url, bob)
+    try:
+        await good.call("join", {"space_id": sid})
+        await bad.client.emit("stroke", stroke(sid, points=[[1.123456789, 2.123456789]] * 4000))
+        await asyncio.wait_for(bad.disconnected.wait(), 5)
+        await healthy(good, sid)
+    finally:
+        await bad.close()
+        await good.close()
+
+
+async def test_stroke_and_cursor_floods_are_rate_limited_per_socket(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(stroke_rate=0.5, stroke_burst=3, cursor_rate=0.5, cursor_burst=2)
+    async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url, timeout=10) as c:
+        await _flood(url, c)
+
+
+async def _flood(url: str, c: httpx.AsyncClient) -> None:
+    alice, bob = await guest(c), await guest(c)
+    sid = await space(c, alice, bob)
+    flood, calm = await connect(url, alice), await connect(url, bob)
+    try:
+        await flood.call("join", {"space_id": sid})
+        await calm.call("join", {"space_id": sid})
+        acks = [await flood.call("stroke", stroke(sid)) for _ in range(6)]
+        assert [a["ok"] for a in acks[:3]] == [True, True, True]
+        limited = [a for a in acks if not a["ok"]]
+        assert limited and all(a["error"]["code"] == "rate_limited" for a in limited)
+        assert limited[0]["error"]["details"]["retry_after"] >= 1
+        cursors = [await flood.call("cursor", {"space_id": sid, "x": i, "y": i}) for i in range(5)]
+        assert cursors[0] == {"ok": True}
+        assert any(not a["ok"] and a["error"]["code"] == "rate_limited" for a in cursors)
+        await healthy(calm, sid)  # buckets are per socket
+    finally:
+        await flood.close()
+        await calm.close()
+
+
+async def test_revoked_sessions_and_removed_members_are_disconnected(hub: Any) -> None:
+    url, c = hub
+    owner, member, other = await guest(c), await guest(c), await guest(c)
+    sid = await space(c, owner, member, other)
+    o, m, x = await connect(url, owner), await connect(url, member), await connect(url, other)
+    try:
+        for sock in (o, m, x):
+            await sock.call("join", {"space_id": sid})
+        r = await c.delete(
+            f"/spaces/{sid}/members/{member.user_id}", headers={"Authorization": f"Bearer {owner.token}"}
+        )
+        assert r.status_code == 204, r.text
+        await asyncio.wait_for(m.disconnected.wait(), 2)
+        assert m.events["kicked"][0]["code"] == "member_removed"
+        left = await o.wait_for("presence", lambda p: p["action"] == "leave")
+        assert left["user"]["user_id"] == member.user_id
+
+        r = await c.post("/auth/logout-all", headers={"Authorization": f"Bearer {other.token}"})
+        assert r.status_code == 204, r.text
+        await asyncio.wait_for(x.disconnected.wait(), 2)
+        assert x.events["kicked"][0]["code"] == "token_revoked"
+        refused = Sock()
+        with pytest.raises(Exception):  # noqa: B017 - socketio raises its ConnectionError
+            await refused.connect(url, other.token)
+        await healthy(o, sid)
+    finally:
+        for sock in (o, m, x):
+            await sock.close()

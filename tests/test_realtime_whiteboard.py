@@ -1,0 +1,255 @@
+"""The whiteboard over real Socket.IO clients against the running ASGI app (memory backends)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+
+from hub.config import Settings
+from tests.support.realtime import Sock, connect, guest, space, stroke
+from tests.support.server import running_hub
+
+
+@pytest.fixture
+async def hub(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[str, Any, httpx.AsyncClient]]:
+    async with running_hub(make_settings()) as (url, app), httpx.AsyncClient(base_url=url, timeout=10) as c:
+        yield url, app, c
+
+
+async def test_stroke_is_acked_after_commit_and_broadcast_to_others(hub: Any) -> None:
+    url, _app, c = hub
+    alice, bob = await guest(c, "Alice"), await guest(c, "Bob")
+    sid = await space(c, alice, bob)
+    a, b = await connect(url, alice), await connect(url, bob)
+    try:
+        ja = await a.call("join", {"space_id": sid})
+        assert ja["ok"] and ja["recovered"] is False and ja["snapshot"] == {"strokes": []}
+        jb = await b.call("join", {"space_id": sid})
+        assert jb["ok"] and {u["user_id"] for u in jb["presence"]} == {alice.user_id, bob.user_id}
+        await a.wait_for("presence", lambda p: p["action"] == "join" and p["user"]["user_id"] == bob.user_id)
+
+        body = stroke(sid)
+        ack = await a.call("stroke", body)
+        assert ack == {"ok": True, "seq": ja["seq"] + 1}
+        seen = await b.wait_for("stroke", lambda e: e["id"] == body["id"])
+        assert seen["seq"] == ack["seq"] and seen["author"] == alice.user_id
+        assert seen["points"] == body["points"]
+        assert "stroke" not in a.events  # not echoed to the author
+
+        # A late joiner gets it in the snapshot, straight from PostgreSQL.
+        late = await connect(url, alice)
+        snap = await late.call("join", {"space_id": sid})
+        assert [s["id"] for s in snap["snapshot"]["strokes"]] == [body["id"]]
+        assert snap["seq"] == ack["seq"]
+        await late.close()
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_retry_after_a_dropped_ack_gets_the_same_ack_and_no_second_broadcast(hub: Any) -> None:
+    url, _app, c = hub
+    alice, bob = await guest(c), await guest(c)
+    sid = await space(c, alice, bob)
+    a, b = await connect(url, alice), await connect(url, bob)
+    try:
+        await a.call("join", {"space_id": sid})
+        await b.call("join", {"space_id": sid})
+        body = stroke(sid)
+        await a.client.emit("stroke", body)  # the ack of this one is "lost": no callback asked
+        first = await b.wait_for("stroke", lambda e: e["id"] == body["id"])
+        retry = await a.call("stroke", body)
+        assert retry == {"ok": True, "seq": first["seq"]}
+        marker = stroke(sid)
+        marker_ack = await a.call("stroke", marker)
+        assert marker_ack["seq"] == first["seq"] + 1  # the retry took no seq
+        await b.wait_for("stroke", lambda e: e["id"] == marker["id"])
+        assert [e["id"] for e in b.events["stroke"]] == [body["id"], marker["id"]]
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_resume_replays_missed_events_in_order(hub: Any) -> None:
+    url, _app, c = hub
+    alice, bob = await guest(c), await guest(c)
+    sid = await space(c, alice, bob)
+    a, b = await connect(url, alice), await connect(url, bob)
+    try:
+        await a.call("join", {"space_id": sid})
+        joined = await b.call("join", {"space_id": sid})
+        kept = await a.call("stroke", stroke(sid))
+        await b.wait_for("stroke")
+        position = {"seq": kept["seq"], "epoch": joined["epoch"]}
+        await b.close()
+
+        missed = [stroke(sid) for _ in range(3)]
+        seqs = [(await a.call("stroke", m))["seq"] for m in missed]
+        erased = await a.call("erase", {"space_id": sid, "ids": [missed[0]["id"]]})
+        assert erased == {"ok": True, "seq": seqs[-1] + 1, "ids": [missed[0]["id"]]}
+
+        b2 = await connect(url, bob)
+        resumed = await b2.call("join", {"space_id": sid, "since": position})
+        assert resumed["recovered"] is True and "snapshot" not in resumed
+        assert [e["seq"] for e in resumed["events"]] == [*seqs, erased["seq"]]
+        assert [e.get("id") for e in resumed["events"][:3]] == [m["id"] for m in missed]
+        assert resumed["events"][-1]["type"] == "erase" and resumed["seq"] == erased["seq"]
+
+        # Already up to date: recovered with nothing to replay.
+        again = await b2.call("join", {"space_id": sid, "since": {"seq": resumed["seq"], "epoch": joined["epoch"]}})
+        assert again["recovered"] is True and again["events"] == []
+        await b2.close()
+    finally:
+        await a.close()
+
+
+async def test_pruned_history_or_other_epoch_gives_an_explicit_snapshot(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with running_hub(make_settings(replay_max_events=2)) as (url, _), httpx.AsyncClient(base_url=url) as c:
+        alice = await guest(c)
+        sid = await space(c, alice)
+        a = await connect(url, alice)
+        try:
+            joined = await a.call("join", {"space_id": sid})
+            bodies = [stroke(sid) for _ in range(5)]
+            for body in bodies:
+                assert (await a.call("stroke", body))["ok"]
+            erase = await a.call("erase", {"space_id": sid, "ids": [bodies[1]["id"]]})
+
+            pruned = await a.call("join", {"space_id": sid, "since": {"seq": joined["seq"], "epoch": joined["epoch"]}})
+            assert pruned["recovered"] is False and "events" not in pruned
+            assert pruned["seq"] == erase["seq"] and pruned["epoch"] == joined["epoch"]
+            live = [b["id"] for i, b in enumerate(bodies) if i != 1]
+            assert [s["id"] for s in pruned["snapshot"]["strokes"]] == live
+
+            wrong = await a.call("join", {"space_id": sid, "since": {"seq": erase["seq"], "epoch": "other"}})
+            assert wrong["recovered"] is False and len(wrong["snapshot"]["strokes"]) == 4
+
+            ahead = await a.call("join", {"space_id": sid, "since": {"seq": 10_000, "epoch": joined["epoch"]}})
+            assert ahead["recovered"] is False
+        finally:
+            await a.close()
+
+
+async def test_acknowledged_strokes_survive_a_restart(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url) as c:
+        alice = await guest(c)
+        sid = await space(c, alice)
+        a = await connect(url, alice)
+        joined = await a.call("join", {"space_id": sid})
+        acked = [(await a.call("stroke", stroke(sid)))["seq"] for _ in range(3)]
+        await a.close()
+    async with running_hub(settings) as (url, _):
+        a = await connect(url, alice)
+        try:
+            resumed = await a.call("join", {"space_id": sid, "since": {"seq": joined["seq"], "epoch": joined["epoch"]}})
+            # The in-memory history died with the process: never a silent gap, a snapshot instead.
+            assert resumed["recovered"] is False
+            assert [s["seq"] for s in resumed["snapshot"]["strokes"]] == acked
+        finally:
+            await a.close()
+
+
+async def test_roles_erase_clear_and_undo(hub: Any) -> None:
+    url, _app, c = hub
+    owner, editor, viewer = await guest(c), await guest(c), await guest(c)
+    sid = await space(c, owner, editor)
+    view_space = await space(c, owner, viewer, link_role="viewer")
+    o, e, v = await connect(url, owner), await connect(url, editor), await connect(url, viewer)
+    try:
+        for sock, space_id in ((o, sid), (e, sid), (v, view_space)):
+            assert (await sock.call("join", {"space_id": space_id}))["ok"]
+        denied = await v.call("stroke", stroke(view_space))
+        assert denied["ok"] is False and denied["error"]["code"] in ("forbidden", "role_required")
+        not_joined = await v.call("stroke", stroke(sid))
+        assert not_joined["error"]["code"] == "not_joined"
+        outsider = await v.call("join", {"space_id": sid})
+        assert outsider["error"]["code"] in ("not_found", "space_not_found")
+
+        mine, theirs = stroke(sid), stroke(sid)
+        await e.call("stroke", mine)
+        await o.call("stroke", theirs)
+        undone = await e.call("undo", {"space_id": sid})
+        assert undone["ids"] == [mine["id"]]
+        assert (await e.call("undo", {"space_id": sid}))["ids"] == []  # only own strokes
+        removal = await o.wait_for("erase", lambda ev: ev["reason"] == "undo")
+        assert removal["ids"] == [mine["id"]] and removal["seq"] == undone["seq"]
+
+        cleared = await e.call("clear", {"space_id": sid})
+        assert cleared["ids"] == [theirs["id"]]
+        await o.wait_for("clear", lambda ev: ev["seq"] == cleared["seq"])
+        snap = await o.call("join", {"space_id": sid})
+        assert snap["snapshot"]["strokes"] == []
+    finally:
+        for sock in (o, e, v):
+            await sock.close()
+
+
+async def test_unauthenticated_connections_are_refused(hub: Any) -> None:
+    url, _app, _c = hub
+    for token in (None, "", "not-a-jwt", 12345):
+        sock = Sock()
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await sock.client.connect(url, auth={"token": token} if token is not None else None,
+                                      transports=["websocket"], wait_timeout=5)
+
+
+async def test_cursor_is_volatile_and_presence_counts_tabs(hub: Any) -> None:
+    url, _app, c = hub
+    alice, bob = await guest(c, "Alice"), await guest(c, "Bob")
+    sid = await space(c, alice, bob)
+    a1, b = await connect(url, alice), await connect(url, bob)
+    try:
+        await a1.call("join", {"space_id": sid})
+        await b.call("join", {"space_id": sid})
+        a2 = await connect(url, alice)
+        await a2.call("join", {"space_id": sid})
+        tabs = await b.wait_for("presence", lambda p: p["action"] == "update" and p["user"]["connections"] == 2)
+        assert tabs["user"]["user_id"] == alice.user_id
+        assert (await a1.call("cursor", {"space_id": sid, "x": 5, "y": -7.5})) == {"ok": True}
+        moved = await b.wait_for("cursor")
+        assert (moved["user_id"], moved["x"], moved["y"]) == (alice.user_id, 5, -7.5)
+        await a2.close()
+        one = await b.wait_for("presence", lambda p: p["action"] == "update" and p["user"]["connections"] == 1)
+        assert one["user"]["user_id"] == alice.user_id
+        await a1.close()
+        left = await b.wait_for("presence", lambda p: p["action"] == "leave")
+        assert left["user"]["user_id"] == alice.user_id
+    finally:
+        await b.close()
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not exported")
+
+
+async def test_concurrent_strokes_share_group_commits(hub: Any) -> None:
+    url, _app, c = hub
+    users = [await guest(c) for _ in range(4)]
+    sid = await space(c, users[0], *users[1:])
+    socks = [await connect(url, u) for u in users]
+    try:
+        for s in socks:
+            await s.call("join", {"space_id": sid})
+        before = await c.get("/metrics")
+        commits_before = _metric(before.text, "hub_stroke_group_commit_size_count")
+        acks = await asyncio.gather(*(s.call("stroke", stroke(sid)) for s in socks for _ in range(10)))
+        seqs = sorted(a["seq"] for a in acks)
+        assert seqs == list(range(seqs[0], seqs[0] + 40))  # every stroke its own seq, no gaps
+        after = (await c.get("/metrics")).text
+        commits = _metric(after, "hub_stroke_group_commit_size_count") - commits_before
+        assert _metric(after, "hub_stroke_group_commit_size_sum") >= 40
+        assert 1 <= commits < 40  # 40 strokes, fewer transactions
+    finally:
+        for s in socks:
+            await s.close()
