@@ -1,0 +1,84 @@
+// Tiny DOM helpers. Every piece of user data goes through textContent or attributes, never innerHTML,
+// so names, titles and file names cannot inject markup (and the CSP forbids inline script anyway).
+
+/**
+ * h("button.primary", {type: "submit", onclick: fn}, "Save") -> <button class="primary" ...>Save</button>
+ * Attributes starting with "on" become listeners; `dataset` and `hidden`/`disabled` are handled.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const [name, ...classes] = tag.split(".");
+  const el = document.createElement(name || "div");
+  if (classes.length) el.className = classes.join(" ");
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === "dataset") {
+      Object.assign(el.dataset, value);
+    } else if (key === "class") {
+      el.className = [el.className, value].filter(Boolean).join(" ");
+    } else if (key in el && typeof value !== "string") {
+      el[key] = value;
+    } else {
+      el.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function clear(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+let ids = 0;
+export function uid(prefix = "id") {
+  ids += 1;
+  return `${prefix}-${ids}`;
+}
+
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const UNITS = [
+  ["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60],
+];
+
+/** "in 3 days", "2 hours ago", "now". */
+export function fromNow(iso, now = Date.now()) {
+  const seconds = (new Date(iso).getTime() - now) / 1000;
+  for (const [unit, size] of UNITS) {
+    if (Math.abs(seconds) >= size) return relative.format(Math.round(seconds / size), unit);
+  }
+  return relative.format(Math.round(seconds), "second");
+}
+
+export function dateTime(iso) {
+  return new Date(iso).toLocaleString();
+}
+
+export function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = n;
+  let unit = -1;
+  do {
+    value /= 1024;
+    unit += 1;
+  } while (value >= 1024 && unit < units.length - 1);
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** A skeleton placeholder block list, shown while something loads (never a blank area). */
+export function skeleton(lines = 3, label = "Loading…") {
+  return h("div.skeleton", { role: "status", "aria-live": "polite", "aria-busy": "true" },
+    h("span.visually-hidden", {}, label),
+    Array.from({ length: lines }, () => h("div.skeleton-line", { "aria-hidden": "true" })));
+}

@@ -1,0 +1,106 @@
+// Entry point: the router and the account menu. Each screen is a function that renders into <main>
+// and returns a cleanup (closing sockets, timers) that runs before the next screen.
+import * as api from "./api.js";
+import { h, clear, skeleton } from "./dom.js";
+import * as session from "./session.js";
+import { toast } from "./ui.js";
+import { authView } from "./views/auth.js";
+import { joinView } from "./views/join.js";
+import { spaceView } from "./views/space.js";
+import { spacesView } from "./views/spaces.js";
+
+const main = document.getElementById("main");
+let cleanup = null;
+let renderId = 0;
+
+export function navigate(path, { replace = false } = {}) {
+  if (replace) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  render();
+}
+
+function route() {
+  const path = location.pathname;
+  const space = /^\/s\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
+  if (space) return { name: "space", spaceId: space[1] };
+  if (path === "/join" || path === "/join/") return { name: "join", token: location.hash.slice(1) };
+  return { name: "home" };
+}
+
+async function render() {
+  renderId += 1;
+  const mine = renderId;
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch {
+      // A failing cleanup must not block the next screen.
+    }
+    cleanup = null;
+  }
+  clear(main, skeleton(4));
+  renderAccount();
+  const r = route();
+  const ctx = { main, navigate, isCurrent: () => mine === renderId };
+  if (!session.current()) {
+    const reason = r.name === "join" ? "Sign in or continue as a guest to accept the invitation."
+      : r.name === "space" ? "Sign in or continue as a guest to open this space." : null;
+    cleanup = authView(ctx, { reason, onDone: () => render() });
+  } else if (r.name === "space") {
+    cleanup = spaceView(ctx, r.spaceId);
+  } else if (r.name === "join") {
+    cleanup = joinView(ctx, r.token);
+  } else {
+    cleanup = spacesView(ctx);
+  }
+  if (document.activeElement === document.body) main.focus({ preventScroll: true });
+}
+
+function renderAccount() {
+  const nav = document.getElementById("account");
+  const user = session.user();
+  if (!user) {
+    clear(nav);
+    return;
+  }
+  const signOut = async () => {
+    try {
+      await api.post("/auth/logout");
+    } catch {
+      // Signing out locally is what matters; the server session expires on its own.
+    }
+    session.forget();
+    navigate("/");
+  };
+  clear(nav,
+    h("span.who", { title: user.is_guest ? "Guest account" : `@${user.username}` },
+      user.display_name, user.is_guest ? h("span.badge", {}, "guest") : null),
+    h("button.link-button", { type: "button", onclick: signOut }, "Sign out"));
+}
+
+// Same-origin links marked data-link are handled by the router without a page load.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest?.("a[data-link]");
+  if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  event.preventDefault();
+  navigate(link.getAttribute("href"));
+});
+window.addEventListener("popstate", () => render());
+
+let signedIn = Boolean(session.current());
+session.onChange((value) => {
+  // Signed out (here, in another tab, or by a dead refresh token): back to the sign-in screen.
+  if (signedIn && !value) {
+    toast("You are signed out.");
+    signedIn = false;
+    render();
+    return;
+  }
+  signedIn = Boolean(value);
+  renderAccount();
+});
+api.keepFresh();
+window.addEventListener("unhandledrejection", (event) => {
+  toast(api.describe(event.reason), "error");
+});
+render();

@@ -1,0 +1,223 @@
+// One Socket.IO connection to a space: authentication, join with resume, reconnect with backoff.
+//
+// Socket.IO's manager already reconnects after transport failures with exponential backoff and
+// jitter (0.5 s doubling to a 10 s cap, ±50 %). Connections the hub *refuses* (a token that expired
+// while we were away, a hub still starting) are not retried by the library, so those go through
+// the same backoff here. Every (re)connect joins with the last contiguous {seq, epoch} we hold; the
+// hub replays what we missed or answers `recovered: false` with a snapshot.
+import { io } from "../vendor/socket.io.esm.min.js";
+import * as api from "./api.js";
+import * as session from "./session.js";
+
+const BASE_DELAY = 500;
+const MAX_DELAY = 10_000;
+const ACK_TIMEOUT = 10_000;
+const SEQUENCED = new Set(["stroke", "erase", "clear"]);
+const GONE = new Set(["space_expired", "space_deleted", "member_removed"]);
+
+export function backoff(attempt, random = Math.random) {
+  const base = Math.min(MAX_DELAY, BASE_DELAY * 2 ** Math.max(0, attempt - 1));
+  return Math.min(MAX_DELAY, base * (0.5 + random()));
+}
+
+export class OfflineError extends Error {
+  constructor(message = "Not connected.") {
+    super(message);
+    this.code = "offline";
+  }
+}
+
+/**
+ * handlers: onJoined(ack) — after every successful join (ack.recovered tells replay from snapshot);
+ * onEvent(name, payload) — every server event for this space; onDisconnected(); onGone(code, message);
+ * onStatus({state, attempt}) — "connecting" | "joined" | "reconnecting" | "closed".
+ */
+export class Realtime {
+  constructor(spaceId, handlers) {
+    this.spaceId = spaceId;
+    this.handlers = handlers;
+    this.epoch = null;
+    this.mark = 0; // highest seq up to which we have seen every event
+    this.seen = new Set();
+    this.joined = false;
+    this.everJoined = false;
+    this.attempt = 0;
+    this.closed = false;
+    this.retryTimer = null;
+    this.generation = 0;
+  }
+
+  start() {
+    this.socket = io({
+      path: "/socket.io",
+      transports: ["websocket", "polling"],
+      tryAllTransports: true,
+      reconnectionDelay: BASE_DELAY,
+      reconnectionDelayMax: MAX_DELAY,
+      randomizationFactor: 0.5,
+      // A function, so every reconnect presents the newest access token.
+      auth: (cb) => cb({ token: session.accessToken() }),
+    });
+    const s = this.socket;
+    s.on("connect", () => this.join());
+    s.on("disconnect", (reason) => this.lost(reason));
+    s.on("connect_error", (error) => this.refused(error));
+    s.io.on("reconnect_attempt", () => this.status("reconnecting", true));
+    s.on("kicked", (data) => this.kicked(data || {}));
+    s.onAny((event, payload) => {
+      if (event === "kicked" || !payload || typeof payload !== "object") return;
+      if (payload.space_id && payload.space_id !== this.spaceId) return;
+      if (SEQUENCED.has(event) && Number.isInteger(payload.seq)) this.note(payload.seq);
+      this.handlers.onEvent?.(event, payload);
+      if (GONE.has(event) && (event !== "member_removed" || payload.user_id === session.user()?.id)) {
+        this.gone(event, event === "member_removed" ? "You were removed from this space." : "This space is gone.");
+      }
+    });
+    this.unsubscribe = session.onChange((value) => {
+      // A refreshed access token (this tab or another) keeps a long-lived socket authorised.
+      if (value && this.joined) s.emit("auth", { token: value.access_token });
+    });
+    this.status("connecting");
+  }
+
+  status(state, bump = false) {
+    if (bump) this.attempt += 1;
+    this.handlers.onStatus?.({ state, attempt: this.attempt });
+  }
+
+  /** Record a seq we have applied; advances the contiguous mark used to resume. */
+  note(seq) {
+    if (seq <= this.mark) return;
+    this.seen.add(seq);
+    while (this.seen.has(this.mark + 1)) {
+      this.mark += 1;
+      this.seen.delete(this.mark);
+    }
+  }
+
+  async join() {
+    const generation = this.generation;
+    const payload = { space_id: this.spaceId };
+    if (this.epoch) payload.since = { seq: this.mark, epoch: this.epoch };
+    let ack;
+    try {
+      ack = await this.socket.timeout(ACK_TIMEOUT).emitWithAck("join", payload);
+    } catch {
+      if (generation === this.generation && this.socket.connected) this.socket.disconnect().connect();
+      return;
+    }
+    if (this.closed || generation !== this.generation) return;
+    if (!ack?.ok) {
+      const code = ack?.error?.code;
+      if (code === "not_found" || code === "space_not_found" || code === "gone" || code === "space_expired") {
+        this.gone(code, ack.error.message);
+      } else {
+        this.retry();
+      }
+      return;
+    }
+    if (!ack.recovered || ack.epoch !== this.epoch) {
+      this.seen.clear();
+      this.mark = ack.seq;
+    } else {
+      for (const event of ack.events || []) if (Number.isInteger(event.seq)) this.note(event.seq);
+      this.mark = Math.max(this.mark, ack.seq);
+    }
+    this.epoch = ack.epoch;
+    this.joined = true;
+    const wasReconnect = this.everJoined;
+    this.everJoined = true;
+    this.attempt = 0;
+    this.handlers.onJoined?.(ack, { reconnect: wasReconnect });
+    this.status("joined");
+  }
+
+  lost(reason) {
+    this.joined = false;
+    this.generation += 1;
+    if (this.closed) return;
+    this.handlers.onDisconnected?.();
+    this.status("reconnecting");
+    // "io server disconnect": the hub closed us on purpose; the library will not reconnect by itself.
+    if (reason === "io server disconnect" && !this.kickHandled) this.retry();
+  }
+
+  async refused(error) {
+    if (this.closed) return;
+    const code = error?.data?.code;
+    if (!code) return; // a transport failure: the manager is already backing off
+    if (code === "token_expired" || code === "token_invalid") {
+      try {
+        await api.refreshTokens(session.accessToken());
+      } catch {
+        return; // signed out: the router shows the sign-in screen and closes us
+      }
+    } else if (code === "token_revoked" || code === "unauthorized") {
+      session.forget();
+      return;
+    }
+    this.retry();
+  }
+
+  async kicked({ code, message }) {
+    this.kickHandled = true;
+    if (GONE.has(code)) {
+      this.gone(code, message);
+      return;
+    }
+    if (code === "token_revoked") {
+      session.forget();
+      return;
+    }
+    if (code === "token_expired") {
+      try {
+        await api.refreshTokens(session.accessToken());
+      } catch {
+        return;
+      }
+    }
+    this.kickHandled = false;
+    this.retry();
+  }
+
+  retry() {
+    if (this.closed || this.retryTimer) return;
+    this.status("reconnecting", true);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.closed) return;
+      if (this.socket.connected) this.join();
+      else this.socket.connect();
+    }, backoff(this.attempt));
+  }
+
+  gone(code, message) {
+    if (this.closed) return;
+    this.handlers.onGone?.(code, message);
+    this.close();
+  }
+
+  /** Send an event and wait for its ack; OfflineError when not joined or when the ack never comes. */
+  async call(event, payload) {
+    if (!this.joined) throw new OfflineError();
+    try {
+      return await this.socket.timeout(ACK_TIMEOUT).emitWithAck(event, { space_id: this.spaceId, ...payload });
+    } catch {
+      throw new OfflineError("No answer from the hub.");
+    }
+  }
+
+  /** Fire-and-forget (cursor moves): dropped when offline rather than queued. */
+  volatile(event, payload) {
+    if (this.joined) this.socket.volatile.emit(event, { space_id: this.spaceId, ...payload });
+  }
+
+  close() {
+    this.closed = true;
+    this.joined = false;
+    clearTimeout(this.retryTimer);
+    this.unsubscribe?.();
+    this.socket?.disconnect();
+    this.status("closed");
+  }
+}
