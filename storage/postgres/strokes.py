@@ -60,6 +60,10 @@ class PostgresStrokeStore:
     async def position(self, space_id: str) -> BoardPosition:
         row = await self._db.fetchrow(_POSITION, space_id, new_epoch())
         if row is None:
+            # A concurrent first join inserted the board after this statement's snapshot was taken:
+            # our INSERT did nothing and our SELECT could not see theirs. A second statement can.
+            row = await self._db.fetchrow(_POSITION, space_id, new_epoch())
+        if row is None:
             raise NotFound("No such space.")
         return BoardPosition(int(row["seq"]), str(row["epoch"]))
 
