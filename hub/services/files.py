@@ -109,13 +109,18 @@ def check_content_type(raw: str, allow: tuple[str, ...], deny: tuple[str, ...]) 
     return content_type
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def file_public(record: FileRecord) -> dict[str, Any]:
-    """What clients see of a file (also the `file` of bus events); keys and upload ids stay private."""
+    """What clients see of a file (also the `file` of bus events, hence JSON-able values only);
+    object keys and upload ids stay private."""
     return {
         "id": record.id, "space_id": record.space_id, "filename": record.filename,
         "content_type": record.content_type, "size": record.size, "sha256": record.sha256,
-        "status": record.status, "created_by": record.created_by, "created_at": record.created_at,
-        "completed_at": record.completed_at, "expires_at": record.expires_at,
+        "status": record.status, "created_by": record.created_by, "created_at": _iso(record.created_at),
+        "completed_at": _iso(record.completed_at), "expires_at": _iso(record.expires_at),
         "max_downloads": record.max_downloads, "downloads": record.downloads,
         "processing": record.processing, "width": record.width, "height": record.height,
         "variants": {

@@ -128,7 +128,9 @@ def seaweedfs(base: Path) -> Iterator[S3Handle]:
         [binary, "server", f"-dir={base}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
          f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
          "-s3", f"-s3.port={s3}", f"-s3.config={config}", "-master.volumeSizeLimitMB=64",
-         "-volume.max=50"],
+         "-volume.max=1000",  # every bucket is a collection with its own volumes; tests make one bucket each
+         # Fixed default ports (8181, 9101): concurrent suites would collide; these gateways are unused.
+         "-s3.port.iceberg=0", "-s3.port.lance=0"],
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:

@@ -1,0 +1,115 @@
+"""Two real `hub serve` processes sharing PostgreSQL and Redis; one is SIGKILLed.
+
+No acknowledged stroke is lost, its clients resume on the other instance with `since` and get exactly
+what they missed, and the dead process's presence disappears everywhere within the lease time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from storage.postgres.server import free_port
+from tests.support.realtime import Sock, connect, guest, space, stroke
+
+
+async def _start(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "hub"), "serve", env={**env, "HUB_PORT": str(port)},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    async with httpx.AsyncClient() as c:
+        while True:
+            assert proc.returncode is None, "hub exited during start-up"
+            assert loop.time() < deadline, "hub did not become ready"
+            try:
+                if (await c.get(f"{url}/readyz")).status_code == 200:
+                    return proc, url
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def two_hubs(
+    database_url: str, redis_service, redis_prefix: str, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> AsyncIterator[list[tuple[asyncio.subprocess.Process, str]]]:
+    env = {
+        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_service.url, "HUB_REDIS_PREFIX": redis_prefix,
+        "HUB_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
+        "HUB_PRESENCE_TTL": "3", "HUB_LOG_LEVEL": "WARNING", "HUB_RATE_LIMIT": "100000/minute",
+        "HUB_AUTH_RATE_LIMIT": "100000/minute",
+    }
+    hubs = []
+    for name in ("a", "b"):
+        hubs.append(await _start({**env, "HUB_DATA_DIR": str(tmp_path / name)}))
+    yield hubs
+    for proc, _ in hubs:
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
+
+
+async def test_sigkill_loses_no_acknowledged_stroke_and_clients_resume(two_hubs) -> None:  # type: ignore[no-untyped-def]
+    (proc_a, url_a), (_proc_b, url_b) = two_hubs
+    async with httpx.AsyncClient(base_url=url_b) as rest:
+        alice, bob, carol = await guest(rest, "Alice"), await guest(rest, "Bob"), await guest(rest, "Carol")
+        sid = await space(rest, bob, alice, carol)
+
+    on_a, stays_on_a = await connect(url_a, alice), await connect(url_a, carol)
+    on_b = await connect(url_b, bob)
+    for sock in (on_b, on_a, stays_on_a):  # Bob first, so he is told when the others arrive
+        assert (await sock.call("join", {"space_id": sid}))["ok"]
+    await on_b.wait_for("presence", lambda e: e["user"]["user_id"] == carol.user_id and e["action"] == "join")
+
+    acked = []
+    for _ in range(5):
+        body = stroke(sid)
+        ack = await on_a.call("stroke", body)
+        assert ack["ok"], ack
+        acked.append((body["id"], ack["seq"]))
+    last_seq = acked[-1][1]
+    for stroke_id, _ in acked:
+        await on_b.wait_for("stroke", lambda e, i=stroke_id: e["id"] == i)
+    epoch = (await on_b.call("join", {"space_id": sid}))["epoch"]
+
+    proc_a.send_signal(signal.SIGKILL)
+    await proc_a.wait()
+    await asyncio.wait_for(on_a.disconnected.wait(), timeout=10)
+
+    missed = []
+    for _ in range(3):
+        body = stroke(sid)
+        ack = await on_b.call("stroke", body)
+        assert ack["ok"], ack
+        missed.append((body["id"], ack["seq"]))
+
+    # Alice's client reconnects to the surviving instance and resumes from what it had.
+    resumed = await Sock().connect(url_b, alice.token)
+    ack = await resumed.call("join", {"space_id": sid, "since": {"seq": last_seq, "epoch": epoch}})
+    assert ack["ok"] and ack["recovered"] is True, ack
+    assert [(e["id"], e["seq"]) for e in ack["events"]] == missed
+
+    # Every acknowledged stroke is durable: a fresh snapshot has all eight, in order.
+    fresh = await Sock().connect(url_b, bob.token)
+    snap = await fresh.call("join", {"space_id": sid})
+    assert [(s["id"], s["seq"]) for s in snap["snapshot"]["strokes"]] == acked + missed
+
+    # Carol never came back: her lease on the dead process expires and Bob sees her leave.
+    await on_b.wait_for(
+        "presence", lambda e: e["user"]["user_id"] == carol.user_id and e["action"] == "leave", timeout=15
+    )
+    for sock in (resumed, fresh, on_b):
+        await sock.close()
