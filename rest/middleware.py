@@ -8,7 +8,7 @@ import secrets
 import time
 
 from sanic import HTTPResponse, Request, Sanic
-from sanic.response import empty
+from sanic.response import BaseHTTPResponse, empty
 
 from hub.config import Settings
 from hub.errors import Forbidden, PayloadTooLarge, RateLimited
@@ -105,7 +105,7 @@ def install_middleware(app: Sanic) -> None:
                 return error_response(request, RateLimited(retry_after))
         return None
 
-    async def finish(request: Request, response: HTTPResponse) -> None:
+    async def finish(request: Request, response: BaseHTTPResponse) -> None:
         request_id = getattr(request.ctx, "request_id", None) or secrets.token_hex(12)
         response.headers["X-Request-ID"] = request_id
         for name, value in static_headers.items():
