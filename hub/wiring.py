@@ -47,3 +47,58 @@ async def wire_identity_spaces_bins(hub: Hub) -> None:
     if s.sweep_interval > 0:
         hub.spawn(hub.spaces.sweep_forever(s.sweep_interval), "space-sweeper")
         hub.spawn(hub.bins.sweep_forever(s.sweep_interval), "bin-sweeper")
+
+
+async def wire_whiteboard(hub: Hub) -> None:
+    from hub.services.whiteboard import WhiteboardService
+    from storage.postgres.strokes import PostgresStrokeStore
+
+    assert hub.replay is not None and hub.presence is not None
+    hub.whiteboard = WhiteboardService(
+        hub.settings, strokes=PostgresStrokeStore(hub.db), replay=hub.replay, presence=hub.presence,
+        bus=hub.bus, spaces=hub.spaces, authenticate=lambda token: hub.identity.authenticate(token),
+        cross_instance=hub.settings.uses_redis, observe_commit=hub.metrics.group_commit_size.observe,
+    )
+    hub.on_close(hub.presence.close)
+    hub.on_close(hub.replay.close)
+    hub.on_close(hub.whiteboard.close)
+    hub.spawn(hub.whiteboard.run_heartbeat(), "whiteboard-heartbeat")
+
+
+async def wire_files(hub: Hub) -> None:
+    """Blob store (S3 when configured, else local disk), media job queue and worker, file service.
+
+    With Redis the queue is a shared stream consumed by `hub worker` processes; embedded, the queue is
+    in-process and this hub runs the worker loop itself.
+    """
+    from hub.services.files import FileService
+    from hub.services.media import MediaWorker
+    from storage.blobs.factory import open_blob_store
+    from storage.postgres.files import PostgresFileRepo
+
+    s = hub.settings
+    hub.blobs = await open_blob_store(s)
+    hub.on_close(hub.blobs.close)
+    hub.health_checks.append(hub.blobs)
+    if hub.redis is not None:
+        from storage.redis.jobs import RedisJobQueue
+
+        hub.jobs = RedisJobQueue(
+            hub.redis, s.redis_prefix, max_attempts=s.job_max_attempts, visibility_timeout=s.job_visibility_timeout
+        )
+    else:
+        from storage.memory.jobs import MemoryJobQueue
+
+        hub.jobs = MemoryJobQueue(max_attempts=s.job_max_attempts)
+    repo = PostgresFileRepo(hub.db)
+    hub.files = FileService(
+        repo, hub.blobs, hub.bus, hub.metrics, s, access=lambda p, sid, role: hub.spaces.access(p, sid, role),
+        jobs=hub.jobs,
+    )
+    hub.media = MediaWorker(
+        repo, hub.blobs, hub.bus, hub.jobs, hub.metrics, max_pixels=s.media_max_pixels, max_bytes=s.media_max_bytes,
+    )
+    if hub.redis is None:
+        hub.spawn(hub.media.run("embedded"), "media-worker")
+    if s.sweep_interval > 0:
+        hub.spawn(hub.files.maintain_forever(s.sweep_interval), "file-maintenance")
