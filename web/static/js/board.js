@@ -7,6 +7,7 @@ export const WORLD_W = 1600;
 export const WORLD_H = 1000;
 const ERASER_RADIUS = 12;
 const MIN_STEP = 1.5; // world units between recorded points: smooth lines, small payloads
+const MAX_POINTS = 2000;
 
 function distanceToSegment(p, a, b) {
   const [px, py] = p;
@@ -204,6 +205,7 @@ export class Board {
 
   bindInput() {
     const c = this.canvas;
+    const finish = () => this.finish();
     c.addEventListener("pointerdown", (event) => {
       if (!this.editable || event.button !== 0) return;
       event.preventDefault();
@@ -228,27 +230,36 @@ export class Board {
         const last = this.drawing.points[this.drawing.points.length - 1];
         if (Math.hypot(point[0] - last[0], point[1] - last[1]) >= MIN_STEP) {
           this.drawing.points.push(point);
+          if (this.drawing.points.length >= MAX_POINTS) {
+            // The hub caps points per stroke; a very long line continues as a new stroke.
+            finish();
+            this.drawing = {
+              id: crypto.randomUUID(), tool: this.tool, color: this.color, width: this.width, points: [point],
+              pending: true,
+            };
+          }
           this.schedule();
         }
       } else if (this.erasing) {
         this.eraseAt(point);
       }
     });
-    const finish = () => {
-      if (this.drawing) {
-        const stroke = this.drawing;
-        this.drawing = null;
-        this.upsert(stroke, { pending: true });
-        this.onStroke?.(stroke);
-      } else if (this.erasing) {
-        const ids = [...this.erasing];
-        this.erasing = null;
-        this.schedule();
-        if (ids.length) this.onErase?.(ids);
-      }
-    };
     c.addEventListener("pointerup", finish);
     c.addEventListener("pointercancel", finish);
+  }
+
+  finish() {
+    if (this.drawing) {
+      const stroke = this.drawing;
+      this.drawing = null;
+      this.upsert(stroke, { pending: true });
+      this.onStroke?.(stroke);
+    } else if (this.erasing) {
+      const ids = [...this.erasing];
+      this.erasing = null;
+      this.schedule();
+      if (ids.length) this.onErase?.(ids);
+    }
   }
 
   eraseAt(point) {

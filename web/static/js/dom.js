@@ -46,18 +46,19 @@ export function uid(prefix = "id") {
   return `${prefix}-${ids}`;
 }
 
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "always" });
+const nearby = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 const UNITS = [
   ["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60],
 ];
 
-/** "in 3 days", "2 hours ago", "now". */
+/** "in 3 days", "2 hours ago", "now". A unit is used from 90 % of it on, so 59:59 reads "in 1 hour". */
 export function fromNow(iso, now = Date.now()) {
   const seconds = (new Date(iso).getTime() - now) / 1000;
   for (const [unit, size] of UNITS) {
-    if (Math.abs(seconds) >= size) return relative.format(Math.round(seconds / size), unit);
+    if (Math.abs(seconds) >= size * 0.9) return relative.format(Math.round(seconds / size), unit);
   }
-  return relative.format(Math.round(seconds), "second");
+  return Math.abs(seconds) < 10 ? nearby.format(0, "second") : relative.format(Math.round(seconds), "second");
 }
 
 export function dateTime(iso) {

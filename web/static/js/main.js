@@ -12,6 +12,7 @@ import { spacesView } from "./views/spaces.js";
 const main = document.getElementById("main");
 let cleanup = null;
 let renderId = 0;
+let firstRender = true;
 
 export function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, "", path);
@@ -53,7 +54,12 @@ async function render() {
   } else {
     cleanup = spacesView(ctx);
   }
-  if (document.activeElement === document.body) main.focus({ preventScroll: true });
+  // After an in-app navigation, move focus to the new content (as a page load would reset it);
+  // on the first load leave it alone so Tab starts at the skip link.
+  if (!firstRender && (document.activeElement === document.body || !main.contains(document.activeElement))) {
+    main.focus({ preventScroll: true });
+  }
+  firstRender = false;
 }
 
 function renderAccount() {

@@ -1,0 +1,154 @@
+"""Bins and files in the web client, across two people: live bin edits with a clear conflict message,
+revisions, and files uploaded by one (single and multipart, with progress) downloadable by the other."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from playwright.async_api import FilePayload, Locator, Page, expect
+
+from tests.support.browser import Browsing, Person, WebHub, browser_fixture, browsing_fixture, web_hub_fixture
+
+FIXTURES = (browser_fixture, web_hub_fixture, browsing_fixture)
+
+
+async def shared_space(browsing: Browsing, name: str) -> tuple[Person, Person]:
+    """Alice creates a link-visible space and Bob opens its link."""
+    alice = await browsing.guest("Alice")
+    await alice.page.get_by_label("Name").fill(name)
+    await alice.page.get_by_label("Who can open it").select_option("link")
+    await alice.page.get_by_role("button", name="Create space").click()
+    await expect(alice.page.locator(".connection")).to_have_attribute("data-state", "joined")
+    bob = await browsing.guest("Bob", alice.page.url.removeprefix(browsing.base_url))
+    await expect(bob.page.locator(".connection")).to_have_attribute("data-state", "joined")
+    await expect(alice.page.locator(".presence")).to_have_attribute("data-count", "2")
+    return alice, bob
+
+
+def editor(page: Page) -> Locator:
+    return page.locator(".bin-form")
+
+
+async def test_bin_edits_are_live_and_conflicts_are_explained(browsing: Browsing) -> None:
+    async with browsing.recording():
+        alice, bob = await shared_space(browsing, "Bins")
+
+        await alice.page.get_by_role("button", name="New bin").click()
+        await alice.page.get_by_label("Title").fill("Notes")
+        await alice.page.get_by_role("button", name="Create", exact=True).click()
+        await expect(editor(alice.page)).to_have_attribute("data-version", "1")
+        await alice.page.get_by_label("Content").fill("first draft")
+        await alice.page.get_by_role("button", name="Save").click()
+        await expect(editor(alice.page)).to_have_attribute("data-version", "2")
+
+        # Bob's list picks the new bin up live; he opens it.
+        await bob.page.locator(".bin-list").get_by_role("button", name="Notes").click()
+        await expect(bob.page.get_by_label("Content")).to_have_value("first draft")
+
+        # Alice saves again; Bob (no local edits) follows live.
+        await alice.page.get_by_label("Content").fill("second draft")
+        await alice.page.keyboard.press("Control+s")
+        await expect(editor(alice.page)).to_have_attribute("data-version", "3")
+        await expect(bob.page.get_by_label("Content")).to_have_value("second draft")
+        await expect(editor(bob.page)).to_have_attribute("data-version", "3")
+
+        # Both edit; Alice saves first. Bob is warned live, then his save gets a clear conflict message.
+        await bob.page.get_by_label("Content").fill("bob's version")
+        await alice.page.get_by_label("Content").fill("alice's version")
+        await alice.page.get_by_role("button", name="Save").click()
+        await expect(editor(alice.page)).to_have_attribute("data-version", "4")
+        conflict = bob.page.locator(".conflict")
+        await expect(conflict).to_contain_text("saved version 4 while you were editing")
+        await bob.page.get_by_role("button", name="Save").click()
+        await expect(conflict).to_contain_text("Someone else saved this bin while you were editing")
+        await expect(conflict).to_contain_text("version 4")
+        await expect(bob.page.get_by_label("Content")).to_have_value("bob's version")  # nothing lost
+        await conflict.get_by_role("button", name="Overwrite with mine").click()
+        await expect(editor(bob.page)).to_have_attribute("data-version", "5")
+        await expect(alice.page.get_by_label("Content")).to_have_value("bob's version")
+
+        # Revisions list every saved version; one can be viewed.
+        await alice.page.get_by_text("Revisions").click()
+        items = alice.page.locator(".revision-items li")
+        await expect(items).to_have_count(5)
+        await items.filter(has_text="v2").get_by_role("button", name="View").click()
+        await expect(alice.page.locator(".revision-content")).to_have_text("first draft")
+        await alice.page.get_by_role("button", name="Close").last.click()
+
+        # Raw link: the plain text opens in a new tab.
+        async with alice.context.expect_page() as raw_page:
+            await editor(alice.page).get_by_role("button", name="Raw").click()
+        raw = await raw_page.value
+        await expect(raw.locator("body")).to_have_text("bob's version")
+        assert browsing.page_errors() == []
+
+
+def _png() -> bytes:
+    image = Image.new("RGB", (320, 200), (40, 120, 200))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_files_uploaded_by_one_are_downloadable_by_the_other(
+    browsing: Browsing, web_hub: WebHub, tmp_path: Path
+) -> None:
+    async with browsing.recording():
+        alice, bob = await shared_space(browsing, "Files")
+        picture = _png()
+        await alice.page.get_by_label("Upload files").set_input_files(
+            files=[FilePayload(name="picture.png", mimeType="image/png", buffer=picture)]
+        )
+        item = bob.page.locator(".file-item", has_text="picture.png")
+        await expect(item).to_be_visible()
+        # The media worker's thumbnail shows up for Bob too.
+        await expect(item.locator(".thumb img")).to_be_visible()
+
+        async with bob.page.expect_download() as pending:
+            await item.get_by_role("button", name="Download picture.png").click()
+        download = await pending.value
+        assert download.suggested_filename == "picture.png"
+        saved = tmp_path / "picture.png"
+        await download.save_as(saved)
+        assert saved.read_bytes() == picture
+
+        # Alice deletes it; it disappears for Bob.
+        await alice.page.locator(".file-item", has_text="picture.png").get_by_role("button", name="Delete").click()
+        await alice.page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        await expect(item).to_have_count(0)
+        assert browsing.page_errors() == []
+
+
+async def test_big_files_go_up_in_parts_with_progress(
+    browser: Any, make_settings: Callable[..., Any], tmp_path: Path, request: Any
+) -> None:
+    part = 5 * 1024 * 1024
+    async with WebHub(make_settings, multipart_threshold=part + 1, multipart_part_bytes=part) as hub:
+        browsing = Browsing(browser, hub.url, request.node.name)
+        try:
+            async with browsing.recording():
+                alice, bob = await shared_space(browsing, "Big files")
+                data = os.urandom(2 * part + 12345)
+                await alice.page.get_by_label("Upload files").set_input_files(
+                    files=[FilePayload(name="big.bin", mimeType="application/octet-stream", buffer=data)]
+                )
+                # Three parts went up; the progress bar reached the full size.
+                row = alice.page.locator('.upload[data-state="done"]', has_text="big.bin")
+                await expect(row).to_have_attribute("data-parts", "3")
+                await expect(row.locator("progress")).to_have_js_property("value", len(data))
+                await expect(row.locator("progress")).to_have_js_property("max", len(data))
+                item = bob.page.locator(".file-item", has_text="big.bin")
+                await expect(item).to_be_visible()
+                async with bob.page.expect_download() as pending:
+                    await item.get_by_role("button", name="Download big.bin").click()
+                saved = tmp_path / "big.bin"
+                await (await pending.value).save_as(saved)
+                assert saved.read_bytes() == data
+                assert browsing.page_errors() == []
+        finally:
+            await browsing.close()

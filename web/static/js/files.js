@@ -1,0 +1,220 @@
+// Files: uploads go straight from the browser to the blob store's presigned URL (the hub never
+// proxies the bytes), with a progress bar; big files go up in parts. Then list, thumbnails,
+// download and delete, kept current by the space's file events.
+import * as api from "./api.js";
+import { h, clear, uid, bytes, fromNow, skeleton } from "./dom.js";
+import { confirmDialog, toast } from "./ui.js";
+
+const PART_BATCH = 8; // part URLs requested per round trip
+const PARALLEL_PARTS = 3;
+
+/** One XHR (fetch has no upload progress). Resolves with the response's ETag header. */
+function send(method, url, body, headers, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, url);
+    for (const [k, v] of Object.entries(headers || {})) xhr.setRequestHeader(k, v);
+    xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress(null);
+        resolve(xhr.getResponseHeader("ETag"));
+      } else {
+        let message = `The upload failed (${xhr.status}).`;
+        try {
+          message = JSON.parse(xhr.responseText).error.message || message;
+        } catch {
+          // S3 answers XML; the status is the useful part.
+        }
+        reject(new Error(message));
+      }
+    });
+    xhr.addEventListener("error", () => reject(new Error("The upload was interrupted.")));
+    xhr.addEventListener("abort", () => reject(new Error("The upload was cancelled.")));
+    xhr.send(body);
+  });
+}
+
+export class FilesPanel {
+  constructor(spaceId) {
+    this.spaceId = spaceId;
+    this.base = `/spaces/${encodeURIComponent(spaceId)}/files`;
+    this.thumbs = new Map(); // file id -> object URL of a fetched thumbnail URL
+    const inputId = uid("upload");
+    this.input = h("input.visually-hidden", { id: inputId, type: "file", multiple: true,
+      onchange: () => this.uploadAll() });
+    this.picker = h("label.button.small", { for: inputId }, "Upload files");
+    this.uploads = h("ul.upload-list", { "aria-label": "Uploads in progress" });
+    this.list = h("ul.file-list", { "aria-label": "Files" });
+    this.status = h("div", {}, skeleton(2, "Loading files…"));
+    this.el = h("section.panel.files", { "aria-labelledby": "files-title" },
+      h("div.panel-head", {}, h("h2", { id: "files-title" }, "Files"), this.input, this.picker),
+      this.uploads, this.status, this.list);
+    this.input.addEventListener("focus", () => this.picker.classList.add("focus"));
+    this.input.addEventListener("blur", () => this.picker.classList.remove("focus"));
+    this.refreshTimer = null;
+  }
+
+  setEditable(editable) {
+    this.editable = editable;
+    this.picker.hidden = !editable;
+    this.input.disabled = !editable;
+  }
+
+  async load() {
+    try {
+      const page = await api.get(`${this.base}?limit=100`);
+      const ready = page.items.filter((f) => f.status === "ready");
+      clear(this.list, ready.map((f) => this.item(f)));
+      clear(this.status, ready.length ? null : h("p.empty", {}, "No files yet."));
+    } catch (e) {
+      clear(this.status, h("p.error-box", { role: "alert" }, api.describe(e)));
+    }
+  }
+
+  refreshSoon() {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => this.load(), 150);
+  }
+
+  item(f) {
+    const thumb = h("div.thumb", { "aria-hidden": "true" }, f.content_type.split("/")[0] === "image" ? "🖼" : "📄");
+    if (f.variants?.thumb) this.thumbnail(f, thumb);
+    return h("li.file-item", { dataset: { fileId: f.id } },
+      thumb,
+      h("div.file-info", {}, h("span.file-name", {}, f.filename),
+        h("span.meta", {}, `${bytes(f.size)} · ${fromNow(f.completed_at || f.created_at)}`)),
+      h("div.actions", {},
+        h("button.small", { type: "button", "aria-label": `Download ${f.filename}`, onclick: () => this.download(f) },
+          "Download"),
+        this.editable ? h("button.small.danger", { type: "button", "aria-label": `Delete ${f.filename}`,
+          onclick: () => this.remove(f) }, "Delete") : null));
+  }
+
+  async thumbnail(f, holder) {
+    try {
+      const { url } = await api.get(`/files/${f.id}/download?variant=thumb&redirect=false`);
+      // Swapped in only once loaded (a lazy image outside the document would never load).
+      const img = h("img", { alt: "", width: 48, height: 48 });
+      img.addEventListener("load", () => clear(holder, img));
+      img.src = url;
+    } catch {
+      // The icon stays; a missing thumbnail is cosmetic.
+    }
+  }
+
+  async download(f) {
+    try {
+      // Downloads need the bearer token, so ask for the signed URL and let the browser fetch it.
+      const { url } = await api.get(`/files/${f.id}/download?attachment=true&redirect=false`);
+      const a = h("a", { href: url, download: f.filename, rel: "noopener" });
+      document.body.append(a);
+      a.click();
+      a.remove();
+    } catch (e) {
+      toast(api.describe(e), "error");
+    }
+  }
+
+  async remove(f) {
+    if (!(await confirmDialog(`Delete “${f.filename}”?`, { confirmLabel: "Delete", danger: true }))) return;
+    try {
+      await api.del(`/files/${f.id}`);
+      this.list.querySelector(`[data-file-id="${CSS.escape(f.id)}"]`)?.remove();
+      this.refreshSoon();
+    } catch (e) {
+      toast(api.describe(e), "error");
+    }
+  }
+
+  // -- uploads -------------------------------------------------------------------------------------
+
+  uploadAll() {
+    const files = [...this.input.files];
+    this.input.value = "";
+    for (const file of files) this.upload(file);
+  }
+
+  async upload(file) {
+    const progress = h("progress", { max: String(Math.max(1, file.size)), value: "0" });
+    const label = h("span.upload-status", {}, "Starting…");
+    const dismiss = h("button.small", { type: "button", "aria-label": `Dismiss ${file.name}`, hidden: true,
+      onclick: () => row.remove() }, "Dismiss");
+    const row = h("li.upload", { dataset: { filename: file.name, state: "uploading" } },
+      h("span.file-name", {}, file.name), progress, label, dismiss);
+    progress.setAttribute("aria-label", `Uploading ${file.name}`);
+    this.uploads.append(row);
+    let fileId = null;
+    try {
+      const created = await api.post(this.base, {
+        filename: file.name, size: file.size, content_type: file.type || "application/octet-stream",
+      });
+      fileId = created.file_id;
+      const show = (loaded) => {
+        progress.value = loaded;
+        label.textContent = `${Math.floor((loaded / Math.max(1, file.size)) * 100)} %`;
+      };
+      if (created.multipart) {
+        row.dataset.parts = String(created.multipart.part_count);
+        await this.uploadParts(fileId, file, created.multipart, show);
+      } else {
+        await this.uploadSingle(created.upload, file, show);
+      }
+      label.textContent = "Finishing…";
+      await api.post(`/files/${fileId}/complete`);
+      show(file.size);
+      label.textContent = "Uploaded";
+      row.dataset.state = "done";
+      dismiss.hidden = false;
+      // Finished rows fade out on their own; the file itself is in the list below by now.
+      setTimeout(() => row.remove(), 10_000);
+      this.refreshSoon();
+    } catch (e) {
+      progress.remove();
+      row.dataset.state = "failed";
+      label.textContent = `Failed: ${e instanceof api.ApiError ? api.describe(e) : e.message}`;
+      label.setAttribute("role", "alert");
+      dismiss.hidden = false;
+      if (fileId) api.post(`/files/${fileId}/abort`).catch(() => {});
+    }
+  }
+
+  async uploadSingle(upload, file, show) {
+    if (upload.method === "POST") {
+      // Presigned POST: policy fields first, the file last (S3 ignores fields after it).
+      const form = new FormData();
+      for (const [k, v] of Object.entries(upload.fields)) form.append(k, v);
+      form.append("file", file);
+      await send("POST", upload.url, form, {}, (n) => show(n === null ? file.size : Math.min(n, file.size)));
+    } else {
+      await send("PUT", upload.url, file, upload.headers, (n) => show(n === null ? file.size : n));
+    }
+  }
+
+  async uploadParts(fileId, file, plan, show) {
+    const { part_size: size, part_count: count } = plan;
+    const done = new Array(count + 1).fill(0);
+    const report = () => show(done.reduce((a, b) => a + b, 0));
+    for (let first = 1; first <= count; first += PART_BATCH) {
+      const numbers = [];
+      for (let n = first; n < first + PART_BATCH && n <= count; n += 1) numbers.push(n);
+      const { parts } = await api.post(`/files/${fileId}/parts`, { part_numbers: numbers });
+      const queue = [...parts];
+      const worker = async () => {
+        for (let part = queue.shift(); part; part = queue.shift()) {
+          const start = (part.part_number - 1) * size;
+          const blob = file.slice(start, Math.min(file.size, start + size));
+          await send("PUT", part.url, blob, part.headers, (n) => {
+            done[part.part_number] = n === null ? blob.size : n;
+            report();
+          });
+        }
+      };
+      await Promise.all(Array.from({ length: PARALLEL_PARTS }, worker));
+    }
+  }
+
+  event(name) {
+    if (name === "file_uploaded" || name === "file_processed" || name === "file_deleted") this.refreshSoon();
+  }
+}

@@ -1,0 +1,144 @@
+// The space screen: header (name, expiry, share), presence, whiteboard, bins and files, all fed by
+// one realtime connection.
+import * as api from "../api.js";
+import { h, clear, fromNow, dateTime, skeleton } from "../dom.js";
+import { BinsPanel } from "../bins.js";
+import { FilesPanel } from "../files.js";
+import { PresenceList } from "../presence.js";
+import { Realtime } from "../realtime.js";
+import { openShareDialog } from "../share.js";
+import { banner, toast } from "../ui.js";
+import { Whiteboard } from "../whiteboard.js";
+
+async function loadSpace(spaceId) {
+  try {
+    return await api.get(`/spaces/${encodeURIComponent(spaceId)}`);
+  } catch (error) {
+    // Not a member yet: a link-visible space lets anyone holding its link join.
+    if (error instanceof api.ApiError && error.status === 404) {
+      return api.post(`/spaces/${encodeURIComponent(spaceId)}/join`);
+    }
+    throw error;
+  }
+}
+
+function goneScreen(main, title, message) {
+  clear(main, h("section.card.notice", { role: "alert" }, h("h1", {}, title), h("p", {}, message),
+    h("a.button", { href: "/", "data-link": true }, "Go to my spaces")));
+}
+
+export function spaceView({ main, isCurrent }, spaceId) {
+  let realtime = null;
+  let whiteboard = null;
+  let closed = false;
+  let expiryTimer = null;
+
+  (async () => {
+    let space;
+    try {
+      space = await loadSpace(spaceId);
+    } catch (error) {
+      if (!isCurrent()) return;
+      if (error instanceof api.ApiError && error.status === 404) {
+        goneScreen(main, "Space not found", "This space does not exist, or you have not been invited to it.");
+      } else if (error instanceof api.ApiError && error.status === 410) {
+        goneScreen(main, "Space expired", "This space has expired and its contents are gone.");
+      } else {
+        goneScreen(main, "Cannot open the space", api.describe(error));
+      }
+      return;
+    }
+    if (!isCurrent()) return;
+
+    const presence = new PresenceList({ onLeave: (userId) => whiteboard?.dropUser(userId) });
+    const bins = new BinsPanel(spaceId, { presence });
+    const files = new FilesPanel(spaceId);
+    const title = h("h1.space-title", {}, space.name);
+    const expiry = h("span.expiry");
+    const role = h("span.badge");
+    const renderHeader = () => {
+      title.textContent = space.name;
+      document.title = `${space.name} · Collab Hub`;
+      expiry.textContent = `Expires ${fromNow(space.expires_at)}`;
+      expiry.title = dateTime(space.expires_at);
+      role.textContent = space.role || "member";
+    };
+    renderHeader();
+    expiryTimer = setInterval(renderHeader, 60_000);
+    const share = h("button.primary", { type: "button", onclick: () => openShareDialog(space, { onChanged: renderHeader }) },
+      "Share");
+    const connection = h("span.connection", { role: "status", dataset: { state: "connecting" } }, "Connecting…");
+
+    realtime = new Realtime(spaceId, {
+      onJoined: (ack, { reconnect }) => {
+        presence.set(ack.presence || []);
+        whiteboard.joined(ack);
+        const editable = ack.role !== "viewer";
+        bins.setEditable(editable);
+        files.setEditable(editable);
+        if (reconnect) {
+          // Bins and files changed while we were away arrive as fresh lists, not replays.
+          bins.load();
+          files.load();
+          if (!ack.recovered) toast("Reconnected; the board was reloaded.");
+        }
+      },
+      onDisconnected: () => whiteboard.disconnected(),
+      onEvent: (name, payload) => {
+        if (name === "presence") presence.apply(payload);
+        else if (name === "space_updated") {
+          api.get(`/spaces/${encodeURIComponent(spaceId)}`).then((fresh) => {
+            Object.assign(space, fresh);
+            renderHeader();
+          }).catch(() => {});
+        }
+        whiteboard.apply(name, payload);
+        bins.event(name, payload);
+        files.event(name, payload);
+      },
+      onGone: (code, message) => {
+        if (!isCurrent()) return;
+        banner(null);
+        const expired = code === "space_expired";
+        goneScreen(main, expired ? "Space expired" : code === "member_removed" ? "Removed" : "Space closed",
+          message || (expired ? "This space has expired." : "This space is no longer available."));
+      },
+      onStatus: ({ state, attempt }) => {
+        connection.dataset.state = state;
+        connection.textContent = { connecting: "Connecting…", joined: "Live", reconnecting: "Offline", closed: "" }[state];
+        if (state === "reconnecting") {
+          banner(attempt > 0 ? `Reconnecting… (attempt ${attempt})` : "Reconnecting…");
+        } else {
+          banner(null);
+        }
+      },
+    });
+    whiteboard = new Whiteboard({ realtime, presence });
+
+    clear(main,
+      h("div.space", { dataset: { spaceId } },
+        h("header.space-head", {},
+          h("div.space-heading", {},
+            h("a.back", { href: "/", "data-link": true }, "← My spaces"),
+            title,
+            h("p.meta", {}, role, " ", expiry, " ", connection)),
+          h("div.space-actions", {}, presence.el, share)),
+        h("div.space-body", {},
+          whiteboard.el,
+          h("div.side", {}, bins.el, files.el))));
+    bins.load();
+    files.load();
+    if (!closed) realtime.start();
+  })();
+
+  // Shown until the space has loaded.
+  clear(main, h("div.space-skeleton", {}, skeleton(1, "Loading the space…"), h("div.skeleton-board"), skeleton(3)));
+  return () => {
+    closed = true;
+    clearInterval(expiryTimer);
+    realtime?.close();
+    whiteboard?.destroy();
+    banner(null);
+    document.title = "Collab Hub";
+  };
+}
