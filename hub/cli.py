@@ -35,6 +35,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # whiteboard fan-out; strokes are small msgpack frames that barely compress.
         "ws_per_message_deflate": False,
         "ws_max_size": settings.ws_max_message_bytes,
+        # Engine.IO runs its own ping/pong (HUB_WS_PING_*); uvicorn's WebSocket pings would be a second
+        # heartbeat with a timer per socket (memory and wake-ups on every idle connection).
+        "ws_ping_interval": None,
+        "ws_ping_timeout": None,
         "lifespan": "on",
         "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
         "log_config": None,

@@ -2,10 +2,11 @@
 
 `AsyncServer.emit(room=...)` in python-socketio 5.x already encodes a room message once, but then
 creates one asyncio task per recipient and awaits them all; on the stroke fan-out that task churn is
-most of the cost. Here the Socket.IO packet and its Engine.IO wrapper are built once, the Engine.IO
-packet's encode cache is filled once, and the very same packet object is queued on every recipient's
-Engine.IO socket (its writer sends `pkt.encode()`, which returns the cached string). No task, no
-re-encoding, no per-recipient await.
+most of the cost. Here the Socket.IO packet, its Engine.IO text and its WebSocket frame are built
+once per broadcast. A recipient whose socket can take a direct write (see `realtime.direct`) gets the
+frame appended to its write buffer (one `transport.write` per socket per event-loop iteration); any
+other socket gets the very same pre-encoded Engine.IO packet on its queue (its writer sends
+`pkt.encode()`, which returns the cached string). No task, no re-encoding, no per-recipient await.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from hub.metrics import Metrics
+from realtime.direct import Writers, text_frame
 
 log = logging.getLogger(__name__)
 
@@ -26,37 +28,62 @@ log = logging.getLogger(__name__)
 VOLATILE_BACKLOG = 64
 
 
+class Encoded:
+    """One broadcast, encoded once: Engine.IO packets for the queue path, frames for the direct path."""
+
+    __slots__ = ("frames", "packets")
+
+    def __init__(self, packets: list[eio_packet.Packet]) -> None:
+        self.packets = packets
+        texts = [p.encode() for p in packets]  # also fills each packet's encode cache
+        # Binary attachments never take the direct path (the fan-out only sends JSON).
+        self.frames = [text_frame(t.encode()) for t in texts] if all(isinstance(t, str) for t in texts) else None
+
+
 class LocalFanout:
     """Implements `hub.ports.whiteboard.Deliver` on one Socket.IO server."""
 
-    def __init__(self, sio: socketio.AsyncServer, eio_sids: dict[str, str], metrics: Metrics | None) -> None:
+    def __init__(
+        self, sio: socketio.AsyncServer, eio_sids: dict[str, str], metrics: Metrics | None,
+        writers: Writers | None = None,
+    ) -> None:
         self._sio = sio
         self._eio_sids = eio_sids  # hub connection id -> Engine.IO session id
         self._metrics = metrics
+        self._writers = writers
 
-    def encode(self, event: str, payload: dict[str, Any]) -> list[eio_packet.Packet]:
+    def encode(self, event: str, payload: dict[str, Any]) -> Encoded:
         pkt = self._sio.packet_class(sio_packet.EVENT, namespace="/", data=[event, payload])
         encoded = pkt.encode()
         parts = encoded if isinstance(encoded, list) else [encoded]
-        packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
-        for p in packets:
-            p.encode()  # fills the packet's encode cache once for every recipient
-        return packets
+        return Encoded([eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts])
 
     async def __call__(
         self, conn_ids: Collection[str], event: str, payload: dict[str, Any], volatile: bool
     ) -> None:
-        packets = self.encode(event, payload)
+        self.deliver(conn_ids, self.encode(event, payload), volatile)
+
+    def deliver(self, conn_ids: Collection[str], encoded: Encoded, volatile: bool) -> int:
+        """Synchronous: everything is buffered or queued before this returns (callers rely on the order)."""
         sockets = self._sio.eio.sockets
+        writers = self._writers
+        frames = encoded.frames
         delivered = 0
         for conn_id in conn_ids:
-            socket = sockets.get(self._eio_sids.get(conn_id, ""))
+            eio_sid = self._eio_sids.get(conn_id, "")
+            socket = sockets.get(eio_sid)
             if socket is None or socket.closed:
                 continue
-            if volatile and socket.queue.qsize() > VOLATILE_BACKLOG:
-                continue
-            for p in packets:
-                socket.queue.put_nowait(p)
+            ws = writers.get(eio_sid) if writers is not None and frames is not None else None
+            if ws is not None and ws.can_write_now():
+                for frame in frames:  # type: ignore[union-attr]  # frames is set when ws is
+                    ws.write_frame(frame)
+            else:
+                if volatile and (socket.queue.qsize() > VOLATILE_BACKLOG or (ws is not None and ws.paused())):
+                    continue  # a slow reader: cursor moves are not worth a growing backlog
+                for p in encoded.packets:
+                    socket.queue.put_nowait(p)
             delivered += 1
         if self._metrics is not None and delivered:
             self._metrics.deliveries.inc(delivered)
+        return delivered

@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
+from engineio import packet as eio_packet
 
 from hub.config import Settings
 from hub.errors import HubError, ServiceUnavailable
 from realtime.codec import OrjsonCodec
+from realtime.direct import Writers, install, text_frame
 from realtime.fanout import LocalFanout
 from rest.middleware import origin_allowed
 
@@ -27,7 +29,32 @@ EVENTS = ("join", "leave", "stroke", "erase", "clear", "undo", "cursor", "auth")
 
 
 class HubSocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped library
-    """`AsyncServer` that treats a malformed packet as the sender's problem, not a server error."""
+    """`AsyncServer` that treats a malformed packet as the sender's problem, not a server error.
+
+    Its own packets (acks, connect replies) take the direct write path of `realtime.direct` when the
+    socket allows it, in order with everything else sent to that socket.
+    """
+
+    writers: Writers | None = None
+
+    async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
+        ws = self.writers.get(eio_sid) if self.writers is not None else None
+        if ws is not None and ws.can_write_now():
+            encoded = pkt.encode()
+            if isinstance(encoded, str):
+                ws.write_frame(text_frame(b"4" + encoded.encode()))  # "4": Engine.IO MESSAGE
+                return
+        await super()._send_packet(eio_sid, pkt)
+
+    async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
+        # `emit(to=...)` and room emits arrive here with an already encoded Engine.IO packet.
+        ws = self.writers.get(eio_sid) if self.writers is not None else None
+        if ws is not None and eio_pkt.packet_type == eio_packet.MESSAGE and ws.can_write_now():
+            encoded = eio_pkt.encode()
+            if isinstance(encoded, str):
+                ws.write_frame(text_frame(encoded.encode()))
+                return
+        await super()._send_eio_packet(eio_sid, eio_pkt)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
@@ -69,7 +96,8 @@ class RealtimeAdapter:
             raise ServiceUnavailable("The hub is starting.", code="starting")
         if self._bound is not service:
             # The hub is built by the ASGI lifespan after this server exists; bind on first use.
-            service.add_deliverer(LocalFanout(self._sio, self._eio_by_conn, hub.metrics))
+            writers = getattr(self._sio, "writers", None)
+            service.add_deliverer(LocalFanout(self._sio, self._eio_by_conn, hub.metrics, writers))
             service.add_disconnector(self._kick)
             self._bound = service
         return service
@@ -155,6 +183,7 @@ def create_socketio(settings: Settings, get_hub: Callable[[], Any]) -> socketio.
         logger=False,
         engineio_logger=False,
     )
+    sio.writers = install(sio.eio)
     adapter = RealtimeAdapter(sio, get_hub)
     sio.on("connect", adapter.connect)
     sio.on("disconnect", adapter.disconnect)

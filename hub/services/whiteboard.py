@@ -6,7 +6,9 @@ one bus message then reaches the other instances, which ignore their own echo (p
 pub/sub manager and `storage/redis/bus.py` do the same).
 
 Ordering guarantees: an ack with a seq is sent only after the COMMIT, the replay append and the
-fan-out to local sockets; so a client that saw seq N can always resume from N.
+fan-out to local sockets; so a client that saw seq N can always resume from N. Strokes are fanned out
+by the group committer's post-commit hook, batch by batch in seq order per space, so the sockets of
+one room receive a committed batch in one go (and one bus message carries it to other instances).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from hub.errors import BadRequest, Conflict, Forbidden, Gone, HubError, NotFound
 from hub.models import Principal, Role, SpaceAccess
 from hub.ports.infra import Bus
 from hub.ports.whiteboard import (
-    CommitResult,
     Deliver,
     Disconnect,
     PendingStroke,
@@ -37,7 +38,7 @@ from hub.ports.whiteboard import (
     StrokeStore,
 )
 from hub.services import whiteboard_input as parse
-from hub.services.whiteboard_commit import GroupCommitter
+from hub.services.whiteboard_commit import Committed, GroupCommitter
 from hub.services.whiteboard_input import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class WhiteboardService:
         self.instance_id = secrets.token_hex(8)
         self._committer = GroupCommitter(
             strokes, window=settings.group_commit_ms / 1000, after_commit=self._after_commit,
+            max_inflight=2,  # measured: more concurrent transactions cost PostgreSQL CPU, not latency
             observe_size=observe_commit,
         )
         self._conns: dict[str, Connection] = {}
@@ -297,25 +299,34 @@ class WhiteboardService:
         await self._authorize(conn, space_id, Role.EDITOR)
         conn.strokes.take()
         stroke = parse.stroke(data, self._settings.stroke_max_points)
-        result = await self._committer.submit(PendingStroke(space_id, conn.principal.user_id, stroke))
+        # Broadcast by `_after_commit` (the origin is excluded from it) before this returns.
+        result = await self._committer.submit(PendingStroke(space_id, conn.principal.user_id, stroke), conn_id)
         if result.missing or result.seq is None:
             raise NotFound("No such space.")
         if result.foreign:
             raise Conflict("That stroke id is already used.", code="stroke_id_taken")
-        if not result.duplicate:
-            event = stroke_event(space_id, result.seq, conn.principal.user_id, stroke)
-            await self._broadcast(space_id, "stroke", event, exclude=conn_id)
         return {"ok": True, "seq": result.seq}
 
-    async def _after_commit(self, items: Sequence[PendingStroke], results: Sequence[CommitResult]) -> None:
-        per_space: dict[str, list[dict[str, Any]]] = {}
-        for item, result in zip(items, results, strict=True):
-            if result.seq is not None and not result.duplicate:
-                per_space.setdefault(item.space_id, []).append(
-                    stroke_event(item.space_id, result.seq, item.author_id, item.stroke)
-                )
+    async def _after_commit(self, batch: Sequence[Committed]) -> None:
+        per_space: dict[str, list[tuple[dict[str, Any], str | None]]] = {}
+        for c in batch:
+            if c.result.seq is not None and not c.result.duplicate and not c.result.missing:
+                event = stroke_event(c.item.space_id, c.result.seq, c.item.author_id, c.item.stroke)
+                per_space.setdefault(c.item.space_id, []).append((event, c.origin))
         for space_id, events in per_space.items():
-            await self._replay.append(space_id, await self._epoch(space_id), events)
+            try:
+                await self._replay.append(space_id, await self._epoch(space_id), [e for e, _ in events])
+            except HubError:
+                # The stroke is committed; a resuming client falls back to a snapshot (gap check).
+                log.warning("replay append failed", extra={"fields": {"space_id": space_id}})
+            for event, origin in events:
+                await self._deliver_local(space_id, "stroke", event, origin, False)
+            if self._cross_instance:
+                await self._bus.publish(
+                    f"wb:{space_id}",
+                    {"type": "wb", "origin": self.instance_id, "event": "stroke",
+                     "batch": [[e, o] for e, o in events], "volatile": False},
+                )
 
     async def _epoch(self, space_id: str) -> str:
         epoch = self._epochs.get(space_id)
@@ -407,11 +418,15 @@ class WhiteboardService:
     async def _on_bus(self, topic: str, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if topic.startswith("wb:"):
-            if event.get("origin") != self.instance_id and isinstance(event.get("data"), dict):
-                await self._deliver_local(
-                    topic[3:], str(event.get("event")), event["data"], event.get("exclude"),
-                    bool(event.get("volatile")),
-                )
+            if event.get("origin") == self.instance_id:
+                return
+            name, volatile = str(event.get("event")), bool(event.get("volatile"))
+            if isinstance(event.get("data"), dict):
+                await self._deliver_local(topic[3:], name, event["data"], event.get("exclude"), volatile)
+            batch = event.get("batch")
+            for entry in batch if isinstance(batch, list) else ():
+                if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], dict):
+                    await self._deliver_local(topic[3:], name, entry[0], entry[1], volatile)
             return
         space_id = str(event.get("space_id") or (topic[6:] if topic.startswith("space:") else ""))
         if kind in RELAYED and space_id:

@@ -1,6 +1,18 @@
-"""Group commit for strokes: everything that arrives while a commit is in flight (or within a short
-window) goes into the next single transaction, so N busy sockets cost one INSERT and one COMMIT
-instead of N. Each caller still gets its own result, and only after the COMMIT returned.
+"""Group commit for strokes, pipelined: N busy sockets cost one INSERT and one COMMIT instead of N,
+and the next batch's transaction runs while the previous batch is fanned out.
+
+Rules, and why:
+- At most one transaction per space is in flight. Seq numbers are handed out under the board's row
+  lock, so two in-flight batches of one space would only queue on that lock in PostgreSQL, and their
+  COMMITs could come back to us in either order.
+- Up to `max_inflight` transactions run at once for disjoint sets of spaces: a busy room does not
+  hold back a quiet one.
+- As soon as a batch's COMMIT returns, its spaces are free and the next batch starts (its BEGIN goes
+  out before this batch's fan-out runs). The post-commit work (`after_commit`: replay append, fan-out)
+  of a batch waits for that of the previous batch of the same spaces, so broadcasts leave in seq order.
+- Callers are released (and acked) only after their batch's COMMIT and `after_commit` finished.
+- The window (a few ms of patience that turns a burst into one COMMIT) is waited only when nothing is
+  in flight yet; items that queued behind a running commit already waited long enough.
 """
 
 from __future__ import annotations
@@ -9,17 +21,30 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from hub.ports.whiteboard import CommitResult, PendingStroke, StrokeStore
 
 log = logging.getLogger(__name__)
 
-# Called with every committed batch before callers are released (replay append, broadcast).
-AfterCommit = Callable[[Sequence[PendingStroke], Sequence[CommitResult]], Awaitable[None]]
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """One submitted stroke after its COMMIT: the item, its result and the submitter's tag."""
+
+    item: PendingStroke
+    result: CommitResult
+    origin: Any
+
+
+# Called with every committed batch, in per-space commit order, before its callers are released.
+AfterCommit = Callable[[Sequence[Committed]], Awaitable[None]]
+_Entry = tuple[PendingStroke, Any, "asyncio.Future[CommitResult]"]
 
 
 class GroupCommitter:
-    """Batches `submit` calls into `StrokeStore.commit_strokes` transactions, one at a time."""
+    """Batches `submit` calls into `StrokeStore.commit_strokes` transactions (see the module docstring)."""
 
     def __init__(
         self,
@@ -27,70 +52,125 @@ class GroupCommitter:
         *,
         window: float,
         max_batch: int = 256,
+        max_inflight: int = 2,
         after_commit: AfterCommit | None = None,
         observe_size: Callable[[int], None] | None = None,
     ) -> None:
         self._store = store
         self._window = window
         self._max_batch = max_batch
+        self._max_inflight = max(1, max_inflight)
         self._after_commit = after_commit
         self._observe = observe_size
-        self._queue: list[tuple[PendingStroke, asyncio.Future[CommitResult]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._queue: list[_Entry] = []
+        self._busy: set[str] = set()  # spaces with a transaction in flight
+        # space -> the post-commit "done" future of the latest batch that touched it.
+        self._tail: dict[str, asyncio.Future[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # every batch not finished yet
+        self._inflight = 0  # batches whose transaction has not returned yet
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
         self._closed = False
 
-    async def submit(self, item: PendingStroke) -> CommitResult:
+    async def submit(self, item: PendingStroke, origin: Any = None) -> CommitResult:
         if self._closed:
             raise RuntimeError("group committer is closed")
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="stroke-group-commit")
-        future: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
-        self._wake.set()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[CommitResult] = loop.create_future()
+        self._queue.append((item, origin, future))
+        if item.space_id not in self._busy and self._timer is None:
+            if self._window > 0 and not self._inflight:
+                self._timer = loop.call_later(self._window, self._fire)
+            else:
+                self._timer = loop.call_soon(self._fire)
         return await future
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            if self._window > 0:
-                # A few milliseconds of patience turns a burst from many sockets into one COMMIT.
-                await asyncio.sleep(self._window)
-            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-            if not self._queue:
-                self._wake.clear()
-            batch = [(item, fut) for item, fut in batch if not fut.done()]
-            if batch:
-                await self._commit(batch)
+    def _fire(self) -> None:
+        self._timer = None
+        self._pump()
 
-    async def _commit(self, batch: list[tuple[PendingStroke, asyncio.Future[CommitResult]]]) -> None:
-        items = [item for item, _ in batch]
+    def _pump(self) -> None:
+        """Start transactions for queued items of free spaces, up to `max_inflight` at once."""
+        while self._queue and self._inflight < self._max_inflight and not self._closed:
+            batch: list[_Entry] = []
+            rest: list[_Entry] = []
+            spaces: set[str] = set()
+            for entry in self._queue:
+                space = entry[0].space_id
+                if entry[2].done():
+                    continue  # the caller went away before its stroke was sent
+                if len(batch) < self._max_batch and space not in self._busy:
+                    batch.append(entry)
+                    spaces.add(space)
+                else:
+                    rest.append(entry)
+            self._queue = rest
+            if not batch:
+                return
+            self._busy |= spaces
+            self._inflight += 1
+            previous = [self._tail[s] for s in spaces if s in self._tail]
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            for s in spaces:
+                self._tail[s] = done
+            task = asyncio.create_task(self._commit(batch, spaces, previous, done), name="stroke-group-commit")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _commit(
+        self, batch: list[_Entry], spaces: set[str], previous: list[asyncio.Future[None]],
+        done: asyncio.Future[None],
+    ) -> None:
+        items = [item for item, _, _ in batch]
         try:
-            results = await self._store.commit_strokes(items)
-        except Exception as exc:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
-        if self._observe:
-            self._observe(len(items))
-        if self._after_commit is not None:
             try:
-                await self._after_commit(items, results)
-            except Exception:
-                # Committed is committed: a replay or fan-out hiccup must not turn into a failed ack.
-                log.exception("after-commit hook failed")
-        for (_, fut), result in zip(batch, results, strict=True):
-            if not fut.done():
-                fut.set_result(result)
+                results = await self._store.commit_strokes(items)
+            except Exception as exc:
+                self._release(spaces)
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                return
+            # Free the spaces first: the next batch's transaction overlaps with this batch's fan-out.
+            self._release(spaces)
+            if self._observe:
+                self._observe(len(items))
+            for prev in previous:
+                await asyncio.shield(prev)  # the earlier batch's broadcasts go out first
+            if self._after_commit is not None:
+                try:
+                    pairs = zip(batch, results, strict=True)
+                    await self._after_commit([Committed(item, result, origin) for (item, origin, _), result in pairs])
+                except Exception:
+                    # Committed is committed: a replay or fan-out hiccup must not turn into a failed ack.
+                    log.exception("after-commit hook failed")
+            for (_, _, fut), result in zip(batch, results, strict=True):
+                if not fut.done():
+                    fut.set_result(result)
+        finally:
+            if not done.done():
+                done.set_result(None)
+            for s in spaces:
+                if self._tail.get(s) is done:
+                    del self._tail[s]
+            self._pump()
+
+    def _release(self, spaces: set[str]) -> None:
+        self._busy -= spaces
+        self._inflight -= 1
+        self._pump()
 
     async def close(self) -> None:
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for _, fut in self._queue:
+                await task
+        for _, _, fut in self._queue:
             if not fut.done():
                 fut.cancel()
         self._queue.clear()

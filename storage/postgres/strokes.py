@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from hub.errors import NotFound
+from hub.errors import Conflict, NotFound
 from hub.ports.whiteboard import (
     BoardPosition,
     CommitResult,
@@ -39,12 +39,74 @@ SELECT seq, epoch FROM whiteboards WHERE space_id = $1
 LIMIT 1
 """
 
-_INSERT = """
-INSERT INTO whiteboard_strokes (space_id, id, seq, author_id, tool, color, width, points)
-SELECT s, i, q, a, t, c, w, p::jsonb
-FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::float8[],
-            $8::text[]) AS v(s, i, q, a, t, c, w, p)
+# A whole group commit in one statement. Rows out: ("b", space) for every board that exists,
+# ("n", n, seq) for every stored stroke (n = 1-based position in the batch), ("o", n, seq, author)
+# for every stroke id that was already stored. Later copies of an id within the batch are neither:
+# the caller answers them from the first copy.
+_COMMIT = """
+WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::float8[], $7::text[])
+        WITH ORDINALITY AS v(s, i, a, t, c, w, p, n)
+),
+b AS MATERIALIZED (
+    SELECT space_id, seq FROM whiteboards WHERE space_id = ANY($8::text[]) ORDER BY space_id FOR UPDATE
+),
+ex AS MATERIALIZED (
+    SELECT v.n, w.seq, w.author_id FROM v JOIN whiteboard_strokes w ON w.space_id = v.s AND w.id = v.i
+),
+firsts AS (
+    SELECT DISTINCT ON (v.s, v.i) v.* FROM v
+    WHERE EXISTS (SELECT 1 FROM b WHERE b.space_id = v.s) AND NOT EXISTS (SELECT 1 FROM ex WHERE ex.n = v.n)
+    ORDER BY v.s, v.i, v.n
+),
+numbered AS MATERIALIZED (
+    SELECT f.*, b.seq + row_number() OVER (PARTITION BY f.s ORDER BY f.n) AS q
+    FROM firsts f JOIN b ON b.space_id = f.s
+),
+ins AS (
+    INSERT INTO whiteboard_strokes (space_id, id, seq, author_id, tool, color, width, points)
+    SELECT s, i, q, a, t, c, w, p::jsonb FROM numbered
+),
+upd AS (
+    UPDATE whiteboards w SET seq = m.q, updated_at = now()
+    FROM (SELECT s, max(q) AS q FROM numbered GROUP BY s) m WHERE w.space_id = m.s
+)
+SELECT 'b' AS kind, space_id AS space, NULL::bigint AS n, NULL::bigint AS seq, NULL::uuid AS author FROM b
+UNION ALL SELECT 'n', NULL, n, q, NULL FROM numbered
+UNION ALL SELECT 'o', NULL, n, seq, author_id FROM ex
 """
+
+
+def _columns(items: Sequence[PendingStroke]) -> list[list[Any]]:
+    cols: list[list[Any]] = [[] for _ in range(7)]
+    for it in items:
+        s = it.stroke
+        row = (it.space_id, uuid.UUID(s.id), uuid.UUID(it.author_id), s.tool, s.color, s.width,
+               orjson.dumps(s.points).decode())
+        for col, value in zip(cols, row, strict=True):
+            col.append(value)
+    return cols
+
+
+def _results(
+    items: Sequence[PendingStroke], boards: set[str], new: dict[int, int], old: dict[int, tuple[int, str | None]]
+) -> list[CommitResult]:
+    results: list[CommitResult] = []
+    first: dict[tuple[str, str], tuple[int, str | None]] = {}
+    for n, it in enumerate(items):
+        key = (it.space_id, it.stroke.id)
+        if n in old:
+            seq, author = old[n]
+            results.append(CommitResult(seq, duplicate=True, foreign=author != it.author_id))
+        elif n in new:
+            first[key] = (new[n], it.author_id)
+            results.append(CommitResult(new[n]))
+        elif key in first:  # a second copy in the same batch
+            seq, author = first[key]
+            results.append(CommitResult(seq, duplicate=True, foreign=author != it.author_id))
+        else:
+            results.append(CommitResult(None, missing=True))
+    return results
 
 
 def new_epoch() -> str:
@@ -68,55 +130,43 @@ class PostgresStrokeStore:
         return BoardPosition(int(row["seq"]), str(row["epoch"]))
 
     async def commit_strokes(self, items: Sequence[PendingStroke]) -> list[CommitResult]:
-        results: list[CommitResult | None] = [None] * len(items)
-        spaces = sorted({it.space_id for it in items})
+        # One statement, so one round trip: it runs in its own implicit transaction. The board rows
+        # are locked (sorted, FOR UPDATE) before seqs are read from them, as the multi-statement
+        # version did. Its snapshot predates the lock, so a stroke id committed by another instance
+        # while we waited is not seen as existing: the INSERT then fails on the primary key, and the
+        # batch is retried the careful way, where that id is found and answered as a duplicate.
+        cols = _columns(items)
+        try:
+            rows = await self._db.fetch(_COMMIT, *cols, sorted({it.space_id for it in items}))
+        except Conflict:
+            return await self._commit_locked(items)
+        boards: set[str] = set()
+        new: dict[int, int] = {}
+        old: dict[int, tuple[int, str | None]] = {}
+        for r in rows:
+            if r["kind"] == "b":
+                boards.add(r["space"])
+            elif r["kind"] == "n":
+                new[int(r["n"]) - 1] = int(r["seq"])
+            else:
+                old[int(r["n"]) - 1] = (int(r["seq"]), str(r["author"]) if r["author"] else None)
+        return _results(items, boards, new, old)
+
+    async def _commit_locked(self, items: Sequence[PendingStroke]) -> list[CommitResult]:
+        """The multi-statement commit: lock first, then read existing ids with a fresh snapshot."""
         async with self._db.transaction() as conn:
-            # Sorted locking keeps concurrent group commits on several instances deadlock-free.
-            boards = {
-                r["space_id"]: int(r["seq"])
-                for r in await conn.fetch(
-                    "SELECT space_id, seq FROM whiteboards WHERE space_id = ANY($1::text[])"
-                    " ORDER BY space_id FOR UPDATE",
-                    spaces,
-                )
-            }
-            existing = {
-                (r["space_id"], str(r["id"])): (int(r["seq"]), str(r["author_id"]) if r["author_id"] else None)
-                for r in await conn.fetch(
-                    "SELECT w.space_id, w.id, w.seq, w.author_id FROM whiteboard_strokes w"
-                    " JOIN unnest($1::text[], $2::uuid[]) AS k(s, i) ON w.space_id = k.s AND w.id = k.i",
-                    [it.space_id for it in items], [it.stroke.id for it in items],
-                )
-            }
-            cols: list[list[Any]] = [[] for _ in range(8)]
-            for n, it in enumerate(items):
-                key = (it.space_id, it.stroke.id)
-                if it.space_id not in boards:
-                    results[n] = CommitResult(None, missing=True)
-                elif key in existing:
-                    seq, author = existing[key]
-                    results[n] = CommitResult(seq, duplicate=True, foreign=author != it.author_id)
-                else:
-                    seq = boards[it.space_id] = boards[it.space_id] + 1
-                    existing[key] = (seq, it.author_id)  # a second copy in the same batch is a duplicate
-                    s = it.stroke
-                    for col, value in zip(
-                        cols,
-                        (it.space_id, uuid.UUID(s.id), seq, uuid.UUID(it.author_id), s.tool, s.color,
-                         s.width, orjson.dumps(s.points).decode()),
-                        strict=True,
-                    ):
-                        col.append(value)
-                    results[n] = CommitResult(seq)
-            if cols[0]:
-                await conn.execute(_INSERT, *cols)
-                touched = sorted({s for s in cols[0]})
-                await conn.execute(
-                    "UPDATE whiteboards w SET seq = v.q, updated_at = now()"
-                    " FROM unnest($1::text[], $2::bigint[]) AS v(s, q) WHERE w.space_id = v.s",
-                    touched, [boards[s] for s in touched],
-                )
-        return [r if r is not None else CommitResult(None, missing=True) for r in results]
+            await conn.execute(
+                "SELECT 1 FROM whiteboards WHERE space_id = ANY($1::text[]) ORDER BY space_id FOR UPDATE",
+                sorted({it.space_id for it in items}),
+            )
+            rows = await conn.fetch(_COMMIT, *_columns(items), sorted({it.space_id for it in items}))
+        boards = {r["space"] for r in rows if r["kind"] == "b"}
+        new = {int(r["n"]) - 1: int(r["seq"]) for r in rows if r["kind"] == "n"}
+        old = {
+            int(r["n"]) - 1: (int(r["seq"]), str(r["author"]) if r["author"] else None)
+            for r in rows if r["kind"] == "o"
+        }
+        return _results(items, boards, new, old)
 
     async def snapshot(self, space_id: str) -> tuple[BoardPosition, list[StoredStroke]]:
         await self.position(space_id)  # creates the board on first use

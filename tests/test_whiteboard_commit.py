@@ -1,0 +1,132 @@
+"""GroupCommitter: pipelined group commit with per-space order (a scripted store, no database)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+from hub.ports.whiteboard import BoardPosition, CommitResult, PendingStroke, Removal, StoredStroke, Stroke
+from hub.services.whiteboard_commit import Committed, GroupCommitter
+
+
+class ScriptedStore:
+    """A StrokeStore whose commits finish only when the test releases them, in any order."""
+
+    def __init__(self) -> None:
+        self.seq: dict[str, int] = {}
+        self.started: list[list[str]] = []  # space ids of each commit, in start order
+        self.gates: list[asyncio.Event] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.changed = asyncio.Condition()
+
+    async def commit_strokes(self, items: Sequence[PendingStroke]) -> list[CommitResult]:
+        gate = asyncio.Event()
+        async with self.changed:
+            self.started.append([it.space_id for it in items])
+            self.gates.append(gate)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.changed.notify_all()
+        await gate.wait()
+        self.in_flight -= 1
+        results = []
+        for it in items:
+            self.seq[it.space_id] = self.seq.get(it.space_id, 0) + 1
+            results.append(CommitResult(self.seq[it.space_id]))
+        return results
+
+    async def wait_started(self, n: int) -> None:
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(lambda: len(self.started) >= n), 2)
+
+    async def position(self, space_id: str) -> BoardPosition:
+        return BoardPosition(self.seq.get(space_id, 0), "e")
+
+    async def snapshot(self, space_id: str) -> tuple[BoardPosition, list[StoredStroke]]:
+        return await self.position(space_id), []
+
+    async def erase(self, space_id: str, ids: Sequence[str]) -> Removal | None:
+        return None
+
+    async def clear(self, space_id: str) -> Removal | None:
+        return None
+
+    async def undo(self, space_id: str, author_id: str) -> Removal | None:
+        return None
+
+
+def pending(space_id: str) -> PendingStroke:
+    return PendingStroke(space_id, str(uuid.uuid4()), Stroke(str(uuid.uuid4()), "pen", "#000000", 1.0, [[0, 0]]))
+
+
+async def test_next_batch_commits_while_the_previous_fans_out_and_order_is_kept() -> None:
+    store = ScriptedStore()
+    fanned: list[int] = []
+    hold_first = asyncio.Event()
+
+    async def after_commit(batch: Sequence[Committed]) -> None:
+        if batch[0].result.seq == 1:
+            await hold_first.wait()  # the first batch's fan-out is slow
+        fanned.extend(c.result.seq for c in batch if c.result.seq is not None)
+
+    committer = GroupCommitter(store, window=0, after_commit=after_commit)
+    first = asyncio.create_task(committer.submit(pending("a"), "conn-1"))
+    await store.wait_started(1)
+    second = asyncio.create_task(committer.submit(pending("a"), "conn-2"))
+    await asyncio.sleep(0)
+    assert len(store.started) == 1  # one transaction per space at a time
+    store.gates[0].set()
+    await store.wait_started(2)  # the second batch's transaction started during the first's fan-out
+    store.gates[1].set()
+    await asyncio.sleep(0.01)
+    assert fanned == [] and not first.done() and not second.done()  # no ack before its fan-out
+    hold_first.set()
+    assert (await first).seq == 1 and (await second).seq == 2
+    assert fanned == [1, 2]  # seq order, though the second COMMIT returned first
+    await committer.close()
+
+
+async def test_spaces_commit_concurrently_up_to_the_limit_and_queued_items_batch() -> None:
+    store = ScriptedStore()
+    committer = GroupCommitter(store, window=0, max_inflight=2)
+    tasks = [asyncio.create_task(committer.submit(pending(s))) for s in ("a", "b", "c")]
+    await store.wait_started(1)
+    assert store.started[0] == ["a", "b", "c"]  # submitted in one loop turn: one batch
+    more = [asyncio.create_task(committer.submit(pending(s))) for s in ("a", "a", "d")]
+    await store.wait_started(2)
+    assert store.started[1] == ["d"]  # a is busy; d may commit beside it
+    await asyncio.sleep(0.01)
+    assert len(store.started) == 2 and store.max_in_flight == 2
+    store.gates[0].set()
+    await store.wait_started(3)
+    assert store.started[2] == ["a", "a"]  # both queued strokes of a in the next batch
+    for gate in store.gates:
+        gate.set()
+    results = await asyncio.gather(*tasks, *more)
+    assert [r.seq for r in results] == [1, 1, 1, 2, 3, 1]
+    await committer.close()
+
+
+async def test_a_failed_commit_fails_its_callers_and_frees_the_space() -> None:
+    class Failing(ScriptedStore):
+        async def commit_strokes(self, items: Sequence[PendingStroke]) -> list[CommitResult]:
+            if not self.started:
+                self.started.append([])
+                raise RuntimeError("database down")
+            return await super().commit_strokes(items)
+
+    store = Failing()
+    committer = GroupCommitter(store, window=0)
+    try:
+        await committer.submit(pending("a"))
+    except RuntimeError as exc:
+        assert str(exc) == "database down"
+    else:
+        raise AssertionError("the failure was not raised")
+    task = asyncio.create_task(committer.submit(pending("a")))
+    await store.wait_started(2)
+    store.gates[0].set()
+    assert (await task).seq == 1
+    await committer.close()

@@ -1,0 +1,68 @@
+"""PostgresStrokeStore against a real PostgreSQL: first-join race, one-statement group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from hub.ports.whiteboard import PendingStroke, Stroke
+from storage.postgres.db import PostgresDatabase
+from storage.postgres.strokes import PostgresStrokeStore
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[PostgresDatabase]:
+    database = await PostgresDatabase.connect(database_url, max_size=20)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def new_space(db: PostgresDatabase) -> tuple[str, str]:
+    user = str(await db.fetchval("INSERT INTO users (display_name) VALUES ('u') RETURNING id"))
+    space = uuid.uuid4().hex
+    await db.execute(
+        "INSERT INTO spaces (id, name, owner_id, expires_at) VALUES ($1, 's', $2, now() + interval '1 day')",
+        space, uuid.UUID(user),
+    )
+    return space, user
+
+
+async def test_many_concurrent_first_joins_of_a_new_board_all_succeed(db: PostgresDatabase) -> None:
+    store = PostgresStrokeStore(db)
+    for _ in range(5):  # the race needs the INSERTs to overlap; several fresh boards make that likely
+        space, _user = await new_space(db)
+        positions = await asyncio.gather(*(store.position(space) for _ in range(20)))
+        assert {p.epoch for p in positions} == {positions[0].epoch}
+        assert {p.seq for p in positions} == {0}
+        assert await db.fetchval("SELECT count(*) FROM whiteboards WHERE space_id = $1", space) == 1
+
+
+def pending(space: str, author: str, stroke_id: str | None = None) -> PendingStroke:
+    return PendingStroke(space, author, Stroke(stroke_id or str(uuid.uuid4()), "pen", "#000000", 2.0, [[1.0, 2.0]]))
+
+
+async def test_group_commit_numbers_dedups_and_reports_missing_boards(db: PostgresDatabase) -> None:
+    store = PostgresStrokeStore(db)
+    a, user = await new_space(db)
+    b, _ = await new_space(db)
+    await store.position(a)
+    await store.position(b)
+    other = str(await db.fetchval("INSERT INTO users (display_name) VALUES ('o') RETURNING id"))
+    first = pending(a, user)
+    results = await store.commit_strokes([
+        first, pending(b, user), first, pending(a, other, first.stroke.id), pending("no-such-board", user),
+        pending(a, user),
+    ])
+    assert [(r.seq, r.duplicate, r.foreign, r.missing) for r in results] == [
+        (1, False, False, False), (1, False, False, False), (1, True, False, False), (1, True, True, False),
+        (None, False, False, True), (2, False, False, False),
+    ]
+    retry = await store.commit_strokes([first, pending(a, user)])
+    assert [(r.seq, r.duplicate) for r in retry] == [(1, True), (3, False)]
+    position, strokes = await store.snapshot(a)
+    assert position.seq == 3 and [s.seq for s in strokes] == [1, 2, 3]
