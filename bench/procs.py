@@ -164,6 +164,8 @@ def hub_env(database_url: str, port: int, data_dir: Path) -> dict[str, str]:
             "HUB_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
         }
     )
+    # Experiments: BENCH_HUB_GROUP_COMMIT_MS=0 runs the hub with HUB_GROUP_COMMIT_MS=0, and so on.
+    env.update({k[6:]: v for k, v in os.environ.items() if k.startswith("BENCH_HUB_")})
     return env
 
 

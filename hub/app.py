@@ -45,6 +45,7 @@ class Hub:
     kv: KeyValueTTL
     rate_limiter: RateLimiter
     redis: Any | None = None
+    dsn: str = ""  # the database the pool above talks to (capabilities may open their own pools)
     # Whiteboard backends, chosen with the bus: Redis when scaled out, in-memory otherwise.
     replay: ReplayBuffer | None = None
     presence: Presence | None = None
@@ -177,7 +178,7 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
         raise
 
     hub = Hub(
-        settings=settings, metrics=metrics or Metrics(), db=db, bus=bus, kv=kv,
+        settings=settings, metrics=metrics or Metrics(), db=db, dsn=dsn, bus=bus, kv=kv,
         rate_limiter=rate_limiter, redis=redis, replay=replay, presence=presence, _closers=closers,
     )
     hub.on_close(rate_limiter.close)

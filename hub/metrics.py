@@ -32,6 +32,16 @@ class Metrics:
             "hub_stroke_group_commit_size", "Strokes committed per group commit.", registry=r,
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
         )
+        # The stroke path's latency, split where it can be acted on (see hub/services/whiteboard_commit.py).
+        stroke_buckets = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1.0)
+        self.stroke_commit_seconds = Histogram(
+            "hub_stroke_commit_seconds", "Duration of one stroke group-commit transaction.", registry=r,
+            buckets=stroke_buckets,
+        )
+        self.stroke_ack_seconds = Histogram(
+            "hub_stroke_ack_seconds", "Time from a stroke's arrival at the committer to its ack.", registry=r,
+            buckets=stroke_buckets,
+        )
         self.uploads_created = Counter("hub_uploads_created_total", "Upload URLs issued.", registry=r)
         self.downloads_created = Counter("hub_downloads_created_total", "Download URLs issued.", registry=r)
         self.bytes_confirmed = Counter("hub_upload_bytes_confirmed_total", "Bytes of completed uploads.", registry=r)

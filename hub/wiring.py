@@ -51,13 +51,31 @@ async def wire_identity_spaces_bins(hub: Hub) -> None:
 
 async def wire_whiteboard(hub: Hub) -> None:
     from hub.services.whiteboard import WhiteboardService
+    from hub.services.whiteboard_commit import CommitObserver
+    from storage.postgres.db import PostgresDatabase
     from storage.postgres.strokes import PostgresStrokeStore
 
     assert hub.replay is not None and hub.presence is not None
+    # Group commits get their own two connections (the committer runs at most two transactions at
+    # once), with generic plans: PostgreSQL otherwise re-plans the commit statement on every call
+    # (custom plans for array parameters), which measured as half of its cost (0.8 -> 0.4 ms).
+    commit_db = hub.db
+    if hub.dsn:
+        commit_db = await PostgresDatabase.connect(
+            hub.dsn, min_size=1, max_size=2, command_timeout=hub.settings.db_command_timeout,
+            server_settings={"plan_cache_mode": "force_generic_plan"},
+        )
+        hub.on_close(commit_db.close)  # closed after the whiteboard service (closers run in reverse)
     hub.whiteboard = WhiteboardService(
-        hub.settings, strokes=PostgresStrokeStore(hub.db), replay=hub.replay, presence=hub.presence,
+        hub.settings, strokes=PostgresStrokeStore(hub.db, commit_db=commit_db),
+        replay=hub.replay, presence=hub.presence,
         bus=hub.bus, spaces=hub.spaces, authenticate=lambda token: hub.identity.authenticate(token),
-        cross_instance=hub.settings.uses_redis, observe_commit=hub.metrics.group_commit_size.observe,
+        cross_instance=hub.settings.uses_redis,
+        observe_commit=CommitObserver(
+            size=hub.metrics.group_commit_size.observe,
+            commit=hub.metrics.stroke_commit_seconds.observe,
+            ack=hub.metrics.stroke_ack_seconds.observe,
+        ),
     )
     hub.on_close(hub.presence.close)
     hub.on_close(hub.replay.close)

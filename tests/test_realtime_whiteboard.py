@@ -250,6 +250,13 @@ async def test_concurrent_strokes_share_group_commits(hub: Any) -> None:
         commits = _metric(after, "hub_stroke_group_commit_size_count") - commits_before
         assert _metric(after, "hub_stroke_group_commit_size_sum") >= 40
         assert 1 <= commits < 40  # 40 strokes, fewer transactions
+        # The latency split is exported: one transaction timing per commit, one ack timing per stroke.
+        def grew(name: str) -> float:
+            return _metric(after, name) - _metric(before.text, name)
+
+        assert grew("hub_stroke_commit_seconds_count") == commits
+        assert grew("hub_stroke_ack_seconds_count") == 40
+        assert grew("hub_stroke_ack_seconds_sum") > 0
     finally:
         for s in socks:
             await s.close()

@@ -38,7 +38,7 @@ from hub.ports.whiteboard import (
     StrokeStore,
 )
 from hub.services import whiteboard_input as parse
-from hub.services.whiteboard_commit import Committed, GroupCommitter
+from hub.services.whiteboard_commit import CommitObserver, Committed, GroupCommitter
 from hub.services.whiteboard_input import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class WhiteboardService:
         spaces: AccessCheck,
         authenticate: Authenticate,
         cross_instance: bool,
-        observe_commit: Callable[[int], None] | None = None,
+        observe_commit: CommitObserver | None = None,
         recheck_interval: float = 5.0,
     ) -> None:
         self._settings = settings
@@ -137,7 +137,7 @@ class WhiteboardService:
         self._committer = GroupCommitter(
             strokes, window=settings.group_commit_ms / 1000, after_commit=self._after_commit,
             max_inflight=2,  # measured: more concurrent transactions cost PostgreSQL CPU, not latency
-            observe_size=observe_commit,
+            observe=observe_commit,
         )
         self._conns: dict[str, Connection] = {}
         self._rooms: dict[str, set[str]] = {}

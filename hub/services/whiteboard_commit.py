@@ -38,6 +38,20 @@ class Committed:
     origin: Any
 
 
+@dataclass(frozen=True, slots=True)
+class CommitObserver:
+    """Where the group committer reports its figures (Prometheus histograms in the hub).
+
+    `size`: strokes per transaction; `commit`: seconds a transaction took (its round trip and the
+    COMMIT's WAL flush); `ack`: seconds from `submit` to the caller's release, per stroke: the
+    window, waiting for a busy space, the transaction and the post-commit fan-out.
+    """
+
+    size: Callable[[int], None] | None = None
+    commit: Callable[[float], None] | None = None
+    ack: Callable[[float], None] | None = None
+
+
 # Called with every committed batch, in per-space commit order, before its callers are released.
 AfterCommit = Callable[[Sequence[Committed]], Awaitable[None]]
 _Entry = tuple[PendingStroke, Any, "asyncio.Future[CommitResult]"]
@@ -54,14 +68,14 @@ class GroupCommitter:
         max_batch: int = 256,
         max_inflight: int = 2,
         after_commit: AfterCommit | None = None,
-        observe_size: Callable[[int], None] | None = None,
+        observe: CommitObserver | None = None,
     ) -> None:
         self._store = store
         self._window = window
         self._max_batch = max_batch
         self._max_inflight = max(1, max_inflight)
         self._after_commit = after_commit
-        self._observe = observe_size
+        self._observe = observe or CommitObserver()
         self._queue: list[_Entry] = []
         self._busy: set[str] = set()  # spaces with a transaction in flight
         # space -> the post-commit "done" future of the latest batch that touched it.
@@ -82,7 +96,13 @@ class GroupCommitter:
                 self._timer = loop.call_later(self._window, self._fire)
             else:
                 self._timer = loop.call_soon(self._fire)
-        return await future
+        if self._observe.ack is None:
+            return await future
+        started = loop.time()
+        try:
+            return await future
+        finally:
+            self._observe.ack(loop.time() - started)
 
     def _fire(self) -> None:
         self._timer = None
@@ -121,9 +141,13 @@ class GroupCommitter:
         done: asyncio.Future[None],
     ) -> None:
         items = [item for item, _, _ in batch]
+        loop = asyncio.get_running_loop()
         try:
             try:
+                started = loop.time()
                 results = await self._store.commit_strokes(items)
+                if self._observe.commit is not None:
+                    self._observe.commit(loop.time() - started)
             except Exception as exc:
                 self._release(spaces)
                 for _, _, fut in batch:
@@ -132,8 +156,8 @@ class GroupCommitter:
                 return
             # Free the spaces first: the next batch's transaction overlaps with this batch's fan-out.
             self._release(spaces)
-            if self._observe:
-                self._observe(len(items))
+            if self._observe.size is not None:
+                self._observe.size(len(items))
             for prev in previous:
                 await asyncio.shield(prev)  # the earlier batch's broadcasts go out first
             if self._after_commit is not None:

@@ -59,6 +59,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release a connection to the pool without asyncpg's default reset query.
+
+    The default (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) is one more round
+    trip and a little PostgreSQL CPU on every pooled query; on the stroke path that is every group
+    commit. Pooled connections never hold session state: no LISTEN, no SET, no session advisory lock
+    (only `pg_advisory_xact_lock`), no cursor outside a transaction; the migrator, which takes a
+    session lock, uses its own connection. An open transaction is still rolled back by the pool
+    before this is called.
+    """
+
+
 class PostgresDatabase:
     """The pool plus helpers used by repositories."""
 
@@ -69,7 +81,8 @@ class PostgresDatabase:
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float = 10.0
+        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float = 10.0,
+        server_settings: dict[str, str] | None = None,
     ) -> PostgresDatabase:
         with translate_errors():
             pool = await asyncpg.create_pool(
@@ -78,6 +91,8 @@ class PostgresDatabase:
                 max_size=max_size,
                 command_timeout=command_timeout,
                 init=_init_connection,
+                reset=_keep_session,
+                server_settings=server_settings,
                 # Server-side statement cache breaks behind PgBouncer in transaction mode; keep it small.
                 statement_cache_size=256,
             )

@@ -116,8 +116,10 @@ def new_epoch() -> str:
 class PostgresStrokeStore:
     """Implements `hub.ports.whiteboard.StrokeStore`."""
 
-    def __init__(self, db: PostgresDatabase) -> None:
+    def __init__(self, db: PostgresDatabase, *, commit_db: PostgresDatabase | None = None) -> None:
         self._db = db
+        # The pool for the one-statement group commit (see `hub.wiring.wire_whiteboard`).
+        self._commit_db = commit_db or db
 
     async def position(self, space_id: str) -> BoardPosition:
         row = await self._db.fetchrow(_POSITION, space_id, new_epoch())
@@ -137,7 +139,7 @@ class PostgresStrokeStore:
         # batch is retried the careful way, where that id is found and answered as a duplicate.
         cols = _columns(items)
         try:
-            rows = await self._db.fetch(_COMMIT, *cols, sorted({it.space_id for it in items}))
+            rows = await self._commit_db.fetch(_COMMIT, *cols, sorted({it.space_id for it in items}))
         except Conflict:
             return await self._commit_locked(items)
         boards: set[str] = set()
