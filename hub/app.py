@@ -181,6 +181,12 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
         settings=settings, metrics=metrics or Metrics(), db=db, dsn=dsn, bus=bus, kv=kv,
         rate_limiter=rate_limiter, redis=redis, replay=replay, presence=presence, _closers=closers,
     )
+    untrack_gc = hub.metrics.track_gc()
+
+    async def stop_tracking_gc() -> None:
+        untrack_gc()
+
+    hub.on_close(stop_tracking_gc)
     hub.on_close(rate_limiter.close)
     hub.on_close(kv.close)
     hub.on_close(bus.close)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import time
+from collections.abc import Callable
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -42,6 +47,11 @@ class Metrics:
             "hub_stroke_ack_seconds", "Time from a stroke's arrival at the committer to its ack.", registry=r,
             buckets=stroke_buckets,
         )
+        # A collection stops the event loop: every socket's latency includes it.
+        self.gc_pause_seconds = Histogram(
+            "hub_gc_pause_seconds", "Garbage-collector pauses, by generation.", ["generation"], registry=r,
+            buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
+        )
         self.uploads_created = Counter("hub_uploads_created_total", "Upload URLs issued.", registry=r)
         self.downloads_created = Counter("hub_downloads_created_total", "Download URLs issued.", registry=r)
         self.bytes_confirmed = Counter("hub_upload_bytes_confirmed_total", "Bytes of completed uploads.", registry=r)
@@ -53,3 +63,22 @@ class Metrics:
         self.job_latency = Histogram("hub_job_duration_seconds", "Media job processing time.", registry=r)
         self.job_failures = Counter("hub_job_failures_total", "Media job failures.", registry=r)
         self.spaces_expired = Counter("hub_spaces_expired_total", "Spaces purged after expiry.", registry=r)
+
+    def track_gc(self) -> Callable[[], None]:
+        """Time every garbage collection of this process into `gc_pause_seconds`; returns the remover."""
+        children = [self.gc_pause_seconds.labels(generation=str(g)) for g in range(3)]
+        started = [0.0]
+
+        def callback(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                children[min(int(info.get("generation", 2)), 2)].observe(time.perf_counter() - started[0])
+
+        gc.callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in gc.callbacks:
+                gc.callbacks.remove(callback)
+
+        return remove
