@@ -152,3 +152,61 @@ async def test_big_files_go_up_in_parts_with_progress(
                 assert browsing.page_errors() == []
         finally:
             await browsing.close()
+
+
+async def test_failed_parts_are_retried_and_an_upload_resumes_without_resending_stored_parts(
+    browser: Any, make_settings: Callable[..., Any], tmp_path: Path, request: Any
+) -> None:
+    part = 5 * 1024 * 1024
+    tail = 12345  # the last part's size tells it apart from the others
+    async with WebHub(make_settings, multipart_threshold=part + 1, multipart_part_bytes=part) as hub:
+        browsing = Browsing(browser, hub.url, request.node.name)
+        try:
+            async with browsing.recording():
+                alice, bob = await shared_space(browsing, "Flaky network")
+                sent: list[int] = []  # body size of every part PUT that reached the store
+                failing = {"always": True, "times": 0}
+                attempts = {"tail": 0}
+
+                async def flaky(route: Any) -> None:
+                    size = len(route.request.post_data_buffer or b"")
+                    if size == tail:
+                        attempts["tail"] += 1
+                        if failing["always"] or failing["times"] > 0:
+                            failing["times"] -= 1
+                            await route.abort("connectionreset")
+                            return
+                    sent.append(size)
+                    await route.continue_()
+
+                await alice.page.route("**/blobs/part?**", flaky)
+                data = os.urandom(2 * part + tail)
+                await alice.page.get_by_label("Upload files").set_input_files(
+                    files=[FilePayload(name="flaky.bin", mimeType="application/octet-stream", buffer=data)]
+                )
+                # Every attempt at the last part fails: after its retries the upload stops and offers
+                # to resume; the two full parts are in the store.
+                row = alice.page.locator(".upload", has_text="flaky.bin")
+                await expect(row).to_have_attribute("data-state", "failed", timeout=20_000)
+                await expect(row.get_by_role("button", name="Resume flaky.bin")).to_be_visible()
+                assert attempts["tail"] == 4
+                assert sorted(sent) == [part, part]
+
+                # The network recovers, but drops the next attempt once more: resume, retry, done,
+                # and the parts already stored are not sent again.
+                failing.update(always=False, times=1)
+                await row.get_by_role("button", name="Resume flaky.bin").click()
+                await expect(row).to_have_attribute("data-state", "done", timeout=20_000)
+                assert attempts["tail"] == 6
+                assert sorted(sent) == [tail, part, part]
+
+                item = bob.page.locator(".file-item", has_text="flaky.bin")
+                await expect(item).to_be_visible()
+                async with bob.page.expect_download() as pending:
+                    await item.get_by_role("button", name="Download flaky.bin").click()
+                saved = tmp_path / "flaky.bin"
+                await (await pending.value).save_as(saved)
+                assert saved.read_bytes() == data
+                assert browsing.page_errors() == []
+        finally:
+            await browsing.close()

@@ -7,6 +7,12 @@ import { confirmDialog, toast } from "./ui.js";
 
 const PART_BATCH = 8; // part URLs requested per round trip
 const PARALLEL_PARTS = 3;
+const PART_ATTEMPTS = 4; // per part, before the upload stops and offers "Resume"
+const PART_RETRY_MS = 500; // first retry delay, doubled each time, with jitter
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Worth another try: no answer at all (status 0), an expired or refused signature, a busy store.
+const retryable = (status) => status === 0 || status === 403 || status === 408 || status === 429 || status >= 500;
 
 /** One XHR (fetch has no upload progress). Resolves with the response's ETag header. */
 function send(method, url, body, headers, onProgress) {
@@ -26,11 +32,11 @@ function send(method, url, body, headers, onProgress) {
         } catch {
           // S3 answers XML; the status is the useful part.
         }
-        reject(new Error(message));
+        reject(Object.assign(new Error(message), { status: xhr.status }));
       }
     });
-    xhr.addEventListener("error", () => reject(new Error("The upload was interrupted.")));
-    xhr.addEventListener("abort", () => reject(new Error("The upload was cancelled.")));
+    xhr.addEventListener("error", () => reject(Object.assign(new Error("The upload was interrupted."), { status: 0 })));
+    xhr.addEventListener("abort", () => reject(Object.assign(new Error("The upload was cancelled."), { status: -1 })));
     xhr.send(body);
   });
 }
@@ -138,45 +144,94 @@ export class FilesPanel {
   async upload(file) {
     const progress = h("progress", { max: String(Math.max(1, file.size)), value: "0" });
     const label = h("span.upload-status", {}, "Starting…");
+    const resume = h("button.small", { type: "button", "aria-label": `Resume ${file.name}`, hidden: true },
+      "Resume");
+    const cancel = h("button.small", { type: "button", "aria-label": `Cancel ${file.name}`, hidden: true },
+      "Cancel");
     const dismiss = h("button.small", { type: "button", "aria-label": `Dismiss ${file.name}`, hidden: true,
       onclick: () => row.remove() }, "Dismiss");
     const row = h("li.upload", { dataset: { filename: file.name, state: "uploading" } },
-      h("span.file-name", {}, file.name), progress, label, dismiss);
+      h("span.file-name", {}, file.name), progress, label, resume, cancel, dismiss);
     progress.setAttribute("aria-label", `Uploading ${file.name}`);
     this.uploads.append(row);
+    const show = (loaded) => {
+      progress.value = loaded;
+      label.textContent = `${Math.floor((loaded / Math.max(1, file.size)) * 100)} %`;
+    };
+    const failed = (e) => {
+      row.dataset.state = "failed";
+      label.textContent = `Failed: ${e instanceof api.ApiError ? api.describe(e) : e.message}`;
+      label.setAttribute("role", "alert");
+    };
     let fileId = null;
+    let created = null;
     try {
-      const created = await api.post(this.base, {
+      created = await api.post(this.base, {
         filename: file.name, size: file.size, content_type: file.type || "application/octet-stream",
       });
       fileId = created.file_id;
-      const show = (loaded) => {
-        progress.value = loaded;
-        label.textContent = `${Math.floor((loaded / Math.max(1, file.size)) * 100)} %`;
-      };
-      if (created.multipart) {
-        row.dataset.parts = String(created.multipart.part_count);
-        await this.uploadParts(fileId, file, created.multipart, show);
-      } else {
-        await this.uploadSingle(created.upload, file, show);
-      }
+      if (created.multipart) row.dataset.parts = String(created.multipart.part_count);
+    } catch (e) {
+      progress.remove();
+      failed(e);
+      dismiss.hidden = false;
+      return;
+    }
+    const finish = async () => {
       label.textContent = "Finishing…";
       await api.post(`/files/${fileId}/complete`);
       show(file.size);
       label.textContent = "Uploaded";
+      label.removeAttribute("role");
       row.dataset.state = "done";
+      resume.hidden = cancel.hidden = true;
       dismiss.hidden = false;
       // Finished rows fade out on their own; the file itself is in the list below by now.
       setTimeout(() => row.remove(), 10_000);
       this.refreshSoon();
-    } catch (e) {
-      progress.remove();
-      row.dataset.state = "failed";
-      label.textContent = `Failed: ${e instanceof api.ApiError ? api.describe(e) : e.message}`;
-      label.setAttribute("role", "alert");
-      dismiss.hidden = false;
-      if (fileId) api.post(`/files/${fileId}/abort`).catch(() => {});
+    };
+    if (!created.multipart) {
+      try {
+        await this.uploadSingle(created.upload, file, show);
+        await finish();
+      } catch (e) {
+        progress.remove();
+        failed(e);
+        dismiss.hidden = false;
+        api.post(`/files/${fileId}/abort`).catch(() => {});
+      }
+      return;
     }
+    // Parts that already went up are kept: after a failure, "Resume" asks the hub which parts the
+    // store has and sends only the others; "Cancel" aborts the upload and frees its parts.
+    const attempt = async (stored) => {
+      row.dataset.state = "uploading";
+      label.removeAttribute("role");
+      resume.hidden = cancel.hidden = true;
+      try {
+        await this.uploadParts(fileId, file, created.multipart, show, stored);
+        await finish();
+      } catch (e) {
+        failed(e);
+        resume.hidden = cancel.hidden = false;
+      }
+    };
+    resume.onclick = async () => {
+      try {
+        const listed = await api.get(`/files/${fileId}/parts`);
+        const size = created.multipart.part_size;
+        const expected = (n) => Math.min(size, file.size - (n - 1) * size);
+        await attempt(new Set(listed.parts.filter((p) => p.size === expected(p.part_number))
+          .map((p) => p.part_number)));
+      } catch (e) {
+        failed(e);
+      }
+    };
+    cancel.onclick = () => {
+      api.post(`/files/${fileId}/abort`).catch(() => {});
+      row.remove();
+    };
+    await attempt(new Set());
   }
 
   async uploadSingle(upload, file, show) {
@@ -191,26 +246,48 @@ export class FilesPanel {
     }
   }
 
-  async uploadParts(fileId, file, plan, show) {
+  /** Sends every part not in `stored` (part numbers already in the store), a few at a time. */
+  async uploadParts(fileId, file, plan, show, stored) {
     const { part_size: size, part_count: count } = plan;
     const done = new Array(count + 1).fill(0);
+    const todo = [];
+    for (let n = 1; n <= count; n += 1) {
+      if (stored.has(n)) done[n] = Math.min(size, file.size - (n - 1) * size);
+      else todo.push(n);
+    }
     const report = () => show(done.reduce((a, b) => a + b, 0));
-    for (let first = 1; first <= count; first += PART_BATCH) {
-      const numbers = [];
-      for (let n = first; n < first + PART_BATCH && n <= count; n += 1) numbers.push(n);
+    report();
+    for (let first = 0; first < todo.length; first += PART_BATCH) {
+      const numbers = todo.slice(first, first + PART_BATCH);
       const { parts } = await api.post(`/files/${fileId}/parts`, { part_numbers: numbers });
       const queue = [...parts];
       const worker = async () => {
         for (let part = queue.shift(); part; part = queue.shift()) {
-          const start = (part.part_number - 1) * size;
-          const blob = file.slice(start, Math.min(file.size, start + size));
-          await send("PUT", part.url, blob, part.headers, (n) => {
-            done[part.part_number] = n === null ? blob.size : n;
+          await this.sendPart(fileId, file, size, part, (n) => {
+            done[part.part_number] = n;
             report();
           });
         }
       };
       await Promise.all(Array.from({ length: PARALLEL_PARTS }, worker));
+    }
+  }
+
+  /** One part, retried with backoff and a freshly signed URL when the network or the store hiccups. */
+  async sendPart(fileId, file, size, part, progressed) {
+    const start = (part.part_number - 1) * size;
+    const blob = file.slice(start, Math.min(file.size, start + size));
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await send("PUT", part.url, blob, part.headers, (n) => progressed(n === null ? blob.size : n));
+        return;
+      } catch (e) {
+        progressed(0);
+        if (attempt >= PART_ATTEMPTS || !retryable(e.status)) throw e;
+        await sleep(PART_RETRY_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+        // The old URL may have expired while we waited.
+        [part] = (await api.post(`/files/${fileId}/parts`, { part_numbers: [part.part_number] })).parts;
+      }
     }
   }
 
