@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 import time
+from urllib.parse import urlsplit
 
 from sanic import HTTPResponse, Request, Sanic
 from sanic.response import BaseHTTPResponse, empty
@@ -26,11 +27,29 @@ def client_address(request: Request) -> str:
     return request.remote_addr or request.ip or "unknown"
 
 
+def store_origins(settings: Settings) -> list[str]:
+    """The origins presigned URLs point at, as the S3 client builds them (path or virtual-host style)."""
+    if not settings.uses_s3:
+        return []  # the local store's URLs are the hub's own ('self')
+    bucket = settings.s3_bucket
+    if settings.s3_endpoint:
+        parts = urlsplit(settings.s3_endpoint)
+        host = parts.netloc
+        if not settings.s3_path_style and bucket:
+            host = f"{bucket}.{host}"
+        return [f"{parts.scheme}://{host}"]
+    # AWS itself: regional and global endpoints (presigned POSTs in us-east-1 use the global one).
+    region = settings.s3_region or "us-east-1"
+    if settings.s3_path_style:
+        return [f"https://s3.{region}.amazonaws.com", "https://s3.amazonaws.com"]
+    return [f"https://{bucket}.s3.{region}.amazonaws.com", f"https://{bucket}.s3.amazonaws.com"]
+
+
 def content_security_policy(settings: Settings) -> str:
     # Direct uploads/downloads talk to the object store, so the browser must be allowed to reach it.
-    store = settings.s3_endpoint.rstrip("/") if settings.uses_s3 else ""
-    connect = " ".join(filter(None, ["'self'", "ws:", "wss:", store]))
-    img = " ".join(filter(None, ["'self'", "data:", "blob:", store]))
+    store = store_origins(settings)
+    connect = " ".join(["'self'", "ws:", "wss:", *store])
+    img = " ".join(["'self'", "data:", "blob:", *store])
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
         f"img-src {img}; connect-src {connect}; font-src 'self'; object-src 'none'; "

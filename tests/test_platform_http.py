@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from hub.config import load_settings
+from rest.middleware import content_security_policy
 from tests.support.server import running_hub
 
 
@@ -50,6 +52,33 @@ async def test_security_headers_everywhere(client: httpx.AsyncClient) -> None:
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["referrer-policy"] == "no-referrer"
         assert "strict-transport-security" not in r.headers  # not in test/dev mode
+
+
+@pytest.mark.parametrize(
+    ("store", "expected", "absent"),
+    [
+        ({}, [], ["amazonaws"]),
+        ({"s3_endpoint": "http://127.0.0.1:8333/", "s3_bucket": "b", "s3_path_style": True},
+         ["http://127.0.0.1:8333"], ["b.127"]),
+        ({"s3_endpoint": "https://fly.storage.tigris.dev", "s3_bucket": "media", "s3_path_style": False},
+         ["https://media.fly.storage.tigris.dev"], []),
+        ({"s3_bucket": "media", "s3_region": "eu-west-1", "s3_path_style": False},
+         ["https://media.s3.eu-west-1.amazonaws.com", "https://media.s3.amazonaws.com"], []),
+    ],
+)
+def test_csp_lets_the_browser_reach_the_object_store_and_nothing_else(
+    store: dict[str, object], expected: list[str], absent: list[str]
+) -> None:
+    # Presigned uploads and thumbnails go from the page straight to the store: connect-src and
+    # img-src must name the exact origin the S3 client signs URLs for (path or virtual-host style).
+    settings = load_settings(environ={}, env="test", **store)
+    directives = dict(d.strip().split(" ", 1) for d in content_security_policy(settings).split(";"))
+    for directive in ("connect-src", "img-src"):
+        sources = directives[directive].split()
+        assert "'self'" in sources
+        assert all(o in sources for o in expected)
+        assert not any(a in directives[directive] for a in absent)
+    assert "*" not in directives["connect-src"].split()
 
 
 async def test_hsts_in_production(make_settings) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,53 @@ async def test_failed_parts_are_retried_and_an_upload_resumes_without_resending_
                 saved = tmp_path / "flaky.bin"
                 await (await pending.value).save_as(saved)
                 assert saved.read_bytes() == data
+                assert browsing.page_errors() == []
+        finally:
+            await browsing.close()
+
+
+async def test_files_go_straight_between_the_browser_and_s3(
+    browser: Any, make_settings: Callable[..., Any], s3_service: Any, tmp_path: Path, request: Any
+) -> None:
+    """The scaled mode's path: presigned POST and multipart PUTs from the page to SeaweedFS, and the
+    download from a presigned GET; the page is allowed to reach the store by the hub's CSP."""
+    part = 5 * 1024 * 1024
+    store = {
+        "s3_endpoint": s3_service.endpoint, "s3_bucket": "web" + secrets.token_hex(6),
+        "s3_access_key": s3_service.access_key, "s3_secret_key": s3_service.secret_key,
+        "s3_path_style": True, "s3_region": s3_service.region,
+        "multipart_threshold": part + 1, "multipart_part_bytes": part,
+    }
+    async with WebHub(make_settings, **store) as hub:
+        browsing = Browsing(browser, hub.url, request.node.name)
+        try:
+            async with browsing.recording():
+                alice, bob = await shared_space(browsing, "Straight to S3")
+                store_requests: list[str] = []
+                alice.page.on("request", lambda r: store_requests.append(r.method)
+                              if r.url.startswith(s3_service.endpoint) else None)
+                small = os.urandom(70_000)
+                big = os.urandom(part + 4321)
+                await alice.page.get_by_label("Upload files").set_input_files(files=[
+                    FilePayload(name="small.bin", mimeType="application/octet-stream", buffer=small),
+                    FilePayload(name="big.bin", mimeType="application/octet-stream", buffer=big),
+                ])
+                for name in ("small.bin", "big.bin"):
+                    done = alice.page.locator('.upload[data-state="done"]', has_text=name)
+                    await expect(done).to_be_visible(timeout=20_000)
+                # One presigned POST and two part PUTs went to the store itself, not via the hub.
+                assert store_requests.count("POST") == 1
+                assert store_requests.count("PUT") == 2
+                for name, data in (("small.bin", small), ("big.bin", big)):
+                    item = bob.page.locator(".file-item", has_text=name)
+                    await expect(item).to_be_visible()
+                    async with bob.page.expect_download() as pending:
+                        await item.get_by_role("button", name=f"Download {name}").click()
+                    download = await pending.value
+                    assert download.url.startswith(s3_service.endpoint)
+                    saved = tmp_path / name
+                    await download.save_as(saved)
+                    assert saved.read_bytes() == data
                 assert browsing.page_errors() == []
         finally:
             await browsing.close()
