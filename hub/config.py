@@ -244,8 +244,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("HUB_SPACE_DEFAULT_TTL: must not exceed HUB_SPACE_MAX_TTL")
     if s.upload_url_ttl > 3600 or s.download_url_ttl > 3600:
         raise ConfigError("HUB_UPLOAD_URL_TTL/HUB_DOWNLOAD_URL_TTL: presigned URLs live at most 3600 s")
-    if s.multipart_part_bytes < 5 * 1024 * 1024:
-        raise ConfigError("HUB_MULTIPART_PART_BYTES: S3 parts must be at least 5 MiB")
+    if not 5 * 1024**2 <= s.multipart_part_bytes <= 5 * 1024**3:
+        raise ConfigError("HUB_MULTIPART_PART_BYTES: S3 parts must be between 5 MiB and 5 GiB")
     if s.argon2_memory_kib < 19_456 or s.argon2_time_cost < 2:
         raise ConfigError("HUB_ARGON2_*: below OWASP minimums (memory 19456 KiB, time cost 2)")
     for origin in s.cors_origins:

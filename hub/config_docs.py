@@ -66,7 +66,7 @@ SETTING_DOCS: dict[str, str] = {
     'upload_url_ttl': 'Presigned upload URL lifetime (s, <= 3600)',
     'download_url_ttl': 'Presigned download URL lifetime (s)',
     'multipart_threshold': 'Files above this use multipart uploads',
-    'multipart_part_bytes': 'Multipart part size (>= 5 MiB)',
+    'multipart_part_bytes': 'Multipart part size (5 MiB to 5 GiB; larger when a file needs over 10,000 parts)',
     'content_type_allow': 'If set, only these content types',
     'content_type_deny': 'Content types refused',
     'blob_secret': "HMAC key of the local-disk blob store's signed URLs; empty = generated once into the data dir",

@@ -106,6 +106,17 @@ class UnsupportedMediaType(HubError):
     default_message = "The request body must be application/json."
 
 
+class RangeNotSatisfiable(HubError):
+    """A single byte range that starts past the end of the object (or asks for zero bytes)."""
+
+    status = 416
+    code = "range_not_satisfiable"
+    default_message = "The requested byte range is outside the object."
+
+    def __init__(self, size: int) -> None:
+        super().__init__(details={"size": size}, headers={"Content-Range": f"bytes */{size}"})
+
+
 class RateLimited(HubError):
     status = 429
     code = "rate_limited"

@@ -24,8 +24,8 @@ _REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 302: "Found", 304: "Not Modified", 400: "Bad request",
     401: "Unauthenticated", 403: "Forbidden", 404: "Not found", 409: "Conflict", 410: "Gone",
     412: "Precondition failed", 413: "Payload too large", 415: "Unsupported media type",
-    422: "Validation failed", 428: "Precondition required", 429: "Rate limited", 500: "Internal error",
-    503: "Unavailable",
+    416: "Range not satisfiable", 422: "Validation failed", 428: "Precondition required", 429: "Rate limited",
+    500: "Internal error", 503: "Unavailable",
 }
 
 

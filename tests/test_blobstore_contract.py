@@ -169,7 +169,7 @@ async def test_multipart_upload_resumes_after_interruption(sut: StoreUnderTest) 
     key = f"spaces/s1/{secrets.token_hex(8)}"
     first, last = os.urandom(5 * MIB), os.urandom(1000)
     upload_id = await sut.store.create_multipart(key, content_type="application/zip")
-    part1 = await sut.store.presign_part(key, upload_id, 1, ttl=60, max_bytes=5 * MIB)
+    part1 = await sut.store.presign_part(key, upload_id, 1, ttl=60, size=5 * MIB)
     assert part1.method == "PUT"
     r = await sut.http.put(part1.url, content=first, headers=part1.headers)
     assert r.status_code == 200, r.text
@@ -178,7 +178,7 @@ async def test_multipart_upload_resumes_after_interruption(sut: StoreUnderTest) 
     async with httpx.AsyncClient(base_url=str(sut.http.base_url), timeout=30) as resumed:
         parts = await sut.store.list_parts(key, upload_id)
         assert [(p.number, p.size) for p in parts] == [(1, 5 * MIB)]
-        part2 = await sut.store.presign_part(key, upload_id, 2, ttl=60, max_bytes=5 * MIB)
+        part2 = await sut.store.presign_part(key, upload_id, 2, ttl=60, size=len(last))
         assert (await resumed.put(part2.url, content=last, headers=part2.headers)).status_code == 200
     parts = await sut.store.list_parts(key, upload_id)
     assert [(p.number, p.size) for p in parts] == [(1, 5 * MIB), (2, 1000)]
@@ -192,10 +192,23 @@ async def test_multipart_upload_resumes_after_interruption(sut: StoreUnderTest) 
         await sut.store.list_parts(key, upload_id)
 
 
+async def test_part_of_another_length_is_refused(sut: StoreUnderTest) -> None:
+    key = f"spaces/s1/{secrets.token_hex(8)}"
+    upload_id = await sut.store.create_multipart(key, content_type="application/octet-stream")
+    part = await sut.store.presign_part(key, upload_id, 1, ttl=60, size=2048)
+    for body in (b"s" * 2047, b"l" * 2049, b""):
+        r = await sut.http.put(part.url, content=body)
+        assert r.status_code in (400, 403, 413), (len(body), r.status_code, r.text)
+    assert await sut.store.list_parts(key, upload_id) == []
+    assert (await sut.http.put(part.url, content=b"e" * 2048)).status_code == 200
+    assert [p.size for p in await sut.store.list_parts(key, upload_id)] == [2048]
+    await sut.store.abort_multipart(key, upload_id)
+
+
 async def test_aborted_multipart_upload_is_gone(sut: StoreUnderTest) -> None:
     key = f"spaces/s1/{secrets.token_hex(8)}"
     upload_id = await sut.store.create_multipart(key, content_type="application/octet-stream")
-    part = await sut.store.presign_part(key, upload_id, 1, ttl=60, max_bytes=5 * MIB)
+    part = await sut.store.presign_part(key, upload_id, 1, ttl=60, size=1024)
     assert (await sut.http.put(part.url, content=b"z" * 1024)).status_code == 200
     await sut.store.abort_multipart(key, upload_id)
     with pytest.raises(NotFound):
@@ -215,3 +228,43 @@ async def test_read_limits_and_missing_objects(sut: StoreUnderTest) -> None:
         await read_all(sut.store, key + "-missing")
     assert await sut.store.head(key + "-missing") is None
     await sut.store.check()
+
+
+async def test_download_byte_ranges(sut: StoreUnderTest) -> None:
+    key = f"spaces/s1/{secrets.token_hex(8)}"
+    data = bytes(range(256)) * 4
+    await sut.store.put(key, data, content_type="application/octet-stream")
+    url = await sut.store.presign_download(key, ttl=60, content_type="application/octet-stream",
+                                           disposition="attachment")
+    whole = await sut.http.get(url)
+    assert whole.status_code == 200 and whole.content == data and whole.headers["accept-ranges"] == "bytes"
+
+    for header, start, end in [
+        ("bytes=0-9", 0, 9), ("bytes=10-", 10, 1023), ("bytes=-5", 1019, 1023),
+        ("bytes=1000-5000", 1000, 1023),  # an end past the object is clamped
+        ("bytes=-2000", 0, 1023),  # a suffix longer than the object is all of it
+        ("bytes=1023-1023", 1023, 1023),
+    ]:
+        r = await sut.http.get(url, headers={"Range": header})
+        assert r.status_code == 206, (header, r.status_code)
+        assert r.content == data[start:end + 1], header
+        assert r.headers["content-range"] == f"bytes {start}-{end}/1024", header
+        assert r.headers["accept-ranges"] == "bytes" and int(r.headers["content-length"]) == end - start + 1
+
+    for header in ("bytes=1024-", "bytes=5000-6000", "bytes=-0"):
+        r = await sut.http.get(url, headers={"Range": header})
+        assert r.status_code == 416, (header, r.status_code)
+        assert r.headers["content-range"] == "bytes */1024", header
+        assert data[:64] not in r.content
+
+    # Several ranges, another unit or garbage: the header is ignored and the whole object is sent.
+    for header in ("bytes=0-1,5-6", "items=0-5", "bytes=abc"):
+        r = await sut.http.get(url, headers={"Range": header})
+        assert r.status_code == 200 and r.content == data, header
+
+    empty = f"spaces/s1/{secrets.token_hex(8)}"
+    await sut.store.put(empty, b"", content_type="text/plain")
+    url = await sut.store.presign_download(empty, ttl=60, content_type="text/plain", disposition="attachment")
+    for header in ("bytes=0-", "bytes=-5"):
+        r = await sut.http.get(url, headers={"Range": header})
+        assert r.status_code == 416 and r.headers["content-range"] == "bytes */0", header

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from hub.config import Settings
+from hub.errors import HubError
 from tests.helpers import auth, make_space, register
 from tests.support.server import running_hub
 
@@ -375,3 +376,86 @@ async def test_multipart_upload_resumes(env: Env, database_url: str) -> None:
 
     await eventually(aborted)
     assert await env.hub.files.repo.get(fid) is None
+
+
+@pytest.mark.parametrize("file_settings", [{
+    "multipart_threshold": MIB, "multipart_part_bytes": 5 * MIB, "file_max_bytes": 2**50, "space_quota_bytes": 2**51,
+}])
+async def test_multipart_part_numbers_and_sizes(env: Env) -> None:
+    # Sizes no plan can fit are refused when the upload is created; very large files get larger parts.
+    r = await create(env, b"", size=5 * 1024**4 + 1, content_type="application/zip")
+    assert r.status_code == 413 and r.json()["error"]["code"] == "file_too_large"
+    assert r.json()["error"]["details"] == {"max_bytes": 5 * 1024**4} and r.json()["error"]["request_id"]
+    r = await create(env, b"", size=100 * 1024**3, content_type="application/zip")
+    assert r.status_code == 201, r.text
+    plan = r.json()["multipart"]
+    assert plan == {"part_size": -(-100 * 1024**3 // 10_000), "part_count": 10_000}
+    assert (await env.http.delete(f"/files/{r.json()['file_id']}", headers=auth(env.token))).status_code == 204
+
+    data = os.urandom(5 * MIB + 1000)
+    r = await create(env, data, content_type="application/zip")
+    fid = r.json()["file_id"]
+    assert r.json()["multipart"] == {"part_size": 5 * MIB, "part_count": 2}
+    for numbers in ([0], [10_001], [-1], [1, 3]):
+        bad = await env.http.post(f"/files/{fid}/parts", json={"part_numbers": numbers}, headers=auth(env.token))
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_failed", numbers
+
+    # Each part URL admits exactly that part's size; the store refuses anything else when it is sent.
+    urls = (await env.http.post(f"/files/{fid}/parts", json={"part_numbers": [1, 2]},
+                                headers=auth(env.token))).json()["parts"]
+    for body in (data[:MIB], data[: 5 * MIB + 1]):
+        refused = await env.http.put(urls[0]["url"], content=body)
+        assert refused.status_code in (400, 403, 413), refused.text
+    assert (await env.http.put(urls[1]["url"], content=data[5 * MIB:])).status_code == 200
+
+    # A part that reached the store some other way with the wrong size fails completion with a 422 naming
+    # it, and the upload is deleted as on any mismatch.
+    record = await env.hub.files.repo.get(fid)
+    rogue = await env.hub.blobs.presign_part(record.object_key, record.multipart_upload_id, 1, ttl=60, size=MIB)
+    assert (await env.http.put(rogue.url, content=data[:MIB])).status_code == 200
+    done = await env.http.post(f"/files/{fid}/complete", headers=auth(env.token))
+    assert done.status_code == 422, done.text
+    error = done.json()["error"]
+    assert error["code"] == "upload_mismatch" and error["request_id"] and "Part 1" in error["message"]
+    assert error["details"] == {"reason": "part_size", "part_number": 1, "expected": 5 * MIB, "actual": MIB}
+    with pytest.raises(HubError) as gone:
+        await env.hub.blobs.list_parts(record.object_key, record.multipart_upload_id)
+    assert gone.value.code in {"no_such_key", "no_such_upload"}
+    assert (await env.http.get(f"/files/{fid}", headers=auth(env.token))).status_code == 404
+
+
+async def test_my_uploads_in_progress_are_listed_for_resuming(env: Env) -> None:
+    # Alice starts three uploads and finishes one; Bob, an editor of the same space, starts one.
+    started = [(await create(env, b"x" * 10, filename=f"u{i}.txt")).json()["file_id"] for i in range(3)]
+    finished = await upload_file(env, b"done")
+    bob = (await register(env.http))["access_token"]
+    invite = (await env.http.post(f"/spaces/{env.space}/invites", json={"role": "editor"},
+                                  headers=auth(env.token))).json()
+    assert (await env.http.post("/spaces/join", json={"token": invite["token"]}, headers=auth(bob))).status_code == 200
+    bobs = (await create(env, b"y" * 10, token=bob)).json()["file_id"]
+
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(5):  # pages of two, newest first
+        r = await env.http.get(f"/spaces/{env.space}/uploads?limit=2{cursor}", headers=auth(env.token))
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert all(f["status"] == "pending" for f in page["items"])
+        seen += [f["id"] for f in page["items"]]
+        if not page["next_cursor"]:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert seen == started[::-1]  # only Alice's own, unfinished ones
+    assert finished["id"] not in seen and bobs not in seen
+    bob_sees = (await env.http.get(f"/spaces/{env.space}/uploads", headers=auth(bob))).json()
+    assert [f["id"] for f in bob_sees["items"]] == [bobs]
+
+    # A viewer cannot upload, so has nothing to resume; a stranger learns nothing.
+    viewer = (await register(env.http))["access_token"]
+    invite = (await env.http.post(f"/spaces/{env.space}/invites", json={"role": "viewer"},
+                                  headers=auth(env.token))).json()
+    await env.http.post("/spaces/join", json={"token": invite["token"]}, headers=auth(viewer))
+    r = await env.http.get(f"/spaces/{env.space}/uploads", headers=auth(viewer))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "role_required"
+    stranger = (await register(env.http))["access_token"]
+    assert (await env.http.get(f"/spaces/{env.space}/uploads", headers=auth(stranger))).status_code == 404

@@ -16,6 +16,7 @@ from PIL import Image
 from redis.asyncio import Redis
 
 from hub.config import Settings
+from hub.errors import ServiceUnavailable
 from hub.ports.files import JobQueue
 from storage.memory.jobs import MemoryJobQueue
 from storage.redis.jobs import RedisJobQueue
@@ -147,6 +148,97 @@ async def test_embedded_worker_makes_variants_and_refuses_bombs(make_settings: C
             return all([await hub.blobs.head(k) is None for k in keys])
 
         await eventually(gone)
+
+
+class FlakyQueue:
+    """A job queue whose next `failures` enqueues fail as they do when Redis is down; the rest pass."""
+
+    def __init__(self, inner: JobQueue, failures: int = 1) -> None:
+        self.inner = inner
+        self.failures = failures
+        self.name = inner.name
+
+    async def enqueue(self, job_id: str, kind: str, payload: dict[str, Any]) -> bool:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ServiceUnavailable("The job queue is unavailable.", code="queue_unavailable")
+        return await self.inner.enqueue(job_id, kind, payload)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_lost_media_job_is_enqueued_again(
+    backend: str, make_settings: Callable[..., Settings], request: pytest.FixtureRequest
+) -> None:
+    scaled: dict[str, Any] = {}
+    if backend == "redis":
+        scaled = {"redis_url": request.getfixturevalue("redis_service").url,
+                  "redis_prefix": request.getfixturevalue("redis_prefix")}
+    # No background sweeper: the test runs the re-enqueue itself, when it wants it.
+    settings = make_settings(sweep_interval=0, **scaled)
+    async with running_hub(settings) as (url, app), httpx.AsyncClient(base_url=url, timeout=30) as http:
+        hub = app.other_asgi_app.ctx.hub
+        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def collect(topic: str, event: dict[str, Any]) -> None:
+            events.put_nowait(event)
+
+        hub.bus.subscribe(collect)
+        # The file service enqueues through the flaky queue; workers consume the real one.
+        flaky = FlakyQueue(hub.jobs)
+        hub.files.jobs = flaky
+        token = (await register(http))["access_token"]
+        space = (await make_space(http, token))["id"]
+        fid = await _upload(http, token, space, image_bytes(400, 300), "image/png")  # completes all the same
+        assert flaky.failures == 0 and await hub.jobs.depth() == 0  # the job is lost
+        assert await hub.files.requeue_media() == 0  # still within the grace period
+
+        # Several sweepers at once (other hubs, `hub worker`s) enqueue it once: the job id is per file.
+        counts = await asyncio.gather(*(hub.files.requeue_media(grace=0) for _ in range(3)))
+        assert sorted(counts) == [0, 0, 1]
+        stop = asyncio.Event()
+        worker = None
+        if backend == "redis":
+            assert await hub.jobs.depth() == 1
+            worker = asyncio.create_task(hub.media.run("test-worker", stop))  # what `hub worker` runs
+        try:
+            event = await next_event(events, "file_processed")
+            assert event["file"]["id"] == fid
+            meta = (await http.get(f"/files/{fid}", headers=auth(token))).json()
+            assert meta["processing"] == "done" and meta["variants"]["thumb"]["width"] == 256
+            r = await http.get(f"/files/{fid}/download?variant=thumb&redirect=false", headers=auth(token))
+            thumb = await http.get(r.json()["url"])
+            with Image.open(io.BytesIO(thumb.content)) as img:
+                assert img.format == "WEBP" and img.size == (256, 192)
+            assert await hub.files.requeue_media(grace=0) == 0  # done: nothing left to enqueue
+        finally:
+            stop.set()
+            if worker is not None:
+                await asyncio.wait_for(worker, timeout=10)
+
+
+async def test_requeue_walks_the_whole_backlog(
+    make_settings: Callable[..., Settings], redis_service: Any, redis_prefix: str
+) -> None:
+    settings = make_settings(sweep_interval=0, redis_url=redis_service.url, redis_prefix=redis_prefix)
+    async with running_hub(settings) as (url, app), httpx.AsyncClient(base_url=url, timeout=30) as http:
+        hub = app.other_asgi_app.ctx.hub
+        token = (await register(http))["access_token"]
+        space = (await make_space(http, token))["id"]
+        waiting = await _upload(http, token, space, image_bytes(64, 64), "image/png")  # queued, no worker yet
+        hub.files.jobs = FlakyQueue(hub.jobs)
+        lost = await _upload(http, token, space, image_bytes(64, 64), "image/png")
+        hub.files.jobs = hub.jobs
+        # One file per scan: the lost job, behind an older one still waiting in the queue, is reached on the
+        # second scan; the third finds the end and the fourth starts over.
+        assert [await hub.files.requeue_media(grace=0, limit=1) for _ in range(4)] == [0, 1, 0, 0]
+        ids = set()
+        while (job := await hub.jobs.receive("test", timeout=0.1)) is not None:
+            ids.add(job.payload["file_id"])
+            await hub.jobs.ack(job)
+        assert ids == {lost, waiting}
 
 
 async def test_hub_worker_process_with_redis_and_s3(

@@ -77,9 +77,9 @@ class BlobStore(Protocol):
         ...
 
     async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, ttl: int, max_bytes: int
+        self, key: str, upload_id: str, part_number: int, *, ttl: int, size: int
     ) -> PresignedUpload:
-        """A PUT URL for one part (1-based)."""
+        """A PUT URL for one part (1-based) of exactly `size` bytes: the store refuses any other length."""
         ...
 
     async def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:
@@ -122,6 +122,8 @@ class FileRecord:
     width: int | None
     height: int | None
     variants: dict[str, Any] = field(default_factory=dict)
+    # Multipart uploads: the size of every part but the last, fixed when the upload was created.
+    part_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,7 @@ class NewFile:
     upload_expires_at: datetime
     expires_at: datetime | None
     max_downloads: int | None
+    part_size: int | None = None
 
 
 class FileRepo(Protocol):
@@ -152,6 +155,12 @@ class FileRepo(Protocol):
 
     async def list_ready(self, space_id: str, after: tuple[datetime, str] | None, limit: int) -> list[FileRecord]:
         """Ready files, newest first."""
+        ...
+
+    async def list_pending(
+        self, space_id: str, created_by: str, after: tuple[datetime, str] | None, limit: int
+    ) -> list[FileRecord]:
+        """Uploads `created_by` started in the space and has not completed, newest first."""
         ...
 
     async def mark_ready(
@@ -171,6 +180,13 @@ class FileRepo(Protocol):
     async def set_variants(
         self, file_id: str, variants: dict[str, Any], width: int | None, height: int | None, processing: str
     ) -> FileRecord | None: ...
+
+    async def list_media_queued(
+        self, completed_before: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[FileRecord]:
+        """Ready files whose media processing is still `queued`, completed before `completed_before`,
+        in (completed_at, id) order after the cursor `after`."""
+        ...
 
     async def delete_abandoned(self, limit: int) -> list[FileRecord]:
         """Delete pending files past their upload deadline."""

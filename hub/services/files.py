@@ -5,6 +5,11 @@ enforces (key, exact Content-Type, exact size), then checks the object when the 
 Quota is reserved when the upload is created (pending files count) and checked again at completion.
 Objects are deleted through the `blob_deletions` queue that the database fills in the same transaction
 as the row deletion, so a space that expires, a user's delete and the sweepers all go one way.
+
+An image's media job is enqueued after the commit that makes the file ready; when that enqueue is lost
+(the queue unavailable, the process gone in between), the sweeper enqueues it again once the file has
+waited `MEDIA_REQUEUE_GRACE`. Job ids are per file and the queues drop an id they already hold, so any
+number of sweepers may do this at once: at least once, never a second copy of a waiting job.
 """
 
 from __future__ import annotations
@@ -36,7 +41,13 @@ from hub.ports.infra import Bus
 log = logging.getLogger(__name__)
 
 MAX_FILENAME_BYTES = 255
+# S3's multipart limits: at most 10,000 parts, each but the last 5 MiB to 5 GiB, 5 TiB in all. The
+# configured part size is within the part bounds (hub.config), so a plan of `_part_plan` never breaks them.
 MAX_PARTS = 10_000
+MAX_MULTIPART_BYTES = 5 * 1024**4
+# Seconds a ready image may wait for its media job before the sweeper enqueues the job again: long
+# enough that the enqueue right after completion normally comes first (a second one would be dropped).
+MEDIA_REQUEUE_GRACE = 60.0
 MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # Types a browser may render in place without risk to the page that links them.
 INLINE_SAFE = frozenset({
@@ -63,6 +74,11 @@ class QuotaExceeded(HubError):
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def media_job_id(file_id: str) -> str:
+    """One job id per file: enqueueing it again while it waits in the queue is a no-op."""
+    return f"media:{file_id}"
 
 
 def normalize_filename(raw: str) -> str:
@@ -171,6 +187,8 @@ class FileService:
         self._access = access
         self.jobs = jobs
         self._wake = asyncio.Event()
+        # Where the next media re-enqueue scan resumes, so a long backlog is walked through, not re-read.
+        self._media_cursor: tuple[datetime, str] | None = None
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -183,12 +201,24 @@ class FileService:
         return record
 
     def _part_plan(self, size: int) -> tuple[int, int]:
-        part_size = self.settings.multipart_part_bytes
-        count = max(1, math.ceil(size / part_size))
-        if count > MAX_PARTS:
-            part_size = math.ceil(size / MAX_PARTS)
-            count = math.ceil(size / part_size)
-        return part_size, count
+        """(part size, part count) of a new multipart upload: the configured part size, larger when the
+        file would need more than MAX_PARTS parts."""
+        if size > MAX_MULTIPART_BYTES:
+            raise PayloadTooLarge("The file is larger than a multipart upload can be.", code="file_too_large",
+                                  details={"max_bytes": MAX_MULTIPART_BYTES})
+        part_size = max(self.settings.multipart_part_bytes, math.ceil(size / MAX_PARTS))
+        return part_size, max(1, math.ceil(size / part_size))
+
+    def _plan_of(self, record: FileRecord) -> tuple[int, int]:
+        """The plan an upload was created with; rows older than the `part_size` column follow the
+        configured size, as they did when they were created."""
+        if record.part_size is None:
+            return self._part_plan(record.size)
+        return record.part_size, max(1, math.ceil(record.size / record.part_size))
+
+    @staticmethod
+    def _part_bytes(size: int, part_size: int, count: int, number: int) -> int:
+        return part_size if number < count else size - part_size * (count - 1)
 
     async def _timed(self, coro: Awaitable[Any]) -> Any:
         started = time.perf_counter()
@@ -215,6 +245,8 @@ class FileService:
         if req.expires_in is not None:
             expires_at = min(now() + timedelta(seconds=req.expires_in), access.expires_at)
         multipart = req.size > s.multipart_threshold
+        # Planned before anything is created: a size no plan fits is refused here, not at completion.
+        plan = self._part_plan(req.size) if multipart else None
         file_id = secrets.token_urlsafe(16)
         key = f"spaces/{space_id}/{file_id}"
         upload_id = None
@@ -225,7 +257,7 @@ class FileService:
             id=file_id, space_id=space_id, object_key=key, filename=normalize_filename(req.filename),
             content_type=content_type, size=req.size, sha256=sha256, multipart_upload_id=upload_id,
             created_by=principal.user_id, upload_expires_at=now() + timedelta(seconds=abandon),
-            expires_at=expires_at, max_downloads=req.max_downloads,
+            expires_at=expires_at, max_downloads=req.max_downloads, part_size=plan[0] if plan else None,
         )
         record = await self.repo.insert_within_quota(new, s.space_quota_bytes)
         if record is None:
@@ -233,9 +265,8 @@ class FileService:
                 await self.store.abort_multipart(key, upload_id)
             raise QuotaExceeded(details={"quota_bytes": s.space_quota_bytes})
         self.metrics.uploads_created.inc()
-        if multipart:
-            part_size, count = self._part_plan(req.size)
-            return CreatedUpload(record, None, part_size, count, record.upload_expires_at)
+        if plan is not None:
+            return CreatedUpload(record, None, plan[0], plan[1], record.upload_expires_at)
         upload = await self._timed(self.store.presign_upload(
             key, content_type=content_type, min_bytes=req.size, max_bytes=req.size, ttl=s.upload_url_ttl,
         ))
@@ -245,15 +276,17 @@ class FileService:
         record = await self._file(principal, file_id, Role.EDITOR)
         if record.status != "pending" or record.multipart_upload_id is None:
             raise Conflict("This file is not a multipart upload in progress.", code="not_multipart")
-        part_size, count = self._part_plan(record.size)
+        part_size, count = self._plan_of(record)
         bad = [n for n in numbers if not 1 <= n <= count]
         if bad or not numbers:
             raise ValidationFailed({"part_numbers": f"must be between 1 and {count}"})
         urls = []
         for n in sorted(set(numbers)):
+            # Each URL admits exactly the part's planned length, so a wrong-sized part is refused by the
+            # store when it is sent instead of failing the whole upload at completion.
             urls.append(await self._timed(self.store.presign_part(
                 record.object_key, record.multipart_upload_id, n, ttl=self.settings.upload_url_ttl,
-                max_bytes=part_size,
+                size=self._part_bytes(record.size, part_size, count, n),
             )))
         self.metrics.uploads_created.inc(len(urls))
         return urls
@@ -262,11 +295,13 @@ class FileService:
         record = await self._file(principal, file_id, Role.EDITOR)
         if record.status != "pending" or record.multipart_upload_id is None:
             raise Conflict("This file is not a multipart upload in progress.", code="not_multipart")
-        part_size, count = self._part_plan(record.size)
+        part_size, count = self._plan_of(record)
         parts = await self.store.list_parts(record.object_key, record.multipart_upload_id)
         return record, parts, part_size, count
 
-    async def _reject(self, record: FileRecord, reason: str, **details: Any) -> UploadMismatch:
+    async def _reject(
+        self, record: FileRecord, reason: str, message: str | None = None, **details: Any
+    ) -> UploadMismatch:
         """Delete a bad upload (row, object, multipart upload) and describe why."""
         await self.repo.delete(record.id)
         with contextlib.suppress(HubError):  # the deletion queue retries whatever fails here
@@ -275,21 +310,26 @@ class FileService:
             await self.store.delete(record.object_key)
         self._wake.set()
         log_event("upload_rejected", file_id=record.id, space_id=record.space_id, reason=reason)
-        return UploadMismatch(details={"reason": reason, **details})
+        return UploadMismatch(message, details={"reason": reason, **details})
 
     async def _complete_multipart(self, record: FileRecord) -> None:
         assert record.multipart_upload_id is not None
-        part_size, count = self._part_plan(record.size)
+        part_size, count = self._plan_of(record)
         parts = {p.number: p for p in await self.store.list_parts(record.object_key, record.multipart_upload_id)}
         missing = [n for n in range(1, count + 1) if n not in parts]
         if missing:
             raise Conflict("Some parts have not been uploaded yet.", code="upload_incomplete",
                            details={"missing_parts": missing[:100]})
+        # The part URLs admit only the planned sizes, but a store that does not check them (or a part sent
+        # some other way) must not reach S3's completion, which would refuse a small part only then.
         for n in range(1, count + 1):
-            expected = part_size if n < count else record.size - part_size * (count - 1)
+            expected = self._part_bytes(record.size, part_size, count, n)
             if parts[n].size != expected:
-                raise await self._reject(record, "part_size", part_number=n, expected=expected,
-                                         actual=parts[n].size)
+                raise await self._reject(
+                    record, "part_size",
+                    f"Part {n} has {parts[n].size} bytes instead of {expected}; the upload was deleted.",
+                    part_number=n, expected=expected, actual=parts[n].size,
+                )
         await self.store.complete_multipart(
             record.object_key, record.multipart_upload_id, [parts[n] for n in range(1, count + 1)]
         )
@@ -335,9 +375,10 @@ class FileService:
         })
         if media and self.jobs is not None:
             try:
-                await self.jobs.enqueue(f"media:{file_id}", "media", {"file_id": file_id})
+                await self.jobs.enqueue(media_job_id(file_id), "media", {"file_id": file_id})
                 self.metrics.queue_depth.set(await self.jobs.depth())
             except HubError:
+                # The file stays `queued`: the sweeper enqueues it again after MEDIA_REQUEUE_GRACE.
                 log.warning("media job not enqueued", extra={"fields": {"file_id": file_id}})
         return ready
 
@@ -356,6 +397,17 @@ class FileService:
         await self._access(principal, space_id, Role.VIEWER)
         after = Cursor.decode(cursor)
         rows = await self.repo.list_ready(space_id, (after.at, after.id) if after else None, limit + 1)
+        return page_of(rows, limit, lambda r: (r.created_at, r.id))
+
+    async def list_uploads(
+        self, principal: Principal, space_id: str, cursor: str | None, limit: int
+    ) -> Page[FileRecord]:
+        """The caller's own uploads in progress in a space (a client resumes them after a reload)."""
+        await self._access(principal, space_id, Role.EDITOR)
+        after = Cursor.decode(cursor)
+        rows = await self.repo.list_pending(
+            space_id, principal.user_id, (after.at, after.id) if after else None, limit + 1
+        )
         return page_of(rows, limit, lambda r: (r.created_at, r.id))
 
     async def delete(self, principal: Principal, file_id: str) -> None:
@@ -414,6 +466,27 @@ class FileService:
             log_event("files_swept", abandoned=len(abandoned), expired=len(expired))
         return len(abandoned) + len(expired)
 
+    async def requeue_media(self, grace: float = MEDIA_REQUEUE_GRACE, limit: int = 100) -> int:
+        """Enqueue again the media jobs of images that have waited `grace` seconds for their variants;
+        returns how many were missing from the queue (the others are dropped as duplicates there).
+
+        Each call reads the next `limit` waiting files and the walk starts over at the end, so a backlog
+        larger than `limit` is covered in turn rather than its oldest files read again and again.
+        """
+        if self.jobs is None:
+            return 0
+        waiting = await self.repo.list_media_queued(now() - timedelta(seconds=grace), self._media_cursor, limit)
+        last = waiting[-1] if len(waiting) == limit else None
+        self._media_cursor = (last.completed_at, last.id) if last and last.completed_at else None
+        enqueued = 0
+        for record in waiting:
+            if await self.jobs.enqueue(media_job_id(record.id), "media", {"file_id": record.id}):
+                enqueued += 1
+        if enqueued:
+            self.metrics.queue_depth.set(await self.jobs.depth())
+            log_event("media_requeued", files=enqueued)
+        return enqueued
+
     async def drain_deletions(self, limit: int = 100) -> int:
         """Delete queued objects from the store; failures come back later with a growing delay."""
         claimed = await self.repo.claim_blob_deletions(limit)
@@ -434,12 +507,15 @@ class FileService:
         return len(done)
 
     async def maintain_forever(self, interval: float) -> None:
-        """The sweeper and the deletion drain, woken early when something was just deleted."""
+        """The sweeper, the deletion drain and the media re-enqueue, woken early when something was just
+        deleted. Every hub and `hub worker` process runs it (unless HUB_SWEEP_INTERVAL is 0), and each
+        step is safe to run in several processes at once."""
         while True:
             try:
                 await self.sweep_once()
                 while await self.drain_deletions() > 0:
                     pass
+                await self.requeue_media()
             except HubError as exc:
                 log.warning("file maintenance failed", extra={"fields": {"code": exc.code}})
             except Exception:

@@ -2,23 +2,28 @@
 
 These routes behave like S3's: `POST /blobs/upload` takes a browser form upload (fields first, then
 `file`) and enforces the signed policy — key, exact Content-Type, size range, expiry — while streaming
-the body to disk; `PUT /blobs/part` takes one multipart part; `GET /blobs/object` serves a download
-with the signed Content-Type and Content-Disposition. Bodies are streamed, never held in memory.
+the body to disk; `PUT /blobs/part` takes one multipart part of the signed size; `GET /blobs/object`
+serves a download with the signed Content-Type and Content-Disposition, whole or one byte range.
+Bodies are streamed, never held in memory.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from sanic import Blueprint, HTTPResponse, Request
-from sanic.response import ResponseStream, empty, file_stream
+from sanic.response import ResponseStream, empty
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from hub.ports.files import ObjectInfo
 from rest.openapi import endpoint
-from storage.blobs.local import LocalBlobStore
+from rest.ranges import ByteRange, parse_range
+from storage.blobs.local import CHUNK, LocalBlobStore
 
 bp = Blueprint("blobs")
 
@@ -158,29 +163,69 @@ def _check_policy(store: LocalBlobStore, fields: dict[str, str]) -> dict[str, An
 async def upload_part(request: Request) -> HTTPResponse:
     store = _store(request)
     claims = store.signer.verify(_token(request), "part")
+    # `min` and `max` are both the part's planned size; a token without `min` bounds only the maximum.
+    low, high = int(claims.get("min", 0)), int(claims["max"])
     declared = _declared_length(request)
-    if declared is not None and declared > int(claims["max"]):
+    if declared is not None and declared > high:
         raise PayloadTooLarge("The part exceeds the maximum part size.", code="entity_too_large")
+    if declared is not None and declared < low:
+        raise BadRequest("The part is smaller than its signed size.", code="entity_too_small",
+                         details={"min_bytes": low})
     part = await store.write_part(
-        str(claims["key"]), str(claims["uid"]), int(claims["n"]), _body(request), int(claims["max"])
+        str(claims["key"]), str(claims["uid"]), int(claims["n"]), _body(request), high, low
     )
     return empty(status=200, headers={"ETag": part.etag})
 
 
 @endpoint(
-    bp, "GET", "/blobs/object", summary="Local store: download through a presigned GET.", auth=False,
-    content="any", errors=(403, 404),
+    bp, "GET", "/blobs/object",
+    summary="Local store: download through a presigned GET; one byte range per request (206, or 416).",
+    auth=False, content="any", errors=(403, 404, 416),
 )
-async def download(request: Request) -> HTTPResponse | ResponseStream:
+async def download(request: Request) -> ResponseStream:
     store = _store(request)
     claims = store.signer.verify(_token(request), "get")
-    key = str(claims["key"])
-    if await store.head(key) is None:
-        raise NotFound("No such object.", code="no_such_key")
+    fh, info = await store.open_object(str(claims["key"]))
+    try:
+        wanted = _requested_range(request, info)
+    except BaseException:
+        fh.close()
+        raise
     headers = {
         "Content-Disposition": str(claims["cd"]),
         "Cache-Control": "private, max-age=60",
         # A downloaded file is never a page of this origin, whatever its bytes say.
         "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Accept-Ranges": "bytes",
+        "ETag": info.etag,
     }
-    return await file_stream(store.path_of(key), mime_type=str(claims["ct"]), headers=headers)
+    start, length, status = 0, info.size, 200
+    if wanted is not None:
+        start, length, status = wanted.start, wanted.length, 206
+        headers["Content-Range"] = wanted.content_range(info.size)
+    headers["Content-Length"] = str(length)
+
+    async def send(response: Any) -> None:  # the ResponseStream; Sanic types its write() as str, bytes work
+        # pread from the handle opened above: the bytes sent are those of the file described by `info`.
+        try:
+            offset, left = start, length
+            while left > 0:
+                chunk = await asyncio.to_thread(os.pread, fh.fileno(), min(CHUNK, left), offset)
+                if not chunk:
+                    break
+                await response.write(chunk)
+                offset += len(chunk)
+                left -= len(chunk)
+        finally:
+            fh.close()
+
+    return ResponseStream(send, status=status, headers=headers, content_type=str(claims["ct"]))
+
+
+def _requested_range(request: Request, info: ObjectInfo) -> ByteRange | None:
+    # If-Range names what the client already holds part of; anything but this object's (strong) ETag —
+    # another ETag, a weak one or a date — means the whole object is sent instead (RFC 9110 13.1.5).
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range.strip() != info.etag:
+        return None
+    return parse_range(request.headers.get("range"), info.size)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import empty, redirect
 
 from hub.ports.files import FileRecord, PresignedUpload
-from hub.services.files import FileService, UploadRequest, file_public
+from hub.services.files import MAX_PARTS, FileService, UploadRequest, file_public
 from rest.auth import authenticate
 from rest.body import json_body, query
 from rest.jsonutil import json
@@ -84,13 +84,14 @@ class FilePage(BaseModel):
 
 
 class PartsIn(BaseModel):
-    part_numbers: list[int] = Field(min_length=1, max_length=100)
+    # S3 numbers parts 1 to 10,000; the service narrows this to the upload's own part count.
+    part_numbers: list[Annotated[int, Field(ge=1, le=MAX_PARTS)]] = Field(min_length=1, max_length=100)
 
 
 class PartUrlOut(BaseModel):
     part_number: int
     method: Literal["PUT"]
-    url: str
+    url: str = Field(description="Accepts exactly the part's planned size: part_size, or the rest for the last.")
     headers: dict[str, str]
     expires_at: datetime
 
@@ -163,6 +164,16 @@ async def list_files(request: Request, space_id: str) -> HTTPResponse:
     return json(FilePage(items=[file_out(r) for r in page.items], next_cursor=page.next_cursor))
 
 
+@endpoint(bp, "GET", "/spaces/{space_id}/uploads",
+          summary="My uploads in progress in a space, newest first (to resume one after a reload).",
+          query=PageQuery, response=FilePage, errors=(403, 404, 410))
+async def list_uploads(request: Request, space_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    q = query(request, PageQuery)
+    page = await _files(request).list_uploads(principal, space_id, q.cursor, q.limit)
+    return json(FilePage(items=[file_out(r) for r in page.items], next_cursor=page.next_cursor))
+
+
 @endpoint(bp, "GET", "/files/{file_id}", summary="One file's metadata.", response=FileOut, errors=(404, 410))
 async def get_file(request: Request, file_id: str) -> HTTPResponse:
     principal = await authenticate(request)
@@ -177,7 +188,8 @@ async def delete_file(request: Request, file_id: str) -> HTTPResponse:
 
 
 @endpoint(bp, "POST", "/files/{file_id}/complete",
-          summary="Check the uploaded object and mark the file ready (422 and deleted on mismatch).",
+          summary="Check the uploaded object (and each part's size) and mark the file ready "
+                  "(422 `upload_mismatch` and deleted on mismatch).",
           response=FileOut, errors=(403, 404, 409, 410, 413, 422))
 async def complete(request: Request, file_id: str) -> HTTPResponse:
     principal = await authenticate(request)

@@ -121,9 +121,6 @@ class LocalBlobStore:
         ))
         os.replace(tmp, meta)
 
-    def path_of(self, key: str) -> Path:
-        return self._object_path(key)
-
     # --- BlobStore ---------------------------------------------------------------------------------
 
     async def presign_upload(
@@ -153,6 +150,22 @@ class LocalBlobStore:
             return ObjectInfo(key=key, size=size, content_type=meta["content_type"], etag=meta["etag"])
 
         return await asyncio.to_thread(read)
+
+    async def open_object(self, key: str) -> tuple[BinaryIO, ObjectInfo]:
+        """An open handle on the object's data and its description, for the download route to stream
+        from; the size is that of the opened file, so a concurrent delete cannot make the two disagree."""
+        path = self._object_path(key)
+
+        def open_both() -> tuple[BinaryIO, ObjectInfo]:
+            try:
+                meta = orjson.loads(path.with_suffix(".meta").read_bytes())
+                fh = open(path, "rb")  # the caller closes it when the response ends
+            except (FileNotFoundError, orjson.JSONDecodeError):
+                raise NotFound("No such object.", code="no_such_key") from None
+            size = os.fstat(fh.fileno()).st_size
+            return fh, ObjectInfo(key=key, size=size, content_type=meta["content_type"], etag=meta["etag"])
+
+        return await asyncio.to_thread(open_both)
 
     async def read(self, key: str, *, max_bytes: int) -> AsyncIterator[bytes]:
         path = self._object_path(key)
@@ -202,10 +215,10 @@ class LocalBlobStore:
         return upload_id
 
     async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, ttl: int, max_bytes: int
+        self, key: str, upload_id: str, part_number: int, *, ttl: int, size: int
     ) -> PresignedUpload:
         self._upload_dir(upload_id)
-        token, expires = self.signer.sign("part", ttl, key=key, uid=upload_id, n=part_number, max=max_bytes)
+        token, expires = self.signer.sign("part", ttl, key=key, uid=upload_id, n=part_number, min=size, max=size)
         return PresignedUpload(
             method="PUT", url=f"{self.base_url}/blobs/part?t={quote(token)}", fields={}, headers={},
             expires_at=_utc(expires),
@@ -222,7 +235,8 @@ class LocalBlobStore:
         return meta
 
     async def write_part(
-        self, key: str, upload_id: str, part_number: int, chunks: AsyncIterator[bytes], max_bytes: int
+        self, key: str, upload_id: str, part_number: int, chunks: AsyncIterator[bytes], max_bytes: int,
+        min_bytes: int = 0,
     ) -> PartInfo:
         """Used by the /blobs/part route after it verified the token."""
         await asyncio.to_thread(self._upload_meta, key, upload_id)
@@ -230,6 +244,9 @@ class LocalBlobStore:
         try:
             async for chunk in chunks:
                 await writer.write(chunk)
+            if writer.size < min_bytes:
+                raise BadRequest("The part is smaller than its signed size.", code="entity_too_small",
+                                 details={"min_bytes": min_bytes})
             target = self._upload_dir(upload_id) / f"{part_number:05d}"
             etag = writer.etag
 

@@ -163,13 +163,18 @@ class S3BlobStore:
         return str(response["UploadId"])
 
     async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, ttl: int, max_bytes: int
+        self, key: str, upload_id: str, part_number: int, *, ttl: int, size: int
     ) -> PresignedUpload:
-        # A presigned PUT cannot bound its body; completion checks every part's size instead.
+        # Content-Length becomes a signed header: the store answers 403 to a body of any other length, so
+        # a part that is too small (S3 wants 5 MiB but for the last) never gets as far as completion.
+        # Clients need not send it themselves: HTTP clients and browsers set it from the body.
         with translate_s3_errors():
             url = await self._client.generate_presigned_url(
                 "upload_part",
-                Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+                Params={
+                    "Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number,
+                    "ContentLength": size,
+                },
                 ExpiresIn=max(1, ttl),
             )
         return PresignedUpload(method="PUT", url=url, fields={}, headers={}, expires_at=_expiry(ttl))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.ports.files import FileRecord, NewFile
@@ -11,7 +11,7 @@ from storage.postgres.db import PostgresDatabase
 
 _COLUMNS = """id, space_id, object_key, filename, content_type, size, sha256, status, multipart_upload_id,
     created_by::text, created_at, upload_expires_at, completed_at, expires_at, max_downloads, downloads,
-    processing, width, height, variants"""
+    processing, width, height, variants, part_size"""
 
 # Backoff of a failing deletion: 2^attempts seconds, capped at ten minutes; it is never given up.
 _RETRY_DELAY = "least(600, power(2, attempts))::int * interval '1 second'"
@@ -40,11 +40,12 @@ class PostgresFileRepo:
                 return None
             row = await conn.fetchrow(
                 f"""INSERT INTO files (id, space_id, object_key, filename, content_type, size, sha256,
-                        multipart_upload_id, created_by, upload_expires_at, expires_at, max_downloads)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::uuid, $10, $11, $12)
+                        multipart_upload_id, created_by, upload_expires_at, expires_at, max_downloads, part_size)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::uuid, $10, $11, $12, $13)
                     RETURNING {_COLUMNS}""",
                 new.id, new.space_id, new.object_key, new.filename, new.content_type, new.size, new.sha256,
                 new.multipart_upload_id, new.created_by, new.upload_expires_at, new.expires_at, new.max_downloads,
+                new.part_size,
             )
         return _record(row)
 
@@ -65,6 +66,19 @@ class PostgresFileRepo:
                     ORDER BY created_at DESC, id DESC LIMIT $4""",
                 space_id, after[0], after[1], limit,
             )
+        return _records(rows)
+
+    async def list_pending(
+        self, space_id: str, created_by: str, after: tuple[datetime, str] | None, limit: int
+    ) -> list[FileRecord]:
+        start = after or (datetime.max.replace(tzinfo=UTC), "")  # before everything: the first page
+        rows = await self._db.fetch(
+            f"""SELECT {_COLUMNS} FROM files
+                WHERE space_id = $1 AND status = 'pending' AND created_by = $2::uuid
+                  AND (created_at, id) < ($3, $4)
+                ORDER BY created_at DESC, id DESC LIMIT $5""",
+            space_id, created_by, start[0], start[1], limit,
+        )
         return _records(rows)
 
     async def mark_ready(
@@ -111,6 +125,27 @@ class PostgresFileRepo:
             file_id, variants, width, height, processing,
         )
         return _record(row)
+
+    async def list_media_queued(
+        self, completed_before: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[FileRecord]:
+        # Served by the partial index files_media_queued; no lock: enqueueing is idempotent per file.
+        if after is None:
+            rows = await self._db.fetch(
+                f"""SELECT {_COLUMNS} FROM files
+                    WHERE processing = 'queued' AND status = 'ready' AND completed_at < $1
+                    ORDER BY completed_at, id LIMIT $2""",
+                completed_before, limit,
+            )
+        else:
+            rows = await self._db.fetch(
+                f"""SELECT {_COLUMNS} FROM files
+                    WHERE processing = 'queued' AND status = 'ready' AND completed_at < $1
+                      AND (completed_at, id) > ($2, $3)
+                    ORDER BY completed_at, id LIMIT $4""",
+                completed_before, after[0], after[1], limit,
+            )
+        return _records(rows)
 
     async def delete_abandoned(self, limit: int) -> list[FileRecord]:
         rows = await self._db.fetch(

@@ -2,8 +2,9 @@
 
 At least once: an entry stays pending until acknowledged; one whose consumer died is reclaimed with
 XAUTOCLAIM after the visibility timeout and counts as a failed attempt. Job ids are idempotent (a
-SET NX marker), failures are re-added with attempts+1, and past `max_attempts` a job moves to a
-dead-letter stream where operators can inspect it.
+SET NX marker, written in one script with the entry so neither can exist without the other), failures
+are re-added with attempts+1, and past `max_attempts` a job moves to a dead-letter stream where
+operators can inspect it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from hub.errors import ServiceUnavailable
 from hub.ports.files import Job
 
 _DEDUPE_TTL = 7 * 86_400
+# A marker without its entry would make every later enqueue of that id a silent no-op for a week (a
+# connection lost between two separate commands); a script runs atomically, so it is both or neither.
+_ENQUEUE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+    return 0
+end
+redis.call('XADD', KEYS[2], '*', 'id', ARGV[2], 'kind', ARGV[3], 'payload', ARGV[4], 'attempts', '0')
+return 1
+"""
 
 
 @contextlib.contextmanager
@@ -51,6 +61,7 @@ class RedisJobQueue:
         self.max_attempts = max_attempts
         self.visibility_ms = int(visibility_timeout * 1000)
         self._group_ready = False
+        self._enqueue = redis.register_script(_ENQUEUE)
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -80,10 +91,10 @@ class RedisJobQueue:
     async def enqueue(self, job_id: str, kind: str, payload: dict[str, Any]) -> bool:
         await self._ensure_group()
         with _translate():
-            if not await self._redis.set(self._ids + job_id, 1, nx=True, ex=_DEDUPE_TTL):
-                return False
-            await self._redis.xadd(self.stream, self._fields(job_id, kind, payload, 0))
-        return True
+            added = await self._enqueue(
+                keys=[self._ids + job_id, self.stream], args=[_DEDUPE_TTL, job_id, kind, orjson.dumps(payload)]
+            )
+        return bool(added)
 
     async def receive(self, consumer: str, timeout: float) -> Job | None:
         await self._ensure_group()
