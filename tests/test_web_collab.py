@@ -258,3 +258,65 @@ async def test_files_go_straight_between_the_browser_and_s3(
                 assert browsing.page_errors() == []
         finally:
             await browsing.close()
+
+
+async def test_an_upload_interrupted_by_a_reload_resumes_from_the_parts_in_the_store(
+    browser: Any, make_settings: Callable[..., Any], tmp_path: Path, request: Any
+) -> None:
+    part = 5 * 1024 * 1024
+    tail = 23456
+    async with WebHub(make_settings, multipart_threshold=part + 1, multipart_part_bytes=part) as hub:
+        browsing = Browsing(browser, hub.url, request.node.name)
+        try:
+            async with browsing.recording():
+                alice, bob = await shared_space(browsing, "Reloaded")
+                sent: list[int] = []
+                blocked = {"tail": True}
+
+                async def network(route: Any) -> None:
+                    size = len(route.request.post_data_buffer or b"")
+                    if size == tail and blocked["tail"]:
+                        await route.abort("connectionreset")
+                        return
+                    sent.append(size)
+                    await route.continue_()
+
+                await alice.page.route("**/blobs/part?**", network)
+                source = tmp_path / "movie.bin"
+                data = os.urandom(2 * part + tail)
+                source.write_bytes(data)
+                await alice.page.get_by_label("Upload files").set_input_files(source)
+                await expect(alice.page.locator(".upload", has_text="movie.bin")).to_have_attribute(
+                    "data-state", "failed", timeout=20_000
+                )
+                assert sorted(sent) == [part, part]
+
+                # The page is reloaded: the bytes are gone from it, the two stored parts are not.
+                await alice.page.reload()
+                await expect(alice.page.locator(".connection")).to_have_attribute("data-state", "joined")
+                row = alice.page.locator('.upload[data-state="interrupted"]', has_text="movie.bin")
+                await expect(row).to_be_visible()
+
+                # Another file by the same name and size (a different modification time) is refused.
+                stat = source.stat()
+                os.utime(source, (stat.st_atime, stat.st_mtime + 100))
+                await alice.page.get_by_label("Resume movie.bin").set_input_files(source)
+                await expect(row.locator(".upload-status")).to_contain_text("not the file being uploaded")
+                os.utime(source, (stat.st_atime, stat.st_mtime))
+
+                blocked["tail"] = False
+                await alice.page.get_by_label("Resume movie.bin").set_input_files(source)
+                done = alice.page.locator('.upload[data-state="done"]', has_text="movie.bin")
+                await expect(done).to_be_visible(timeout=20_000)
+                assert sorted(sent) == [tail, part, part]  # only the missing part went up
+
+                item = bob.page.locator(".file-item", has_text="movie.bin")
+                await expect(item).to_be_visible()
+                async with bob.page.expect_download() as pending:
+                    await item.get_by_role("button", name="Download movie.bin").click()
+                saved = tmp_path / "downloaded.bin"
+                await (await pending.value).save_as(saved)
+                assert saved.read_bytes() == data
+                assert browsing.page_errors() == []
+        finally:
+            await browsing.close()

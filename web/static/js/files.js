@@ -10,6 +10,36 @@ const PARALLEL_PARTS = 3;
 const PART_ATTEMPTS = 4; // per part, before the upload stops and offers "Resume"
 const PART_RETRY_MS = 500; // first retry delay, doubled each time, with jitter
 
+// What identifies the bytes of an interrupted upload when the same file is chosen again after a
+// reload: the name and size the hub knows, plus the modification time this browser saw.
+const remember = (fileId, file) => {
+  try {
+    localStorage.setItem(`hub.upload.${fileId}`, JSON.stringify({ modified: file.lastModified }));
+  } catch {
+    // Private mode or a full storage: resuming then checks name and size only.
+  }
+};
+const forget = (fileId) => localStorage.removeItem(`hub.upload.${fileId}`);
+function sameFile(record, file) {
+  if (file.size !== record.size || file.name !== record.filename) return false;
+  try {
+    const seen = JSON.parse(localStorage.getItem(`hub.upload.${record.id}`) || "null");
+    return !seen || seen.modified === file.lastModified;
+  } catch {
+    return true;
+  }
+}
+
+/** Part numbers the store already holds in full, from GET /files/{id}/parts. */
+async function storedParts(fileId, fileSize) {
+  return storedParts.from(await api.get(`/files/${fileId}/parts`), fileSize);
+}
+storedParts.from = (listed, fileSize) => {
+  const size = listed.part_size;
+  const expected = (n) => Math.min(size, fileSize - (n - 1) * size);
+  return new Set(listed.parts.filter((p) => p.size === expected(p.part_number)).map((p) => p.part_number));
+};
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // Worth another try: no answer at all (status 0), an expired or refused signature, a busy store.
 const retryable = (status) => status === 0 || status === 403 || status === 408 || status === 429 || status >= 500;
@@ -59,18 +89,39 @@ export class FilesPanel {
     this.input.addEventListener("focus", () => this.picker.classList.add("focus"));
     this.input.addEventListener("blur", () => this.picker.classList.remove("focus"));
     this.refreshTimer = null;
+    this.active = new Set(); // ids of uploads this page is sending
   }
 
   setEditable(editable) {
     this.editable = editable;
     this.picker.hidden = !editable;
     this.input.disabled = !editable;
+    this.offerResumes();
+  }
+
+  /** My interrupted multipart uploads in this space get a row that can resume them. */
+  offerResumes() {
+    if (!this.editable) return;
+    // One check at a time: a join and a reload of the list may ask together.
+    this.resumeCheck = (this.resumeCheck || Promise.resolve()).then(async () => {
+      try {
+        const { items } = await api.get(`/spaces/${encodeURIComponent(this.spaceId)}/uploads?limit=100`);
+        const offered = new Set([...this.uploads.querySelectorAll('[data-state="interrupted"]')]
+          .map((row) => row.dataset.fileId));
+        for (const f of items) {
+          if (f.multipart && !this.active.has(f.id) && !offered.has(f.id)) this.offerResume(f);
+        }
+      } catch {
+        // Resuming is a convenience; the panel works without it.
+      }
+    });
   }
 
   async load() {
     try {
       const page = await api.get(`${this.base}?limit=100`);
       const ready = page.items.filter((f) => f.status === "ready");
+      this.offerResumes();
       clear(this.list, ready.map((f) => this.item(f)));
       clear(this.status, ready.length ? null : h("p.empty", {}, "No files yet."));
     } catch (e) {
@@ -141,97 +192,156 @@ export class FilesPanel {
     for (const file of files) this.upload(file);
   }
 
+  /** A row in the uploads list with its progress bar, status line and buttons. */
+  uploadRow(name, size) {
+    const ui = {
+      progress: h("progress", { max: String(Math.max(1, size)), value: "0" }),
+      label: h("span.upload-status", {}, "Starting…"),
+      resume: h("button.small", { type: "button", "aria-label": `Resume ${name}`, hidden: true }, "Resume"),
+      cancel: h("button.small", { type: "button", "aria-label": `Cancel ${name}`, hidden: true }, "Cancel"),
+      dismiss: h("button.small", { type: "button", "aria-label": `Dismiss ${name}`, hidden: true,
+        onclick: () => ui.row.remove() }, "Dismiss"),
+    };
+    ui.row = h("li.upload", { dataset: { filename: name, state: "uploading" } },
+      h("span.file-name", {}, name), ui.progress, ui.label, ui.resume, ui.cancel, ui.dismiss);
+    ui.progress.setAttribute("aria-label", `Uploading ${name}`);
+    ui.show = (loaded) => {
+      ui.progress.value = loaded;
+      ui.label.textContent = `${Math.floor((loaded / Math.max(1, size)) * 100)} %`;
+    };
+    ui.failed = (e) => {
+      ui.row.dataset.state = "failed";
+      ui.label.textContent = `Failed: ${e instanceof api.ApiError ? api.describe(e) : e.message}`;
+      ui.label.setAttribute("role", "alert");
+    };
+    this.uploads.append(ui.row);
+    return ui;
+  }
+
   async upload(file) {
-    const progress = h("progress", { max: String(Math.max(1, file.size)), value: "0" });
-    const label = h("span.upload-status", {}, "Starting…");
-    const resume = h("button.small", { type: "button", "aria-label": `Resume ${file.name}`, hidden: true },
-      "Resume");
-    const cancel = h("button.small", { type: "button", "aria-label": `Cancel ${file.name}`, hidden: true },
-      "Cancel");
-    const dismiss = h("button.small", { type: "button", "aria-label": `Dismiss ${file.name}`, hidden: true,
-      onclick: () => row.remove() }, "Dismiss");
-    const row = h("li.upload", { dataset: { filename: file.name, state: "uploading" } },
-      h("span.file-name", {}, file.name), progress, label, resume, cancel, dismiss);
-    progress.setAttribute("aria-label", `Uploading ${file.name}`);
-    this.uploads.append(row);
-    const show = (loaded) => {
-      progress.value = loaded;
-      label.textContent = `${Math.floor((loaded / Math.max(1, file.size)) * 100)} %`;
-    };
-    const failed = (e) => {
-      row.dataset.state = "failed";
-      label.textContent = `Failed: ${e instanceof api.ApiError ? api.describe(e) : e.message}`;
-      label.setAttribute("role", "alert");
-    };
-    let fileId = null;
+    const ui = this.uploadRow(file.name, file.size);
     let created = null;
     try {
       created = await api.post(this.base, {
         filename: file.name, size: file.size, content_type: file.type || "application/octet-stream",
       });
-      fileId = created.file_id;
-      if (created.multipart) row.dataset.parts = String(created.multipart.part_count);
     } catch (e) {
-      progress.remove();
-      failed(e);
-      dismiss.hidden = false;
+      ui.progress.remove();
+      ui.failed(e);
+      ui.dismiss.hidden = false;
       return;
     }
-    const finish = async () => {
-      label.textContent = "Finishing…";
-      await api.post(`/files/${fileId}/complete`);
-      show(file.size);
-      label.textContent = "Uploaded";
-      label.removeAttribute("role");
-      row.dataset.state = "done";
-      resume.hidden = cancel.hidden = true;
-      dismiss.hidden = false;
-      // Finished rows fade out on their own; the file itself is in the list below by now.
-      setTimeout(() => row.remove(), 10_000);
-      this.refreshSoon();
-    };
-    if (!created.multipart) {
-      try {
-        await this.uploadSingle(created.upload, file, show);
-        await finish();
-      } catch (e) {
-        progress.remove();
-        failed(e);
-        dismiss.hidden = false;
-        api.post(`/files/${fileId}/abort`).catch(() => {});
-      }
+    const fileId = created.file_id;
+    if (created.multipart) {
+      ui.row.dataset.parts = String(created.multipart.part_count);
+      remember(fileId, file);
+      await this.sendParts(ui, fileId, file, created.multipart, new Set());
       return;
     }
-    // Parts that already went up are kept: after a failure, "Resume" asks the hub which parts the
-    // store has and sends only the others; "Cancel" aborts the upload and frees its parts.
-    const attempt = async (stored) => {
-      row.dataset.state = "uploading";
-      label.removeAttribute("role");
-      resume.hidden = cancel.hidden = true;
-      try {
-        await this.uploadParts(fileId, file, created.multipart, show, stored);
-        await finish();
-      } catch (e) {
-        failed(e);
-        resume.hidden = cancel.hidden = false;
-      }
-    };
-    resume.onclick = async () => {
-      try {
-        const listed = await api.get(`/files/${fileId}/parts`);
-        const size = created.multipart.part_size;
-        const expected = (n) => Math.min(size, file.size - (n - 1) * size);
-        await attempt(new Set(listed.parts.filter((p) => p.size === expected(p.part_number))
-          .map((p) => p.part_number)));
-      } catch (e) {
-        failed(e);
-      }
-    };
-    cancel.onclick = () => {
+    this.active.add(fileId);
+    try {
+      await this.uploadSingle(created.upload, file, ui.show);
+      await this.finish(ui, fileId, file.size);
+    } catch (e) {
+      ui.progress.remove();
+      ui.failed(e);
+      ui.dismiss.hidden = false;
       api.post(`/files/${fileId}/abort`).catch(() => {});
-      row.remove();
+    } finally {
+      this.active.delete(fileId);
+    }
+  }
+
+  async finish(ui, fileId, size) {
+    ui.label.textContent = "Finishing…";
+    await api.post(`/files/${fileId}/complete`);
+    ui.show(size);
+    ui.label.textContent = "Uploaded";
+    ui.label.removeAttribute("role");
+    ui.row.dataset.state = "done";
+    ui.resume.hidden = ui.cancel.hidden = true;
+    ui.dismiss.hidden = false;
+    // Finished rows fade out on their own; the file itself is in the list below by now.
+    setTimeout(() => ui.row.remove(), 10_000);
+    this.refreshSoon();
+  }
+
+  /**
+   * A multipart upload, from the parts not in `stored` on. Parts that went up are kept: after a
+   * failure, "Resume" asks the hub which parts the store has and sends only the others; "Cancel"
+   * aborts the upload and frees its parts.
+   */
+  async sendParts(ui, fileId, file, plan, stored) {
+    this.active.add(fileId);
+    ui.row.dataset.state = "uploading";
+    ui.label.removeAttribute("role");
+    ui.resume.hidden = ui.cancel.hidden = true;
+    ui.resume.onclick = async () => {
+      try {
+        await this.sendParts(ui, fileId, file, plan, await storedParts(fileId, file.size));
+      } catch (e) {
+        ui.failed(e);
+      }
     };
-    await attempt(new Set());
+    ui.cancel.onclick = () => {
+      api.post(`/files/${fileId}/abort`).catch(() => {});
+      forget(fileId);
+      this.active.delete(fileId);
+      ui.row.remove();
+    };
+    try {
+      await this.uploadParts(fileId, file, plan, ui.show, stored);
+      await this.finish(ui, fileId, file.size);
+      forget(fileId);
+      this.active.delete(fileId);
+    } catch (e) {
+      ui.failed(e);
+      ui.resume.hidden = ui.cancel.hidden = false;
+    }
+  }
+
+  /**
+   * After a reload (or a crash) the bytes are gone from the page, but the parts already in the
+   * store are not: an interrupted upload of mine asks for the same file again, then resumes.
+   */
+  offerResume(f) {
+    const ui = this.uploadRow(f.filename, f.size);
+    ui.row.dataset.state = "interrupted";
+    ui.row.dataset.fileId = f.id;
+    ui.label.textContent = "Interrupted: choose the same file to resume.";
+    const inputId = uid("resume");
+    const input = h("input.visually-hidden", { id: inputId, type: "file" });
+    const choose = h("label.button.small", { for: inputId }, "Choose file…");
+    input.setAttribute("aria-label", `Resume ${f.filename}`);
+    ui.resume.replaceWith(input, choose);
+    ui.cancel.hidden = false;
+    ui.cancel.onclick = () => {
+      api.post(`/files/${f.id}/abort`).catch(() => {});
+      forget(f.id);
+      ui.row.remove();
+    };
+    input.addEventListener("change", async () => {
+      const file = input.files[0];
+      input.value = "";
+      if (!file) return;
+      if (!sameFile(f, file)) {
+        ui.label.textContent = `That is not the file being uploaded (${f.filename}, ${bytes(f.size)}).`;
+        ui.label.setAttribute("role", "alert");
+        return;
+      }
+      input.remove();
+      choose.remove();
+      ui.row.append(ui.resume);
+      try {
+        const listed = await api.get(`/files/${f.id}/parts`);
+        const plan = { part_size: listed.part_size, part_count: listed.part_count };
+        ui.row.dataset.parts = String(plan.part_count);
+        await this.sendParts(ui, f.id, file, plan, storedParts.from(listed, file.size));
+      } catch (e) {
+        ui.failed(e);
+        ui.resume.hidden = ui.cancel.hidden = false;
+      }
+    });
   }
 
   async uploadSingle(upload, file, show) {
