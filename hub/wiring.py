@@ -59,15 +59,17 @@ async def wire_whiteboard(hub: Hub) -> None:
     # Group commits get their own two connections (the committer runs at most two transactions at
     # once), with generic plans: PostgreSQL otherwise re-plans the commit statement on every call
     # (custom plans for array parameters), which measured as half of its cost (0.8 -> 0.4 ms).
-    commit_db = hub.db
+    commit_db: PostgresDatabase | None = None
     if hub.dsn:
         commit_db = await PostgresDatabase.connect(
             hub.dsn, min_size=1, max_size=2, command_timeout=hub.settings.db_command_timeout,
             server_settings={"plan_cache_mode": "force_generic_plan"},
         )
         hub.on_close(commit_db.close)  # closed after the whiteboard service (closers run in reverse)
+    strokes = PostgresStrokeStore(hub.db, commit_db=commit_db)
+    hub.on_close(strokes.close)  # after the whiteboard service, before the pools
     hub.whiteboard = WhiteboardService(
-        hub.settings, strokes=PostgresStrokeStore(hub.db, commit_db=commit_db),
+        hub.settings, strokes=strokes,
         replay=hub.replay, presence=hub.presence,
         bus=hub.bus, spaces=hub.spaces, authenticate=lambda token: hub.identity.authenticate(token),
         cross_instance=hub.settings.uses_redis,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from hub.errors import ServiceUnavailable
 from hub.ports.whiteboard import PendingStroke, Stroke
 from storage.postgres.db import PostgresDatabase
 from storage.postgres.strokes import PostgresStrokeStore
@@ -66,3 +67,36 @@ async def test_group_commit_numbers_dedups_and_reports_missing_boards(db: Postgr
     assert [(r.seq, r.duplicate) for r in retry] == [(1, True), (3, False)]
     position, strokes = await store.snapshot(a)
     assert position.seq == 3 and [s.seq for s in strokes] == [1, 2, 3]
+
+
+async def test_held_commit_connection_lost_is_replaced_and_returned_on_close(
+    db: PostgresDatabase, database_url: str
+) -> None:
+    commit_db = await PostgresDatabase.connect(database_url, min_size=1, max_size=2)
+    store = PostgresStrokeStore(db, commit_db=commit_db)
+    try:
+        space, user = await new_space(db)
+        await store.position(space)
+        assert (await store.commit_strokes([pending(space, user)]))[0].seq == 1
+        pids = {int(r["pid"]) for r in await db.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )}
+        held = await commit_db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", list(pids))
+        assert held >= 1
+        # The server drops every other connection, the held commit connection among them.
+        await db.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", list(pids))
+        # The next commit either notices the closed connection first or fails with a retryable 503
+        # (never another error); the broken connection goes back to the pool, which opens a fresh
+        # one, and strokes commit again with contiguous seqs.
+        seq = 1
+        try:
+            seq = (await store.commit_strokes([pending(space, user)]))[0].seq or 0
+        except ServiceUnavailable:
+            pass
+        assert seq in (1, 2)
+        assert (await store.commit_strokes([pending(space, user)]))[0].seq == seq + 1
+        assert (await store.commit_strokes([pending(space, user)]))[0].seq == seq + 2
+    finally:
+        await store.close()
+        # Nothing is still held: the pool closes at once instead of waiting for a release.
+        await asyncio.wait_for(commit_db.close(), timeout=5)

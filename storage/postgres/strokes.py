@@ -7,6 +7,7 @@ when the retry lands on another instance.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from hub.ports.whiteboard import (
     StoredStroke,
     Stroke,
 )
-from storage.postgres.db import PostgresDatabase
+from storage.postgres.db import PostgresDatabase, translate_errors
 
 _POSITION = """
 WITH ins AS (
@@ -117,9 +118,54 @@ class PostgresStrokeStore:
     """Implements `hub.ports.whiteboard.StrokeStore`."""
 
     def __init__(self, db: PostgresDatabase, *, commit_db: PostgresDatabase | None = None) -> None:
+        """`commit_db`: a pool of its own for the group commit (see `hub.wiring.wire_whiteboard`),
+        whose connections the store then holds between commits; `close()` gives them back."""
         self._db = db
-        # The pool for the one-statement group commit (see `hub.wiring.wire_whiteboard`).
-        self._commit_db = commit_db or db
+        self._commit_db = commit_db
+        # Held, not acquired per commit: a pool round (acquire, release through a shielded task)
+        # measured 130 us of CPU per commit, more than the statement itself (80 us).
+        self._held: list[asyncpg.Connection] = []
+        self._closed = False
+
+    async def _commit_statement(self, *args: Any) -> list[asyncpg.Record]:
+        if self._commit_db is None:
+            return await self._db.fetch(_COMMIT, *args)
+        pool = self._commit_db.pool
+        conn = None
+        while self._held and conn is None:
+            conn = self._held.pop()
+            if conn.is_closed():  # the server went away since the last commit
+                with contextlib.suppress(Exception):
+                    await pool.release(conn)
+                conn = None
+        if conn is None:
+            with translate_errors():
+                conn = await pool.acquire()
+        healthy = False
+        try:
+            with translate_errors():
+                rows: list[asyncpg.Record] = await conn.fetch(_COMMIT, *args)
+            healthy = True
+            return rows
+        except Conflict:
+            healthy = True  # a racing duplicate id: the statement failed, the connection answered
+            raise
+        finally:
+            if healthy and not self._closed:
+                self._held.append(conn)
+            else:
+                # Lost, cancelled mid-statement or shutting down: the pool resets or replaces it.
+                with contextlib.suppress(Exception):
+                    await pool.release(conn)
+
+    async def close(self) -> None:
+        """Give the held commit connections back (before their pool closes)."""
+        self._closed = True
+        held, self._held = self._held, []
+        for conn in held:
+            assert self._commit_db is not None
+            with contextlib.suppress(Exception):
+                await self._commit_db.pool.release(conn)
 
     async def position(self, space_id: str) -> BoardPosition:
         row = await self._db.fetchrow(_POSITION, space_id, new_epoch())
@@ -139,7 +185,7 @@ class PostgresStrokeStore:
         # batch is retried the careful way, where that id is found and answered as a duplicate.
         cols = _columns(items)
         try:
-            rows = await self._commit_db.fetch(_COMMIT, *cols, sorted({it.space_id for it in items}))
+            rows = await self._commit_statement(*cols, sorted({it.space_id for it in items}))
         except Conflict:
             return await self._commit_locked(items)
         boards: set[str] = set()
