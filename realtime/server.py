@@ -17,7 +17,7 @@ from engineio import packet as eio_packet
 
 from hub.config import Settings
 from hub.errors import HubError, ServiceUnavailable
-from realtime.codec import OrjsonCodec
+from realtime.codec import JsonPacket, OrjsonCodec
 from realtime.direct import Writers, install, text_frame
 from realtime.fanout import LocalFanout
 from rest.middleware import origin_allowed
@@ -179,6 +179,7 @@ def create_socketio(settings: Settings, get_hub: Callable[[], Any]) -> socketio.
         # Engine.IO's default of 16 packets per long-poll payload stalls bursts.
         max_decode_packets=settings.ws_max_decode_packets,
         transports=["websocket", "polling"],
+        serializer=JsonPacket,
         json=OrjsonCodec,
         logger=False,
         engineio_logger=False,
