@@ -110,6 +110,13 @@ def _results(
     return results
 
 
+def _usable(conn: asyncpg.Connection) -> bool:
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:  # the pool already took back a connection that was lost
+        return False
+
+
 def new_epoch() -> str:
     return secrets.token_urlsafe(8)
 
@@ -134,7 +141,7 @@ class PostgresStrokeStore:
         conn = None
         while self._held and conn is None:
             conn = self._held.pop()
-            if conn.is_closed():  # the server went away since the last commit
+            if not _usable(conn):  # the server went away since the last commit
                 with contextlib.suppress(Exception):
                     await pool.release(conn)
                 conn = None
