@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Any:
 
     async def stop(hub: Hub) -> None:
         await hub.close()
+        gc.unfreeze()  # an app stopped inside a longer-lived process (tests) leaves nothing pinned
 
     from realtime.server import create_socketio
     from rest.app import create_sanic_app
