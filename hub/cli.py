@@ -21,6 +21,8 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from realtime.lean import UVICORN_WS
+
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
     configure_logging(settings.log_level, settings.log_json)
     if settings.workers > 1 and (settings.embedded_database or not settings.redis_url):
@@ -30,7 +32,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "port": settings.port,
         "loop": "uvloop",
         "http": "httptools",
-        "ws": "websockets-sansio",
+        # uvicorn's websockets sans-io protocol with lean per-connection state (realtime/lean.py).
+        "ws": UVICORN_WS,
         # Measured: browsers offer permessage-deflate and it multiplies tail latency on the
         # whiteboard fan-out; strokes are small msgpack frames that barely compress.
         "ws_per_message_deflate": False,

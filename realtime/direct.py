@@ -9,15 +9,18 @@ once per broadcast and appended to each recipient's buffer, and one `call_soon` 
 loop iteration writes each socket's buffer with one `transport.write`. Several strokes committed in
 one batch then cost one syscall per recipient instead of one per stroke.
 
-This is the only module that reaches into library internals, and only in two places:
+This module and `realtime.lean` are the only ones that reach into library internals. Here, in two places:
 - `engineio.AsyncServer._async["websocket"]` (the ASGI driver's WebSocket wrapper class) is replaced
   by `DirectWebSocket`, a subclass that remembers the uvicorn protocol object behind `asgi.send`;
 - uvicorn's `WebSocketsSansIOProtocol` attributes (`transport`, `conn`, `writable`, `close_sent`,
   `disconnected`, `handshake_complete`) are read to decide whether a direct write is safe.
-Two more replacements in the same driver table cut the memory of every idle socket (measured with
-tracemalloc on 900 sockets): `create_queue` returns `LeanQueue` (an `asyncio.Queue` is four deques,
-~3.3 KB, before it holds anything), and `translate_request` no longer defines a new class per request
-(~2.7 KB per socket in python-engineio's version).
+More replacements in the same server cut the memory of every idle socket (measured with tracemalloc,
+`python -m bench.memory`): `create_queue` returns `realtime.lean.LeanQueue` (an `asyncio.Queue` is
+four deques, ~3.3 KB, before it holds anything); `translate_request` no longer defines a new class per
+request (~2.7 KB per socket in python-engineio's version); a socket that opens as a WebSocket runs
+`realtime.lean.lean_websocket_handler` (two tasks instead of five) and every socket's ping timer is on
+`realtime.lean.Pinger`; the ASGI scope's raw header list is emptied once python-engineio has copied
+the headers into its environ.
 Anything else (another ASGI server, the wsproto implementation, a negotiated compression extension,
 a socket that is paused by flow control or has packets queued) takes the library's normal path, so
 the worst case of a library change is the old speed, not a broken socket. `tests/test_realtime_direct.py`
@@ -31,12 +34,13 @@ So every socket sees packets in the order they were sent, whichever path each on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
 from collections.abc import Callable
 from typing import Any
 
 from engineio.async_drivers import asgi as eio_asgi
+
+from realtime.lean import LeanQueue, Pinger, Timers, lean_handler_for
 
 try:  # The direct path needs uvicorn's sans-io protocol; without it everything takes the normal path.
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -84,11 +88,11 @@ class Writers:
 class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # untyped library
     """Engine.IO's ASGI WebSocket wrapper with a direct, ordered write path (see the module docstring)."""
 
-    def __init__(self, handler: Callable[..., Any], server: Any, writers: Writers) -> None:
-        super().__init__(handler, server)
-        self.writers = writers
+    def __init__(self, handler: Callable[..., Any], server: Any, writers: Writers, timers: Timers) -> None:
         # The handler is the Engine.IO socket's bound `_websocket_handler`: it tells us the socket.
         self.socket: Any = getattr(handler, "__self__", None)
+        super().__init__(lean_handler_for(handler, timers) or handler, server)
+        self.writers = writers
         self.proto: Any = None
         self.pending: list[bytes] = []
 
@@ -99,6 +103,11 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # untyped libr
         if WebSocketsSansIOProtocol is not None and isinstance(proto, WebSocketsSansIOProtocol) and sid:
             self.proto = proto
             self.writers.by_sid[sid] = self
+        scope = environ.get("asgi.scope")
+        if isinstance(scope, dict) and scope.get("type") == "websocket" and isinstance(scope.get("headers"), list):
+            # python-engineio has copied every header into `environ` (HTTP_*), which python-socketio
+            # keeps for the session; the scope's raw copy is never read again (~1 KB per socket).
+            scope["headers"] = []
         try:
             return await super().__call__(environ)
         finally:
@@ -168,84 +177,6 @@ def _writer_waiting(queue: Any) -> bool:
     return any(not getter.done() for getter in queue._getters)  # a plain asyncio.Queue
 
 
-class LeanQueue:
-    """The part of `asyncio.Queue` (unbounded) that python-engineio uses, without four idle deques.
-
-    One consumer (the socket's writer task) is all Engine.IO ever has; a second one still works, the
-    getters are simply woken in order.
-    """
-
-    __slots__ = ("_finished", "_getters", "_items", "_unfinished")
-
-    def __init__(self) -> None:
-        self._items: list[Any] = []
-        self._getters: list[asyncio.Future[None]] | None = None
-        self._unfinished = 0
-        self._finished: asyncio.Event | None = None
-
-    def qsize(self) -> int:
-        return len(self._items)
-
-    def empty(self) -> bool:
-        return not self._items
-
-    def waiting(self) -> bool:
-        """A consumer is blocked in `get()` (so it holds nothing it has not handled yet)."""
-        return bool(self._getters)
-
-    def _wake(self) -> None:
-        while self._getters:
-            getter = self._getters.pop(0)
-            if not getter.done():
-                getter.set_result(None)
-                return
-
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
-        self._unfinished += 1
-        if self._finished is not None:
-            self._finished.clear()
-        self._wake()
-
-    async def put(self, item: Any) -> None:
-        self.put_nowait(item)
-
-    def get_nowait(self) -> Any:
-        if not self._items:
-            raise asyncio.QueueEmpty
-        return self._items.pop(0)
-
-    async def get(self) -> Any:
-        while not self._items:
-            getter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            if self._getters is None:
-                self._getters = []
-            self._getters.append(getter)
-            try:
-                await getter
-            except BaseException:  # cancelled, e.g. by engineio's wait_for timeout
-                getter.cancel()
-                with contextlib.suppress(ValueError):
-                    self._getters.remove(getter)
-                if self._items:
-                    self._wake()  # a wake-up meant for us goes to the next consumer
-                raise
-        return self._items.pop(0)
-
-    def task_done(self) -> None:
-        if self._unfinished <= 0:
-            raise ValueError("task_done() called too many times")
-        self._unfinished -= 1
-        if self._unfinished == 0 and self._finished is not None:
-            self._finished.set()
-
-    async def join(self) -> None:
-        if self._unfinished:
-            if self._finished is None:
-                self._finished = asyncio.Event()
-            await self._finished.wait()
-
-
 class _RequestBody:
     """python-engineio's `AwaitablePayload`, defined once instead of once per request."""
 
@@ -293,13 +224,15 @@ class _NoEvent:
 def install(eio_server: Any) -> Writers:
     """Make `eio_server` (an `engineio.AsyncServer` in asgi mode) build `DirectWebSocket`s and lean queues."""
     writers = Writers()
+    timers = Timers()
     driver = dict(eio_server._async)  # a copy: the module-level driver table is shared by all servers
 
     def factory(handler: Callable[..., Any], server: Any) -> DirectWebSocket:
-        return DirectWebSocket(handler, server, writers)
+        return DirectWebSocket(handler, server, writers, timers)
 
     driver["websocket"] = factory
     driver["translate_request"] = _translate_request
     eio_server._async = driver
     eio_server.create_queue = LeanQueue  # instance attribute: only this server
+    eio_server.start_background_task = Pinger(eio_server.start_background_task, timers).start_background_task
     return writers
