@@ -50,6 +50,7 @@ SETTING_DOCS: dict[str, str] = {
     'bin_max_chars': 'Maximum bin content length',
     'ws_max_message_bytes': 'Maximum Socket.IO message/HTTP buffer',
     'ws_ping_interval': 'Engine.IO ping interval (s)',
+    'ws_max_backlog_bytes': 'Unsent bytes a socket may fall behind before it is disconnected (it resumes on reconnect)',
     'ws_ping_timeout': 'Engine.IO ping timeout (s)',
     'ws_max_decode_packets': 'Packets per long-poll payload',
     'replay_max_events': 'Replay buffer length per space',

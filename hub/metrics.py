@@ -33,6 +33,10 @@ class Metrics:
             registry=r,
         )
         self.deliveries = Counter("hub_realtime_deliveries_total", "Messages delivered to sockets.", registry=r)
+        self.slow_consumers_dropped = Counter(
+            "hub_realtime_slow_consumers_dropped_total",
+            "Sockets disconnected for falling more than HUB_WS_MAX_BACKLOG_BYTES behind.", registry=r,
+        )
         self.group_commit_size = Histogram(
             "hub_stroke_group_commit_size", "Strokes committed per group commit.", registry=r,
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),

@@ -138,6 +138,18 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # untyped libr
             return False
         return self.open()
 
+    def buffered(self) -> int:
+        """Bytes written to this socket that have not reached the kernel yet."""
+        transport = self.proto.transport if self.proto is not None else None
+        pending = sum(len(f) for f in self.pending)
+        return pending + (transport.get_write_buffer_size() if transport is not None else 0)
+
+    def abort(self) -> None:
+        """Drop the connection at once, unsent bytes included (the peer sees a reset)."""
+        self.pending = []
+        if self.proto is not None and not self.proto.transport.is_closing():
+            self.proto.transport.abort()
+
     def paused(self) -> bool:
         """uvicorn's flow control says the transport's buffer is over its high-water mark."""
         return self.proto is not None and not self.proto.writable.is_set()

@@ -11,6 +11,7 @@ other socket gets the very same pre-encoded Engine.IO packet on its queue (its w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection
 from typing import Any
@@ -19,8 +20,9 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from hub.logs import log_event
 from hub.metrics import Metrics
-from realtime.direct import Writers, text_frame
+from realtime.direct import DirectWebSocket, Writers, text_frame
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +33,12 @@ VOLATILE_BACKLOG = 64
 class Encoded:
     """One broadcast, encoded once: Engine.IO packets for the queue path, frames for the direct path."""
 
-    __slots__ = ("frames", "packets")
+    __slots__ = ("frames", "packets", "size")
 
     def __init__(self, packets: list[eio_packet.Packet]) -> None:
         self.packets = packets
         texts = [p.encode() for p in packets]  # also fills each packet's encode cache
+        self.size = sum(len(t) for t in texts)
         # Binary attachments never take the direct path (the fan-out only sends JSON).
         self.frames = [text_frame(t.encode()) for t in texts] if all(isinstance(t, str) for t in texts) else None
 
@@ -45,12 +48,15 @@ class LocalFanout:
 
     def __init__(
         self, sio: socketio.AsyncServer, eio_sids: dict[str, str], metrics: Metrics | None,
-        writers: Writers | None = None,
+        writers: Writers | None = None, max_backlog_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self._sio = sio
         self._eio_sids = eio_sids  # hub connection id -> Engine.IO session id
         self._metrics = metrics
         self._writers = writers
+        self._max_backlog = max_backlog_bytes
+        self._dropping: set[str] = set()
+        self._closing: set[asyncio.Future[None]] = set()
 
     def encode(self, event: str, payload: dict[str, Any]) -> Encoded:
         pkt = self._sio.packet_class(sio_packet.EVENT, namespace="/", data=[event, payload])
@@ -75,6 +81,9 @@ class LocalFanout:
             if socket is None or socket.closed:
                 continue
             ws = writers.get(eio_sid) if writers is not None and frames is not None else None
+            if self._behind(socket, ws, encoded.size):
+                self._drop(eio_sid, socket, ws)
+                continue
             if ws is not None and ws.can_write_now():
                 for frame in frames:  # type: ignore[union-attr]  # frames is set when ws is
                     ws.write_frame(frame)
@@ -87,3 +96,34 @@ class LocalFanout:
         if self._metrics is not None and delivered:
             self._metrics.deliveries.inc(delivered)
         return delivered
+
+    def _behind(self, socket: Any, ws: DirectWebSocket | None, size: int) -> bool:
+        """More unsent data than `max_backlog_bytes`: in the transport's buffer or the Engine.IO queue
+        (whose packets are counted at this message's size)."""
+        backlog: int = socket.queue.qsize() * size + (ws.buffered() if ws is not None else 0)
+        return backlog + size > self._max_backlog
+
+    def _drop(self, eio_sid: str, socket: Any, ws: DirectWebSocket | None) -> None:
+        """A reader this far behind would hold memory for ever: disconnect it. Its client reconnects
+        and resumes with `since` (or reloads the board), so it loses nothing acknowledged."""
+        if eio_sid in self._dropping:
+            return
+        self._dropping.add(eio_sid)
+        log_event("slow_consumer_dropped", sid=eio_sid, queued=socket.queue.qsize(),
+                  buffered=ws.buffered() if ws is not None else 0)
+        if self._metrics is not None:
+            self._metrics.slow_consumers_dropped.inc()
+        if ws is not None:
+            ws.abort()  # frees the transport's buffer now, not after a close handshake that cannot drain
+
+        async def close() -> None:
+            try:
+                await socket.close(wait=False, abort=True)
+            except Exception:  # already closing: nothing left to free
+                log.debug("slow consumer close", exc_info=True)
+            finally:
+                self._dropping.discard(eio_sid)
+
+        task = asyncio.ensure_future(close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)

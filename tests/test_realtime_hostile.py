@@ -6,11 +6,14 @@ Each test keeps a well-behaved socket beside the hostile one and proves it is un
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
+import websockets.asyncio.client
 
 from hub.config import Settings
 from tests.support.realtime import Sock, connect, guest, space, stroke
@@ -184,3 +187,50 @@ async def test_revoked_sessions_and_removed_members_are_disconnected(hub: Any) -
     finally:
         for sock in (o, m, x):
             await sock.close()
+
+
+async def test_a_reader_too_far_behind_is_disconnected_and_nobody_else_loses_anything(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(ws_max_backlog_bytes=262_144, stroke_rate=100_000, stroke_burst=100_000)
+    async with running_hub(settings) as (url, app), httpx.AsyncClient(base_url=url, timeout=10) as c:
+        writer, reader, stalled = await guest(c, "Writer"), await guest(c, "Reader"), await guest(c, "Stalled")
+        sid = await space(c, writer, reader, stalled)
+        w, r = await connect(url, writer), await connect(url, reader)
+        # The stalled client speaks Engine.IO/Socket.IO by hand, joins, then never reads again: a
+        # small receive buffer and a one-frame queue make the kernel stop taking data for it soon.
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+        ws = await websockets.asyncio.client.connect(
+            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", sock=raw, max_queue=1,
+        )
+        try:
+            assert str(await ws.recv()).startswith("0")  # Engine.IO OPEN
+            await ws.send("40" + json.dumps({"token": stalled.token}))
+            assert str(await ws.recv()).startswith("40")  # Socket.IO CONNECT
+            await ws.send("421" + json.dumps(["join", {"space_id": sid}]))
+            while not str(await ws.recv()).startswith("431"):  # the join ack
+                pass
+            for sock in (w, r):
+                await sock.call("join", {"space_id": sid})
+            metrics = app.other_asgi_app.ctx.hub.metrics
+
+            # ~20 KB strokes until the hub gives up on the stalled reader (bounded: 16 MB at most).
+            big = [[float(i), float(i % 97), 0.5] for i in range(1500)]
+            sent = 0
+            while metrics.slow_consumers_dropped._value.get() == 0:
+                assert sent < 800, "the stalled reader was never disconnected"
+                ack = await w.call("stroke", stroke(sid, points=big))
+                assert ack["ok"] is True
+                sent += 1
+            # Its presence ends; the healthy reader got every stroke, in order.
+            await r.wait_for("presence", lambda e: e["action"] == "leave" and e["user"]["user_id"] == stalled.user_id)
+            await r.wait_for("stroke", lambda _: len(r.events["stroke"]) >= sent, timeout=15)
+            seqs = [e["seq"] for e in r.events["stroke"]]
+            assert seqs == sorted(seqs) and len(set(seqs)) == sent
+            await healthy(w, sid)
+        finally:
+            await ws.close()
+            await w.close()
+            await r.close()
