@@ -368,6 +368,15 @@ class _Wait:
         self.fired = False
         self.done = False
 
+    @classmethod
+    def start(cls, timers: Timers, timeout: float) -> _Wait:
+        """A deadline for the current task's waits on `timers`, first due `timeout` from now."""
+        task = asyncio.current_task()
+        assert task is not None
+        bound = cls(task)
+        timers.push(timers.now() + timeout, cls.expire, bound)
+        return bound
+
     @staticmethod
     def expire(wait: _Wait, now: float) -> float | None:
         if wait.done or wait.task is None:
@@ -417,10 +426,7 @@ async def lean_websocket_handler(socket: Any, timers: Timers, ws: Any) -> None:
     inline_wait = type(ws).wait is _LIBRARY_WAIT and callable(getattr(ws, "asgi_receive", None))
     writer_task = asyncio.ensure_future(_lean_writer(socket, ws, timeout, timers))
     server.logger.info("%s: Upgrade to websocket successful", socket.sid)
-    task = asyncio.current_task()
-    assert task is not None
-    bound = _Wait(task)
-    timers.push(timers.now() + timeout, _Wait.expire, bound)
+    bound = _Wait.start(timers, timeout)
     try:
         while True:
             bound.due = timers.now() + timeout
@@ -458,10 +464,7 @@ async def lean_websocket_handler(socket: Any, timers: Timers, ws: Any) -> None:
 async def _lean_writer(socket: Any, ws: Any, timeout: float, timers: Timers) -> None:
     """The library's `writer()` with `poll()` inlined, its `wait_for` replaced by a `_Wait`."""
     queue = socket.queue
-    task = asyncio.current_task()
-    assert task is not None
-    bound = _Wait(task)
-    timers.push(timers.now() + timeout, _Wait.expire, bound)
+    bound = _Wait.start(timers, timeout)
     try:
         while True:
             bound.due = timers.now() + timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -25,3 +26,14 @@ async def make_space(client: httpx.AsyncClient, token: str, **fields: Any) -> di
     r = await client.post("/spaces", json={"name": "Space " + secrets.token_hex(3), **fields}, headers=auth(token))
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
+
+
+def bus_events(hub: Any) -> asyncio.Queue[dict[str, Any]]:
+    """Every event the hub publishes on its bus from now on, in order."""
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def collect(topic: str, event: dict[str, Any]) -> None:
+        events.put_nowait(event)
+
+    hub.bus.subscribe(collect)
+    return events

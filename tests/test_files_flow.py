@@ -20,7 +20,7 @@ import pytest
 
 from hub.config import Settings
 from hub.errors import HubError
-from tests.helpers import auth, make_space, register
+from tests.helpers import auth, bus_events, make_space, register
 from tests.support.server import running_hub
 
 MIB = 1024 * 1024
@@ -75,12 +75,7 @@ async def env(
     settings = make_settings(sweep_interval=0.2, **store_settings(request.param, request), **file_settings)
     async with running_hub(settings) as (url, app), httpx.AsyncClient(base_url=url, timeout=30) as http:
         hub = app.other_asgi_app.ctx.hub
-        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-        async def collect(topic: str, event: dict[str, Any]) -> None:
-            events.put_nowait(event)
-
-        hub.bus.subscribe(collect)
+        events = bus_events(hub)
         token = (await register(http))["access_token"]
         space = (await make_space(http, token))["id"]
         yield Env(http, hub, token, space, events, request.param)

@@ -20,7 +20,7 @@ from hub.errors import ServiceUnavailable
 from hub.ports.files import JobQueue
 from storage.memory.jobs import MemoryJobQueue
 from storage.redis.jobs import RedisJobQueue
-from tests.helpers import auth, make_space, register
+from tests.helpers import auth, bus_events, make_space, register
 from tests.support.server import running_hub
 from tests.test_files_flow import eventually, next_event
 
@@ -107,12 +107,7 @@ async def test_embedded_worker_makes_variants_and_refuses_bombs(make_settings: C
     settings = make_settings(sweep_interval=0.2, media_max_pixels=1_000_000)
     async with running_hub(settings) as (url, app), httpx.AsyncClient(base_url=url, timeout=30) as http:
         hub = app.other_asgi_app.ctx.hub
-        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-        async def collect(topic: str, event: dict[str, Any]) -> None:
-            events.put_nowait(event)
-
-        hub.bus.subscribe(collect)
+        events = bus_events(hub)
         token = (await register(http))["access_token"]
         space = (await make_space(http, token))["id"]
         fid = await _upload(http, token, space, image_bytes(800, 600), "image/png")
@@ -180,12 +175,7 @@ async def test_lost_media_job_is_enqueued_again(
     settings = make_settings(sweep_interval=0, **scaled)
     async with running_hub(settings) as (url, app), httpx.AsyncClient(base_url=url, timeout=30) as http:
         hub = app.other_asgi_app.ctx.hub
-        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-        async def collect(topic: str, event: dict[str, Any]) -> None:
-            events.put_nowait(event)
-
-        hub.bus.subscribe(collect)
+        events = bus_events(hub)
         # The file service enqueues through the flaky queue; workers consume the real one.
         flaky = FlakyQueue(hub.jobs)
         hub.files.jobs = flaky
@@ -252,12 +242,7 @@ async def test_hub_worker_process_with_redis_and_s3(
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, sweep_interval=0, **s3)
     async with running_hub(settings) as (url, app), httpx.AsyncClient(base_url=url, timeout=30) as http:
         hub = app.other_asgi_app.ctx.hub
-        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-        async def collect(topic: str, event: dict[str, Any]) -> None:
-            events.put_nowait(event)
-
-        hub.bus.subscribe(collect)
+        events = bus_events(hub)
         token = (await register(http))["access_token"]
         space = (await make_space(http, token))["id"]
         # Enqueued before any worker runs: the consumer group still delivers it.

@@ -217,10 +217,7 @@ async def test_timers_bound_a_wait_like_asyncio_timeout() -> None:
     gate = asyncio.Event()
 
     async def waiter(timeout: float, kicks: int) -> str:
-        task = asyncio.current_task()
-        assert task is not None
-        bound = _Wait(task)
-        timers.push(timers.now() + timeout, _Wait.expire, bound)
+        bound = _Wait.start(timers, timeout)
         try:
             while True:
                 bound.due = timers.now() + timeout

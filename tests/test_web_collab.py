@@ -31,6 +31,18 @@ async def shared_space(browsing: Browsing, name: str) -> tuple[Person, Person]:
     return alice, bob
 
 
+async def downloaded(person: Person, name: str, folder: Path) -> tuple[bytes, Any]:
+    """Person clicks Download on the file `name` once it is listed; returns its bytes and the download."""
+    item = person.page.locator(".file-item", has_text=name)
+    await expect(item).to_be_visible()
+    async with person.page.expect_download() as pending:
+        await item.get_by_role("button", name=f"Download {name}").click()
+    download = await pending.value
+    saved = folder / ("downloaded-" + name)
+    await download.save_as(saved)
+    return saved.read_bytes(), download
+
+
 def editor(page: Page) -> Locator:
     return page.locator(".bin-form")
 
@@ -110,13 +122,8 @@ async def test_files_uploaded_by_one_are_downloadable_by_the_other(
         # The media worker's thumbnail shows up for Bob too.
         await expect(item.locator(".thumb img")).to_be_visible()
 
-        async with bob.page.expect_download() as pending:
-            await item.get_by_role("button", name="Download picture.png").click()
-        download = await pending.value
-        assert download.suggested_filename == "picture.png"
-        saved = tmp_path / "picture.png"
-        await download.save_as(saved)
-        assert saved.read_bytes() == picture
+        got, download = await downloaded(bob, "picture.png", tmp_path)
+        assert got == picture and download.suggested_filename == "picture.png"
 
         # Alice deletes it; it disappears for Bob.
         await alice.page.locator(".file-item", has_text="picture.png").get_by_role("button", name="Delete").click()
@@ -143,13 +150,7 @@ async def test_big_files_go_up_in_parts_with_progress(
                 await expect(row).to_have_attribute("data-parts", "3")
                 await expect(row.locator("progress")).to_have_js_property("value", len(data))
                 await expect(row.locator("progress")).to_have_js_property("max", len(data))
-                item = bob.page.locator(".file-item", has_text="big.bin")
-                await expect(item).to_be_visible()
-                async with bob.page.expect_download() as pending:
-                    await item.get_by_role("button", name="Download big.bin").click()
-                saved = tmp_path / "big.bin"
-                await (await pending.value).save_as(saved)
-                assert saved.read_bytes() == data
+                assert (await downloaded(bob, "big.bin", tmp_path))[0] == data
                 assert browsing.page_errors() == []
         finally:
             await browsing.close()
@@ -201,13 +202,7 @@ async def test_failed_parts_are_retried_and_an_upload_resumes_without_resending_
                 assert attempts["tail"] == 6
                 assert sorted(sent) == [tail, part, part]
 
-                item = bob.page.locator(".file-item", has_text="flaky.bin")
-                await expect(item).to_be_visible()
-                async with bob.page.expect_download() as pending:
-                    await item.get_by_role("button", name="Download flaky.bin").click()
-                saved = tmp_path / "flaky.bin"
-                await (await pending.value).save_as(saved)
-                assert saved.read_bytes() == data
+                assert (await downloaded(bob, "flaky.bin", tmp_path))[0] == data
                 assert browsing.page_errors() == []
         finally:
             await browsing.close()
@@ -246,15 +241,8 @@ async def test_files_go_straight_between_the_browser_and_s3(
                 assert store_requests.count("POST") == 1
                 assert store_requests.count("PUT") == 2
                 for name, data in (("small.bin", small), ("big.bin", big)):
-                    item = bob.page.locator(".file-item", has_text=name)
-                    await expect(item).to_be_visible()
-                    async with bob.page.expect_download() as pending:
-                        await item.get_by_role("button", name=f"Download {name}").click()
-                    download = await pending.value
-                    assert download.url.startswith(s3_service.endpoint)
-                    saved = tmp_path / name
-                    await download.save_as(saved)
-                    assert saved.read_bytes() == data
+                    got, download = await downloaded(bob, name, tmp_path)
+                    assert got == data and download.url.startswith(s3_service.endpoint)
                 assert browsing.page_errors() == []
         finally:
             await browsing.close()
@@ -310,13 +298,7 @@ async def test_an_upload_interrupted_by_a_reload_resumes_from_the_parts_in_the_s
                 await expect(done).to_be_visible(timeout=20_000)
                 assert sorted(sent) == [tail, part, part]  # only the missing part went up
 
-                item = bob.page.locator(".file-item", has_text="movie.bin")
-                await expect(item).to_be_visible()
-                async with bob.page.expect_download() as pending:
-                    await item.get_by_role("button", name="Download movie.bin").click()
-                saved = tmp_path / "downloaded.bin"
-                await (await pending.value).save_as(saved)
-                assert saved.read_bytes() == data
+                assert (await downloaded(bob, "movie.bin", tmp_path))[0] == data
                 assert browsing.page_errors() == []
         finally:
             await browsing.close()
