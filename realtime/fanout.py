@@ -81,12 +81,15 @@ class LocalFanout:
             if socket is None or socket.closed:
                 continue
             ws = writers.get(eio_sid) if writers is not None and frames is not None else None
-            if self._behind(socket, ws, encoded.size):
+            direct = ws if ws is not None and ws.can_write_now() else None
+            # The backlog is only worth measuring for a socket that is not keeping up: one with packets
+            # queued (not direct) or whose transport is over its high-water mark (paused).
+            if (direct is None or direct.paused()) and self._behind(socket, ws, encoded.size):
                 self._drop(eio_sid, socket, ws)
                 continue
-            if ws is not None and ws.can_write_now():
+            if direct is not None:
                 for frame in frames:  # type: ignore[union-attr]  # frames is set when ws is
-                    ws.write_frame(frame)
+                    direct.write_frame(frame)
             else:
                 if volatile and (socket.queue.qsize() > VOLATILE_BACKLOG or (ws is not None and ws.paused())):
                     continue  # a slow reader: cursor moves are not worth a growing backlog
