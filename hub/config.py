@@ -115,7 +115,7 @@ class Settings:
     stroke_burst: int = 120
     cursor_rate: float = 30.0
     cursor_burst: int = 60
-    group_commit_ms: float = 2.0
+    group_commit_ms: float = 1.0
 
     # Files.
     file_max_bytes: int = 1_073_741_824
