@@ -100,3 +100,22 @@ async def test_held_commit_connection_lost_is_replaced_and_returned_on_close(
         await store.close()
         # Nothing is still held: the pool closes at once instead of waiting for a release.
         await asyncio.wait_for(commit_db.close(), timeout=5)
+
+
+async def test_same_stroke_from_two_instances_at_once_is_stored_once(db: PostgresDatabase, database_url: str) -> None:
+    # Two instances (two pools) commit the same stroke id at the same moment: the one that waited for the
+    # board lock cannot see the other's row in its snapshot, fails on the primary key and redoes the
+    # batch lock-first, where it finds the stroke and answers it as a duplicate with the same seq.
+    other = await PostgresDatabase.connect(database_url, max_size=2)
+    a, b = PostgresStrokeStore(db), PostgresStrokeStore(other)
+    try:
+        space, user = await new_space(db)
+        await a.position(space)
+        for n in range(1, 21):
+            stroke = pending(space, user)
+            first, second = await asyncio.gather(a.commit_strokes([stroke]), b.commit_strokes([stroke]))
+            assert first[0].seq == second[0].seq == n
+            assert sorted([first[0].duplicate, second[0].duplicate]) == [False, True]
+        assert await db.fetchval("SELECT count(*) FROM whiteboard_strokes WHERE space_id = $1", space) == 20
+    finally:
+        await other.close()

@@ -130,21 +130,14 @@ class PostgresFileRepo:
         self, completed_before: datetime, after: tuple[datetime, str] | None, limit: int
     ) -> list[FileRecord]:
         # Served by the partial index files_media_queued; no lock: enqueueing is idempotent per file.
-        if after is None:
-            rows = await self._db.fetch(
-                f"""SELECT {_COLUMNS} FROM files
-                    WHERE processing = 'queued' AND status = 'ready' AND completed_at < $1
-                    ORDER BY completed_at, id LIMIT $2""",
-                completed_before, limit,
-            )
-        else:
-            rows = await self._db.fetch(
-                f"""SELECT {_COLUMNS} FROM files
-                    WHERE processing = 'queued' AND status = 'ready' AND completed_at < $1
-                      AND (completed_at, id) > ($2, $3)
-                    ORDER BY completed_at, id LIMIT $4""",
-                completed_before, after[0], after[1], limit,
-            )
+        start = after or (datetime.min.replace(tzinfo=UTC), "")  # after everything: the first page
+        rows = await self._db.fetch(
+            f"""SELECT {_COLUMNS} FROM files
+                WHERE processing = 'queued' AND status = 'ready' AND completed_at < $1
+                  AND (completed_at, id) > ($2, $3)
+                ORDER BY completed_at, id LIMIT $4""",
+            completed_before, start[0], start[1], limit,
+        )
         return _records(rows)
 
     async def delete_abandoned(self, limit: int) -> list[FileRecord]:

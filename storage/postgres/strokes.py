@@ -110,6 +110,21 @@ def _results(
     return results
 
 
+def _parse_commit(items: Sequence[PendingStroke], rows: Sequence[asyncpg.Record]) -> list[CommitResult]:
+    """The results of `_COMMIT`'s rows (see there) for the batch `items`."""
+    boards: set[str] = set()
+    new: dict[int, int] = {}
+    old: dict[int, tuple[int, str | None]] = {}
+    for r in rows:
+        if r["kind"] == "b":
+            boards.add(r["space"])
+        elif r["kind"] == "n":
+            new[int(r["n"]) - 1] = int(r["seq"])
+        else:
+            old[int(r["n"]) - 1] = (int(r["seq"]), str(r["author"]) if r["author"] else None)
+    return _results(items, boards, new, old)
+
+
 def _usable(conn: asyncpg.Connection) -> bool:
     try:
         return not conn.is_closed()
@@ -191,37 +206,21 @@ class PostgresStrokeStore:
         # while we waited is not seen as existing: the INSERT then fails on the primary key, and the
         # batch is retried the careful way, where that id is found and answered as a duplicate.
         cols = _columns(items)
+        spaces = sorted({it.space_id for it in items})
         try:
-            rows = await self._commit_statement(*cols, sorted({it.space_id for it in items}))
+            rows = await self._commit_statement(*cols, spaces)
         except Conflict:
-            return await self._commit_locked(items)
-        boards: set[str] = set()
-        new: dict[int, int] = {}
-        old: dict[int, tuple[int, str | None]] = {}
-        for r in rows:
-            if r["kind"] == "b":
-                boards.add(r["space"])
-            elif r["kind"] == "n":
-                new[int(r["n"]) - 1] = int(r["seq"])
-            else:
-                old[int(r["n"]) - 1] = (int(r["seq"]), str(r["author"]) if r["author"] else None)
-        return _results(items, boards, new, old)
+            rows = await self._commit_locked(cols, spaces)
+        return _parse_commit(items, rows)
 
-    async def _commit_locked(self, items: Sequence[PendingStroke]) -> list[CommitResult]:
+    async def _commit_locked(self, cols: list[list[Any]], spaces: list[str]) -> list[asyncpg.Record]:
         """The multi-statement commit: lock first, then read existing ids with a fresh snapshot."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "SELECT 1 FROM whiteboards WHERE space_id = ANY($1::text[]) ORDER BY space_id FOR UPDATE",
-                sorted({it.space_id for it in items}),
+                "SELECT 1 FROM whiteboards WHERE space_id = ANY($1::text[]) ORDER BY space_id FOR UPDATE", spaces,
             )
-            rows = await conn.fetch(_COMMIT, *_columns(items), sorted({it.space_id for it in items}))
-        boards = {r["space"] for r in rows if r["kind"] == "b"}
-        new = {int(r["n"]) - 1: int(r["seq"]) for r in rows if r["kind"] == "n"}
-        old = {
-            int(r["n"]) - 1: (int(r["seq"]), str(r["author"]) if r["author"] else None)
-            for r in rows if r["kind"] == "o"
-        }
-        return _results(items, boards, new, old)
+            rows: list[asyncpg.Record] = await conn.fetch(_COMMIT, *cols, spaces)
+        return rows
 
     async def snapshot(self, space_id: str) -> tuple[BoardPosition, list[StoredStroke]]:
         await self.position(space_id)  # creates the board on first use

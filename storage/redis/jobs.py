@@ -27,7 +27,7 @@ _ENQUEUE = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
     return 0
 end
-redis.call('XADD', KEYS[2], '*', 'id', ARGV[2], 'kind', ARGV[3], 'payload', ARGV[4], 'attempts', '0')
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
 return 1
 """
 
@@ -91,9 +91,8 @@ class RedisJobQueue:
     async def enqueue(self, job_id: str, kind: str, payload: dict[str, Any]) -> bool:
         await self._ensure_group()
         with _translate():
-            added = await self._enqueue(
-                keys=[self._ids + job_id, self.stream], args=[_DEDUPE_TTL, job_id, kind, orjson.dumps(payload)]
-            )
+            fields = [v for kv in self._fields(job_id, kind, payload, 0).items() for v in kv]
+            added = await self._enqueue(keys=[self._ids + job_id, self.stream], args=[_DEDUPE_TTL, *fields])
         return bool(added)
 
     async def receive(self, consumer: str, timeout: float) -> Job | None:
