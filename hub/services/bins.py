@@ -89,7 +89,7 @@ class BinService:
         return record, False
 
     async def update(
-        self, principal: Principal, space_id: str, bin_id: str, *, expected_version: int,
+        self, principal: Principal, space_id: str, bin_id: str, *, expected_version: int | None,
         title: str | None, content: str | None, language: str | None,
     ) -> BinRecord:
         await self.spaces.access(principal, space_id, Role.EDITOR)
@@ -101,7 +101,16 @@ class BinService:
             fields["content"] = content
         if language is not None:
             fields["language"] = language
-        record = await self.repo.update(space_id, bin_id, expected_version, fields, principal.user_id)
+        if expected_version is None:
+            # "Any current version" (If-Match: *): apply on top of whatever is current, re-reading when a
+            # concurrent edit lands in between; each attempt is still one atomic compare-and-set.
+            for _attempt in range(5):
+                current = await self._live(space_id, bin_id)
+                record = await self.repo.update(space_id, bin_id, current.version, fields, principal.user_id)
+                if record is not None:
+                    break
+        else:
+            record = await self.repo.update(space_id, bin_id, expected_version, fields, principal.user_id)
         if record is None:
             current = await self._live(space_id, bin_id)
             raise Conflict(

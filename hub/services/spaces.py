@@ -74,6 +74,11 @@ class SpaceService:
 
     async def access(self, principal: Principal, space_id: str, need: Role = Role.VIEWER) -> SpaceAccess:
         """The caller's role in a live space, or NotFound / Gone / Forbidden."""
+        space, role = await self._member_space(principal, space_id, need)
+        return SpaceAccess(space_id=space.id, name=space.name, role=role, expires_at=space.expires_at)
+
+    async def _member_space(self, principal: Principal, space_id: str, need: Role) -> tuple[SpaceRecord, Role]:
+        # One membership query answers both the check and the record (`get` used to run it twice).
         if not space_id or len(space_id) > 64:
             raise NotFound("No such space.", code="space_not_found")
         space = await self.repo.for_member(space_id, principal.user_id)
@@ -85,7 +90,7 @@ class SpaceService:
         if not role.allows(need):
             raise Forbidden(f"This needs the {need.value} role.", code="role_required",
                             details={"role": role.value, "needed": need.value})
-        return SpaceAccess(space_id=space.id, name=space.name, role=role, expires_at=space.expires_at)
+        return space, role
 
     # --- spaces ----------------------------------------------------------------------------------
 
@@ -102,10 +107,7 @@ class SpaceService:
         return space
 
     async def get(self, principal: Principal, space_id: str) -> SpaceRecord:
-        await self.access(principal, space_id)
-        space = await self.repo.for_member(space_id, principal.user_id)
-        if space is None:
-            raise NotFound("No such space.", code="space_not_found")
+        space, _role = await self._member_space(principal, space_id, Role.VIEWER)
         return space
 
     async def mine(self, principal: Principal, cursor: str | None, limit: int) -> Page[SpaceRecord]:

@@ -171,16 +171,21 @@ async def patch_bin(request: Request, space_id: str, bin_id: str) -> HTTPRespons
     data = json_body(request, BinPatch)
     expected = data.version
     if_match = request.headers.get("if-match")
+    any_version = False
     if if_match is not None:
-        match = _ETAG.match(if_match.strip())
-        if match is None:
-            raise BadRequest("If-Match must be an ETag from this API, e.g. \"v3\".", code="invalid_if_match")
-        expected = int(match.group(1))
-    if expected is None:
+        if if_match.strip() == "*":
+            any_version = True  # RFC 9110 13.1.1: "*" matches any current representation
+        else:
+            match = _ETAG.match(if_match.strip())
+            if match is None:
+                raise BadRequest("If-Match must be an ETag from this API, e.g. \"v3\", or *.",
+                                 code="invalid_if_match")
+            expected = int(match.group(1))
+    if expected is None and not any_version:
         raise PreconditionRequired()
     record = await request.app.ctx.hub.bins.update(
-        principal, space_id, bin_id, expected_version=expected, title=data.title, content=data.content,
-        language=data.language,
+        principal, space_id, bin_id, expected_version=None if any_version else expected, title=data.title,
+        content=data.content, language=data.language,
     )
     return _with_etag(record)
 

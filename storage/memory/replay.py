@@ -29,6 +29,10 @@ class MemoryReplayBuffer:
         self._clock = clock
         # space_id -> (epoch, ring of (seq, appended_at, encoded event)) kept sorted by seq.
         self._rings: dict[str, tuple[str, deque[tuple[int, float, bytes]]]] = {}
+        # Rings of spaces nobody draws in any more (idle, deleted, expired) would otherwise stay until
+        # restart; every so often the rings whose newest event has aged out are dropped whole.
+        self._sweep_every = max(1.0, max_age / 4)
+        self._next_sweep = clock() + self._sweep_every
 
     async def append(self, space_id: str, epoch: str, events: Sequence[dict[str, Any]]) -> None:
         current = self._rings.get(space_id)
@@ -51,6 +55,18 @@ class MemoryReplayBuffer:
                 ring.clear()
                 ring.extend(items[-self._max_events:])
         self._prune(ring, now)
+        if now >= self._next_sweep:
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + self._sweep_every
+        stale = [space for space, (_, ring) in self._rings.items() if not ring or now - ring[-1][1] > self._max_age]
+        for space in stale:
+            del self._rings[space]
+
+    def __len__(self) -> int:
+        """How many spaces have a ring (for tests and memory accounting)."""
+        return len(self._rings)
 
     def _prune(self, ring: deque[tuple[int, float, bytes]], now: float) -> None:
         while ring and now - ring[0][1] > self._max_age:
