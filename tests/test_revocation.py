@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from redis.asyncio import Redis
 
 from hub.config import Settings
 from hub.errors import ServiceUnavailable
+from hub.ports.identity import RevocationState
+from hub.services.identity import RevocationCache
 from storage.postgres.server import PostgresServer, ensure_database
 from tests.helpers import auth, make_space
 from tests.support.server import running_hub
@@ -207,3 +210,57 @@ async def test_a_database_outage_during_authenticate_is_503_never_allow(
             assert await _status(c, cold) == 200
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def test_the_sweeper_forgets_revoked_logins_once_their_tokens_have_expired(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with running_hub(make_settings(sweep_interval=0)) as (url, app), \
+            httpx.AsyncClient(base_url=url, timeout=20) as c:
+        hub = app.other_asgi_app.ctx.hub
+        guest = (await c.post("/auth/guest", json={"display_name": "g"})).json()
+        user_id = guest["user"]["id"]
+        now = datetime.now(UTC)
+        for sid, until in (("old-1", now - timedelta(seconds=1)), ("old-2", now - timedelta(days=1)),
+                           ("live", now + timedelta(seconds=60))):
+            await hub.identity.refresh_tokens.revoke_family(sid, user_id=user_id, access_expires_at=until)
+        assert (await c.post("/auth/logout", headers=auth(guest["access_token"]))).status_code == 204
+        assert await hub.identity.purge_expired(batch=1) == 2  # in batches until none is left
+        rows = await hub.db.fetch("SELECT session_id FROM revoked_sessions ORDER BY session_id")
+        assert sorted(r["session_id"] for r in rows) == sorted(["live", hub.identity.signer.verify(
+            guest["access_token"], "access").sid])
+        assert await _status(c, guest["access_token"]) == 401
+
+
+def test_the_cache_is_bounded_in_time_and_size() -> None:
+    clock = [0.0]
+    cache = RevocationCache(ttl=5.0, max_entries=3, clock=lambda: clock[0])
+    alive = RevocationState(user_exists=True, not_before_ms=0, session_revoked=False)
+    for i in range(5):
+        cache.put(f"u{i}", f"s{i}", alive, cache.generation)
+    assert len(cache) == 6  # three sessions and three users: the two oldest of each were dropped
+    assert cache.get("u0", "s0") is None and cache.get("u4", "s4") == alive
+    clock[0] = 5.0
+    assert cache.get("u4", "s4") is None  # stale: the database is asked again
+
+
+def test_the_cache_never_stores_an_answer_older_than_a_revocation() -> None:
+    cache = RevocationCache(ttl=5.0)
+    alive = RevocationState(user_exists=True, not_before_ms=0, session_revoked=False)
+    started = cache.generation  # a lookup starts...
+    cache.session_revoked("s")  # ...the logout commits and its event arrives...
+    cache.put("u", "s", alive, started)  # ...then the lookup's older answer comes back
+    state = cache.get("u", "s")
+    assert state is None or state.session_revoked
+    cache.put("u", "s", alive, cache.generation)
+    started = cache.generation
+    cache.user_revoked("u")
+    cache.put("u", "s", alive, started)
+    assert cache.get("u", "s") is None  # the user's new cut-off is read from the database
+
+
+def test_no_cache_means_the_database_on_every_request() -> None:
+    cache = RevocationCache(ttl=0)
+    cache.put("u", "s", RevocationState(user_exists=True, not_before_ms=0, session_revoked=False), 0)
+    cache.session_revoked("s")
+    assert cache.get("u", "s") is None and len(cache) == 0
