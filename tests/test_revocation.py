@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import socketio
 from redis.asyncio import Redis
 
 from hub.config import Settings
@@ -20,6 +21,7 @@ from hub.ports.identity import RevocationState
 from hub.services.identity import RevocationCache
 from storage.postgres.server import PostgresServer, ensure_database
 from tests.helpers import auth, make_space
+from tests.support.realtime import Sock
 from tests.support.server import running_hub
 
 PASSWORD = "correct horse battery"
@@ -46,6 +48,20 @@ async def _status(c: httpx.AsyncClient, token: str) -> int:
     return r.status_code
 
 
+async def _socket_refusal(url: str, token: str) -> str:
+    """The connect_error a socket connect with `token` is refused with, as text."""
+    refused, errors = Sock(), []
+
+    async def on_error(data: Any = None) -> None:
+        errors.append(data)
+
+    refused.client.on("connect_error", on_error)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await refused.connect(url, token)
+    assert errors, "no connect_error received"
+    return str(errors[0])
+
+
 def _embedded(make_settings: Callable[..., Settings]) -> Settings:
     # No DATABASE_URL: the hub runs its private PostgreSQL in the data directory (a fresh one under the
     # suite's service root, which the service user can reach), and these settings keep that directory.
@@ -63,6 +79,8 @@ async def test_logout_survives_an_embedded_hub_restart(make_settings: Callable[.
     async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url, timeout=20) as c:
         assert await _status(c, gone) == 401
         assert await _status(c, kept) == 200  # only that login was cut off
+        assert "token_revoked" in await _socket_refusal(url, gone)
+        await (await Sock().connect(url, kept)).close()
 
 
 async def test_logout_all_survives_an_embedded_hub_restart(make_settings: Callable[..., Settings]) -> None:
