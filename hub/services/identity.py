@@ -90,7 +90,7 @@ class RevocationCache:
     answer after it: `generation` tells.
     """
 
-    def __init__(self, ttl: float, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl: float, max_entries: int = 20_000, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self.generation = 0
@@ -292,10 +292,10 @@ class IdentityService:
     async def _on_bus(self, topic: str, event: dict[str, Any]) -> None:
         # Published after the commit, so a lookup after this eviction sees the revocation.
         kind = event.get("type")
-        if kind == "session_revoked":
-            self.cache.session_revoked(str(event.get("session_id", "")))
-        elif kind == "user_revoked":
-            self.cache.user_revoked(str(event.get("user_id", "")))
+        if kind == "session_revoked" and isinstance(session := event.get("session_id"), str) and session:
+            self.cache.session_revoked(session)
+        elif kind == "user_revoked" and isinstance(user := event.get("user_id"), str) and user:
+            self.cache.user_revoked(user)
 
     async def purge_expired(self, batch: int = 1000) -> int:
         purged = 0
