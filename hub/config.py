@@ -94,6 +94,8 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19_456
     argon2_parallelism: int = 1
+    # Seconds an instance trusts its cached "not revoked" answer when a revocation's bus event is lost.
+    revocation_cache_ttl: float = 5.0
 
     # Spaces and bins.
     space_default_ttl: int = 7 * 86_400
@@ -247,6 +249,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("HUB_UPLOAD_URL_TTL/HUB_DOWNLOAD_URL_TTL: presigned URLs live at most 3600 s")
     if not 5 * 1024**2 <= s.multipart_part_bytes <= 5 * 1024**3:
         raise ConfigError("HUB_MULTIPART_PART_BYTES: S3 parts must be between 5 MiB and 5 GiB")
+    if not 0 <= s.revocation_cache_ttl <= 300:
+        raise ConfigError("HUB_REVOCATION_CACHE_TTL: must be between 0 and 300 seconds")
     if s.argon2_memory_kib < 19_456 or s.argon2_time_cost < 2:
         raise ConfigError("HUB_ARGON2_*: below OWASP minimums (memory 19456 KiB, time cost 2)")
     for origin in s.cors_origins:

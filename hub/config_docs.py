@@ -44,6 +44,11 @@ SETTING_DOCS: dict[str, str] = {
     'argon2_time_cost': 'Argon2id iterations (>= 2)',
     'argon2_memory_kib': 'Argon2id memory (>= 19456 KiB)',
     'argon2_parallelism': 'Argon2id lanes',
+    'revocation_cache_ttl': (
+        'Seconds (0 to 300) an instance may trust its cached "not revoked" answer; revocations reach every '
+        'instance at once over the bus, this bounds the delay when a bus message is lost (0 = ask the '
+        'database on every request)'
+    ),
     'space_default_ttl': 'Default space lifetime (s)',
     'space_max_ttl': 'Maximum space lifetime (s)',
     'sweep_interval': 'Seconds between expiry sweeps',

@@ -27,7 +27,7 @@ async def wire_identity_spaces_bins(hub: Hub) -> None:
     from hub.services.bins import BinService
     from hub.services.identity import IdentityService
     from hub.services.spaces import SpaceService
-    from storage.postgres.identity import PostgresRefreshTokenRepo, PostgresUserRepo
+    from storage.postgres.identity import PostgresRefreshTokenRepo, PostgresRevocationRepo, PostgresUserRepo
     from storage.postgres.spaces import PostgresBinRepo, PostgresSpaceRepo
 
     s = hub.settings
@@ -36,8 +36,9 @@ async def wire_identity_spaces_bins(hub: Hub) -> None:
         type=Type.ID,
     )
     hub.identity = IdentityService(
-        PostgresUserRepo(hub.db), PostgresRefreshTokenRepo(hub.db), _signer(hub), hub.kv, hub.bus,
-        access_ttl=s.access_token_ttl, refresh_ttl=s.refresh_token_ttl, hasher=hasher,
+        PostgresUserRepo(hub.db), PostgresRefreshTokenRepo(hub.db), PostgresRevocationRepo(hub.db), _signer(hub),
+        hub.bus, access_ttl=s.access_token_ttl, refresh_ttl=s.refresh_token_ttl, hasher=hasher,
+        revocation_cache_ttl=s.revocation_cache_ttl,
     )
     hub.spaces = SpaceService(
         PostgresSpaceRepo(hub.db), hub.bus, hub.metrics, default_ttl=s.space_default_ttl,
@@ -47,6 +48,7 @@ async def wire_identity_spaces_bins(hub: Hub) -> None:
     if s.sweep_interval > 0:
         hub.spawn(hub.spaces.sweep_forever(s.sweep_interval), "space-sweeper")
         hub.spawn(hub.bins.sweep_forever(s.sweep_interval), "bin-sweeper")
+        hub.spawn(hub.identity.sweep_forever(s.sweep_interval), "revocation-sweeper")
 
 
 async def wire_whiteboard(hub: Hub) -> None:

@@ -40,6 +40,21 @@ class UserRepo(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RevocationState:
+    """What the database says about the login an access token belongs to.
+
+    Grows with every way of cutting a user or a login off (a suspension would be one more field); the
+    service refuses a token when any of them applies.
+    """
+
+    user_exists: bool
+    # Tokens issued at or before this time (ms since the epoch) are refused: logout-all.
+    not_before_ms: int
+    # The login was ended: logout or refresh-token reuse.
+    session_revoked: bool
+
+
 class RefreshTokenRepo(Protocol):
     async def add(self, *, jti: str, family_id: str, user_id: str, expires_at: datetime) -> None: ...
 
@@ -47,4 +62,17 @@ class RefreshTokenRepo(Protocol):
         """Mark the token used. Returns "ok", "reused" (already used or revoked) or "unknown"."""
         ...
 
-    async def revoke_family(self, family_id: str) -> None: ...
+    async def revoke_family(self, family_id: str, *, user_id: str, access_expires_at: datetime) -> None:
+        """End a login in one transaction: its refresh tokens and, until `access_expires_at` (when the
+        last access token it may have been issued expires), its access tokens."""
+        ...
+
+
+class RevocationRepo(Protocol):
+    async def state(self, user_id: str, session_id: str) -> RevocationState:
+        """One indexed lookup; raises ServiceUnavailable when the database cannot answer."""
+        ...
+
+    async def purge_expired(self, limit: int) -> int:
+        """Forget up to `limit` revoked logins whose access tokens have all expired; returns how many."""
+        ...

@@ -63,7 +63,8 @@ class RateLimiter(Protocol):
 
 
 class KeyValueTTL(Protocol):
-    """A tiny shared key space with expiry: token deny-lists, one-shot markers."""
+    """A tiny shared key space with expiry for one-shot markers; never a source of truth (it may be
+    flushed or restarted at any time: revocations live in the database)."""
 
     async def set(self, key: str, value: str, ttl_seconds: int) -> None: ...
 

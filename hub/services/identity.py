@@ -2,19 +2,25 @@
 
 Passwords are hashed with Argon2id (at least OWASP's parameters) off the event loop; a login for an
 unknown user verifies against a dummy hash so it costs the same as a wrong password. Access tokens are
-short-lived and checked against a deny-list (by `jti`) and a per-user not-before time on every request;
-refresh tokens rotate on every use and reusing a rotated one revokes its whole family.
+short-lived and checked on every request against the revocations in the database: ended logins (logout,
+refresh-token reuse) and a per-user not-before time (logout-all). The database is the truth, so a
+revocation holds until the token's own expiry whatever restarts; each instance keeps recent answers
+for a few seconds (`RevocationCache`) and drops them at once on the bus events every revocation
+publishes. Refresh tokens rotate on every use and reusing a rotated one revokes its whole family.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -22,9 +28,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from hub.errors import Conflict, Unauthorized, ValidationFailed
 from hub.logs import log_event
 from hub.models import Principal
-from hub.ports.identity import RefreshTokenRepo, UserRecord, UserRepo
-from hub.ports.infra import Bus, KeyValueTTL
+from hub.ports.identity import RefreshTokenRepo, RevocationRepo, RevocationState, UserRecord, UserRepo
+from hub.ports.infra import Bus
 from hub.services.tokens import TokenSigner
+
+log = logging.getLogger(__name__)
+
+_V = TypeVar("_V")
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
 RESERVED_USERNAMES = frozenset({"admin", "root", "system", "guest", "hub", "support", "moderator"})
@@ -65,6 +75,62 @@ class IssuedTokens:
     user: UserRecord
 
 
+# How long a revoked login is remembered beyond its last access token's lifetime: covers the
+# verifier's 5 s leeway, a refresh that raced the logout, and clock skew between hub and database.
+REVOCATION_MARGIN = timedelta(seconds=60)
+
+
+class RevocationCache:
+    """This instance's recent answers to "was this login, or this user, cut off?", bounded in time and size.
+
+    Revocations made here update it directly and those of other instances evict entries when their
+    bus event arrives, so `ttl` only bounds how late this instance learns of a revocation whose event
+    it missed (the bus is best-effort). A revocation never becomes undone, so a "revoked" answer is
+    as good as the database's. A lookup that started before an eviction must not store its older
+    answer after it: `generation` tells.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 20_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.generation = 0
+        self._clock = clock
+        self._sessions: dict[str, tuple[bool, float]] = {}  # session id -> (revoked, fresh until)
+        self._users: dict[str, tuple[bool, int, float]] = {}  # user id -> (exists, not-before ms, fresh until)
+
+    def get(self, user_id: str, session_id: str) -> RevocationState | None:
+        now = self._clock()
+        user, session = self._users.get(user_id), self._sessions.get(session_id)
+        if user is None or session is None or user[2] <= now or session[1] <= now:
+            return None
+        return RevocationState(user_exists=user[0], not_before_ms=user[1], session_revoked=session[0])
+
+    def put(self, user_id: str, session_id: str, state: RevocationState, generation: int) -> None:
+        if self.ttl <= 0 or generation != self.generation:
+            return
+        until = self._clock() + self.ttl
+        self._store(self._users, user_id, (state.user_exists, state.not_before_ms, until))
+        self._store(self._sessions, session_id, (state.session_revoked, until))
+
+    def session_revoked(self, session_id: str) -> None:
+        self.generation += 1
+        if self.ttl > 0:
+            self._store(self._sessions, session_id, (True, self._clock() + self.ttl))
+
+    def user_revoked(self, user_id: str) -> None:
+        self.generation += 1
+        self._users.pop(user_id, None)  # the next request reads the new cut-off from the database
+
+    def __len__(self) -> int:
+        return len(self._sessions) + len(self._users)
+
+    def _store(self, entries: dict[str, _V], key: str, value: _V) -> None:
+        entries.pop(key, None)  # re-inserted last: dicts keep insertion order, the oldest goes first
+        entries[key] = value
+        while len(entries) > self.max_entries:
+            del entries[next(iter(entries))]
+
+
 class IdentityService:
     """Registration, login, guests, refresh rotation, logout and token verification."""
 
@@ -72,19 +138,22 @@ class IdentityService:
         self,
         users: UserRepo,
         refresh_tokens: RefreshTokenRepo,
+        revocations: RevocationRepo,
         signer: TokenSigner,
-        kv: KeyValueTTL,
         bus: Bus,
         *,
         access_ttl: int,
         refresh_ttl: int,
         hasher: PasswordHasher,
+        revocation_cache_ttl: float,
     ) -> None:
         self.users = users
         self.refresh_tokens = refresh_tokens
+        self.revocations = revocations
+        self.cache = RevocationCache(revocation_cache_ttl)
         self.signer = signer
-        self.kv = kv
         self.bus = bus
+        bus.subscribe(self._on_bus)
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
         self.hasher = hasher
@@ -166,8 +235,8 @@ class IdentityService:
         claims = self.signer.verify(refresh_token, "refresh")
         outcome = await self.refresh_tokens.use(claims.jti)
         if outcome == "reused":
-            # A rotated token came back: someone holds a copy. Cut off the whole login.
-            await self.refresh_tokens.revoke_family(claims.sid)
+            # A rotated token came back: someone holds a copy. Cut off the whole login, access tokens too.
+            await self._end_session(claims.sub, claims.sid)
             log_event("refresh_reuse_detected", user_id=claims.sub, family=claims.sid)
             raise Unauthorized("This refresh token was already used; the session is revoked.",
                                code="token_reused")
@@ -182,34 +251,67 @@ class IdentityService:
 
     async def authenticate(self, token: str) -> Principal:
         claims = self.signer.verify(token, "access")
-        if await self.kv.get(f"deny:{claims.jti}") is not None:
-            raise Unauthorized("The token was revoked.", code="token_revoked")
-        not_before = await self.kv.get(f"nbf:{claims.sub}")
-        if not_before is not None and _issued_ms(claims.extra, claims.iat) <= int(not_before):
-            raise Unauthorized("The token was revoked.", code="token_revoked")
-        if await self.kv.get(f"sid:{claims.sid}") is not None:
+        state = self.cache.get(claims.sub, claims.sid)
+        if state is None:
+            generation = self.cache.generation
+            # Cold (a restart, a new login) or stale: ask the database. When it cannot answer this
+            # raises ServiceUnavailable (503): an unknown answer never lets a token through.
+            state = await self.revocations.state(claims.sub, claims.sid)
+            self.cache.put(claims.sub, claims.sid, state, generation)
+        if not state.user_exists:
+            raise Unauthorized("The account no longer exists.", code="token_revoked")
+        if state.session_revoked:
             raise Unauthorized("The session was revoked.", code="token_revoked")
+        if _issued_ms(claims.extra, claims.iat) <= state.not_before_ms:
+            raise Unauthorized("The token was revoked.", code="token_revoked")
         return Principal(
             user_id=claims.sub, display_name=str(claims.extra.get("name", "")),
             is_guest=bool(claims.extra.get("guest", False)), token_id=claims.jti, expires_at=claims.exp,
             session_id=claims.sid,
         )
 
-    async def logout(self, principal: Principal) -> None:
-        remaining = max(1, principal.expires_at - int(time.time()) + 5)
-        await self.kv.set(f"deny:{principal.token_id}", "1", remaining)
-        # Every access token of this login dies with it, not only the one presented.
-        await self.kv.set(f"sid:{principal.session_id}", "1", self.access_ttl + 5)
-        await self.refresh_tokens.revoke_family(principal.session_id)
-        await self.bus.publish(f"user:{principal.user_id}", {
-            "type": "session_revoked", "user_id": principal.user_id, "session_id": principal.session_id,
+    async def _end_session(self, user_id: str, session_id: str) -> None:
+        """Revoke every token of one login (committed before anyone is told), then tell every instance."""
+        until = datetime.now(UTC) + timedelta(seconds=self.access_ttl) + REVOCATION_MARGIN
+        await self.refresh_tokens.revoke_family(session_id, user_id=user_id, access_expires_at=until)
+        self.cache.session_revoked(session_id)
+        await self.bus.publish(f"user:{user_id}", {
+            "type": "session_revoked", "user_id": user_id, "session_id": session_id,
         })
 
+    async def logout(self, principal: Principal) -> None:
+        # Every access token of this login dies with it, not only the one presented.
+        await self._end_session(principal.user_id, principal.session_id)
+
     async def logout_all(self, principal: Principal) -> None:
-        when = await self.users.revoke_all(principal.user_id)
-        await self.kv.set(f"nbf:{principal.user_id}", str(int(when.timestamp() * 1000)), self.access_ttl + 5)
+        await self.users.revoke_all(principal.user_id)
+        self.cache.user_revoked(principal.user_id)
         await self.bus.publish(f"user:{principal.user_id}", {"type": "user_revoked", "user_id": principal.user_id})
         log_event("logout_all", user_id=principal.user_id)
+
+    async def _on_bus(self, topic: str, event: dict[str, Any]) -> None:
+        # Published after the commit, so a lookup after this eviction sees the revocation.
+        kind = event.get("type")
+        if kind == "session_revoked" and isinstance(session := event.get("session_id"), str) and session:
+            self.cache.session_revoked(session)
+        elif kind == "user_revoked" and isinstance(user := event.get("user_id"), str) and user:
+            self.cache.user_revoked(user)
+
+    async def purge_expired(self, batch: int = 1000) -> int:
+        purged = 0
+        while True:
+            count = await self.revocations.purge_expired(batch)
+            purged += count
+            if count < batch:
+                return purged
+
+    async def sweep_forever(self, interval: float) -> None:
+        while True:
+            try:
+                await self.purge_expired()
+            except Exception:  # the sweeper must survive a database blip
+                log.exception("revocation sweep failed")
+            await asyncio.sleep(interval)
 
     async def me(self, principal: Principal) -> UserRecord:
         user = await self.users.by_id(principal.user_id)

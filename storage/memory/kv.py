@@ -1,4 +1,4 @@
-"""In-process key/value with expiry (token deny-list in the embedded mode)."""
+"""In-process key/value with expiry (the embedded mode's `hub.ports.KeyValueTTL`)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""PostgreSQL repositories for users and refresh tokens."""
+"""PostgreSQL repositories for users, refresh tokens and revoked logins."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from hub.ports.identity import UserRecord
+from hub.ports.identity import RevocationState, UserRecord
 from storage.postgres.db import PostgresDatabase
 
 _USER_COLUMNS = "id::text, username, display_name, password_hash, is_guest, tokens_not_before, created_at"
@@ -92,7 +92,44 @@ class PostgresRefreshTokenRepo:
         exists = await self._db.fetchval("SELECT 1 FROM refresh_tokens WHERE jti = $1", jti)
         return "reused" if exists else "unknown"
 
-    async def revoke_family(self, family_id: str) -> None:
-        await self._db.execute(
-            "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL", family_id
+    async def revoke_family(self, family_id: str, *, user_id: str, access_expires_at: datetime) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+                family_id,
+            )
+            # Revoked twice (a reuse after a logout): keep the row for the later of the two deadlines.
+            await conn.execute(
+                """INSERT INTO revoked_sessions (session_id, user_id, expires_at) VALUES ($1, $2::uuid, $3)
+                   ON CONFLICT (session_id)
+                   DO UPDATE SET expires_at = GREATEST(revoked_sessions.expires_at, EXCLUDED.expires_at)""",
+                family_id, user_id, access_expires_at,
+            )
+
+
+class PostgresRevocationRepo:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def state(self, user_id: str, session_id: str) -> RevocationState:
+        row = await self._db.fetchrow(
+            """SELECT floor(extract(epoch FROM u.tokens_not_before) * 1000)::bigint AS not_before_ms,
+                      EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = $2) AS session_revoked
+               FROM users u WHERE u.id = $1::uuid""",
+            user_id, session_id,
         )
+        if row is None:
+            return RevocationState(user_exists=False, not_before_ms=0, session_revoked=False)
+        return RevocationState(
+            user_exists=True, not_before_ms=int(row["not_before_ms"]), session_revoked=bool(row["session_revoked"])
+        )
+
+    async def purge_expired(self, limit: int) -> int:
+        # A row may go once its access tokens are refused by their own expiry anyway.
+        status = await self._db.execute(
+            """DELETE FROM revoked_sessions WHERE session_id IN (
+                   SELECT session_id FROM revoked_sessions WHERE expires_at < now()
+                   ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)""",
+            limit,
+        )
+        return int(status.rsplit(" ", 1)[-1])
