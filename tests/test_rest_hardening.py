@@ -1,0 +1,184 @@
+"""REST hardening against the real hub: file ids cannot be probed, raw header bytes never give a 5xx,
+per-user answers are not cached, pages answer HEAD, and malformed HTTP is refused cleanly.
+
+Raw requests go over a plain socket because HTTP clients refuse to send the bytes under test; every
+read has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+import pytest
+
+from hub.config import Settings
+from tests.helpers import auth, make_space, register
+from tests.support.server import running_hub
+
+READ_DEADLINE = 10.0
+
+
+# --- raw HTTP ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    closed: bool
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+def _parse(data: bytes, closed: bool) -> RawResponse:
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return RawResponse(status, headers, body, closed)
+
+
+async def raw_request(base_url: str, data: bytes) -> RawResponse:
+    """Send `data` as is and read the whole answer: up to the connection's end or Content-Length."""
+    parts = urlsplit(base_url)
+    assert parts.hostname and parts.port
+    async with asyncio.timeout(READ_DEADLINE):
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            writer.write(data)
+            await writer.drain()
+            received = b""
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return _parse(received, closed=True)
+                received += chunk
+                head, sep, body = received.partition(b"\r\n\r\n")
+                if sep:
+                    length = _parse(head + sep, closed=False).headers.get("content-length")
+                    if length is not None and len(body) >= int(length):
+                        return _parse(received, closed=False)
+        finally:
+            writer.close()
+
+
+def get_with(path: str, *headers: bytes, method: bytes = b"GET") -> bytes:
+    lines = [method + b" " + path.encode() + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close", *headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+# --- 5: file ids cannot be probed ------------------------------------------------------------------
+
+
+@dataclass
+class FileWorld:
+    http: httpx.AsyncClient
+    owner: str
+    space: str
+    ready: str
+    pending: str
+    callers: dict[str, str]
+
+
+@pytest.fixture
+async def file_world(make_settings: Callable[..., Settings]) -> AsyncIterator[FileWorld]:
+    # Multipart from 1 KiB, so a pending upload with parts exists without sending 5 MiB.
+    settings = make_settings(multipart_threshold=1024)
+    async with running_hub(settings) as (url, _app), httpx.AsyncClient(base_url=url, timeout=30) as http:
+        owner = (await register(http))["access_token"]
+        sid = (await make_space(http, owner))["id"]
+        body = {"filename": "secret.txt", "size": 12, "content_type": "text/plain"}
+        created = (await http.post(f"/spaces/{sid}/files", json=body, headers=auth(owner))).json()
+        sent = await http.post(created["upload"]["url"], data=created["upload"]["fields"],
+                               files={"file": ("blob", b"members only")})
+        assert sent.status_code in (200, 201, 204), sent.text
+        assert (await http.post(f"/files/{created['file_id']}/complete", headers=auth(owner))).status_code == 200
+        big = {"filename": "big.zip", "size": 4096, "content_type": "application/zip"}
+        pending = (await http.post(f"/spaces/{sid}/files", json=big, headers=auth(owner))).json()
+        assert pending["multipart"] is not None
+
+        callers: dict[str, str] = {}
+        callers["stranger"] = (await register(http))["access_token"]
+        guest = await http.post("/auth/guest", json={"display_name": "Guest"})
+        callers["guest"] = guest.json()["access_token"]
+        for role in ("viewer", "editor"):
+            token = (await register(http))["access_token"]
+            other_owner = (await register(http))["access_token"]
+            other = (await make_space(http, other_owner))["id"]
+            invite = (await http.post(f"/spaces/{other}/invites", json={"role": role}, headers=auth(other_owner)))
+            joined = await http.post("/spaces/join", json={"token": invite.json()["token"]}, headers=auth(token))
+            assert joined.status_code == 200, joined.text
+            callers[f"{role} of another space"] = token
+        callers["owner of another space"] = (await register(http))["access_token"]
+        await make_space(http, callers["owner of another space"])
+        # Was an editor of this very space, then left it.
+        former = (await register(http))["access_token"]
+        invite = await http.post(f"/spaces/{sid}/invites", json={"role": "editor"}, headers=auth(owner))
+        assert (await http.post("/spaces/join", json={"token": invite.json()["token"]},
+                                headers=auth(former))).status_code == 200
+        assert (await http.post(f"/spaces/{sid}/leave", headers=auth(former))).status_code == 204
+        callers["former member"] = former
+        yield FileWorld(http, owner, sid, created["file_id"], pending["file_id"], callers)
+
+
+FILE_ROUTES = [
+    ("GET", "/files/{id}", None),
+    ("DELETE", "/files/{id}", None),
+    ("POST", "/files/{id}/complete", None),
+    ("GET", "/files/{id}/parts", None),
+    ("POST", "/files/{id}/parts", {"part_numbers": [1]}),
+    ("POST", "/files/{id}/abort", None),
+    ("GET", "/files/{id}/download", None),
+]
+
+
+def _comparable(r: httpx.Response) -> tuple[int, dict[str, str], dict[str, Any]]:
+    # The request id is per request and Date follows the clock; everything else must match exactly.
+    headers = {k: v for k, v in r.headers.items() if k not in ("x-request-id", "date")}
+    body = r.json()
+    body["error"].pop("request_id")
+    return r.status_code, headers, body
+
+
+async def test_a_real_file_id_answers_a_non_member_exactly_like_a_missing_one(file_world: FileWorld) -> None:
+    w = file_world
+    cells = 0
+    for caller, token in w.callers.items():
+        for method, template, body in FILE_ROUTES:
+            for real in (w.ready, w.pending):
+                missing = secrets.token_urlsafe(16)  # the same shape as a real id
+                seen = await w.http.request(method, template.format(id=real), json=body, headers=auth(token))
+                unknown = await w.http.request(method, template.format(id=missing), json=body, headers=auth(token))
+                assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "file_not_found"
+                assert _comparable(seen) == _comparable(unknown), (caller, method, template, seen.text)
+                assert seen.content.replace(seen.headers["x-request-id"].encode(), b"") == \
+                    unknown.content.replace(unknown.headers["x-request-id"].encode(), b"")
+                cells += 1
+    assert cells == 7 * 6 * 2
+    # Nothing a stranger sent changed anything.
+    for fid, status in ((w.ready, "ready"), (w.pending, "pending")):
+        r = await w.http.get(f"/files/{fid}", headers=auth(w.owner))
+        assert r.status_code == 200 and r.json()["status"] == status
+
+
+async def test_members_still_get_role_errors_on_files(file_world: FileWorld) -> None:
+    """Members know the file exists: a viewer's write stays a 403, not a 404."""
+    w = file_world
+    viewer = (await register(w.http))["access_token"]
+    invite = await w.http.post(f"/spaces/{w.space}/invites", json={"role": "viewer"}, headers=auth(w.owner))
+    await w.http.post("/spaces/join", json={"token": invite.json()["token"]}, headers=auth(viewer))
+    r = await w.http.delete(f"/files/{w.ready}", headers=auth(viewer))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "role_required"
+    assert (await w.http.get(f"/files/{w.ready}", headers=auth(viewer))).status_code == 200
