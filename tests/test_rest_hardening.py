@@ -47,7 +47,21 @@ def _parse(data: bytes, closed: bool) -> RawResponse:
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding") == "chunked":
+        body = _dechunk(body)
     return RawResponse(status, headers, body, closed)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, rest = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        data = rest[size + 2:]
+    return out
 
 
 async def raw_request(base_url: str, data: bytes) -> RawResponse:
@@ -182,3 +196,67 @@ async def test_members_still_get_role_errors_on_files(file_world: FileWorld) -> 
     r = await w.http.delete(f"/files/{w.ready}", headers=auth(viewer))
     assert r.status_code == 403 and r.json()["error"]["code"] == "role_required"
     assert (await w.http.get(f"/files/{w.ready}", headers=auth(viewer))).status_code == 200
+
+
+# --- 7: raw header bytes -------------------------------------------------------------------------
+
+
+async def test_non_utf8_bearer_token_is_401_token_invalid(hub_url: str) -> None:
+    r = await raw_request(hub_url, get_with("/auth/me", b"Authorization: Bearer \xff\xfe"))
+    assert r.status == 401, r.body
+    error = r.json()["error"]
+    assert error["code"] == "token_invalid" and error["request_id"] == r.headers["x-request-id"]
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+HOSTILE_BYTES = [
+    b"\xff\xfe", b"Bearer \xff\xfe", b"Bearer a\xc3\x28b", b"\x80\x81\x82", b"caf\xc3", b"\xc0\xaf..\xc0\xaf",
+    b"W/\"\xff\"", b"\"v1\xfe\"", b"bytes=\xff-\xfe", b"bytes=0-\xff", b"text/plain; charset=\xff",
+    b"application/json\xff", b"sid=\xff; a=\xfe", b"http://\xff\xfe.example",
+]
+FUZZED_HEADERS = [b"Authorization", b"If-Match", b"If-None-Match", b"X-Request-ID", b"Origin", b"Range",
+                  b"Content-Type", b"Cookie"]
+
+
+async def test_raw_bytes_in_headers_never_give_a_5xx(client: httpx.AsyncClient, hub_url: str) -> None:
+    token = (await register(client))["access_token"]
+    sid = (await make_space(client, token))["id"]
+    bin_id = (await client.post(f"/spaces/{sid}/bins", json={"title": "t", "content": "c"},
+                                headers=auth(token))).json()["id"]
+    bearer = b"Authorization: Bearer " + token.encode()
+    body = b'{"content": "x"}'
+    data = b"0123456789"
+    created = (await client.post(f"/spaces/{sid}/files", json={"filename": "a.txt", "size": len(data),
+                                 "content_type": "text/plain"}, headers=auth(token))).json()
+    await client.post(created["upload"]["url"], data=created["upload"]["fields"], files={"file": ("b", data)})
+    fid = created["file_id"]
+    assert (await client.post(f"/files/{fid}/complete", headers=auth(token))).status_code == 200
+    signed = (await client.get(f"/files/{fid}/download?redirect=false", headers=auth(token))).json()["url"]
+    blob = urlsplit(signed)
+    targets = [
+        (b"GET", "/auth/me", []),
+        (b"GET", f"/spaces/{sid}/bins/{bin_id}", [bearer]),
+        (b"GET", f"/spaces/{sid}/bins/{bin_id}/raw", [bearer]),
+        (b"PATCH", f"/spaces/{sid}/bins/{bin_id}", [bearer, b"Content-Length: %d" % len(body)]),
+        (b"GET", "/static/app.css", []),
+        (b"GET", "/", []),
+        (b"OPTIONS", "/spaces", [b"Access-Control-Request-Method: POST"]),
+        (b"GET", f"{blob.path}?{blob.query}", []),
+        (b"GET", "/socket.io/?EIO=4&transport=polling", []),
+    ]
+    tried = 0
+    for method, path, extra in targets:
+        for name in FUZZED_HEADERS:
+            for value in HOSTILE_BYTES:
+                headers = [h for h in extra if not (name == b"Authorization" and h.startswith(b"Authorization"))]
+                request = get_with(path, *headers, name + b": " + value, method=method)
+                if method == b"PATCH":
+                    request += body
+                r = await raw_request(hub_url, request)
+                tried += 1
+                assert r.status < 500, (method, path, name, value, r.status, r.body)
+                if r.status >= 400 and not path.startswith("/socket.io/"):
+                    assert r.json()["error"]["request_id"] == r.headers["x-request-id"], (path, name, value)
+    assert tried == len(targets) * len(FUZZED_HEADERS) * len(HOSTILE_BYTES)
+    # The bin was never changed by a request whose headers were garbage.
+    assert (await client.get(f"/spaces/{sid}/bins/{bin_id}", headers=auth(token))).json()["content"] == "c"
