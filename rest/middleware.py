@@ -45,10 +45,25 @@ def store_origins(settings: Settings) -> list[str]:
     return [f"https://{bucket}.s3.{region}.amazonaws.com", f"https://{bucket}.s3.amazonaws.com"]
 
 
+def own_origins(settings: Settings) -> list[str]:
+    """The hub's public origin and the WebSocket form of it (ws: for http, wss: for https).
+
+    'self' already covers the page's own origin, and CSP Level 3 browsers extend it to ws:/wss: on the
+    same host; naming the public origin also covers a page reached under another name (a proxy) and
+    browsers that do not extend 'self' to WebSockets.
+    """
+    parts = urlsplit(settings.base_url)
+    scheme, host = parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower()
+    if scheme not in ("http", "https") or not host:
+        return []
+    return [f"{scheme}://{host}", f"{'wss' if scheme == 'https' else 'ws'}://{host}"]
+
+
 def content_security_policy(settings: Settings) -> str:
+    # Exact origins only: a bare `ws:`/`wss:` would let an injected script open a socket to any host.
     # Direct uploads/downloads talk to the object store, so the browser must be allowed to reach it.
     store = store_origins(settings)
-    connect = " ".join(["'self'", "ws:", "wss:", *store])
+    connect = " ".join(dict.fromkeys(["'self'", *own_origins(settings), *store]))
     img = " ".join(["'self'", "data:", "blob:", *store])
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -70,6 +85,14 @@ def security_headers(settings: Settings) -> dict[str, str]:
     if settings.production:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     return headers
+
+
+def keep_private(request: Request, response: BaseHTTPResponse) -> None:
+    """Nothing answered to a caller's credentials is stored by a browser or a proxy: the answer is the
+    caller's own (their account, their spaces, what their role lets them see, errors about them).
+    A route that chose its own rule keeps it (bins: `private, no-cache` to revalidate by ETag)."""
+    if "authorization" in request.headers and "cache-control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
 
 
 def origin_allowed(settings: Settings, origin: str) -> bool:
@@ -129,6 +152,7 @@ def install_middleware(app: Sanic) -> None:
         response.headers["X-Request-ID"] = request_id
         for name, value in static_headers.items():
             response.headers.setdefault(name, value)
+        keep_private(request, response)
         origin = request.headers.get("origin")
         if origin and origin_allowed(settings, origin):
             response.headers["Access-Control-Allow-Origin"] = origin

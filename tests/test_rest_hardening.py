@@ -260,3 +260,77 @@ async def test_raw_bytes_in_headers_never_give_a_5xx(client: httpx.AsyncClient, 
     assert tried == len(targets) * len(FUZZED_HEADERS) * len(HOSTILE_BYTES)
     # The bin was never changed by a request whose headers were garbage.
     assert (await client.get(f"/spaces/{sid}/bins/{bin_id}", headers=auth(token))).json()["content"] == "c"
+
+
+# --- 8: the CSP names the exact origins a page may connect to ---------------------------------------
+
+
+def _directives(csp: str) -> dict[str, list[str]]:
+    return {d.strip().split(" ", 1)[0]: d.strip().split(" ")[1:] for d in csp.split(";")}
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"public_url": "https://hub.example.com/"}, ["'self'", "https://hub.example.com", "wss://hub.example.com"]),
+        ({"public_url": "http://127.0.0.1:8123"}, ["'self'", "http://127.0.0.1:8123", "ws://127.0.0.1:8123"]),
+        ({"host": "10.0.0.5", "port": 9000}, ["'self'", "http://10.0.0.5:9000", "ws://10.0.0.5:9000"]),
+        ({"public_url": "https://Hub.Example.com:8443/app",
+          "s3_endpoint": "https://store.example.net", "s3_bucket": "media", "s3_path_style": True},
+         ["'self'", "https://hub.example.com:8443", "wss://hub.example.com:8443", "https://store.example.net"]),
+    ],
+)
+def test_connect_src_is_the_hubs_own_origins_and_the_store(settings: dict[str, Any], expected: list[str]) -> None:
+    from hub.config import load_settings
+    from rest.middleware import content_security_policy
+
+    connect = _directives(content_security_policy(load_settings(environ={}, env="test", **settings)))["connect-src"]
+    # No bare scheme (ws:, wss:, https:) and no wildcard: a page may open a socket to its own hub only.
+    assert connect == expected
+
+
+async def test_pages_carry_the_narrow_connect_src(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(public_url="https://collab.example.org")
+    async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url) as http:
+        for path in ("/", "/healthz", "/static/app.css"):
+            connect = _directives((await http.get(path)).headers["content-security-policy"])["connect-src"]
+            assert connect == ["'self'", "https://collab.example.org", "wss://collab.example.org"], path
+
+
+# --- 9: per-user answers are not stored; pages answer HEAD -------------------------------------------
+
+
+async def test_per_user_answers_are_not_stored(client: httpx.AsyncClient) -> None:
+    token = (await register(client))["access_token"]
+    sid = (await make_space(client, token))["id"]
+    h = auth(token)
+    answers = [
+        await client.get("/auth/me", headers=h),
+        await client.get("/spaces", headers=h),
+        await client.get(f"/spaces/{sid}", headers=h),
+        await client.get(f"/spaces/{sid}/members", headers=h),
+        await client.get(f"/spaces/{sid}/files", headers=h),
+        await client.get(f"/spaces/{sid}/uploads", headers=h),
+        await client.patch("/auth/me", json={"display_name": "New Name"}, headers=h),
+        await client.get(f"/spaces/{sid}/bins/nope", headers=h),  # an error answer to a caller
+        await client.get("/auth/me", headers=auth("not-a-token")),
+    ]
+    for r in answers:
+        assert r.headers["cache-control"] == "no-store", (r.request.url, r.status_code)
+    # Public answers keep their own caching rules.
+    assert (await client.get("/")).headers["cache-control"] == "no-cache"
+    assert "cache-control" not in (await client.get("/healthz")).headers
+
+
+@pytest.mark.parametrize("path", ["/", "/s/abc123", "/join", "/static/app.css", "/static/js/realtime.js"])
+async def test_head_answers_pages_like_get_without_a_body(hub_url: str, path: str) -> None:
+    get = await raw_request(hub_url, get_with(path))
+    head = await raw_request(hub_url, get_with(path, method=b"HEAD"))
+    assert get.status == 200 and head.status == 200, head.body
+    assert head.body == b"" and get.body
+    same = ("content-type", "content-length", "etag", "cache-control", "content-security-policy")
+    assert {k: head.headers.get(k) for k in same} == {k: get.headers.get(k) for k in same}
+    assert int(head.headers["content-length"]) == len(get.body)
+    revalidated = await raw_request(hub_url, get_with(path, b"If-None-Match: " + get.headers["etag"].encode(),
+                                                      method=b"HEAD"))
+    assert revalidated.status == 304 and revalidated.body == b""
