@@ -72,16 +72,22 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
+# The headers every answer carries whatever the settings (also the server's own answer to a request
+# that is not HTTP, which knows no settings: rest.protocol).
+BASE_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+# For an answer that is only a JSON error: it loads nothing, so it may allow nothing.
+ERROR_ONLY_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+
 def security_headers(settings: Settings) -> dict[str, str]:
-    headers = {
-        "Content-Security-Policy": content_security_policy(settings),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "X-Frame-Options": "DENY",
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Cross-Origin-Resource-Policy": "same-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-    }
+    headers = {"Content-Security-Policy": content_security_policy(settings), **BASE_SECURITY_HEADERS}
     if settings.production:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     return headers

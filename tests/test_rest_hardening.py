@@ -8,9 +8,13 @@ read has a deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import secrets
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +23,7 @@ import orjson
 import pytest
 
 from hub.config import Settings
+from storage.postgres.server import free_port
 from tests.helpers import auth, make_space, register
 from tests.support.server import running_hub
 
@@ -334,3 +339,63 @@ async def test_head_answers_pages_like_get_without_a_body(hub_url: str, path: st
     revalidated = await raw_request(hub_url, get_with(path, b"If-None-Match: " + get.headers["etag"].encode(),
                                                       method=b"HEAD"))
     assert revalidated.status == 304 and revalidated.body == b""
+
+
+# --- 9: malformed HTTP -------------------------------------------------------------------------------
+
+MALFORMED = {
+    "bad content-length": b"POST /spaces HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n{}",
+    "negative content-length": b"POST /spaces HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n{}",
+    "two content-lengths": b"POST /spaces HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    "content-length and chunked": (b"POST /spaces HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+                                   b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    "bad chunk size": b"POST /spaces HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    "nul in the path": b"GET /spa\x00ces HTTP/1.1\r\nHost: h\r\n\r\n",
+    "space in the path": b"GET /spa ces/x HTTP/1.1\r\nHost: h\r\n\r\n",
+    "header without colon": b"GET /healthz HTTP/1.1\r\nHost: h\r\nJustAName\r\n\r\n",
+    "nul in a header": b"GET /healthz HTTP/1.1\r\nHost: h\r\nX-A: a\x00b\r\n\r\n",
+    "tls to the http port": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32),
+    "http/9": b"GET /healthz HTTP/9.9\r\nHost: h\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+async def test_malformed_http_gets_a_json_400_and_the_connection_closes(hub_url: str, name: str) -> None:
+    r = await raw_request(hub_url, MALFORMED[name])
+    assert r.status == 400, (name, r.status, r.body)
+    assert r.headers["content-type"].startswith("application/json"), (name, r.headers)
+    error = r.json()["error"]
+    assert error["code"] == "malformed_request", (name, error)
+    assert error["request_id"] and error["request_id"] == r.headers["x-request-id"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.closed or r.headers.get("connection") == "close"
+    # The server is unharmed.
+    assert (await raw_request(hub_url, get_with("/healthz"))).status == 200
+
+
+async def test_hub_serve_answers_malformed_http_with_json(database_url: str, tmp_path: Path) -> None:
+    """`hub serve` (not only the test server) runs the protocol that answers in JSON."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "HUB_PORT": str(port), "HUB_DATA_DIR": str(tmp_path),
+           "HUB_LOG_LEVEL": "WARNING"}
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "hub"), "serve", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with asyncio.timeout(30), httpx.AsyncClient() as c:
+            while True:
+                assert proc.returncode is None, "hub exited during start-up"
+                with contextlib.suppress(httpx.TransportError):
+                    if (await c.get(f"{url}/readyz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        r = await raw_request(url, MALFORMED["content-length and chunked"])
+        assert r.status == 400 and r.json()["error"]["code"] == "malformed_request"
+        assert r.json()["error"]["request_id"] == r.headers["x-request-id"]
+    finally:
+        proc.terminate()
+        stderr = (await asyncio.wait_for(proc.communicate(), timeout=15))[1]
+    assert b"Traceback" not in stderr, stderr.decode(errors="replace")
