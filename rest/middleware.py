@@ -52,6 +52,8 @@ def own_origins(settings: Settings) -> list[str]:
     same host; naming the public origin also covers a page reached under another name (a proxy) and
     browsers that do not extend 'self' to WebSockets.
     """
+    if not settings.public_url and settings.host in ("0.0.0.0", "::", ""):
+        return []  # a wildcard bind address is no origin a page is loaded from; 'self' covers the page
     parts = urlsplit(settings.base_url)
     scheme, host = parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower()
     if scheme not in ("http", "https") or not host:

@@ -267,6 +267,23 @@ async def test_raw_bytes_in_headers_never_give_a_5xx(client: httpx.AsyncClient, 
     assert (await client.get(f"/spaces/{sid}/bins/{bin_id}", headers=auth(token))).json()["content"] == "c"
 
 
+async def test_raw_and_percent_encoded_bytes_in_targets_never_give_a_5xx(client: httpx.AsyncClient,
+                                                                         hub_url: str) -> None:
+    bearer = b"Authorization: Bearer " + (await register(client))["access_token"].encode()
+    targets = [
+        b"/spaces/%ff%fe", b"/spaces/\xff\xfe", b"/files/%ff/download?variant=%ff&attachment=%ff&redirect=%c3",
+        b"/spaces?cursor=%ff%fe&limit=%ff", b"/static/%ff.css", b"/static/\xff.css", b"/s/%ff%fe",
+        b"/spaces/%c0%af/bins/%00", b"/files/%ff%fe/parts", b"/auth/me?%ff=%fe", b"/" + b"a" * 100_000,
+    ]
+    for target in targets:
+        for method in (b"GET", b"POST", b"DELETE"):
+            r = await raw_request(hub_url, b"%s %s HTTP/1.1\r\nHost: h\r\n%s\r\nConnection: close\r\n"
+                                           b"Content-Length: 2\r\n\r\n{}" % (method, target, bearer))
+            assert r.status < 500, (method, target[:60], r.status, r.body)
+            if r.status >= 400:
+                assert r.json()["error"]["request_id"] == r.headers["x-request-id"], (method, target[:60])
+
+
 # --- 8: the CSP names the exact origins a page may connect to ---------------------------------------
 
 
@@ -280,6 +297,7 @@ def _directives(csp: str) -> dict[str, list[str]]:
         ({"public_url": "https://hub.example.com/"}, ["'self'", "https://hub.example.com", "wss://hub.example.com"]),
         ({"public_url": "http://127.0.0.1:8123"}, ["'self'", "http://127.0.0.1:8123", "ws://127.0.0.1:8123"]),
         ({"host": "10.0.0.5", "port": 9000}, ["'self'", "http://10.0.0.5:9000", "ws://10.0.0.5:9000"]),
+        ({"host": "0.0.0.0", "port": 8080}, ["'self'"]),
         ({"public_url": "https://Hub.Example.com:8443/app",
           "s3_endpoint": "https://store.example.net", "s3_bucket": "media", "s3_path_style": True},
          ["'self'", "https://hub.example.com:8443", "wss://hub.example.com:8443", "https://store.example.net"]),
