@@ -22,6 +22,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from realtime.lean import UVICORN_WS
+    from rest.protocol import JsonErrorHttpToolsProtocol
 
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
     configure_logging(settings.log_level, settings.log_json)
@@ -31,7 +32,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, answering requests that are not valid HTTP with the hub's JSON error (rest/protocol.py).
+        "http": JsonErrorHttpToolsProtocol,
         # uvicorn's websockets sans-io protocol with lean per-connection state (realtime/lean.py).
         "ws": UVICORN_WS,
         # Measured: browsers offer permessage-deflate and it multiplies tail latency on the

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 from sanic import Request
 
 from hub.errors import RateLimited, Unauthorized
 from hub.models import Principal
 from rest.middleware import client_address
 
+# RFC 6750's b64token. Header bytes that are not UTF-8 reach here as lone surrogates, which nothing
+# downstream can encode; refusing everything outside the grammar keeps them away from the verifier.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
 
 def bearer_token(request: Request) -> str | None:
+    """The bearer token, None when there is none, or 401 token_invalid when it is not a token at all."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip(" \t")
+    if scheme.lower() != "bearer" or not token:
         return None
-    return token.strip()
+    if not _B64TOKEN.fullmatch(token):
+        raise Unauthorized("The token is malformed.", code="token_invalid")
+    return token
 
 
 async def authenticate(request: Request) -> Principal:

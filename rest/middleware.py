@@ -45,10 +45,27 @@ def store_origins(settings: Settings) -> list[str]:
     return [f"https://{bucket}.s3.{region}.amazonaws.com", f"https://{bucket}.s3.amazonaws.com"]
 
 
+def own_origins(settings: Settings) -> list[str]:
+    """The hub's public origin and the WebSocket form of it (ws: for http, wss: for https).
+
+    'self' already covers the page's own origin, and CSP Level 3 browsers extend it to ws:/wss: on the
+    same host; naming the public origin also covers a page reached under another name (a proxy) and
+    browsers that do not extend 'self' to WebSockets.
+    """
+    if not settings.public_url and settings.host in ("0.0.0.0", "::", ""):
+        return []  # a wildcard bind address is no origin a page is loaded from; 'self' covers the page
+    parts = urlsplit(settings.base_url)
+    scheme, host = parts.scheme.lower(), parts.netloc.rpartition("@")[2].lower()
+    if scheme not in ("http", "https") or not host:
+        return []
+    return [f"{scheme}://{host}", f"{'wss' if scheme == 'https' else 'ws'}://{host}"]
+
+
 def content_security_policy(settings: Settings) -> str:
+    # Exact origins only: a bare `ws:`/`wss:` would let an injected script open a socket to any host.
     # Direct uploads/downloads talk to the object store, so the browser must be allowed to reach it.
     store = store_origins(settings)
-    connect = " ".join(["'self'", "ws:", "wss:", *store])
+    connect = " ".join(dict.fromkeys(["'self'", *own_origins(settings), *store]))
     img = " ".join(["'self'", "data:", "blob:", *store])
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -57,19 +74,33 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
+# The headers every answer carries whatever the settings (also the server's own answer to a request
+# that is not HTTP, which knows no settings: rest.protocol).
+BASE_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+# For an answer that is only a JSON error: it loads nothing, so it may allow nothing.
+ERROR_ONLY_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+
 def security_headers(settings: Settings) -> dict[str, str]:
-    headers = {
-        "Content-Security-Policy": content_security_policy(settings),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "X-Frame-Options": "DENY",
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Cross-Origin-Resource-Policy": "same-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-    }
+    headers = {"Content-Security-Policy": content_security_policy(settings), **BASE_SECURITY_HEADERS}
     if settings.production:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     return headers
+
+
+def keep_private(request: Request, response: BaseHTTPResponse) -> None:
+    """Nothing answered to a caller's credentials is stored by a browser or a proxy: the answer is the
+    caller's own (their account, their spaces, what their role lets them see, errors about them).
+    A route that chose its own rule keeps it (bins: `private, no-cache` to revalidate by ETag)."""
+    if "authorization" in request.headers and "cache-control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
 
 
 def origin_allowed(settings: Settings, origin: str) -> bool:
@@ -129,6 +160,7 @@ def install_middleware(app: Sanic) -> None:
         response.headers["X-Request-ID"] = request_id
         for name, value in static_headers.items():
             response.headers.setdefault(name, value)
+        keep_private(request, response)
         origin = request.headers.get("origin")
         if origin and origin_allowed(settings, origin):
             response.headers["Access-Control-Allow-Origin"] = origin

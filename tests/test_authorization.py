@@ -1,9 +1,12 @@
 """No IDOR: every endpoint that names another user's resource, replayed with a stranger's token,
-reveals nothing and changes nothing. A viewer's writes are refused with 403."""
+reveals nothing and changes nothing: its answer is byte-identical to the one for ids that do not exist
+(apart from the request id). A viewer's writes are refused with 403."""
 
 from __future__ import annotations
 
 import re
+import secrets
+import uuid
 from typing import Any
 
 import httpx
@@ -24,7 +27,26 @@ async def _snapshot(client: httpx.AsyncClient, token: str, sid: str, bin_id: str
         "members": (await client.get(f"/spaces/{sid}/members", headers=h)).json(),
         "invites": (await client.get(f"/spaces/{sid}/invites", headers=h)).json(),
         "bins": (await client.get(f"/spaces/{sid}/bins", headers=h)).json(),
+        "files": (await client.get(f"/spaces/{sid}/files", headers=h)).json(),
     }
+
+
+async def _upload(client: httpx.AsyncClient, token: str, sid: str) -> str:
+    body = {"filename": "secret.txt", "size": 14, "content_type": "text/plain"}
+    created = (await client.post(f"/spaces/{sid}/files", json=body, headers=auth(token))).json()
+    sent = await client.post(created["upload"]["url"], data=created["upload"]["fields"],
+                             files={"file": ("blob", b"alice's secret")})
+    assert sent.status_code in (200, 201, 204), sent.text
+    done = await client.post(f"/files/{created['file_id']}/complete", headers=auth(token))
+    assert done.status_code == 200, done.text
+    return str(created["file_id"])
+
+
+def _comparable(r: httpx.Response) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body apart from the request id (and Date, which follows the clock)."""
+    request_id = r.headers.get("x-request-id", "")
+    headers = {k: v for k, v in r.headers.items() if k not in ("x-request-id", "date")}
+    return r.status_code, headers, r.content.replace(request_id.encode(), b"") if request_id else r.content
 
 
 async def test_stranger_replay_of_every_endpoint(client: httpx.AsyncClient) -> None:
@@ -35,8 +57,9 @@ async def test_stranger_replay_of_every_endpoint(client: httpx.AsyncClient) -> N
     bin_ = (await client.post(f"/spaces/{sid}/bins", json={"title": "secret", "content": "alice's secret"},
                               headers=auth(a))).json()
     invite = (await client.post(f"/spaces/{sid}/invites", json={"role": "viewer"}, headers=auth(a))).json()
+    file_id = await _upload(client, a, sid)
     values = {"space_id": sid, "bin_id": bin_["id"], "user_id": alice["user"]["id"], "invite_id": invite["id"],
-              "version": "1"}
+              "file_id": file_id, "version": "1"}
     before = await _snapshot(client, a, sid, bin_["id"])
 
     mallory = (await register(client))["access_token"]
@@ -49,6 +72,11 @@ async def test_stranger_replay_of_every_endpoint(client: httpx.AsyncClient) -> N
         url = path
         for name in params:
             url = url.replace("{" + name + "}", values.get(name, "unknown-id"))
+        missing = path
+        for name in params:
+            # Ids of the same shape that name nothing (the version is not an id).
+            fresh = {"version": "1", "user_id": str(uuid.uuid4())}.get(name) or secrets.token_urlsafe(16)
+            missing = missing.replace("{" + name + "}", fresh)
         for method, op in item.items():
             r = await client.request(method.upper(), url, headers=auth(mallory), json=HOSTILE_BODY)
             tried += 1
@@ -56,6 +84,8 @@ async def test_stranger_replay_of_every_endpoint(client: httpx.AsyncClient) -> N
             if op.get("security"):  # public pages (the web client's shell) may answer, but leak nothing
                 assert r.status_code >= 400, (method, path, r.status_code, r.text)
             assert "secret" not in r.text and alice["user"]["id"] not in r.text, (method, path, r.text)
+            nothing = await client.request(method.upper(), missing, headers=auth(mallory), json=HOSTILE_BODY)
+            assert _comparable(r) == _comparable(nothing), (method, path, r.text, nothing.text)
     assert tried >= 15
 
     after = await _snapshot(client, a, sid, bin_["id"])

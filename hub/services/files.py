@@ -72,6 +72,10 @@ class QuotaExceeded(HubError):
     default_message = "The space's storage quota would be exceeded."
 
 
+def _no_such_file() -> NotFound:
+    return NotFound("No such file.", code="file_not_found")
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -195,9 +199,13 @@ class FileService:
     async def _file(self, principal: Principal, file_id: str, need: Role) -> FileRecord:
         record = await self.repo.get(file_id) if 0 < len(file_id) <= 64 else None
         if record is None:
-            raise NotFound("No such file.", code="file_not_found")
-        # Not a member: the same 404 as a missing file, so file ids cannot be probed.
-        await self._access(principal, record.space_id, need)
+            raise _no_such_file()
+        try:
+            await self._access(principal, record.space_id, need)
+        except NotFound:
+            # Not a member: the very answer of a missing file (code and message too), so a file id
+            # reveals neither that it exists nor that it belongs to some space.
+            raise _no_such_file() from None
         return record
 
     def _part_plan(self, size: int) -> tuple[int, int]:
@@ -365,7 +373,7 @@ class FileService:
             if current is not None and current.status == "ready":
                 return current
             if current is None:
-                raise NotFound("No such file.", code="file_not_found")
+                raise _no_such_file()
             await self._reject(current, "quota")
             raise QuotaExceeded(details={"quota_bytes": self.settings.space_quota_bytes})
         self.metrics.bytes_confirmed.inc(ready.size)

@@ -101,8 +101,10 @@ def _serve(request: Request, asset: _Asset) -> HTTPResponse:
     headers = {"ETag": asset.etag, "Cache-Control": "no-cache"}
     if _etag_matches(request.headers.get("if-none-match"), asset.etag):
         return empty(status=304, headers=headers)
-    body = b"" if request.method == "HEAD" else asset.body
-    return raw(body, content_type=asset.content_type, headers=headers)
+    # HEAD gets the GET answer: the server sends its headers and drops the body. An explicit length
+    # (Sanic streams ASGI bodies chunked otherwise) tells a HEAD what the GET would send.
+    headers["Content-Length"] = str(len(asset.body))
+    return raw(asset.body, content_type=asset.content_type, headers=headers)
 
 
 def _index(request: Request) -> HTTPResponse:
@@ -133,3 +135,7 @@ async def static_file(request: Request, path: str) -> HTTPResponse:
 
 
 bp.add_route(static_file, "/static/<path:path>", methods=["GET", "HEAD"], name="static_file")
+# HEAD on a page answers like GET (link checkers, monitors, proxies probing the client); the OpenAPI
+# document keeps describing the GET.
+for _page, _path in ((index, "/"), (space_page, "/s/<space_id:str>"), (join_page, "/join")):
+    bp.add_route(_page, _path, methods=["HEAD"], name=f"{_page.__name__}_head", strict_slashes=False)

@@ -12,6 +12,7 @@ import uvicorn
 from hub.asgi import create_app
 from hub.config import Settings
 from realtime.lean import UVICORN_WS
+from rest.protocol import JsonErrorHttpToolsProtocol
 from storage.postgres.server import free_port
 
 
@@ -32,7 +33,7 @@ async def running_hub(settings: Settings, port: int | None = None) -> AsyncItera
     app = create_app(settings)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False,
-        ws=UVICORN_WS, ws_per_message_deflate=False, timeout_graceful_shutdown=2,
+        http=JsonErrorHttpToolsProtocol, ws=UVICORN_WS, ws_per_message_deflate=False, timeout_graceful_shutdown=2,
         loop="none",
     )
     server = _Server(config)
