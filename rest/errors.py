@@ -79,6 +79,16 @@ def install_error_handlers(app: Sanic) -> None:
 
     @app.exception(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> HTTPResponse:
+        hub = getattr(request.app.ctx, "hub", None)
+        unavailable = hub.unavailable(exc) if hub is not None else None
+        if unavailable is not None:
+            # A dependency went away under a call no repository translated: transient, not a bug.
+            log.warning(
+                "dependency unavailable",
+                extra={"fields": {"request_id": getattr(request.ctx, "request_id", ""), "path": request.path,
+                                  "error": type(exc).__name__}},
+            )
+            return error_response(request, unavailable)
         log.error(
             "unhandled error",
             extra={"fields": {"request_id": getattr(request.ctx, "request_id", ""), "path": request.path}},

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hub.config import Settings
-from hub.errors import BadRequest, Conflict, Forbidden, Gone, HubError, NotFound, Unauthorized
+from hub.errors import BadRequest, Conflict, Forbidden, Gone, HubError, NotFound, ServiceUnavailable, Unauthorized
 from hub.models import Principal, Role, SpaceAccess
 from hub.ports.infra import Bus
 from hub.ports.whiteboard import (
@@ -144,6 +144,11 @@ class WhiteboardService:
         self._epochs: dict[str, str] = {}
         self._deliver: list[Deliver] = []
         self._disconnect: list[Disconnect] = []
+        # Presence changes that could not be written or announced while presence was unreachable; the
+        # heartbeat retries them, so rooms converge once it is back. (space, conn) -> user.
+        self._unannounced_joins: dict[tuple[str, str], str] = {}
+        self._unannounced_leaves: dict[tuple[str, str], str] = {}
+        self._presence_down = False
         bus.subscribe(self._on_bus)
 
     # -- wiring -----------------------------------------------------------------------------------
@@ -217,6 +222,12 @@ class WhiteboardService:
     # -- join / leave -----------------------------------------------------------------------------
 
     async def join(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        """Join a space: position, then replay or a snapshot, and presence.
+
+        Only PostgreSQL is essential. Without the replay buffer the answer is a snapshot; without
+        presence it lists this process's own connections and says `degraded: ["presence"]`, and the
+        join is announced by the heartbeat once presence is reachable again.
+        """
         conn = self._conn(conn_id)
         data = parse.payload(raw)
         space_id = parse.space_id(data)
@@ -226,17 +237,25 @@ class WhiteboardService:
         conn.spaces[space_id] = _Joined(access, time.monotonic())
         # In the room before reading the position: nothing committed after this point is missed.
         self._rooms.setdefault(space_id, set()).add(conn_id)
+        degraded: list[str] = []
         if fresh:
-            await self._presence.put(space_id, self._entry(conn, space_id), self._settings.presence_ttl)
-            await self._announce(space_id, conn.principal.user_id, conn_id)
+            try:
+                await self._presence.put(space_id, self._entry(conn, space_id), self._settings.presence_ttl)
+                await self._announce(space_id, conn.principal.user_id, conn_id)
+            except ServiceUnavailable:
+                self._presence_unreachable()
+                self._unannounced_joins[(space_id, conn_id)] = conn.principal.user_id
 
         ack: dict[str, Any] = {"ok": True, "space_id": space_id, "role": access.role.value}
         position = await self._strokes.position(space_id)
         self._epochs[space_id] = position.epoch
         recovered = False
         if since is not None and since[1] == position.epoch and since[0] <= position.seq:
-            events = await self._replay.since(space_id, position.epoch, since[0])
-            if contiguous(events, since[0], position.seq):
+            try:
+                events = await self._replay.since(space_id, position.epoch, since[0])
+            except ServiceUnavailable:
+                events = None  # the snapshot below is a complete answer from PostgreSQL
+            if events is not None and contiguous(events, since[0], position.seq):
                 recovered = True
                 last = events[-1]["seq"] if events else since[0]
                 ack.update(seq=max(position.seq, last), epoch=position.epoch, recovered=True, events=events)
@@ -246,8 +265,30 @@ class WhiteboardService:
                 seq=snap_position.seq, epoch=snap_position.epoch, recovered=False,
                 snapshot={"strokes": [_snapshot_stroke(space_id, s) for s in strokes]},
             )
-        ack["presence"] = _group(await self._presence.entries(space_id))
+        try:
+            entries = await self._presence.entries(space_id)
+        except ServiceUnavailable:
+            self._presence_unreachable()
+            entries = self._local_entries(space_id)
+            degraded.append("presence")
+        else:
+            if (space_id, conn_id) in self._unannounced_joins:
+                degraded.append("presence")  # the others have not been told yet
+        ack["presence"] = _group(entries)
+        if degraded:
+            ack["degraded"] = degraded
         return ack
+
+    def _local_entries(self, space_id: str) -> list[PresenceEntry]:
+        """Presence as this process alone knows it: its own connections in the room."""
+        return [
+            self._entry(self._conns[c], space_id) for c in sorted(self._rooms.get(space_id, ())) if c in self._conns
+        ]
+
+    def _presence_unreachable(self) -> None:
+        if not self._presence_down:
+            self._presence_down = True
+            log.warning("presence unreachable: joins and leaves are announced once it is back")
 
     async def leave(self, conn_id: str, raw: Any) -> dict[str, Any]:
         conn = self._conn(conn_id)
@@ -264,13 +305,15 @@ class WhiteboardService:
             room.discard(conn.conn_id)
             if not room:
                 del self._rooms[space_id]
+        self._unannounced_joins.pop((space_id, conn.conn_id), None)
         try:
             entry = await self._presence.remove(space_id, conn.conn_id)
             if entry is not None:
                 await self._announce(space_id, entry.user_id, None)
         except HubError:
-            # The lease will expire on its own and someone's sweep announces the leave.
-            log.warning("presence remove failed", extra={"fields": {"space_id": space_id}})
+            # Retried by the heartbeat (and the lease expires on its own if this process dies).
+            self._presence_unreachable()
+            self._unannounced_leaves[(space_id, conn.conn_id)] = conn.principal.user_id
 
     def _entry(self, conn: Connection, space_id: str) -> PresenceEntry:
         joined = conn.spaces.get(space_id)
@@ -367,7 +410,11 @@ class WhiteboardService:
             "type": kind, "space_id": space_id, "seq": removal.seq, "ids": removal.ids,
             "author": conn.principal.user_id, "reason": reason,
         }
-        await self._replay.append(space_id, await self._epoch(space_id), [event])
+        try:
+            await self._replay.append(space_id, await self._epoch(space_id), [event])
+        except ServiceUnavailable:
+            # Committed already, so the ack must say so; a resuming client falls back to a snapshot.
+            log.warning("replay append failed", extra={"fields": {"space_id": space_id}})
         await self._broadcast(space_id, kind, event, exclude=conn.conn_id)
         return {"ok": True, "seq": removal.seq, "ids": removal.ids}
 
@@ -480,21 +527,42 @@ class WhiteboardService:
         """Renew this process's leases, drop expired tokens and reap leases of dead processes."""
         ttl = self._settings.presence_ttl
         now = time.time()
-        for conn in list(self._conns.values()):
-            if conn.principal.expires_at <= now:
-                await self._kick(conn.conn_id, "token_expired", "The access token has expired.")
-                continue
-            for space_id in list(conn.spaces):
-                await self._presence.put(space_id, self._entry(conn, space_id), ttl)
-        for space_id in list(self._rooms):
-            for entry in await self._presence.expire(space_id):
-                if entry.conn_id in self._rooms.get(space_id, ()):
-                    # Our own socket, reaped after a stall: it is alive, so take the lease back.
-                    mine = self._conns.get(entry.conn_id)
-                    if mine is not None:
-                        await self._presence.put(space_id, self._entry(mine, space_id), ttl)
+        try:
+            for conn in list(self._conns.values()):
+                if conn.principal.expires_at <= now:
+                    await self._kick(conn.conn_id, "token_expired", "The access token has expired.")
                     continue
-                await self._announce(space_id, entry.user_id, None)
+                for space_id in list(conn.spaces):
+                    await self._presence.put(space_id, self._entry(conn, space_id), ttl)
+            await self._announce_pending()
+            for space_id in list(self._rooms):
+                for entry in await self._presence.expire(space_id):
+                    if entry.conn_id in self._rooms.get(space_id, ()):
+                        # Our own socket, reaped after a stall: it is alive, so take the lease back.
+                        mine = self._conns.get(entry.conn_id)
+                        if mine is not None:
+                            await self._presence.put(space_id, self._entry(mine, space_id), ttl)
+                        continue
+                    await self._announce(space_id, entry.user_id, None)
+        except ServiceUnavailable:
+            self._presence_unreachable()
+            return
+        if self._presence_down:
+            self._presence_down = False
+            log.info("presence reachable again")
+
+    async def _announce_pending(self) -> None:
+        """Tell rooms about joins and leaves that happened while presence was unreachable."""
+        for key, user_id in list(self._unannounced_leaves.items()):
+            space_id, conn_id = key
+            await self._presence.remove(space_id, conn_id)
+            del self._unannounced_leaves[key]
+            await self._announce(space_id, user_id, None)
+        for key, user_id in list(self._unannounced_joins.items()):
+            space_id, conn_id = key
+            del self._unannounced_joins[key]
+            if conn_id in self._rooms.get(space_id, ()):  # its lease was renewed just before this
+                await self._announce(space_id, user_id, conn_id)
 
 
 def _snapshot_stroke(space_id: str, s: StoredStroke) -> dict[str, Any]:
