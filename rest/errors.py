@@ -66,11 +66,14 @@ def install_error_handlers(app: Sanic) -> None:
     @app.exception(HubError)
     async def on_hub_error(request: Request, exc: HubError) -> HTTPResponse:
         if exc.status >= 500:
-            log.warning(
-                "service error",
-                extra={"fields": {"code": exc.code, "request_id": getattr(request.ctx, "request_id", "")}},
-                exc_info=exc.__cause__ is not None,
-            )
+            cause = exc.__cause__
+            fields = {"code": exc.code, "request_id": getattr(request.ctx, "request_id", "")}
+            if isinstance(exc, ServiceUnavailable) and cause is not None:
+                # An outage answers many requests alike: its cause in one line each, not a traceback.
+                fields["cause"] = f"{type(cause).__name__}: {str(cause)[:200]}"
+                log.warning("service error", extra={"fields": fields})
+            else:
+                log.warning("service error", extra={"fields": fields}, exc_info=cause is not None)
         return error_response(request, exc)
 
     @app.exception(sanic_exc.SanicException)

@@ -144,10 +144,12 @@ class WhiteboardService:
         self._epochs: dict[str, str] = {}
         self._deliver: list[Deliver] = []
         self._disconnect: list[Disconnect] = []
-        # Presence changes that could not be written or announced while presence was unreachable; the
-        # heartbeat retries them, so rooms converge once it is back. (space, conn) -> user.
-        self._unannounced_joins: dict[tuple[str, str], str] = {}
-        self._unannounced_leaves: dict[tuple[str, str], str] = {}
+        # Per local room, the users its sockets were last told about (by the join ack or a presence
+        # event). The heartbeat compares it with the shared presence and tells the room what it missed:
+        # announcements lost with the bus or never made while presence was unreachable.
+        self._shown: dict[str, dict[str, dict[str, Any]]] = {}
+        # Leases whose removal failed while presence was unreachable, (space, conn) -> user; retried.
+        self._unremoved: dict[tuple[str, str], str] = {}
         self._presence_down = False
         bus.subscribe(self._on_bus)
 
@@ -225,8 +227,8 @@ class WhiteboardService:
         """Join a space: position, then replay or a snapshot, and presence.
 
         Only PostgreSQL is essential. Without the replay buffer the answer is a snapshot; without
-        presence it lists this process's own connections and says `degraded: ["presence"]`, and the
-        join is announced by the heartbeat once presence is reachable again.
+        presence it lists this process's own connections and says `degraded: ["presence"]`; the
+        heartbeat writes the lease and brings every room up to date once presence is reachable again.
         """
         conn = self._conn(conn_id)
         data = parse.payload(raw)
@@ -236,6 +238,7 @@ class WhiteboardService:
         fresh = space_id not in conn.spaces
         conn.spaces[space_id] = _Joined(access, time.monotonic())
         # In the room before reading the position: nothing committed after this point is missed.
+        new_room = space_id not in self._rooms
         self._rooms.setdefault(space_id, set()).add(conn_id)
         degraded: list[str] = []
         if fresh:
@@ -244,7 +247,7 @@ class WhiteboardService:
                 await self._announce(space_id, conn.principal.user_id, conn_id)
             except ServiceUnavailable:
                 self._presence_unreachable()
-                self._unannounced_joins[(space_id, conn_id)] = conn.principal.user_id
+                degraded.append("presence")
 
         ack: dict[str, Any] = {"ok": True, "space_id": space_id, "role": access.role.value}
         position = await self._strokes.position(space_id)
@@ -270,11 +273,11 @@ class WhiteboardService:
         except ServiceUnavailable:
             self._presence_unreachable()
             entries = self._local_entries(space_id)
-            degraded.append("presence")
-        else:
-            if (space_id, conn_id) in self._unannounced_joins:
-                degraded.append("presence")  # the others have not been told yet
+            if not degraded:
+                degraded.append("presence")
         ack["presence"] = _group(entries)
+        if new_room or space_id not in self._shown:
+            self._shown[space_id] = {u["user_id"]: u for u in ack["presence"]}
         if degraded:
             ack["degraded"] = degraded
         return ack
@@ -305,7 +308,7 @@ class WhiteboardService:
             room.discard(conn.conn_id)
             if not room:
                 del self._rooms[space_id]
-        self._unannounced_joins.pop((space_id, conn.conn_id), None)
+                self._shown.pop(space_id, None)
         try:
             entry = await self._presence.remove(space_id, conn.conn_id)
             if entry is not None:
@@ -313,7 +316,7 @@ class WhiteboardService:
         except HubError:
             # Retried by the heartbeat (and the lease expires on its own if this process dies).
             self._presence_unreachable()
-            self._unannounced_leaves[(space_id, conn.conn_id)] = conn.principal.user_id
+            self._unremoved[(space_id, conn.conn_id)] = conn.principal.user_id
 
     def _entry(self, conn: Connection, space_id: str) -> PresenceEntry:
         joined = conn.spaces.get(space_id)
@@ -438,6 +441,8 @@ class WhiteboardService:
     async def _deliver_local(
         self, space_id: str, event: str, payload: dict[str, Any], exclude: str | None, volatile: bool
     ) -> None:
+        if event == "presence":
+            self._track(space_id, payload)
         room = self._rooms.get(space_id)
         if not room:
             return
@@ -534,7 +539,7 @@ class WhiteboardService:
                     continue
                 for space_id in list(conn.spaces):
                     await self._presence.put(space_id, self._entry(conn, space_id), ttl)
-            await self._announce_pending()
+            await self._remove_pending()
             for space_id in list(self._rooms):
                 for entry in await self._presence.expire(space_id):
                     if entry.conn_id in self._rooms.get(space_id, ()):
@@ -544,6 +549,8 @@ class WhiteboardService:
                             await self._presence.put(space_id, self._entry(mine, space_id), ttl)
                         continue
                     await self._announce(space_id, entry.user_id, None)
+            for space_id in list(self._rooms):
+                await self._reconcile(space_id)
         except ServiceUnavailable:
             self._presence_unreachable()
             return
@@ -551,18 +558,42 @@ class WhiteboardService:
             self._presence_down = False
             log.info("presence reachable again")
 
-    async def _announce_pending(self) -> None:
-        """Tell rooms about joins and leaves that happened while presence was unreachable."""
-        for key, user_id in list(self._unannounced_leaves.items()):
+    async def _remove_pending(self) -> None:
+        """Remove the leases of connections that left while presence was unreachable, and say so."""
+        for key, user_id in list(self._unremoved.items()):
             space_id, conn_id = key
             await self._presence.remove(space_id, conn_id)
-            del self._unannounced_leaves[key]
+            del self._unremoved[key]
             await self._announce(space_id, user_id, None)
-        for key, user_id in list(self._unannounced_joins.items()):
-            space_id, conn_id = key
-            del self._unannounced_joins[key]
-            if conn_id in self._rooms.get(space_id, ()):  # its lease was renewed just before this
-                await self._announce(space_id, user_id, conn_id)
+
+    def _track(self, space_id: str, payload: dict[str, Any]) -> None:
+        shown = self._shown.get(space_id)
+        user = payload.get("user")
+        if shown is None or not isinstance(user, dict) or not isinstance(user.get("user_id"), str):
+            return
+        if payload.get("action") == "leave":
+            shown.pop(user["user_id"], None)
+        else:
+            shown[user["user_id"]] = user
+
+    async def _reconcile(self, space_id: str) -> None:
+        """Tell a local room about presence changes it missed (lost bus messages, an outage).
+
+        Local only: every instance brings its own sockets up to date, so nothing depends on the bus.
+        """
+        current = {u["user_id"]: u for u in _group(await self._presence.entries(space_id))}
+        shown = self._shown.setdefault(space_id, {})
+        changes: list[tuple[str, dict[str, Any]]] = []
+        for user_id, user in current.items():
+            before = shown.get(user_id)
+            if before is None:
+                changes.append(("join", user))
+            elif before.get("connections") != user["connections"]:
+                changes.append(("update", user))
+        changes += [("leave", {"user_id": u, "connections": 0}) for u in shown if u not in current]
+        for action, user in changes:
+            payload = {"type": "presence", "space_id": space_id, "action": action, "user": user}
+            await self._deliver_local(space_id, "presence", payload, None, False)
 
 
 def _snapshot_stroke(space_id: str, s: StoredStroke) -> dict[str, Any]:
