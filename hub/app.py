@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hub.config import Settings
+from hub.errors import HubError
 from hub.metrics import Metrics
 from hub.ports.infra import Bus, HealthCheck, KeyValueTTL, RateLimiter
 from hub.ports.whiteboard import Presence, ReplayBuffer
+from storage.errors import as_unavailable
 from storage.postgres.db import PostgresDatabase
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ class Hub:
     replay: ReplayBuffer | None = None
     presence: Presence | None = None
     health_checks: list[HealthCheck] = field(default_factory=list)
+    # Driver knowledge for the adapters' last resort: an unreachable dependency as a 503, else None.
+    unavailable: Callable[[BaseException], HubError | None] = field(default=lambda _exc: None)
     # Capabilities, set by their wiring functions (hub.wiring).
     identity: IdentityService = field(init=False)
     spaces: SpaceService = field(init=False)
@@ -180,6 +184,7 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
     hub = Hub(
         settings=settings, metrics=metrics or Metrics(), db=db, dsn=dsn, bus=bus, kv=kv,
         rate_limiter=rate_limiter, redis=redis, replay=replay, presence=presence, _closers=closers,
+        unavailable=as_unavailable,
     )
     untrack_gc = hub.metrics.track_gc()
 

@@ -66,11 +66,14 @@ def install_error_handlers(app: Sanic) -> None:
     @app.exception(HubError)
     async def on_hub_error(request: Request, exc: HubError) -> HTTPResponse:
         if exc.status >= 500:
-            log.warning(
-                "service error",
-                extra={"fields": {"code": exc.code, "request_id": getattr(request.ctx, "request_id", "")}},
-                exc_info=exc.__cause__ is not None,
-            )
+            cause = exc.__cause__
+            fields = {"code": exc.code, "request_id": getattr(request.ctx, "request_id", "")}
+            if isinstance(exc, ServiceUnavailable) and cause is not None:
+                # An outage answers many requests alike: its cause in one line each, not a traceback.
+                fields["cause"] = f"{type(cause).__name__}: {str(cause)[:200]}"
+                log.warning("service error", extra={"fields": fields})
+            else:
+                log.warning("service error", extra={"fields": fields}, exc_info=cause is not None)
         return error_response(request, exc)
 
     @app.exception(sanic_exc.SanicException)
@@ -79,6 +82,16 @@ def install_error_handlers(app: Sanic) -> None:
 
     @app.exception(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> HTTPResponse:
+        hub = getattr(request.app.ctx, "hub", None)
+        unavailable = hub.unavailable(exc) if hub is not None else None
+        if unavailable is not None:
+            # A dependency went away under a call no repository translated: transient, not a bug.
+            log.warning(
+                "dependency unavailable",
+                extra={"fields": {"request_id": getattr(request.ctx, "request_id", ""), "path": request.path,
+                                  "error": type(exc).__name__}},
+            )
+            return error_response(request, unavailable)
         log.error(
             "unhandled error",
             extra={"fields": {"request_id": getattr(request.ctx, "request_id", ""), "path": request.path}},

@@ -1,14 +1,31 @@
-"""Moving-window rate limiting with the `limits` library: memory storage embedded, Redis when scaled."""
+"""Moving-window rate limiting with the `limits` library: memory storage embedded, Redis when scaled.
+
+When scaled, the limiter must not turn a Redis outage into failed requests: while Redis is unreachable
+each process counts on its own (a local limiter, so a client still cannot flood one process), probes
+Redis again at most every `probe_interval` seconds, and goes back to the shared counts once it answers.
+Each transition is logged once, not once per request.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+log = logging.getLogger(__name__)
+
+# A Redis that accepts connections but does not answer must not stall every request behind it.
+_REDIS_TIMEOUT = 1.0
 
 
 @lru_cache(maxsize=64)
@@ -17,7 +34,7 @@ def _item(limit: str) -> RateLimitItem:
 
 
 class LimitsRateLimiter:
-    """Implements `hub.ports.RateLimiter`."""
+    """Implements `hub.ports.RateLimiter` on one `limits` storage."""
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
@@ -28,8 +45,18 @@ class LimitsRateLimiter:
         return cls(MemoryStorage())
 
     @classmethod
-    def redis(cls, url: str, prefix: str) -> LimitsRateLimiter:
-        return cls(RedisStorage("async+" + url, implementation="redispy", key_prefix=f"{prefix}:rl"))
+    def redis(cls, url: str, prefix: str, *, probe_interval: float = 1.0) -> FallbackRateLimiter:
+        # One quick retry (a connection closed by a Redis restart), not redis-py's default backoff of
+        # seconds: the local limiter is the answer to an outage, not waiting in the request.
+        options: dict[str, Any] = {
+            "socket_timeout": _REDIS_TIMEOUT, "socket_connect_timeout": _REDIS_TIMEOUT,
+            "retry": Retry(NoBackoff(), 1),
+        }
+        shared = cls(RedisStorage(
+            "async+" + url, implementation="redispy", key_prefix=f"{prefix}:rl", wrap_exceptions=True,
+            **options,
+        ))
+        return FallbackRateLimiter(shared, cls.memory(), probe_interval=probe_interval)
 
     async def hit(self, limit: str, *keys: str) -> int:
         item = _item(limit)
@@ -39,6 +66,49 @@ class LimitsRateLimiter:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def close(self) -> None:
-        reset = getattr(self._storage, "reset", None)
-        if isinstance(self._storage, MemoryStorage) and reset is not None:
-            await reset()
+        if isinstance(self._storage, MemoryStorage):
+            await self._storage.reset()
+
+
+class FallbackRateLimiter:
+    """Implements `hub.ports.RateLimiter`: the shared limiter, or the local one while it is unreachable."""
+
+    def __init__(
+        self, shared: LimitsRateLimiter, local: LimitsRateLimiter, *, probe_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._shared = shared
+        self._local = local
+        self._probe_interval = probe_interval
+        self._clock = clock
+        self._degraded = False
+        self._next_probe = 0.0
+
+    @property
+    def degraded(self) -> bool:
+        """True while requests are counted locally because the shared store is unreachable."""
+        return self._degraded
+
+    async def hit(self, limit: str, *keys: str) -> int:
+        now = self._clock()
+        if self._degraded and now < self._next_probe:
+            return await self._local.hit(limit, *keys)
+        # One request probes at a time; the others stay local until it has answered.
+        self._next_probe = now + self._probe_interval
+        try:
+            retry = await self._shared.hit(limit, *keys)
+        except StorageError as exc:
+            if not self._degraded:
+                self._degraded = True
+                log.warning(
+                    "rate limiter degraded to local counts: Redis unreachable",
+                    extra={"fields": {"error": type(exc.storage_error).__name__}},
+                )
+            return await self._local.hit(limit, *keys)
+        if self._degraded:
+            self._degraded = False
+            log.info("rate limiter recovered: counting in Redis again")
+        return retry
+
+    async def close(self) -> None:
+        await self._local.close()

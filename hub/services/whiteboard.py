@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hub.config import Settings
-from hub.errors import BadRequest, Conflict, Forbidden, Gone, HubError, NotFound, Unauthorized
+from hub.errors import BadRequest, Conflict, Forbidden, Gone, HubError, NotFound, ServiceUnavailable, Unauthorized
 from hub.models import Principal, Role, SpaceAccess
 from hub.ports.infra import Bus
 from hub.ports.whiteboard import (
@@ -144,6 +144,13 @@ class WhiteboardService:
         self._epochs: dict[str, str] = {}
         self._deliver: list[Deliver] = []
         self._disconnect: list[Disconnect] = []
+        # Per local room, the users its sockets were last told about (by the join ack or a presence
+        # event). The heartbeat compares it with the shared presence and tells the room what it missed:
+        # announcements lost with the bus or never made while presence was unreachable.
+        self._shown: dict[str, dict[str, dict[str, Any]]] = {}
+        # Leases whose removal failed while presence was unreachable, (space, conn) -> user; retried.
+        self._unremoved: dict[tuple[str, str], str] = {}
+        self._presence_down = False
         bus.subscribe(self._on_bus)
 
     # -- wiring -----------------------------------------------------------------------------------
@@ -217,6 +224,12 @@ class WhiteboardService:
     # -- join / leave -----------------------------------------------------------------------------
 
     async def join(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        """Join a space: position, then replay or a snapshot, and presence.
+
+        Only PostgreSQL is essential. Without the replay buffer the answer is a snapshot; without
+        presence it lists this process's own connections and says `degraded: ["presence"]`; the
+        heartbeat writes the lease and brings every room up to date once presence is reachable again.
+        """
         conn = self._conn(conn_id)
         data = parse.payload(raw)
         space_id = parse.space_id(data)
@@ -225,18 +238,27 @@ class WhiteboardService:
         fresh = space_id not in conn.spaces
         conn.spaces[space_id] = _Joined(access, time.monotonic())
         # In the room before reading the position: nothing committed after this point is missed.
+        new_room = space_id not in self._rooms
         self._rooms.setdefault(space_id, set()).add(conn_id)
+        degraded: list[str] = []
         if fresh:
-            await self._presence.put(space_id, self._entry(conn, space_id), self._settings.presence_ttl)
-            await self._announce(space_id, conn.principal.user_id, conn_id)
+            try:
+                await self._presence.put(space_id, self._entry(conn, space_id), self._settings.presence_ttl)
+                await self._announce(space_id, conn.principal.user_id, conn_id)
+            except ServiceUnavailable:
+                self._presence_unreachable()
+                degraded.append("presence")
 
         ack: dict[str, Any] = {"ok": True, "space_id": space_id, "role": access.role.value}
         position = await self._strokes.position(space_id)
         self._epochs[space_id] = position.epoch
         recovered = False
         if since is not None and since[1] == position.epoch and since[0] <= position.seq:
-            events = await self._replay.since(space_id, position.epoch, since[0])
-            if contiguous(events, since[0], position.seq):
+            try:
+                events = await self._replay.since(space_id, position.epoch, since[0])
+            except ServiceUnavailable:
+                events = None  # the snapshot below is a complete answer from PostgreSQL
+            if events is not None and contiguous(events, since[0], position.seq):
                 recovered = True
                 last = events[-1]["seq"] if events else since[0]
                 ack.update(seq=max(position.seq, last), epoch=position.epoch, recovered=True, events=events)
@@ -246,8 +268,30 @@ class WhiteboardService:
                 seq=snap_position.seq, epoch=snap_position.epoch, recovered=False,
                 snapshot={"strokes": [_snapshot_stroke(space_id, s) for s in strokes]},
             )
-        ack["presence"] = _group(await self._presence.entries(space_id))
+        try:
+            entries = await self._presence.entries(space_id)
+        except ServiceUnavailable:
+            self._presence_unreachable()
+            entries = self._local_entries(space_id)
+            if not degraded:
+                degraded.append("presence")
+        ack["presence"] = _group(entries)
+        if new_room or space_id not in self._shown:
+            self._shown[space_id] = {u["user_id"]: u for u in ack["presence"]}
+        if degraded:
+            ack["degraded"] = degraded
         return ack
+
+    def _local_entries(self, space_id: str) -> list[PresenceEntry]:
+        """Presence as this process alone knows it: its own connections in the room."""
+        return [
+            self._entry(self._conns[c], space_id) for c in sorted(self._rooms.get(space_id, ())) if c in self._conns
+        ]
+
+    def _presence_unreachable(self) -> None:
+        if not self._presence_down:
+            self._presence_down = True
+            log.warning("presence unreachable: joins and leaves are announced once it is back")
 
     async def leave(self, conn_id: str, raw: Any) -> dict[str, Any]:
         conn = self._conn(conn_id)
@@ -264,13 +308,15 @@ class WhiteboardService:
             room.discard(conn.conn_id)
             if not room:
                 del self._rooms[space_id]
+                self._shown.pop(space_id, None)
         try:
             entry = await self._presence.remove(space_id, conn.conn_id)
             if entry is not None:
                 await self._announce(space_id, entry.user_id, None)
         except HubError:
-            # The lease will expire on its own and someone's sweep announces the leave.
-            log.warning("presence remove failed", extra={"fields": {"space_id": space_id}})
+            # Retried by the heartbeat (and the lease expires on its own if this process dies).
+            self._presence_unreachable()
+            self._unremoved[(space_id, conn.conn_id)] = conn.principal.user_id
 
     def _entry(self, conn: Connection, space_id: str) -> PresenceEntry:
         joined = conn.spaces.get(space_id)
@@ -367,7 +413,11 @@ class WhiteboardService:
             "type": kind, "space_id": space_id, "seq": removal.seq, "ids": removal.ids,
             "author": conn.principal.user_id, "reason": reason,
         }
-        await self._replay.append(space_id, await self._epoch(space_id), [event])
+        try:
+            await self._replay.append(space_id, await self._epoch(space_id), [event])
+        except ServiceUnavailable:
+            # Committed already, so the ack must say so; a resuming client falls back to a snapshot.
+            log.warning("replay append failed", extra={"fields": {"space_id": space_id}})
         await self._broadcast(space_id, kind, event, exclude=conn.conn_id)
         return {"ok": True, "seq": removal.seq, "ids": removal.ids}
 
@@ -391,6 +441,8 @@ class WhiteboardService:
     async def _deliver_local(
         self, space_id: str, event: str, payload: dict[str, Any], exclude: str | None, volatile: bool
     ) -> None:
+        if event == "presence":
+            self._track(space_id, payload)
         room = self._rooms.get(space_id)
         if not room:
             return
@@ -480,21 +532,68 @@ class WhiteboardService:
         """Renew this process's leases, drop expired tokens and reap leases of dead processes."""
         ttl = self._settings.presence_ttl
         now = time.time()
-        for conn in list(self._conns.values()):
-            if conn.principal.expires_at <= now:
-                await self._kick(conn.conn_id, "token_expired", "The access token has expired.")
-                continue
-            for space_id in list(conn.spaces):
-                await self._presence.put(space_id, self._entry(conn, space_id), ttl)
-        for space_id in list(self._rooms):
-            for entry in await self._presence.expire(space_id):
-                if entry.conn_id in self._rooms.get(space_id, ()):
-                    # Our own socket, reaped after a stall: it is alive, so take the lease back.
-                    mine = self._conns.get(entry.conn_id)
-                    if mine is not None:
-                        await self._presence.put(space_id, self._entry(mine, space_id), ttl)
+        try:
+            for conn in list(self._conns.values()):
+                if conn.principal.expires_at <= now:
+                    await self._kick(conn.conn_id, "token_expired", "The access token has expired.")
                     continue
-                await self._announce(space_id, entry.user_id, None)
+                for space_id in list(conn.spaces):
+                    await self._presence.put(space_id, self._entry(conn, space_id), ttl)
+            await self._remove_pending()
+            for space_id in list(self._rooms):
+                for entry in await self._presence.expire(space_id):
+                    if entry.conn_id in self._rooms.get(space_id, ()):
+                        # Our own socket, reaped after a stall: it is alive, so take the lease back.
+                        mine = self._conns.get(entry.conn_id)
+                        if mine is not None:
+                            await self._presence.put(space_id, self._entry(mine, space_id), ttl)
+                        continue
+                    await self._announce(space_id, entry.user_id, None)
+            for space_id in list(self._rooms):
+                await self._reconcile(space_id)
+        except ServiceUnavailable:
+            self._presence_unreachable()
+            return
+        if self._presence_down:
+            self._presence_down = False
+            log.info("presence reachable again")
+
+    async def _remove_pending(self) -> None:
+        """Remove the leases of connections that left while presence was unreachable, and say so."""
+        for key, user_id in list(self._unremoved.items()):
+            space_id, conn_id = key
+            await self._presence.remove(space_id, conn_id)
+            del self._unremoved[key]
+            await self._announce(space_id, user_id, None)
+
+    def _track(self, space_id: str, payload: dict[str, Any]) -> None:
+        shown = self._shown.get(space_id)
+        user = payload.get("user")
+        if shown is None or not isinstance(user, dict) or not isinstance(user.get("user_id"), str):
+            return
+        if payload.get("action") == "leave":
+            shown.pop(user["user_id"], None)
+        else:
+            shown[user["user_id"]] = user
+
+    async def _reconcile(self, space_id: str) -> None:
+        """Tell a local room about presence changes it missed (lost bus messages, an outage).
+
+        Local only: every instance brings its own sockets up to date, so nothing depends on the bus.
+        """
+        current = {u["user_id"]: u for u in _group(await self._presence.entries(space_id))}
+        shown = self._shown.setdefault(space_id, {})
+        changes: list[tuple[str, dict[str, Any]]] = []
+        for user_id, user in current.items():
+            before = shown.get(user_id)
+            if before is None:
+                changes.append(("join", user))
+            elif before.get("connections") != user["connections"]:
+                changes.append(("update", user))
+        changes += [("leave", {"user_id": u, "connections": 0}) for u in shown if u not in current]
+        for action, user in changes:
+            payload = {"type": "presence", "space_id": space_id, "action": action, "user": user}
+            await self._deliver_local(space_id, "presence", payload, None, False)
 
 
 def _snapshot_stroke(space_id: str, s: StoredStroke) -> dict[str, Any]:

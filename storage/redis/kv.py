@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from hub.errors import ServiceUnavailable
+
+
+@contextlib.contextmanager
+def _translate() -> Iterator[None]:
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        # Token checks read these keys: an outage is a 503 with Retry-After, not an unhandled error.
+        raise ServiceUnavailable("Redis is unavailable.", code="unavailable") from exc
 
 
 class RedisKV:
@@ -13,14 +28,17 @@ class RedisKV:
         self._prefix = f"{prefix}:kv:"
 
     async def set(self, key: str, value: str, ttl_seconds: int) -> None:
-        await self._redis.set(self._prefix + key, value, ex=max(1, ttl_seconds))
+        with _translate():
+            await self._redis.set(self._prefix + key, value, ex=max(1, ttl_seconds))
 
     async def get(self, key: str) -> str | None:
-        value = await self._redis.get(self._prefix + key)
+        with _translate():
+            value = await self._redis.get(self._prefix + key)
         return value.decode() if isinstance(value, bytes) else value
 
     async def set_if_absent(self, key: str, value: str, ttl_seconds: int) -> bool:
-        return bool(await self._redis.set(self._prefix + key, value, ex=max(1, ttl_seconds), nx=True))
+        with _translate():
+            return bool(await self._redis.set(self._prefix + key, value, ex=max(1, ttl_seconds), nx=True))
 
     async def close(self) -> None:
         return None
