@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,8 +20,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.config import Settings
+from hub.errors import ServiceUnavailable
 from hub.services.tokens import TokenSigner
 from rest.middleware import scope_client_address
+from tests.support import services
 from tests.support.realtime import User, guest
 from tests.support.server import running_hub
 
@@ -149,6 +152,20 @@ async def test_the_limit_keys_the_forwarded_address_only_behind_a_trusted_proxy(
         assert await _connect_from(url, user, "203.0.113.7")
         # Untrusted, the header is the client's own claim: the peer address is what counts.
         assert not await _connect_from(url, user, "203.0.113.8")
+
+
+async def test_a_dead_limiter_store_refuses_as_unavailable(
+    make_settings: Callable[..., Settings], service_root: Path
+) -> None:
+    with services.redis_server(service_root / "redis-doomed") as redis:
+        settings = make_settings(redis_url=redis.url, redis_prefix="doomed")
+        async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url) as c:
+            user = await guest(c)
+            assert accepted(await socketio_connect(url, {"token": user.token}))
+            redis.stop()
+            body = refusal(await socketio_connect(url, {"token": user.token}))
+    assert body == {"message": ServiceUnavailable.default_message,
+                    "data": {"code": "unavailable", "message": ServiceUnavailable.default_message}}
 
 
 def _scope(client: Any, *headers: tuple[bytes, bytes]) -> dict[str, Any]:
