@@ -17,7 +17,8 @@ const SEQUENCED = new Set(["stroke", "erase", "clear"]);
 const GONE = new Set(["space_expired", "space_deleted", "member_removed"]);
 // Credentials no refresh can mend: the session is over.
 const SIGNED_OUT = new Set(["token_revoked", "token_reused", "unauthorized", "user_mismatch"]);
-const REFRESHABLE = new Set(["token_expired", "token_invalid"]);
+// A fresh access token may mend these; a dead refresh token then signs out (401 from /auth/refresh).
+const REFRESHABLE = new Set(["token_expired", "token_invalid", "token_wrong_audience", "token_wrong_type"]);
 
 export function backoff(attempt, random = Math.random) {
   const base = Math.min(MAX_DELAY, BASE_DELAY * 2 ** Math.max(0, attempt - 1));
@@ -49,6 +50,7 @@ export class Realtime {
     this.closed = false;
     this.retryTimer = null;
     this.generation = 0;
+    this.refreshesSinceJoin = 0;
   }
 
   start() {
@@ -132,6 +134,7 @@ export class Realtime {
     const wasReconnect = this.everJoined;
     this.everJoined = true;
     this.attempt = 0;
+    this.refreshesSinceJoin = 0;
     this.handlers.onJoined?.(ack, { reconnect: wasReconnect });
     this.status("joined");
   }
@@ -156,7 +159,10 @@ export class Realtime {
       this.signOut();
       return;
     }
-    if (REFRESHABLE.has(code) && !(await this.refreshed())) return;
+    if (REFRESHABLE.has(code)) {
+      if (await this.refreshed()) this.retryRefreshed();
+      return;
+    }
     const retryAfter = Number(data.details?.retry_after);
     this.retry(code === "rate_limited" && retryAfter > 0 ? retryAfter * 1000 : 0);
   }
@@ -171,9 +177,21 @@ export class Realtime {
       this.signOut();
       return;
     }
-    if (code === "token_expired" && !(await this.refreshed())) return;
+    if (code === "token_expired") {
+      if (!(await this.refreshed())) return;
+      this.kickHandled = false;
+      this.retryRefreshed();
+      return;
+    }
     this.kickHandled = false;
     this.retry();
+  }
+
+  /** The fresh token mends the refusal: reconnect at once, but only once in a row (then back off). */
+  retryRefreshed() {
+    const first = this.refreshesSinceJoin === 0;
+    this.refreshesSinceJoin += 1;
+    this.retry(0, first);
   }
 
   /**
@@ -199,7 +217,7 @@ export class Realtime {
   }
 
   /** Reconnect (or rejoin) after the backoff, or after `atLeast` ms when the hub asked for that. */
-  retry(atLeast = 0) {
+  retry(atLeast = 0, immediately = false) {
     if (this.closed || this.retryTimer) return;
     this.status("reconnecting", true);
     this.retryTimer = setTimeout(() => {
@@ -207,7 +225,7 @@ export class Realtime {
       if (this.closed) return;
       if (this.socket.connected) this.join();
       else this.socket.connect();
-    }, Math.max(atLeast, backoff(this.attempt)));
+    }, immediately ? 0 : Math.max(atLeast, backoff(this.attempt)));
   }
 
   gone(code, message) {
