@@ -159,6 +159,7 @@ def hub_env(database_url: str, port: int, data_dir: Path) -> dict[str, str]:
             # One load generator on loopback is thousands of "users" from one address.
             "HUB_RATE_LIMIT": "10000000/minute",
             "HUB_AUTH_RATE_LIMIT": "10000000/minute",
+            "HUB_CONNECT_RATE_LIMIT": "10000000/minute",
             "HUB_STROKE_RATE": "100000",
             "HUB_STROKE_BURST": "100000",
             "HUB_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),

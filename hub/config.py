@@ -82,6 +82,7 @@ class Settings:
     json_max_depth: int = 32
     rate_limit: str = "600/minute"
     auth_rate_limit: str = "30/minute"
+    connect_rate_limit: str = "60/minute"
     trust_forwarded: bool = False
     graceful_shutdown_seconds: int = 5
 

@@ -34,6 +34,7 @@ SETTING_DOCS: dict[str, str] = {
     'json_max_depth': 'Maximum JSON nesting',
     'rate_limit': 'Per-IP limit for every route except probes',
     'auth_rate_limit': 'Per-IP limit for credential routes',
+    'connect_rate_limit': 'Per-IP limit for Socket.IO connects (refused with rate_limited)',
     'trust_forwarded': "Trust one proxy's X-Forwarded-For/Proto",
     'graceful_shutdown_seconds': 'Seconds to drain connections (long-polls included) on shutdown',
     'signing_key': 'Ed25519 private key (PEM or base64url seed); empty = generated once into the data dir (0600)',

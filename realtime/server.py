@@ -16,11 +16,11 @@ import socketio
 from engineio import packet as eio_packet
 
 from hub.config import Settings
-from hub.errors import HubError, ServiceUnavailable
+from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
 from realtime.codec import JsonPacket, OrjsonCodec
 from realtime.direct import Writers, install, text_frame
 from realtime.fanout import LocalFanout
-from rest.middleware import origin_allowed
+from rest.middleware import origin_allowed, scope_client_address
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,16 @@ def _error(exc: HubError) -> dict[str, Any]:
     return {"ok": False, "error": error}
 
 
+def _refusal(exc: HubError) -> socketio.exceptions.ConnectionRefusedError:
+    # Two arguments: python-socketio sends the first as the packet's `message` and the second as its
+    # `data`, which Socket.IO clients expose as `connect_error`'s `error.data`. One argument would be
+    # stringified into `message` and the code lost.
+    data: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.details:
+        data["details"] = exc.details
+    return socketio.exceptions.ConnectionRefusedError(exc.message, data)
+
+
 class RealtimeAdapter:
     """Maps Socket.IO sessions to whiteboard connections, both ways."""
 
@@ -109,13 +119,31 @@ class RealtimeAdapter:
         if hub is not None:
             hub.metrics.realtime_events.labels(event, outcome).inc()
 
+    async def _limit_connects(self, environ: dict[str, Any]) -> None:
+        """The per-IP connect limit, keyed by the address REST would see for this client."""
+        hub = self._get_hub()
+        address = scope_client_address(hub.settings, environ.get("asgi.scope") or {})
+        try:
+            retry_after = await hub.rate_limiter.hit(hub.settings.connect_rate_limit, "connect", address)
+        except Exception as exc:  # the limiter's store (Redis) is down: refuse as transient, not a bug
+            log.warning("connect limiter unavailable", extra={"fields": {"error": type(exc).__name__}})
+            raise ServiceUnavailable() from None
+        if retry_after:
+            raise RateLimited(retry_after, "Too many connection attempts; wait before reconnecting.")
+
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            conn = await self._service().connect(token)
+            service = self._service()
+            await self._limit_connects(environ)
+            conn = await service.connect(token)
         except HubError as exc:
             self._count("connect", exc.code)
-            raise socketio.exceptions.ConnectionRefusedError({"code": exc.code, "message": exc.message}) from None
+            raise _refusal(exc) from None
+        except Exception:
+            log.exception("realtime connect failed")
+            self._count("connect", "internal")
+            raise _refusal(InternalError()) from None
         eio_sid = self._sio.manager.eio_sid_from_sid(sid, "/")
         self._conn_by_sid[sid] = conn.conn_id
         self._sid_by_conn[conn.conn_id] = sid

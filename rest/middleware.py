@@ -6,9 +6,14 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import urlsplit
 
 from sanic import HTTPResponse, Request, Sanic
+from sanic.compat import Header
+from sanic.headers import parse_xforwarded
 from sanic.response import BaseHTTPResponse, empty
 
 from hub.config import Settings
@@ -23,8 +28,35 @@ _CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 _CORS_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, X-Request-ID"
 
 
+# The proxy settings rest/app.py gives Sanic when HUB_TRUST_FORWARDED is on (the rest are Sanic's defaults).
+_TRUSTED_PROXY = SimpleNamespace(REAL_IP_HEADER=None, PROXIES_COUNT=1, FORWARDED_FOR_HEADER="X-Forwarded-For")
+
+
 def client_address(request: Request) -> str:
     return request.remote_addr or request.ip or "unknown"
+
+
+def scope_client_address(settings: Settings, scope: Mapping[str, Any]) -> str:
+    """`client_address` for a raw ASGI scope (a Socket.IO connect), so both sides key one client alike.
+
+    Mirrors Sanic: the proxy's X-Forwarded-For entry only when the proxy is trusted, else the peer
+    in the scope (which uvicorn itself rewrites from the same header when it trusts the proxy).
+    """
+    if settings.trust_forwarded:
+        try:
+            headers = Header(
+                (key.decode("ascii"), value.decode(errors="surrogateescape"))
+                for key, value in scope.get("headers", ())
+            )
+        except UnicodeDecodeError:
+            headers = Header()
+        forwarded = parse_xforwarded(headers, _TRUSTED_PROXY)
+        if forwarded and forwarded.get("for"):
+            return str(forwarded["for"])
+    client = scope.get("client")
+    if isinstance(client, tuple | list) and client and client[0]:
+        return str(client[0])
+    return "unknown"
 
 
 def store_origins(settings: Settings) -> list[str]:

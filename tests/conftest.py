@@ -102,6 +102,7 @@ def make_settings(database_url: str, service_root: Path) -> Callable[..., Settin
             "signing_key": "",
             "rate_limit": "100000/minute",
             "auth_rate_limit": "100000/minute",
+            "connect_rate_limit": "100000/minute",
         }
         base.update(overrides)
         return load_settings(environ={}, **base)

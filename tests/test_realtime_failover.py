@@ -67,7 +67,7 @@ async def two_hubs(
         **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_service.url, "HUB_REDIS_PREFIX": redis_prefix,
         "HUB_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
         "HUB_PRESENCE_TTL": "3", "HUB_LOG_LEVEL": "WARNING", "HUB_RATE_LIMIT": "100000/minute",
-        "HUB_AUTH_RATE_LIMIT": "100000/minute",
+        "HUB_AUTH_RATE_LIMIT": "100000/minute", "HUB_CONNECT_RATE_LIMIT": "100000/minute",
     }
     hubs = Hubs(env, tmp_path)
     for name in ("a", "b"):

@@ -34,6 +34,7 @@ async def running_hub(settings: Settings, port: int | None = None) -> AsyncItera
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False,
         http=JsonErrorHttpToolsProtocol, ws=UVICORN_WS, ws_per_message_deflate=False, timeout_graceful_shutdown=2,
+        proxy_headers=settings.trust_forwarded,  # as `hub serve` configures it
         loop="none",
     )
     server = _Server(config)

@@ -65,6 +65,13 @@ def postgres(base: Path) -> Iterator[PostgresServer]:
 class RedisHandle:
     port: int
     url: str
+    proc: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> None:
+        """Stop the server now (a test of what the hub does when Redis dies)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 @contextlib.contextmanager
@@ -83,10 +90,11 @@ def redis_server(base: Path) -> Iterator[RedisHandle]:
     )
     try:
         _wait_tcp(port, 10, proc)
-        yield RedisHandle(port, f"redis://127.0.0.1:{port}/0")
+        yield RedisHandle(port, f"redis://127.0.0.1:{port}/0", proc)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
 
 
 @dataclass

@@ -1,10 +1,11 @@
 // One Socket.IO connection to a space: authentication, join with resume, reconnect with backoff.
 //
 // Socket.IO's manager already reconnects after transport failures with exponential backoff and
-// jitter (0.5 s doubling to a 10 s cap, ±50 %). Connections the hub *refuses* (a token that expired
-// while we were away, a hub still starting) are not retried by the library, so those go through
-// the same backoff here. Every (re)connect joins with the last contiguous {seq, epoch} we hold; the
-// hub replays what we missed or answers `recovered: false` with a snapshot.
+// jitter (0.5 s doubling to a 10 s cap, ±50 %). Connections the hub *refuses* are not retried by the
+// library; the refusal's `data.code` says what to do: refresh an expired token first, sign out when
+// the session is revoked, wait `details.retry_after` when rate limited, else back off as above.
+// Every (re)connect joins with the last contiguous {seq, epoch} we hold; the hub replays what we
+// missed or answers `recovered: false` with a snapshot.
 import { io } from "../vendor/socket.io.esm.min.js";
 import * as api from "./api.js";
 import * as session from "./session.js";
@@ -14,6 +15,10 @@ const MAX_DELAY = 10_000;
 const ACK_TIMEOUT = 10_000;
 const SEQUENCED = new Set(["stroke", "erase", "clear"]);
 const GONE = new Set(["space_expired", "space_deleted", "member_removed"]);
+// Credentials no refresh can mend: the session is over.
+const SIGNED_OUT = new Set(["token_revoked", "token_reused", "unauthorized", "user_mismatch"]);
+// A fresh access token may mend these; a dead refresh token then signs out (401 from /auth/refresh).
+const REFRESHABLE = new Set(["token_expired", "token_invalid", "token_wrong_audience", "token_wrong_type"]);
 
 export function backoff(attempt, random = Math.random) {
   const base = Math.min(MAX_DELAY, BASE_DELAY * 2 ** Math.max(0, attempt - 1));
@@ -45,6 +50,7 @@ export class Realtime {
     this.closed = false;
     this.retryTimer = null;
     this.generation = 0;
+    this.refreshesSinceJoin = 0;
   }
 
   start() {
@@ -128,6 +134,7 @@ export class Realtime {
     const wasReconnect = this.everJoined;
     this.everJoined = true;
     this.attempt = 0;
+    this.refreshesSinceJoin = 0;
     this.handlers.onJoined?.(ack, { reconnect: wasReconnect });
     this.status("joined");
   }
@@ -142,21 +149,22 @@ export class Realtime {
     if (reason === "io server disconnect" && !this.kickHandled) this.retry();
   }
 
+  /** A `connect_error`: the hub's refusal carries `data: {code, message, details?}`. */
   async refused(error) {
     if (this.closed) return;
-    const code = error?.data?.code;
+    const data = error?.data;
+    const code = data && typeof data === "object" ? data.code : null;
     if (!code) return; // a transport failure: the manager is already backing off
-    if (code === "token_expired" || code === "token_invalid") {
-      try {
-        await api.refreshTokens(session.accessToken());
-      } catch {
-        return; // signed out: the router shows the sign-in screen and closes us
-      }
-    } else if (code === "token_revoked" || code === "unauthorized") {
-      session.forget();
+    if (SIGNED_OUT.has(code)) {
+      this.signOut();
       return;
     }
-    this.retry();
+    if (REFRESHABLE.has(code)) {
+      if (await this.refreshed()) this.retryRefreshed();
+      return;
+    }
+    const retryAfter = Number(data.details?.retry_after);
+    this.retry(code === "rate_limited" && retryAfter > 0 ? retryAfter * 1000 : 0);
   }
 
   async kicked({ code, message }) {
@@ -165,22 +173,51 @@ export class Realtime {
       this.gone(code, message);
       return;
     }
-    if (code === "token_revoked") {
-      session.forget();
+    if (SIGNED_OUT.has(code)) {
+      this.signOut();
       return;
     }
     if (code === "token_expired") {
-      try {
-        await api.refreshTokens(session.accessToken());
-      } catch {
-        return;
-      }
+      if (!(await this.refreshed())) return;
+      this.kickHandled = false;
+      this.retryRefreshed();
+      return;
     }
     this.kickHandled = false;
     this.retry();
   }
 
-  retry() {
+  /** The fresh token mends the refusal: reconnect at once, but only once in a row (then back off). */
+  retryRefreshed() {
+    const first = this.refreshesSinceJoin === 0;
+    this.refreshesSinceJoin += 1;
+    this.retry(0, first);
+  }
+
+  /**
+   * Refresh the access token before reconnecting. False when signed out (a dead refresh token:
+   * the router shows the sign-in screen and closes us); a hub that cannot answer yet is retried.
+   */
+  async refreshed() {
+    try {
+      await api.refreshTokens(session.accessToken());
+      return !this.closed;
+    } catch (error) {
+      if (this.closed || !session.current()) return false;
+      // Unreachable, unavailable or rate limited: try again later; the next refusal refreshes again.
+      this.retry(error instanceof api.ApiError ? Number(error.details?.retry_after) * 1000 || 0 : 0);
+      return false;
+    }
+  }
+
+  signOut() {
+    // Stop first: forgetting the session re-renders the page, and nothing may reconnect meanwhile.
+    this.close();
+    session.forget();
+  }
+
+  /** Reconnect (or rejoin) after the backoff, or after `atLeast` ms when the hub asked for that. */
+  retry(atLeast = 0, immediately = false) {
     if (this.closed || this.retryTimer) return;
     this.status("reconnecting", true);
     this.retryTimer = setTimeout(() => {
@@ -188,7 +225,7 @@ export class Realtime {
       if (this.closed) return;
       if (this.socket.connected) this.join();
       else this.socket.connect();
-    }, backoff(this.attempt));
+    }, immediately ? 0 : Math.max(atLeast, backoff(this.attempt)));
   }
 
   gone(code, message) {
