@@ -112,6 +112,11 @@ def cmd_config(args: argparse.Namespace) -> int:
 
         print(reference_table())
         return 0
+    if args.env_example:
+        from hub.config_docs import example_env
+
+        sys.stdout.write(example_env())
+        return 0
     settings = _settings(args)
     print(json.dumps(settings.redacted(), indent=2, sort_keys=True))
     return 0
@@ -158,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="load example users, spaces and bins").set_defaults(func=cmd_demo)
     config = sub.add_parser("config", help="print the effective configuration, secrets redacted")
     config.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
+    config.add_argument(
+        "--env-example", action="store_true", help="print every environment variable at its default"
+    )
     config.set_defaults(func=cmd_config)
     sub.add_parser("worker", help="process media jobs (scaled mode: Redis and PostgreSQL)").set_defaults(
         func=cmd_worker
