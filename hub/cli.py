@@ -27,6 +27,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_json)
     if settings.workers > 1 and (settings.embedded_database or not settings.redis_url):
         raise ConfigError("HUB_WORKERS: more than one worker needs DATABASE_URL and REDIS_URL")
+    if settings.workers > 1 and settings.metrics_address is not None:
+        # Every worker process would bind the same address; only the first could.
+        raise ConfigError("HUB_METRICS_LISTEN: one address per process; run one `hub serve` per port instead")
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

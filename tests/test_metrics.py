@@ -213,3 +213,15 @@ async def test_warning_when_an_external_database_meets_a_generated_key(
     hub = await build_hub(make_settings(sweep_interval=0, signing_key=seed()))
     await hub.close()
     assert warnings() == []
+
+
+def test_one_metrics_address_cannot_serve_several_worker_processes(
+    monkeypatch: Any, capsys: Any
+) -> None:
+    from hub.cli import main
+
+    for name, value in {"DATABASE_URL": "postgresql://h/db", "REDIS_URL": "redis://r",
+                        "HUB_METRICS_LISTEN": "127.0.0.1:9100"}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["serve", "--workers", "2"]) == 2
+    assert "HUB_METRICS_LISTEN" in capsys.readouterr().err
