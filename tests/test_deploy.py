@@ -178,11 +178,22 @@ def test_compose_proxy_is_sticky() -> None:
         assert result.returncode == 0, result.stderr
 
 
-def test_compose_config_when_docker_compose_works() -> None:
+def test_compose_config_when_docker_compose_works(tmp_path: Path) -> None:
+    """`docker compose config` (v2), else `docker-compose config` (v1, which predates the top-level `name`)."""
     docker = shutil.which("docker")
-    if docker is None or run([docker, "compose", "version"]).returncode != 0:
+    if docker is not None and run([docker, "compose", "version"]).returncode == 0:
+        result = run([docker, "compose", "-f", str(DEPLOY / "compose.yaml"), "config", "--quiet"])
+        assert result.returncode == 0, result.stderr
+        return
+    legacy = shutil.which("docker-compose")
+    if legacy is None:
         return  # structure is checked above; no compose CLI on this machine
-    result = run([docker, "compose", "-f", str(DEPLOY / "compose.yaml"), "config", "--quiet"])
+    (tmp_path / "deploy").mkdir()
+    shutil.copytree(DEPLOY / "compose", tmp_path / "deploy" / "compose")
+    text = (DEPLOY / "compose.yaml").read_text()
+    assert "\nname: collab-hub\n" in text
+    (tmp_path / "deploy" / "compose.yaml").write_text(text.replace("\nname: collab-hub\n", "\n"))
+    result = run([legacy, "-f", str(tmp_path / "deploy" / "compose.yaml"), "config", "--quiet"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 
 
