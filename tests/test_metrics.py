@@ -225,3 +225,24 @@ def test_one_metrics_address_cannot_serve_several_worker_processes(
         monkeypatch.setenv(name, value)
     assert main(["serve", "--workers", "2"]) == 2
     assert "HUB_METRICS_LISTEN" in capsys.readouterr().err
+
+
+async def test_dead_letter_count_on_both_queues(redis_service: services.RedisHandle, redis_prefix: str) -> None:
+    """The gauge behind the dead-letter alert reads `dead_letter_count`, which both queues must answer."""
+    from redis.asyncio import Redis
+
+    from storage.memory.jobs import MemoryJobQueue
+    from storage.redis.jobs import RedisJobQueue
+
+    redis = Redis.from_url(redis_service.url)
+    try:
+        for queue in (MemoryJobQueue(max_attempts=1),
+                      RedisJobQueue(redis, redis_prefix, max_attempts=1, visibility_timeout=60)):
+            assert await queue.dead_letter_count() == 0
+            for n in range(2):
+                assert await queue.enqueue(f"media:{n}", "media", {"file_id": str(n)})
+                job = await queue.receive("c1", timeout=1)
+                assert job is not None and await queue.fail(job, "boom")
+            assert await queue.dead_letter_count() == 2 == len(await queue.dead_letters())
+    finally:
+        await redis.aclose()
