@@ -4,11 +4,15 @@ the sampled gauges, and the start-up warning about a locally generated signing k
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
+import os
 import re
 import secrets
+import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -246,3 +250,41 @@ async def test_dead_letter_count_on_both_queues(redis_service: services.RedisHan
             assert await queue.dead_letter_count() == 2 == len(await queue.dead_letters())
     finally:
         await redis.aclose()
+
+
+async def test_worker_process_serves_metrics_on_its_listener(
+    database_url: str, redis_service: services.RedisHandle, redis_prefix: str, tmp_path: Path
+) -> None:
+    """`hub worker` has no HTTP port: orchestrators probe and scrape it on HUB_METRICS_LISTEN."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_service.url,
+           "HUB_REDIS_PREFIX": redis_prefix, "HUB_METRICS_LISTEN": f"127.0.0.1:{port}",
+           "HUB_DATA_DIR": str(tmp_path), "HUB_SIGNING_KEY": seed(), "HUB_MIGRATE_ON_START": "false",
+           "HUB_LOG_LEVEL": "WARNING"}
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "hub"), "worker", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        text = ""
+        async with httpx.AsyncClient(timeout=5) as http:
+            while not text:
+                assert proc.returncode is None, "hub worker exited during start-up"
+                assert loop.time() < deadline, "the worker's metrics listener did not answer"
+                try:
+                    r = await http.get(f"http://127.0.0.1:{port}/metrics")
+                    text = r.text if r.status_code == 200 else ""
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        samples = exported(text)
+        assert samples["hub_redis_bus_connected"][0][1] == 1
+        assert samples["hub_jobs_queue_depth"][0][1] == 0 and "hub_job_duration_seconds_count" in samples
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), timeout=15)
+        assert proc.returncode == 0, (await proc.stderr.read()).decode()[-2000:] if proc.stderr else ""
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
