@@ -288,3 +288,21 @@ async def test_worker_process_serves_metrics_on_its_listener(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_metrics_listen_setting() -> None:
+    from hub.config import ConfigError, load_settings
+
+    assert load_settings(environ={}).metrics_address is None
+    assert load_settings(environ={"HUB_METRICS_LISTEN": "127.0.0.1:9100"}).metrics_address == ("127.0.0.1", 9100)
+    assert load_settings(environ={"HUB_METRICS_LISTEN": ":9100"}).metrics_address == ("0.0.0.0", 9100)
+    assert load_settings(environ={"HUB_METRICS_LISTEN": "[::]:9100"}).metrics_address == ("::", 9100)
+    for bad in ("9100", "host:", "h:99999", ":0", "h:x", "127.0.0.1:8000"):
+        try:
+            load_settings(environ={"HUB_METRICS_LISTEN": bad})
+        except ConfigError as exc:
+            assert str(exc).startswith("HUB_METRICS_LISTEN: "), exc
+        else:
+            raise AssertionError(f"accepted {bad!r}")
+    # A secret: refused in a config file, redacted by `hub config`.
+    assert load_settings(environ={"HUB_METRICS_TOKEN": "t0ken"}).redacted()["metrics_token"] == "***"
