@@ -8,6 +8,7 @@ file too; without it the structural checks still run.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import re
@@ -16,19 +17,23 @@ import subprocess
 import tomllib
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import httpx
 import pytest
 import yaml
 
 from hub.config import Settings, load_settings
 from hub.config_docs import env_name, example_env
 from hub.metrics import Metrics
+from storage.postgres.server import free_port
 from tests.support import services
+from tests.support.server import running_hub
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -176,6 +181,60 @@ def test_compose_proxy_is_sticky() -> None:
     if shutil.which("caddy"):
         result = run(["caddy", "validate", "--adapter", "caddyfile", "--config", str(DEPLOY / "compose" / "Caddyfile")])
         assert result.returncode == 0, result.stderr
+
+
+async def test_compose_proxy_keeps_a_polling_client_on_one_hub(
+    make_settings: Callable[..., Settings], redis_service: services.RedisHandle, redis_prefix: str, tmp_path: Path
+) -> None:
+    """deploy/compose/Caddyfile in front of two real hubs: every request of a long-polling session reaches
+    the hub that holds it, which the other hub would refuse."""
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        return  # test_compose_proxy_is_sticky checks the content
+    key = "B" * 43  # one signing key for both, as in compose
+    settings = [make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, signing_key=key)
+                for _ in range(2)]
+    async with running_hub(settings[0]) as (url1, _a), running_hub(settings[1]) as (url2, _b):
+        proxy_port = free_port()
+        caddyfile = (DEPLOY / "compose" / "Caddyfile").read_text()
+        caddyfile = caddyfile.replace("hub-1:8000 hub-2:8000", f"{url1[7:]} {url2[7:]}")
+        caddyfile = caddyfile.replace(":8080 {", f":{proxy_port} {{")
+        (tmp_path / "Caddyfile").write_text(caddyfile)
+        proc = await asyncio.create_subprocess_exec(
+            caddy, "run", "--adapter", "caddyfile", "--config", str(tmp_path / "Caddyfile"),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env={"HOME": str(tmp_path)},
+        )
+        proxy = f"http://127.0.0.1:{proxy_port}"
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 20
+            async with httpx.AsyncClient(base_url=proxy, timeout=10) as browser:
+                while True:
+                    assert proc.returncode is None, "caddy exited"
+                    try:
+                        if (await browser.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert loop.time() < deadline, "caddy did not start"
+                    await asyncio.sleep(0.1)
+                browser.cookies.clear()
+                params = {"EIO": "4", "transport": "polling"}
+                handshake = await browser.get("/socket.io/", params=params)
+                assert handshake.status_code == 200 and "hub_lb" in browser.cookies
+                sid = json.loads(handshake.text[1:])["sid"]
+                for _ in range(10):  # pongs: 200 "OK" only where the session lives
+                    sent = await browser.post("/socket.io/", params={**params, "sid": sid}, content=b"3")
+                    assert (sent.status_code, sent.text) == (200, "OK")
+            async with httpx.AsyncClient(timeout=10) as direct:
+                answers = sorted([
+                    (await direct.post(f"{u}/socket.io/", params={**params, "sid": sid}, content=b"3")).status_code
+                    for u in (url1, url2)
+                ])
+            assert answers == [200, 400], "without affinity, half the polls would hit a hub that refuses them"
+        finally:
+            proc.terminate()
+            await asyncio.wait_for(proc.wait(), timeout=10)
 
 
 def test_compose_config_when_docker_compose_works(tmp_path: Path) -> None:
