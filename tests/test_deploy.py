@@ -324,10 +324,11 @@ def test_nginx_structure() -> None:
     assert "return 404;" in block(tls, "location = /metrics")
 
 
-def test_nginx_accepts_the_config(tmp_path: Path) -> None:
-    nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
-    if nginx is None:
-        return  # test_nginx_structure checks the content
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -341,19 +342,103 @@ def test_nginx_accepts_the_config(tmp_path: Path) -> None:
         .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ))
-    site = nginx_conf().replace("/etc/letsencrypt/live/hub.example.com/fullchain.pem", str(tmp_path / "cert.pem"))
-    site = site.replace("/etc/letsencrypt/live/hub.example.com/privkey.pem", str(tmp_path / "key.pem"))
+    return directory / "cert.pem", directory / "key.pem"
+
+
+def nginx_setup(tmp_path: Path, site: str) -> Path:
+    """A minimal nginx.conf around the site (with this test's certificate); returns its path."""
+    cert, key = self_signed(tmp_path)
+    site = site.replace("/etc/letsencrypt/live/hub.example.com/fullchain.pem", str(cert))
+    site = site.replace("/etc/letsencrypt/live/hub.example.com/privkey.pem", str(key))
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
         f"http {{\n  access_log off;\n  include {tmp_path}/site.conf;\n}}\n"
     )
-    result = run([nginx, "-t", "-q", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")])
+    return tmp_path / "nginx.conf"
+
+
+def test_nginx_accepts_the_config(tmp_path: Path) -> None:
+    nginx = nginx_binary()
+    if nginx is None:
+        return  # test_nginx_structure checks the content
+    conf = nginx_setup(tmp_path, nginx_conf())
+    result = run([nginx, "-t", "-q", "-p", str(tmp_path), "-c", str(conf)])
     assert result.returncode == 0, result.stderr
+
+
+async def test_nginx_serves_two_hubs_with_tls_websockets_and_sticky_polling(
+    make_settings: Callable[..., Settings], redis_service: services.RedisHandle, redis_prefix: str, tmp_path: Path
+) -> None:
+    """deploy/nginx/collab-hub.conf (on free ports) in front of two real hubs."""
+    nginx = nginx_binary()
+    if nginx is None:
+        return  # test_nginx_structure checks the content
+    from tests.support.realtime import Sock, guest, space, stroke
+
+    settings = [make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, signing_key="C" * 43,
+                              trust_forwarded=True) for _ in range(2)]
+    async with running_hub(settings[0]) as (url1, _a), running_hub(settings[1]) as (url2, _b):
+        plain, tls = free_port(), free_port()
+        site = nginx_conf().replace("listen [::]:80;", "").replace("listen [::]:443 ssl http2;", "")
+        site = site.replace("listen 80;", f"listen 127.0.0.1:{plain};")
+        site = site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{tls} ssl http2;")
+        site = site.replace("server 127.0.0.1:8001", f"server {url1[7:]}").replace("server 127.0.0.1:8002",
+                                                                                   f"server {url2[7:]}")
+        (tmp_path / "logs").mkdir()
+        conf = nginx_setup(tmp_path, site)
+        proc = await asyncio.create_subprocess_exec(
+            nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        base = f"https://127.0.0.1:{tls}"
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 20
+            async with httpx.AsyncClient(base_url=base, timeout=10, verify=False) as http:
+                while True:
+                    assert proc.returncode is None, "nginx exited"
+                    try:
+                        if (await http.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert loop.time() < deadline, "nginx did not start"
+                    await asyncio.sleep(0.1)
+                redirect = await http.get(f"http://127.0.0.1:{plain}/spaces?x=1")
+                assert redirect.status_code == 301
+                assert redirect.headers["location"] == "https://127.0.0.1/spaces?x=1"
+                assert (await http.get("/metrics")).status_code == 404
+
+                params = {"EIO": "4", "transport": "polling"}
+                handshake = await http.get("/socket.io/", params=params)
+                assert handshake.status_code == 200
+                sid = json.loads(handshake.text[1:])["sid"]
+                for _ in range(10):  # ip_hash: every poll of this client reaches the hub holding the session
+                    sent = await http.post("/socket.io/", params={**params, "sid": sid}, content=b"3")
+                    assert (sent.status_code, sent.text) == (200, "OK")
+
+                # A WebSocket through the Upgrade headers, to a whiteboard round trip.
+                user = await guest(http)
+                board = await space(http, user)
+                sock = Sock()
+                sock.client = type(sock.client)(reconnection=False, ssl_verify=False)
+                sock.client.on("*", sock._record)
+                await sock.connect(base, user.token)
+                try:
+                    assert sock.client.transport() == "websocket"
+                    assert (await sock.call("join", {"space_id": board}))["ok"]
+                    assert (await sock.call("stroke", stroke(board)))["ok"]
+                finally:
+                    await sock.close()
+        finally:
+            proc.terminate()
+            _out, err = await asyncio.wait_for(proc.communicate(), timeout=10)
+        assert b"[emerg]" not in err and b"[error]" not in err, err.decode()[-2000:]
 
 
 # --- systemd ------------------------------------------------------------------------------------
