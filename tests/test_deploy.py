@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 DEFAULTS = Settings()
 SETTING_ENV = {env_name(f.name) for f in fields(Settings) if f.name != "extra"} | {"HUB_CONFIG"}
+# Read by uvicorn itself (which proxies it trusts for X-Forwarded-*), not by the hub's settings.
+UVICORN_ENV = {"FORWARDED_ALLOW_IPS"}
 # The hub drains for this long at most; every stop budget must cover it.
 DRAIN_FLOOR = DEFAULTS.ws_ping_interval + DEFAULTS.ws_ping_timeout
 
@@ -135,7 +137,8 @@ def test_compose_hub_environment_is_a_valid_scaled_configuration() -> None:
     postgres_env = {k: interpolate(str(v)) for k, v in svc["postgres"]["environment"].items()}
     for name in HUB_SERVICES:
         env = {k: interpolate(str(v)) for k, v in svc[name]["environment"].items()}
-        assert set(env) <= SETTING_ENV, set(env) - SETTING_ENV
+        assert set(env) <= SETTING_ENV | UVICORN_ENV, set(env) - SETTING_ENV
+        assert env.pop("FORWARDED_ALLOW_IPS") == "*"  # only the proxy reaches the hubs
         env["HUB_SIGNING_KEY"] = "A" * 43  # what the keygen container provides
         settings = load_settings(environ=env)
         assert settings.production and settings.trust_forwarded and not settings.migrate_on_start
@@ -600,8 +603,8 @@ def test_fly_toml() -> None:
     assert http["processes"] == ["app"], "workers serve no HTTP: the service and its checks are the app's"
     assert {c["path"] for c in http["checks"]} == {"/healthz", "/readyz"}
     assert http["internal_port"] == int(fly["env"]["HUB_PORT"])
-    env = fly["env"]
-    assert set(env) <= SETTING_ENV
+    env = dict(fly["env"])
+    assert set(env) <= SETTING_ENV | UVICORN_ENV
     settings = load_settings(environ={**env, "DATABASE_URL": "postgresql://h/db", "REDIS_URL": "redis://r",
                                       "HUB_SIGNING_KEY": "A" * 43})
     assert settings.production and settings.trust_forwarded
