@@ -23,6 +23,7 @@ COPY --chown=hub web web
 COPY --chown=hub examples examples
 USER hub
 EXPOSE 8080
+# `hub serve` only: a `hub worker` container has no HTTP port (probe its HUB_METRICS_LISTEN instead).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"
+  CMD python -c "import os,urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HUB_PORT', '8080'), timeout=2).status == 200 else 1)"
 CMD ["hub", "serve"]

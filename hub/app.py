@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 Closer = Callable[[], Awaitable[None]]
 
+# Gauges sampled in the background are at most this old; Prometheus scrapes every 15 s by default.
+METRICS_SAMPLE_SECONDS = 5.0
+
 
 @dataclass
 class Hub:
@@ -83,7 +86,25 @@ class Hub:
                 results[check.name] = "ok"
             except Exception as exc:  # readiness reports, it never raises
                 results[check.name] = getattr(exc, "code", type(exc).__name__)
+        self.metrics.record_readiness(results)
+        if self.metrics.redis_bus_connected is not None and self.bus.name in results:
+            self.metrics.redis_bus_connected.set(1 if results[self.bus.name] == "ok" else 0)
         return results
+
+    async def sample_metrics(self) -> None:
+        """Refresh the gauges nothing updates on its own (pool, readiness, bus, job queue)."""
+        size, idle = self.db.pool_stats()
+        self.metrics.db_pool_size.set(size)
+        self.metrics.db_pool_idle.set(idle)
+        await self.ready()
+        with contextlib.suppress(Exception):  # a Redis outage is reported by readiness above
+            self.metrics.queue_depth.set(await asyncio.wait_for(self.jobs.depth(), timeout=2.0))
+            self.metrics.dead_letters.set(await asyncio.wait_for(self.jobs.dead_letter_count(), timeout=2.0))
+
+    async def sample_metrics_forever(self, interval: float = METRICS_SAMPLE_SECONDS) -> None:
+        while True:
+            await self.sample_metrics()
+            await asyncio.sleep(interval)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -192,6 +213,17 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
         untrack_gc()
 
     hub.on_close(stop_tracking_gc)
+    hub.metrics.db_pool_max.set(settings.db_pool_max)
+    if redis is not None:
+        hub.metrics.track_redis_bus()
+    if not settings.embedded_database and not settings.signing_key:
+        # Every instance sharing this database would mint its own key and refuse the others' tokens.
+        log.warning(
+            "HUB_SIGNING_KEY is not set: tokens are signed with a key generated into this instance's data "
+            "directory, so other instances sharing this database will reject them; set the same "
+            "HUB_SIGNING_KEY on every instance",
+            extra={"fields": {"event": "signing_key_generated_locally", "data_dir": str(settings.data_path)}},
+        )
     hub.on_close(rate_limiter.close)
     hub.on_close(kv.close)
     hub.on_close(bus.close)
@@ -203,10 +235,34 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
         for wire in capability_wiring():
             await wire(hub)
         await bus.start()
+        if settings.metrics_address is not None:
+            _serve_metrics(hub, *settings.metrics_address)
+        await hub.sample_metrics()
+        hub.spawn(hub.sample_metrics_forever(), "metrics-sampler")
     except BaseException:
         await hub.close()
         raise
     return hub
+
+
+def _serve_metrics(hub: Hub, host: str, port: int) -> None:
+    """Serve the registry on its own address (HUB_METRICS_LISTEN), apart from the public port."""
+    from prometheus_client import start_http_server
+
+    try:
+        server, thread = start_http_server(port, addr=host, registry=hub.metrics.registry)
+    except OSError as exc:
+        from hub.config import ConfigError
+
+        raise ConfigError(f"HUB_METRICS_LISTEN: cannot listen on {host}:{port}: {exc.strerror}") from None
+
+    async def stop() -> None:
+        await asyncio.to_thread(server.shutdown)  # blocks until its serve loop notices (up to 0.5 s)
+        server.server_close()
+        await asyncio.to_thread(thread.join, 5)
+
+    hub.on_close(stop)
+    log.info("metrics listener started", extra={"fields": {"host": host, "port": port}})
 
 
 class _RedisPing:

@@ -28,6 +28,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_json)
     if settings.workers > 1 and (settings.embedded_database or not settings.redis_url):
         raise ConfigError("HUB_WORKERS: more than one worker needs DATABASE_URL and REDIS_URL")
+    if settings.workers > 1 and settings.metrics_address is not None:
+        # Every worker process would bind the same address; only the first could.
+        raise ConfigError("HUB_METRICS_LISTEN: one address per process; run one `hub serve` per port instead")
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -114,6 +117,11 @@ def cmd_config(args: argparse.Namespace) -> int:
 
         print(reference_table())
         return 0
+    if args.env_example:
+        from hub.config_docs import example_env
+
+        sys.stdout.write(example_env())
+        return 0
     settings = _settings(args)
     print(json.dumps(settings.redacted(), indent=2, sort_keys=True))
     return 0
@@ -160,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="load example users, spaces and bins").set_defaults(func=cmd_demo)
     config = sub.add_parser("config", help="print the effective configuration, secrets redacted")
     config.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
+    config.add_argument(
+        "--env-example", action="store_true", help="print every environment variable at its default"
+    )
     config.set_defaults(func=cmd_config)
     sub.add_parser("worker", help="process media jobs (scaled mode: Redis and PostgreSQL)").set_defaults(
         func=cmd_worker

@@ -29,7 +29,7 @@ Environment = Literal["development", "production", "test"]
 SECRET_FIELDS = frozenset(
     {
         "database_url", "redis_url", "s3_access_key", "s3_secret_key", "signing_key", "verification_keys",
-        "blob_secret",
+        "blob_secret", "metrics_token",
     }
 )
 
@@ -59,6 +59,9 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     debug_errors: bool = False
+    # /metrics: a bearer token on the main port, and/or a separate (private) listen address.
+    metrics_token: str = ""
+    metrics_listen: str = ""
 
     # Services. Empty means "embedded": private PostgreSQL, in-memory bus, local-disk blobs.
     database_url: str = ""
@@ -161,6 +164,14 @@ class Settings:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of the separate metrics listener, or None when /metrics is on the main port."""
+        if not self.metrics_listen:
+            return None
+        host, _, port = self.metrics_listen.strip().rpartition(":")
+        return host.strip("[]") or "0.0.0.0", int(port)
+
+    @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
 
@@ -244,6 +255,12 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{_env_name(name)}: must be greater than zero, got {getattr(s, name)}")
     if not 0 < s.port < 65536:
         raise ConfigError(f"HUB_PORT: must be between 1 and 65535, got {s.port}")
+    if s.metrics_listen:
+        host, sep, port = s.metrics_listen.strip().rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"HUB_METRICS_LISTEN: expected host:port (e.g. 127.0.0.1:9100), got {s.metrics_listen!r}")
+        if (host or "0.0.0.0") == s.host and int(port) == s.port:
+            raise ConfigError("HUB_METRICS_LISTEN: must differ from HUB_HOST:HUB_PORT")
     if s.space_default_ttl > s.space_max_ttl:
         raise ConfigError("HUB_SPACE_DEFAULT_TTL: must not exceed HUB_SPACE_MAX_TTL")
     if s.upload_url_ttl > 3600 or s.download_url_ttl > 3600:

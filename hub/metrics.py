@@ -7,13 +7,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 
 class Metrics:
     """All metrics the hub exports on `/metrics`."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # Every counter and histogram would otherwise carry a `_created` twin series: twice the
+        # series for no dashboard or alert that uses them. The switch is process-wide and must
+        # precede the metrics' creation.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_latency = Histogram(
@@ -27,6 +31,12 @@ class Metrics:
         self.errors = Counter("hub_errors_total", "Error responses by error code.", ["code"], registry=r)
         self.db_pool_size = Gauge("hub_db_pool_size", "Connections in the database pool.", registry=r)
         self.db_pool_idle = Gauge("hub_db_pool_idle", "Idle connections in the database pool.", registry=r)
+        # With size and idle, tells an exhausted pool (size == max, idle == 0) from a quiet one.
+        self.db_pool_max = Gauge("hub_db_pool_max", "Largest size of the database pool (HUB_DB_POOL_MAX).", registry=r)
+        self.ready = Gauge("hub_ready", "1 when every readiness check passes (as /readyz answers 200).", registry=r)
+        self.readiness_check = Gauge(
+            "hub_readiness_check", "1 when this readiness check passes, 0 when it fails.", ["check"], registry=r,
+        )
         self.sockets_connected = Gauge("hub_sockets_connected", "Connected Socket.IO clients.", registry=r)
         self.realtime_events = Counter(
             "hub_realtime_events_total", "Socket events handled, by event and outcome.", ["event", "outcome"],
@@ -66,7 +76,26 @@ class Metrics:
         self.queue_depth = Gauge("hub_jobs_queue_depth", "Media jobs waiting.", registry=r)
         self.job_latency = Histogram("hub_job_duration_seconds", "Media job processing time.", registry=r)
         self.job_failures = Counter("hub_job_failures_total", "Media job failures.", registry=r)
+        self.dead_letters = Gauge(
+            "hub_jobs_dead_letters", "Media jobs dead-lettered after HUB_JOB_MAX_ATTEMPTS.", registry=r,
+        )
+        # Created only in the scaled mode (`track_redis_bus`): the embedded hub has no Redis, and a
+        # gauge stuck at 0 there would look like an outage.
+        self.redis_bus_connected: Gauge | None = None
         self.spaces_expired = Counter("hub_spaces_expired_total", "Spaces purged after expiry.", registry=r)
+
+    def track_redis_bus(self) -> Gauge:
+        if self.redis_bus_connected is None:
+            self.redis_bus_connected = Gauge(
+                "hub_redis_bus_connected",
+                "1 while the Redis pub/sub subscription is live and its canary comes back.", registry=self.registry,
+            )
+        return self.redis_bus_connected
+
+    def record_readiness(self, checks: dict[str, str]) -> None:
+        for name, outcome in checks.items():
+            self.readiness_check.labels(check=name).set(1 if outcome == "ok" else 0)
+        self.ready.set(1 if all(v == "ok" for v in checks.values()) else 0)
 
     def track_gc(self) -> Callable[[], None]:
         """Time every garbage collection of this process into `gc_pause_seconds`; returns the remover."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import html, raw
 
 import hub
+from hub.errors import NotFound, Unauthorized
 from rest.jsonutil import json
 from rest.openapi import build_openapi, endpoint, render_docs
 
@@ -44,9 +47,21 @@ async def readyz(request: Request) -> HTTPResponse:
     return json({**body, "error": error}, status=503, headers={"Retry-After": "2"})
 
 
-@endpoint(bp, "GET", "/metrics", summary="Prometheus metrics.", auth=False, content="text")
+@endpoint(
+    bp, "GET", "/metrics", summary="Prometheus metrics (bearer HUB_METRICS_TOKEN when set).", auth=False,
+    content="text", errors=(401, 404),
+)
 async def metrics(request: Request) -> HTTPResponse:
     hub_ = request.app.ctx.hub
+    settings = request.app.ctx.settings
+    if settings.metrics_address is not None:
+        raise NotFound()  # served on HUB_METRICS_LISTEN only; indistinguishable from an unknown path
+    if settings.metrics_token:
+        scheme, _, presented = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            presented.strip().encode(), settings.metrics_token.encode()
+        ):
+            raise Unauthorized("A valid metrics token is required.", code="metrics_token_invalid")
     m = request.app.ctx.metrics
     size, idle = hub_.db.pool_stats()
     m.db_pool_size.set(size)

@@ -55,6 +55,9 @@ class MemoryJobQueue:
     async def dead_letters(self) -> list[Job]:
         return list(self._dead)
 
+    async def dead_letter_count(self) -> int:
+        return len(self._dead)
+
     async def check(self) -> None:
         return None
 

@@ -154,6 +154,10 @@ class RedisJobQueue:
             entries: Any = await self._redis.xrange(self.dead_stream)
         return [self._job(entry_id, fields) for entry_id, fields in entries]
 
+    async def dead_letter_count(self) -> int:
+        with _translate():
+            return int(await self._redis.xlen(self.dead_stream))
+
     async def check(self) -> None:
         with _translate():
             await self._redis.ping()
