@@ -35,7 +35,7 @@ from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 
 from realtime.direct import Writers
-from realtime.lean import CLIENT_PACKET_TYPES, Timers
+from realtime.lean import CLIENT_PACKET_TYPES, LeanQueue, Timers
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +152,10 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
         except eio_exceptions.EngineIOError:
             await self._drop(socket, self.reason.TRANSPORT_ERROR)
             return error_response(400, "bad_payload", "The payload is not a valid Engine.IO payload.")
-        if socket.closed and self.sockets.get(sid) is socket:
-            del self.sockets[sid]  # it sent CLOSE
+        if socket.closed:  # it sent CLOSE
+            self._release_polls(socket)
+            if self.sockets.get(sid) is socket:
+                del self.sockets[sid]
         return self._ok()  # type: ignore[no-any-return]
 
     def _decode(self, body: bytes) -> list[Any] | None:
@@ -209,7 +211,8 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
     async def disconnect(self, sid: str | None = None) -> None:
         """Close session `sid` now (or all of them), without waiting for its client."""
         if sid is None:
-            await super().disconnect()
+            for socket in list(self.sockets.values()):
+                await self._drop(socket, self.reason.SERVER_DISCONNECT)
             return
         socket = self.sockets.get(sid)
         if socket is not None:
@@ -224,6 +227,7 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
         client that ignores CLOSE does not keep it open); one whose peer stopped reading is aborted.
         """
         await socket.close(wait=False, reason=reason)
+        self._release_polls(socket)
         if socket.upgraded or socket.upgrading:
             ws = self.writers.get(socket.sid) if self.writers is not None else None
             if ws is not None and ws.paused():
@@ -231,6 +235,19 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
             socket.queue.put_nowait(None)  # the writer's end-of-stream: it sends the rest, then closes
         if self.sockets.get(socket.sid) is socket:
             del self.sockets[socket.sid]
+
+    @staticmethod
+    def _release_polls(socket: Any) -> None:
+        """Answer every GET still waiting on a closed long-polling session (with an empty payload).
+
+        Otherwise each would wait out the poll timeout (ping interval + ping timeout), and hold up a
+        shutdown; the first of them has already been given the CLOSE, if one was sent.
+        """
+        queue = socket.queue
+        if socket.upgraded or socket.upgrading or not isinstance(queue, LeanQueue):
+            return
+        while queue.waiting():
+            queue.put_nowait(None)  # `poll()` returns no packets for it
 
     def close_after_delivery(self, sid: str, reason: str | None = None) -> None:
         """End session `sid` in the background once its queued packets are sent (bounded for polling)."""

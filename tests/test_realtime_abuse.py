@@ -98,6 +98,34 @@ async def test_many_oversized_polling_posts_leave_nothing_behind(hub: Any) -> No
     assert app.engineio_server.environ == {}
 
 
+async def test_an_oversized_chunked_polling_post_is_refused_once_over_the_limit(hub: Any) -> None:
+    _, app, c = hub
+    sid = await open_polling(c)
+
+    async def body() -> AsyncIterator[bytes]:  # no Content-Length: the hub must count for itself
+        yield b"4"
+        for _ in range(20):
+            yield b"x" * 10_000
+
+    r = await asyncio.wait_for(c.post(f"{EIO}&sid={sid}", content=body()), 5)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    assert sid not in engine(app).sockets
+
+
+async def test_polls_waiting_on_a_session_that_closes_are_answered_at_once(hub: Any) -> None:
+    _, app, c = hub
+    for ending in (b"1", b"9"):  # the client's own CLOSE, or a payload that gets the session dropped
+        sid = await open_polling(c)
+        polls = [asyncio.create_task(c.get(f"{EIO}&sid={sid}")) for _ in range(2)]
+        async with asyncio.timeout(2):
+            while not engine(app).sockets[sid].queue.waiting():  # noqa: ASYNC110 - both GETs are parked
+                await asyncio.sleep(0.01)
+        await c.post(f"{EIO}&sid={sid}", content=ending)
+        answered = await asyncio.wait_for(asyncio.gather(*polls), 2)
+        assert [r.status_code for r in answered] == [200, 200]
+        assert sid not in engine(app).sockets
+
+
 @pytest.mark.parametrize("body", [
     b"\xff\xfe not utf-8",
     b"9",
@@ -163,6 +191,15 @@ async def test_bad_engineio_requests_get_json_errors_without_echoing_input(
     assert loud(caplog) == []
 
 
+async def test_a_huge_query_string_is_refused_without_a_traceback(hub: Any, caplog: pytest.LogCaptureFixture) -> None:
+    _, _, c = hub
+    # As large as uvicorn's parser lets through to the hub (beyond that, uvicorn answers 400 itself).
+    r = await c.get(f"{EIO}&sid={'A' * 30_000}&" + "&".join(f"k{i}=v" for i in range(3_000)))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "session_not_found"
+    assert len(r.content) < 1000  # nothing of the input is reflected
+    assert loud(caplog) == []
+
+
 async def test_an_unsupported_method_is_405_and_not_logged(hub: Any, caplog: pytest.LogCaptureFixture) -> None:
     _url, _app, c = hub
     for _ in range(20):
@@ -206,6 +243,33 @@ async def test_an_invalid_frame_before_connect_closes_the_websocket_quietly(
                 break
         await closed_by_server(ws, 2)
     await forgotten(app)  # the socket's close runs right after its WebSocket is gone
+    assert loud(caplog) == []
+
+
+@pytest.mark.parametrize("frame", ["hello", "9", ""])
+async def test_an_invalid_frame_during_an_upgrade_from_polling_closes_quietly(
+    hub: Any, caplog: pytest.LogCaptureFixture, frame: str,
+) -> None:
+    url, app, c = hub
+    sid = await open_polling(c)
+    async with websockets.asyncio.client.connect(
+        url.replace("http", "ws") + f"/socket.io/?EIO=4&transport=websocket&sid={sid}",
+    ) as ws:
+        await ws.send("2probe")
+        assert await ws.recv() == "3probe"
+        await ws.send(frame)  # instead of "5" (UPGRADE)
+        await closed_by_server(ws, 2)
+    # And the same once upgraded: the library's handler reads the frames of an upgraded socket.
+    sid = await open_polling(c)
+    async with websockets.asyncio.client.connect(
+        url.replace("http", "ws") + f"/socket.io/?EIO=4&transport=websocket&sid={sid}",
+    ) as ws:
+        await ws.send("2probe")
+        assert await ws.recv() == "3probe"
+        await ws.send("5")
+        await ws.send(frame)
+        await closed_by_server(ws, 2)
+    await forgotten(app, sid)
     assert loud(caplog) == []
 
 
