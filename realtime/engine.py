@@ -126,7 +126,7 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
             return None
         limit = self.max_http_buffer_size
         length = environ.get("CONTENT_LENGTH")
-        if length is not None and not length.isdigit():
+        if length is not None and not (length.isascii() and length.isdigit()):  # "³".isdigit() is true
             await self._drop(socket, self.reason.TRANSPORT_ERROR)
             return error_response(400, "bad_request", "Content-Length is not a number.")
         too_large = error_response(
