@@ -113,6 +113,7 @@ class Settings:
     ws_max_backlog_bytes: int = 4_194_304
     ws_ping_timeout: int = 20
     ws_max_decode_packets: int = 256
+    ws_connect_timeout: float = 5.0
     replay_max_events: int = 2_000
     replay_max_age: int = 3_600
     presence_ttl: int = 30
@@ -247,8 +248,8 @@ def _validate(s: Settings) -> None:
     positive = [
         "port", "workers", "db_pool_max", "body_limit_bytes", "json_max_depth", "access_token_ttl",
         "refresh_token_ttl", "space_default_ttl", "space_max_ttl", "bin_max_chars", "ws_max_message_bytes",
-        "ws_max_backlog_bytes", "replay_max_events", "presence_ttl", "stroke_max_points", "file_max_bytes",
-        "upload_url_ttl", "download_url_ttl", "multipart_part_bytes", "graceful_shutdown_seconds",
+        "ws_max_backlog_bytes", "ws_connect_timeout", "replay_max_events", "presence_ttl", "stroke_max_points",
+        "file_max_bytes", "upload_url_ttl", "download_url_ttl", "multipart_part_bytes", "graceful_shutdown_seconds",
     ]
     for name in positive:
         if getattr(s, name) <= 0:

@@ -64,6 +64,7 @@ SETTING_DOCS: dict[str, str] = {
     'ws_max_backlog_bytes': 'Unsent bytes a socket may fall behind before it is disconnected (it resumes on reconnect)',
     'ws_ping_timeout': 'Engine.IO ping timeout (s)',
     'ws_max_decode_packets': 'Packets per long-poll payload',
+    'ws_connect_timeout': 'Seconds a new realtime connection has to complete its Socket.IO CONNECT before it is closed',
     'replay_max_events': 'Replay buffer length per space',
     'replay_max_age': 'Replay buffer age (s)',
     'presence_ttl': 'Presence lease (s)',

@@ -40,7 +40,7 @@ from typing import Any
 
 from engineio.async_drivers import asgi as eio_asgi
 
-from realtime.lean import LeanQueue, Pinger, Timers, lean_handler_for
+from realtime.lean import LeanQueue, Pinger, Timers, client_packet, lean_handler_for
 
 try:  # The direct path needs uvicorn's sans-io protocol; without it everything takes the normal path.
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -165,6 +165,15 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # untyped libr
         if self.open() and not self.proto.transport.is_closing():
             self.proto.transport.write(data)
 
+    async def wait(self) -> Any:
+        # The library's handler (a socket upgraded from long-polling) reads here; the lean one checks
+        # its frames itself. An invalid frame ends the connection like a closed one, quietly: the
+        # library would log a traceback for each (or let the decode error escape the handler).
+        data = await super().wait()
+        if not valid_frame(data):
+            raise OSError("invalid Engine.IO packet")
+        return data
+
     async def send(self, message: str | bytes) -> None:
         # The writer task's path. Text goes into the same ordered buffer as direct writes.
         if isinstance(message, bytes) or not self.open():
@@ -181,6 +190,17 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # untyped libr
     async def close(self) -> None:
         self.flush()  # the close frame must follow everything already sent
         await super().close()
+
+
+def valid_frame(data: Any) -> bool:
+    """Whether a WebSocket frame is an Engine.IO packet a client may send (see `realtime.lean.client_packet`)."""
+    if isinstance(data, bytes):
+        return True  # a binary MESSAGE: Socket.IO decides
+    if not isinstance(data, str) or not data:
+        return False
+    if data[0] == "b":
+        return client_packet(data) is not None
+    return "1" <= data[0] <= "6"
 
 
 def _writer_waiting(queue: Any) -> bool:
@@ -202,9 +222,10 @@ class _RequestBody:
     async def read(self, length: int | None = None) -> bytes:
         if self.payload is None and self.event["type"] == "http.request":
             self.payload = self.event.get("body") or b""
-            while self.event.get("more_body"):
+            # Past `length` the rest is not read at all: a body that never ends must not keep the request.
+            while self.event.get("more_body") and (length is None or len(self.payload) < length):
                 self.event = await self.receive()
-                if self.event["type"] == "http.request" and (length is None or len(self.payload) < length):
+                if self.event["type"] == "http.request":
                     self.payload += self.event.get("body") or b""
         payload = self.payload or b""
         if length is None:
@@ -214,7 +235,13 @@ class _RequestBody:
         return payload[:length]
 
 
-async def _translate_request(scope: dict[str, Any], receive: Callable[[], Any], send: Any) -> dict[str, Any]:
+async def _translate_request(
+    scope: dict[str, Any], receive: Callable[[], Any] | None = None, send: Any = None,
+) -> dict[str, Any]:
+    if receive is None:
+        # Already an environ: `realtime.engine.HubEngineServer` translates the request itself, then
+        # hands the result to the library's router, which calls this again with it alone.
+        return scope
     environ: dict[str, Any] = await eio_asgi.translate_request(scope, _NoEvent.receive, send)
     # The library built its environ from a dummy event; put the real body reader in.
     event = await receive()
@@ -246,5 +273,7 @@ def install(eio_server: Any) -> Writers:
     driver["translate_request"] = _translate_request
     eio_server._async = driver
     eio_server.create_queue = LeanQueue  # instance attribute: only this server
+    # `realtime.engine.HubEngineServer` closes sockets and keeps connect deadlines with them.
+    eio_server.writers, eio_server.timers = writers, timers
     eio_server.start_background_task = Pinger(eio_server.start_background_task, timers).start_background_task
     return writers

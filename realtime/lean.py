@@ -445,8 +445,14 @@ async def lean_websocket_handler(socket: Any, timers: Timers, ws: Any) -> None:
                 bound.armed = False
             if data is None:
                 break  # connection closed by the client
+            pkt = client_packet(data)
+            if pkt is None:
+                # Not an Engine.IO packet a client sends: the library would log a traceback for every
+                # such frame, forever, before any login. The first one ends the connection instead.
+                log.debug("closing a websocket after an invalid frame", extra={"fields": {"sid": socket.sid}})
+                break
             try:
-                await socket.receive(eio_packet.Packet(encoded_packet=data))
+                await socket.receive(pkt)
             except eio_exceptions.UnknownPacketError:
                 pass
             except eio_exceptions.SocketIsClosedError:
@@ -498,6 +504,23 @@ async def _lean_writer(socket: Any, ws: Any, timeout: float, timers: Timers) -> 
     finally:
         bound.finish()
     await ws.close()
+
+
+# The Engine.IO packets a client may send: CLOSE, PING (the upgrade probe), PONG, MESSAGE, UPGRADE, NOOP.
+CLIENT_PACKET_TYPES = frozenset(range(eio_packet.CLOSE, eio_packet.NOOP + 1))
+
+
+def client_packet(data: str | bytes) -> Any:
+    """`data` decoded as an Engine.IO packet a client may send, or None.
+
+    python-engineio decodes a frame with `int()` on its first character and indexes its list of packet
+    names with the result; anything else (an empty frame, `hello`, type `9`, bad base64) raises.
+    """
+    try:
+        pkt = eio_packet.Packet(encoded_packet=data)
+    except (ValueError, TypeError):  # binascii.Error is a ValueError
+        return None
+    return pkt if pkt.packet_type in CLIENT_PACKET_TYPES else None
 
 
 def lean_handler_for(handler: Any, timers: Timers) -> Callable[[Any], Awaitable[None]] | None:

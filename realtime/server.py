@@ -19,8 +19,9 @@ from hub.config import Settings
 from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
 from realtime.codec import JsonPacket, OrjsonCodec
 from realtime.direct import Writers, install, text_frame
+from realtime.engine import HubEngineServer
 from realtime.fanout import LocalFanout
-from rest.middleware import origin_allowed, scope_client_address
+from rest.middleware import origin_allowed, scope_client_address, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,24 @@ class HubSocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped li
     """
 
     writers: Writers | None = None
+
+    def _engineio_server_class(self) -> type[HubEngineServer]:
+        return HubEngineServer
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        await super()._handle_eio_connect(eio_sid, environ)
+        self.eio.expect_connect(eio_sid, self._connected)
+
+    def _connected(self, eio_sid: str) -> bool:
+        return self.manager.sid_from_eio_sid(eio_sid, "/") is not None
+
+    async def disconnect(self, sid: str, namespace: str | None = None, ignore_queue: bool = False) -> None:
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace or "/")
+        await super().disconnect(sid, namespace=namespace, ignore_queue=ignore_queue)
+        if eio_sid is not None and not self._connected(eio_sid):
+            # The hub has one namespace: once it is disconnected the connection is over too, and a
+            # client that ignores the DISCONNECT must not keep its WebSocket (or polling session).
+            self.eio.close_after_delivery(eio_sid)
 
     async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
         ws = self.writers.get(eio_sid) if self.writers is not None else None
@@ -208,6 +227,8 @@ def create_socketio(settings: Settings, get_hub: Callable[[], Any]) -> socketio.
         ping_timeout=settings.ws_ping_timeout,
         # Engine.IO's default of 16 packets per long-poll payload stalls bursts.
         max_decode_packets=settings.ws_max_decode_packets,
+        connect_timeout=settings.ws_connect_timeout,
+        response_headers=security_headers(settings),
         transports=["websocket", "polling"],
         serializer=JsonPacket,
         json=OrjsonCodec,
