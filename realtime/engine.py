@@ -109,6 +109,14 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
             return await self._make_response(
                 error_response(405, "method_not_allowed", "This method is not allowed here."), environ,
             )
+        scope = environ.get("asgi.scope")
+        if (isinstance(scope, dict) and scope.get("type") == "http"
+                and "transport=websocket" in environ.get("QUERY_STRING", "")):
+            # `Upgrade: websocket` with `Connection: close` reaches us as plain HTTP; the library would
+            # try to accept a WebSocket on it and the server would answer 500.
+            return await self._make_response(
+                error_response(400, "bad_transport", "A WebSocket transport needs a WebSocket upgrade."), environ,
+            )
         if method == "POST":
             answer = await self._handle_post(environ)
             if answer is not None:

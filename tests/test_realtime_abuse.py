@@ -191,6 +191,18 @@ async def test_bad_engineio_requests_get_json_errors_without_echoing_input(
     assert loud(caplog) == []
 
 
+@pytest.mark.parametrize("connection", ["close", "keep-alive"])
+async def test_an_upgrade_header_on_a_plain_request_is_a_json_400(
+    hub: Any, caplog: pytest.LogCaptureFixture, connection: str,
+) -> None:
+    """`Upgrade: websocket` without a real upgrade (here `Connection: close`) arrives as plain HTTP."""
+    _url, _app, c = hub
+    r = await c.get("/socket.io/?EIO=4&transport=websocket", headers={"Upgrade": "websocket", "Connection": connection})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "bad_transport"
+    assert loud(caplog) == []
+
+
 async def test_a_huge_query_string_is_refused_without_a_traceback(hub: Any, caplog: pytest.LogCaptureFixture) -> None:
     _, _, c = hub
     # As large as uvicorn's parser lets through to the hub (beyond that, uvicorn answers 400 itself).
@@ -276,7 +288,8 @@ async def test_an_invalid_frame_during_an_upgrade_from_polling_closes_quietly(
 async def test_a_websocket_that_never_sends_connect_is_closed_after_the_deadline(
     make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = make_settings(ws_connect_timeout=0.5)
+    # A signing key of its own: the hub warns at start-up about a generated one beside a shared database.
+    settings = make_settings(ws_connect_timeout=0.5, signing_key="B" * 43)
     async with running_hub(settings) as (url, app), websockets.asyncio.client.connect(
         url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
     ) as ws:
