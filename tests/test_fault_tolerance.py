@@ -309,49 +309,51 @@ class Cluster:
     url_a: str
     url_b: str
     http: httpx.AsyncClient
-    restart: Callable[[], Awaitable[None]]
     stop: Callable[[], Awaitable[None]]
     start: Callable[[], Awaitable[None]]
 
 
-@pytest.fixture
-async def private_postgres(tmp_path: Path) -> AsyncIterator[PostgresServer]:
-    tmp_path.chmod(0o755)
-    server = PostgresServer(tmp_path / "pg", durable=False)
+@contextlib.asynccontextmanager
+async def private_postgres(base: Path) -> AsyncIterator[PostgresServer]:
+    """A migrated PostgreSQL of this test alone (the session's serves every other test)."""
+    base.chmod(0o755)
+    server = PostgresServer(base / "pg", durable=False)
     admin = await asyncio.to_thread(server.start)
-    await ensure_database(admin, "hub")
-    await migrate(server.dsn("hub"))
-    yield server
-    await asyncio.to_thread(server.stop)
+    try:
+        await ensure_database(admin, "hub")
+        await migrate(server.dsn("hub"))
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
 
 
 @pytest.fixture(params=["redis", "postgres"])
 async def cluster(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings], private_redis: PrivateRedis,
-    private_postgres: PostgresServer,
+    tmp_path: Path,
 ) -> AsyncIterator[Cluster]:
-    settings = make_settings(
-        database_url=private_postgres.dsn("hub"), redis_url=private_redis.url, redis_prefix="ft",
-        presence_ttl=2, db_command_timeout=2.0,
-    )
+    stack = contextlib.AsyncExitStack()
     if request.param == "redis":
+        settings = make_settings(redis_url=private_redis.url, redis_prefix="ft", presence_ttl=2)
         stop, start = private_redis.stop, private_redis.start
     else:
+        pg = await stack.enter_async_context(private_postgres(tmp_path))
+        settings = make_settings(
+            database_url=pg.dsn("hub"), redis_url=private_redis.url, redis_prefix="ft",
+            presence_ttl=2, db_command_timeout=2.0,
+        )
+
         async def stop() -> None:
-            await asyncio.to_thread(private_postgres.stop)
+            await asyncio.to_thread(pg.stop)
 
         async def start() -> None:
-            await asyncio.to_thread(private_postgres.start)
+            await asyncio.to_thread(pg.start)
 
-    async def restart() -> None:
-        await stop()
-        await start()
-
-    async with contextlib.AsyncExitStack() as stack:
+    async with stack:
         url_a, _ = await stack.enter_async_context(running_hub(settings))
         url_b, _ = await stack.enter_async_context(running_hub(settings))
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=20))
-        yield Cluster(url_a, url_b, http, restart, stop, start)
+        yield Cluster(url_a, url_b, http, stop, start)
 
 
 async def test_dependency_restart_loses_no_acknowledged_stroke(cluster: Cluster) -> None:
@@ -373,15 +375,14 @@ async def test_dependency_restart_loses_no_acknowledged_stroke(cluster: Cluster)
         statuses: list[int] = []
 
         async def refused() -> bool:
-            t0 = asyncio.get_running_loop().time()
             r = await c.http.get(f"{c.url_b}/spaces", headers={"Authorization": f"Bearer {bob.token}"})
-            statuses.append((r.status_code, round(asyncio.get_running_loop().time() - t0, 2)))
+            statuses.append(r.status_code)
             if r.status_code == 200:
                 return False
             assert_unavailable(r, ("unavailable", "db_unavailable"))
             return True
 
-        await until(refused, timeout=15, what=f"REST to report the outage {statuses}")
+        await until(refused, timeout=15, what="REST to report the outage")
         during = [len(d.acked) for d in drawers]
         await c.start()
         for url in (c.url_a, c.url_b):
