@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from limits.aio.storage import RedisStorage
+from redis.asyncio import Redis
 
 from hub.config import Settings
+from storage.errors import as_unavailable
 from storage.postgres.migrate import migrate
 from storage.postgres.server import PostgresServer, ensure_database, free_port
 from storage.ratelimit import LimitsRateLimiter
@@ -158,6 +161,27 @@ async def test_driver_error_outside_a_repository_is_503(make_settings: Callable[
         r = await c.get("/auth/me")
         assert_unavailable(r)
         assert (await c.get("/healthz")).status_code == 200  # unlimited paths never touch it
+
+
+async def test_only_unreachable_dependencies_count_as_unavailable() -> None:
+    dead = free_port()
+    with pytest.raises(OSError) as refused:
+        await asyncio.open_connection("127.0.0.1", dead)
+    with pytest.raises(Exception) as pg:
+        await asyncpg.connect(f"postgresql://u:p@127.0.0.1:{dead}/db", timeout=5)
+    redis = Redis.from_url(f"redis://127.0.0.1:{dead}/0", retry=None)
+    with pytest.raises(Exception) as rd:
+        await redis.ping()
+    await redis.aclose()
+    for caught in (refused.value, pg.value, rd.value):
+        mapped = as_unavailable(caught)
+        assert mapped is not None and mapped.status == 503 and mapped.code == "unavailable", caught
+    wrapped = RuntimeError("while talking to a store")
+    wrapped.__cause__ = rd.value
+    assert as_unavailable(wrapped) is not None
+    # A missing file or a plain bug stays an internal error (a 500 someone has to look at).
+    assert as_unavailable(FileNotFoundError(2, "No such file")) is None
+    assert as_unavailable(KeyError("x")) is None
 
 
 # -- REST and joins during a Redis outage ---------------------------------------------------------------
