@@ -323,9 +323,10 @@ class Drawer:
                     self.acked.append((body["id"], ack["seq"]))
                     break
                 code = ack["error"]["code"]
-                assert code in ("unavailable", "db_unavailable", "db_timeout", "db_busy"), ack
+                assert code in ("unavailable", "db_unavailable", "db_timeout", "db_busy", "rate_limited"), ack
                 self.refusals.append(code)
-                await asyncio.sleep(0.1)  # a client's retry pace, not synchronisation
+                # A client's retry pace, not synchronisation.
+                await asyncio.sleep(ack["error"].get("details", {}).get("retry_after", 0.1))
 
 
 @dataclass
@@ -358,13 +359,15 @@ async def cluster(
 ) -> AsyncIterator[Cluster]:
     stack = contextlib.AsyncExitStack()
     if request.param == "redis":
-        settings = make_settings(redis_url=private_redis.url, redis_prefix="ft", presence_ttl=2)
+        settings = make_settings(
+            redis_url=private_redis.url, redis_prefix="ft", presence_ttl=2, stroke_rate=1000, stroke_burst=1000
+        )
         stop, start = private_redis.stop, private_redis.start
     else:
         pg = await stack.enter_async_context(private_postgres(tmp_path))
         settings = make_settings(
             database_url=pg.dsn("hub"), redis_url=private_redis.url, redis_prefix="ft",
-            presence_ttl=2, db_command_timeout=2.0,
+            presence_ttl=2, db_command_timeout=2.0, stroke_rate=1000, stroke_burst=1000,
         )
 
         async def stop() -> None:
