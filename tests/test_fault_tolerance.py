@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from limits.aio.storage import RedisStorage
+from redis.asyncio import Redis
 
 from hub.config import Settings
+from storage.errors import as_unavailable
 from storage.postgres.migrate import migrate
 from storage.postgres.server import PostgresServer, ensure_database, free_port
 from storage.ratelimit import LimitsRateLimiter
@@ -158,6 +161,27 @@ async def test_driver_error_outside_a_repository_is_503(make_settings: Callable[
         r = await c.get("/auth/me")
         assert_unavailable(r)
         assert (await c.get("/healthz")).status_code == 200  # unlimited paths never touch it
+
+
+async def test_only_unreachable_dependencies_count_as_unavailable() -> None:
+    dead = free_port()
+    with pytest.raises(OSError) as refused:
+        await asyncio.open_connection("127.0.0.1", dead)
+    with pytest.raises(Exception) as pg:
+        await asyncpg.connect(f"postgresql://u:p@127.0.0.1:{dead}/db", timeout=5)
+    redis = Redis.from_url(f"redis://127.0.0.1:{dead}/0", retry=None)
+    with pytest.raises(Exception) as rd:
+        await redis.ping()
+    await redis.aclose()
+    for caught in (refused.value, pg.value, rd.value):
+        mapped = as_unavailable(caught)
+        assert mapped is not None and mapped.status == 503 and mapped.code == "unavailable", caught
+    wrapped = RuntimeError("while talking to a store")
+    wrapped.__cause__ = rd.value
+    assert as_unavailable(wrapped) is not None
+    # A missing file or a plain bug stays an internal error (a 500 someone has to look at).
+    assert as_unavailable(FileNotFoundError(2, "No such file")) is None
+    assert as_unavailable(KeyError("x")) is None
 
 
 # -- REST and joins during a Redis outage ---------------------------------------------------------------
@@ -299,9 +323,10 @@ class Drawer:
                     self.acked.append((body["id"], ack["seq"]))
                     break
                 code = ack["error"]["code"]
-                assert code in ("unavailable", "db_unavailable", "db_timeout", "db_busy"), ack
+                assert code in ("unavailable", "db_unavailable", "db_timeout", "db_busy", "rate_limited"), ack
                 self.refusals.append(code)
-                await asyncio.sleep(0.1)  # a client's retry pace, not synchronisation
+                # A client's retry pace, not synchronisation.
+                await asyncio.sleep(ack["error"].get("details", {}).get("retry_after", 0.1))
 
 
 @dataclass
@@ -309,50 +334,54 @@ class Cluster:
     url_a: str
     url_b: str
     http: httpx.AsyncClient
-    restart: Callable[[], Awaitable[None]]
     stop: Callable[[], Awaitable[None]]
     start: Callable[[], Awaitable[None]]
     kind: str  # the dependency that is restarted
 
 
-@pytest.fixture
-async def private_postgres(tmp_path: Path) -> AsyncIterator[PostgresServer]:
-    tmp_path.chmod(0o755)
-    server = PostgresServer(tmp_path / "pg", durable=False)
+@contextlib.asynccontextmanager
+async def private_postgres(base: Path) -> AsyncIterator[PostgresServer]:
+    """A migrated PostgreSQL of this test alone (the session's serves every other test)."""
+    base.chmod(0o755)
+    server = PostgresServer(base / "pg", durable=False)
     admin = await asyncio.to_thread(server.start)
-    await ensure_database(admin, "hub")
-    await migrate(server.dsn("hub"))
-    yield server
-    await asyncio.to_thread(server.stop)
+    try:
+        await ensure_database(admin, "hub")
+        await migrate(server.dsn("hub"))
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
 
 
 @pytest.fixture(params=["redis", "postgres"])
 async def cluster(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings], private_redis: PrivateRedis,
-    private_postgres: PostgresServer,
+    tmp_path: Path,
 ) -> AsyncIterator[Cluster]:
-    settings = make_settings(
-        database_url=private_postgres.dsn("hub"), redis_url=private_redis.url, redis_prefix="ft",
-        presence_ttl=2, db_command_timeout=2.0,
-    )
+    stack = contextlib.AsyncExitStack()
     if request.param == "redis":
+        settings = make_settings(
+            redis_url=private_redis.url, redis_prefix="ft", presence_ttl=2, stroke_rate=1000, stroke_burst=1000
+        )
         stop, start = private_redis.stop, private_redis.start
     else:
+        pg = await stack.enter_async_context(private_postgres(tmp_path))
+        settings = make_settings(
+            database_url=pg.dsn("hub"), redis_url=private_redis.url, redis_prefix="ft",
+            presence_ttl=2, db_command_timeout=2.0, stroke_rate=1000, stroke_burst=1000,
+        )
+
         async def stop() -> None:
-            await asyncio.to_thread(private_postgres.stop)
+            await asyncio.to_thread(pg.stop)
 
         async def start() -> None:
-            await asyncio.to_thread(private_postgres.start)
+            await asyncio.to_thread(pg.start)
 
-    async def restart() -> None:
-        await stop()
-        await start()
-
-    async with contextlib.AsyncExitStack() as stack:
+    async with stack:
         url_a, _ = await stack.enter_async_context(running_hub(settings))
         url_b, _ = await stack.enter_async_context(running_hub(settings))
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=20))
-        yield Cluster(url_a, url_b, http, restart, stop, start, request.param)
+        yield Cluster(url_a, url_b, http, stop, start, request.param)
 
 
 async def test_dependency_restart_loses_no_acknowledged_stroke(cluster: Cluster) -> None:
@@ -374,16 +403,15 @@ async def test_dependency_restart_loses_no_acknowledged_stroke(cluster: Cluster)
         statuses: list[int] = []
 
         async def refused() -> bool:
-            t0 = asyncio.get_running_loop().time()
             r = await c.http.get(f"{c.url_b}/spaces", headers={"Authorization": f"Bearer {bob.token}"})
-            statuses.append((r.status_code, round(asyncio.get_running_loop().time() - t0, 2)))
+            statuses.append(r.status_code)
             if r.status_code == 200:
                 return False
             assert_unavailable(r, ("unavailable", "db_unavailable"))
             return True
 
         if c.kind == "postgres":
-            await until(refused, timeout=15, what=f"REST to report the outage {statuses}")
+            await until(refused, timeout=15, what="REST to report the outage")
         else:
             # Listing spaces needs only PostgreSQL: it keeps answering while Redis is down.
             for _ in range(5):

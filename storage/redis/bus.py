@@ -77,6 +77,9 @@ class RedisBus:
                 await pubsub.subscribe(self._channel)
                 self._subscribed.set()
                 delay = 0.1
+                # Ready again as soon as a round trip works, not at the canary loop's next turn.
+                with contextlib.suppress(RedisError, OSError):
+                    await self._redis.publish(self._channel, msgpack.packb([self.host_id, _CANARY, {}]))
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
@@ -100,7 +103,8 @@ class RedisBus:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            # Capped low: after an outage, readiness and cross-instance events wait for this retry.
+            delay = min(delay * 2, 1.0)
 
     async def _canary(self) -> None:
         while not self._closing:
