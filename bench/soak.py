@@ -487,8 +487,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     if "lost" in lg:
         d = lg["delivery_ms"]
         lines += [
-            f"strokes sent {lg['strokes_sent']:,}, acked {lg['acked']:,}, unacked {lg['unacked']}, resends "
-            f"{lg['resends']}, ack errors {lg['ack_errors']}",
+            f"strokes sent {lg['strokes_sent']:,}, acked {lg['acked']:,}, unacked {lg['unacked']} (refused "
+            f"{lg.get('refused')}), resends {lg['resends']}, ack errors {lg['ack_errors']}; load generator CPU "
+            f"{lg.get('loadgen_cpu_pct')} % of a core",
             f"deliveries expected {lg['deliveries_expected']:,}: live {lg['delivered_live']:,}, replay "
             f"{lg['delivered_by_replay']:,}, snapshot {lg['delivered_by_snapshot']:,}; LOST {lg['lost']:,}; "
             f"duplicates {lg['duplicates']}, replay overlap {lg['replay_overlap']}, echoes {lg['echoes']}",

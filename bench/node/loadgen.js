@@ -139,7 +139,11 @@ function connect(cfg, token) {
       timeout: cfg.connectTimeoutMs,
       auth: { token },
     });
+    // The manager's timeout covers the transport only; a server that never answers the namespace
+    // CONNECT would otherwise leave this pending for ever.
+    const timer = setTimeout(() => done(new Error('connect timeout (no CONNECT answer)')), cfg.connectTimeoutMs);
     const done = (err) => {
+      clearTimeout(timer);
       socket.off('connect');
       socket.off('connect_error');
       if (err) {
@@ -466,12 +470,13 @@ async function runReplay(cfg, report) {
 // Every acked stroke is expected once at every other member of its room, live, by replay or in a
 // snapshot; what is missing at the end is loss.
 
+const TRANSIENT_CODES = new Set(['not_joined', 'not_connected', 'starting', 'unavailable', 'service_unavailable']);
+
 const SOAK_DEFAULTS = {
   urls: [],
   ratePerRoom: 10, // strokes/s per room, shared round-robin by the room's connected members
   duration: 20, // seconds of sending
   windowMs: 5000, // timeline granularity
-  retryMs: 1000, // a stroke whose ack failed is sent again after this (same id)
   maxAttempts: 20, // per stroke
   reconnectMinMs: 200,
   reconnectMaxMs: 2000,
@@ -505,8 +510,8 @@ async function runSoak(rawCfg, report) {
   const t0 = now();
   const wall0 = Date.now();
   let base = t0; // the timeline starts when sending does
-  let sending = false;
   let stopping = false;
+  let inflight = 0;
   const windowAt = (t) => {
     const k = Math.max(0, Math.floor((t - base) / cfg.windowMs));
     while (windows.length <= k) {
@@ -570,6 +575,7 @@ async function runSoak(rawCfg, report) {
   const openMember = async (member, urlIndex, since) => {
     const url = cfg.urls[urlIndex % cfg.urls.length];
     const socket = await connect({ ...cfg, url }, member.token);
+    member.stage = `joining ${url}`;
     socket.on('stroke', (ev) => onStroke(member, ev));
     let reply;
     try {
@@ -601,6 +607,8 @@ async function runSoak(rawCfg, report) {
     if (stopping || member.reconnecting) return;
     member.reconnecting = true;
     const attempt = async (n) => {
+      member.attempt = n;
+      member.stage = 'connecting';
       if (stopping || n > cfg.maxReconnects) {
         member.reconnecting = false;
         return;
@@ -615,6 +623,8 @@ async function runSoak(rawCfg, report) {
         if (member.urlIndex !== member.homeIndex) totals.movedHub++;
       } catch (err) {
         const code = String((err && err.message) || err).slice(0, 80);
+        member.lastError = code;
+        member.stage = 'waiting';
         if (code.startsWith('join')) bump(totals.joinErrors, code);
         else bump(totals.connectErrors, code);
         const delay = Math.min(cfg.reconnectMaxMs, cfg.reconnectMinMs * 2 ** Math.min(n - 1, 8));
@@ -624,6 +634,9 @@ async function runSoak(rawCfg, report) {
     setTimeout(() => attempt(1), cfg.reconnectMinMs * Math.random());
   };
 
+  // As the web client (web/static/js/whiteboard.js): a stroke whose ack never came, or that was refused
+  // with a "not now" code, stays pending and is sent again (same id) after its sender's next join; any
+  // other refusal drops it, as the client does after telling its user.
   const sendStroke = (member, id) => {
     const s = strokes.get(id);
     if (!member.connected || !member.socket) {
@@ -632,9 +645,11 @@ async function runSoak(rawCfg, report) {
     }
     s.attempts++;
     if (s.attempts > 1) totals.resent++;
-    const w = windowAt(now());
-    w.sent++;
-    member.socket.timeout(cfg.ackTimeoutMs).emit('stroke', s.payload, (err, reply) => {
+    windowAt(now()).sent++;
+    const socket = member.socket;
+    inflight++;
+    socket.timeout(cfg.ackTimeoutMs).emit('stroke', s.payload, (err, reply) => {
+      inflight--;
       if (!err && reply && reply.ok === true) {
         if (!s.acked) {
           s.acked = true;
@@ -647,13 +662,17 @@ async function runSoak(rawCfg, report) {
       bump(totals.ackErrors, code);
       windowAt(now()).ackErrors++;
       if (s.acked || stopping) return;
+      if (!(err || TRANSIENT_CODES.has(code))) {
+        s.refused = code;
+        return;
+      }
       if (s.attempts >= cfg.maxAttempts) {
         totals.gaveUp++;
         return;
       }
-      setTimeout(() => {
-        if (!stopping && !s.acked) sendStroke(member, id);
-      }, cfg.retryMs);
+      // The ack of a socket that has since been replaced: the next join already happened.
+      if (member.connected && member.socket !== socket) sendStroke(member, id);
+      else member.pending.push(id);
     });
   };
 
@@ -690,11 +709,11 @@ async function runSoak(rawCfg, report) {
   if (report.connected !== members.length) throw new Error(`only ${report.connected} of ${members.length} joined`);
 
   const sendStart = now();
+  const cpu0 = process.cpuUsage();
   base = sendStart;
   windows.length = 0;
   report.send_started_unix_ms = Date.now();
   log(JSON.stringify({ phase: 'sending', unix_ms: report.send_started_unix_ms }));
-  sending = true;
   const sentPerRoom = new Array(rooms.length).fill(0);
   const phase = rooms.map((_, r) => (r / rooms.length) * (1000 / cfg.ratePerRoom));
   let shortfall = 0;
@@ -746,7 +765,8 @@ async function runSoak(rawCfg, report) {
     }, 2);
   });
   const sendEnd = now();
-  sending = false;
+  const cpu = process.cpuUsage(cpu0);
+  report.loadgen_cpu_pct = round(((cpu.user + cpu.system) / 1e3 / (sendEnd - sendStart)) * 100, 1);
   log(JSON.stringify({ phase: 'draining', sent: totals.sent, acked: totals.acked }));
 
   // Drain: every stroke acked or given up, every member connected, every acked stroke at every member.
@@ -758,10 +778,7 @@ async function runSoak(rawCfg, report) {
     }
     return n;
   };
-  const settled = () => {
-    for (const s of strokes.values()) if (!s.acked && s.attempts < cfg.maxAttempts) return false;
-    return members.every((m) => m.connected);
-  };
+  const settled = () => inflight === 0 && members.every((m) => m.connected && m.pending.length === 0);
   const drainDeadline = now() + cfg.drainMs;
   while (now() < drainDeadline) {
     if (settled() && missing() === 0) break;
@@ -772,12 +789,14 @@ async function runSoak(rawCfg, report) {
 
   let expected = 0;
   let unacked = 0;
+  const refused = {};
   let deliveredUnacked = 0;
   const lostByRoom = {};
   const lostSamples = [];
   for (const [id, s] of strokes) {
     if (!s.acked) {
       unacked++;
+      if (s.refused) bump(refused, s.refused);
       for (let i = 0; i < s.got.length; i++) if (s.got[i]) deliveredUnacked++;
       continue;
     }
@@ -807,6 +826,7 @@ async function runSoak(rawCfg, report) {
     resends: totals.resent,
     acked: totals.acked,
     unacked,
+    refused,
     gave_up: totals.gaveUp,
     ack_errors: totals.ackErrors,
     deliveries_expected: expected,
@@ -831,6 +851,9 @@ async function runSoak(rawCfg, report) {
     connect_errors: totals.connectErrors,
     disconnects: totals.disconnects,
     connected_at_end: members.filter((m) => m.connected).length,
+    not_connected_at_end: members.filter((m) => !m.connected).slice(0, 10).map((m) => ({ room: m.room,
+      index: m.index, hub: m.urlIndex, reconnecting: m.reconnecting, attempt: m.attempt, stage: m.stage,
+      last_error: m.lastError })),
     members_per_hub_at_end: cfg.urls.map((_, u) => members.filter((m) => m.connected && m.urlIndex === u).length),
     wall_start_unix_ms: wall0,
     timeline: windows.map((w) => ({ t_s: w.t_s, sent: w.sent, acked: w.acked, ack_errors: w.ackErrors,
