@@ -381,6 +381,8 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
         result["end_samples"] = {k: v.__dict__ for k, v in end_samples.items()}
     except (procs.BenchError, httpx.HTTPError, OSError) as exc:
         result["error"] = str(exc) if isinstance(exc, procs.BenchError) else f"{type(exc).__name__}: {exc}"
+    except KeyboardInterrupt:
+        result["error"] = "interrupted"  # still stop everything and report what was seen
     finally:
         if loadgen is not None:
             loadgen.stop()
