@@ -547,9 +547,11 @@ def docs_section(result: dict[str, Any], command: str, stamp: str) -> str:
         ])
         rows.append([f"{p['process']}: fds (sockets)", "", f"{p['fds_start']} ({p['sockets_start']}) -> "
                      f"{p['fds_end']} ({p['sockets_end']})", ""])
+    restarted = {p["process"].split()[0] for p in result.get("processes") or [] if "restarted" in p["process"]}
     for name, b in (result.get("idle_before") or {}).items():
         a = (result.get("idle_after") or {}).get(name, {})
-        rows.append([f"{name}: fds with no socket, before / after", "no growth", f"{b['fds']} / {a.get('fds')}", ""])
+        after = f"{a.get('fds')} (restarted process)" if name in restarted else str(a.get("fds"))
+        rows.append([f"{name}: fds with no socket, before / after", "no growth", f"{b['fds']} / {after}", ""])
     table = ["| metric | target | result | |", "|---|---|---|---|"]
     table += ["| " + " | ".join(r) + " |" for r in rows]
     faults = "; ".join(f"{f['action']} at {f['at_s']:.0f} s" for f in result.get("faults") or []) or "none"
