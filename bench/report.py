@@ -122,12 +122,12 @@ def plain(table: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def update_docs(path: Path, section: str) -> None:
-    """Replace the generated results section of docs/performance.md (between the markers)."""
+def update_docs(path: Path, section: str, begin: str = BEGIN, end_marker: str = END) -> None:
+    """Replace a generated section of docs/performance.md (between the markers)."""
     text = path.read_text() if path.exists() else ""
-    block = f"{BEGIN}\n{section.strip()}\n{END}"
-    if BEGIN in text and END in text:
-        start, end = text.index(BEGIN), text.index(END) + len(END)
+    block = f"{begin}\n{section.strip()}\n{end_marker}"
+    if begin in text and end_marker in text:
+        start, end = text.index(begin), text.index(end_marker) + len(end_marker)
         text = text[:start] + block + text[end:]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"

@@ -1,4 +1,4 @@
-"""The benchmark's own tools work: the Node reference server and the load generator, for a few seconds.
+"""The benchmark's own tools work: the Node reference server, the load generator and the soak, for seconds.
 
 Not a performance test: it proves the measuring instrument counts right (every expected delivery
 arrives, acks come back, replay is complete) so a benchmark number is never an artefact of the tool.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import procs, provision
+from bench import procs, provision, soak
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,36 @@ def test_reference_replay_is_complete(node_ready: None, tmp_path: Path) -> None:
     assert report["events_written"] == 200
     assert report["replay_checks"] == {"recovered": 2, "complete": 2, "contiguous": 2, "failures": {}}
     assert report["replay_ms"]["n"] == 2
+
+
+def test_hub_soak_delivers_every_acked_stroke_through_a_hub_kill(node_ready: None, tmp_path: Path) -> None:
+    """`bench.soak` in miniature: two hubs on one PostgreSQL and Redis, one SIGKILLed mid-run.
+
+    The dead hub's clients reconnect by themselves and resume, and the soak's counts add up: every
+    expected delivery is live, replayed, in a snapshot or counted as lost, none twice. Loss itself is
+    what the soak measures and reports (docs/performance.md, "Soak"), as the other benchmarks report
+    their latencies; it is not asserted here.
+    """
+    opts = soak.Options(
+        seconds=12, clients=8, rooms=2, rate=120, faults=("kill",), kill_at=0.4, hub_down=2, drain_s=20, sample_s=2
+    )
+    result = soak.run(opts, tmp_path)
+    lg = result.get("loadgen") or {}
+    summary = "\n".join(soak.summary_lines(result))
+    assert result.get("error") is None and lg.get("error") is None, summary
+    assert [f["action"] for f in result["faults"]] == ["hub1 SIGKILL", "hub1 start"], summary
+    assert "error" not in result["faults"][1], summary
+    # Members alternate between the hubs, so the 4 on hub1 lost their socket and came back.
+    assert lg["clients"] == 8 and lg["connected_at_end"] == 8, summary
+    assert sum(lg["disconnects"].values()) == 4 and lg["reconnects"] >= 4, summary
+    assert lg["recovered_joins"] + lg["snapshot_joins"] >= 4, summary
+    assert lg["unacked"] == 0 and lg["acked"] == lg["strokes_sent"] > 0, summary
+    assert lg["deliveries_expected"] == 3 * lg["acked"], summary
+    delivered = lg["delivered_live"] + lg["delivered_by_replay"] + lg["delivered_by_snapshot"]
+    assert delivered + lg["lost"] == lg["deliveries_expected"], summary
+    assert sum(lg["lost_by_room"].values()) == lg["lost"], summary
+    assert lg["duplicates"] == 0 and lg["echoes"] == 0 and lg["unknown_events"] == 0, summary
+    assert lg["delivery_ms"]["n"] == lg["delivered_live"], summary
+    assert {p["process"] for p in result["processes"]} >= {"hub0", "hub1", "hub1 (restarted)"}, summary
+    assert all(p["rss_start_kb"] > 0 and p["fds_start"] > 0 for p in result["processes"]), summary
+    assert result["verdict"]["ran"], summary

@@ -139,7 +139,11 @@ function connect(cfg, token) {
       timeout: cfg.connectTimeoutMs,
       auth: { token },
     });
+    // The manager's timeout covers the transport only; a server that never answers the namespace
+    // CONNECT would otherwise leave this pending for ever.
+    const timer = setTimeout(() => done(new Error('connect timeout (no CONNECT answer)')), cfg.connectTimeoutMs);
     const done = (err) => {
+      clearTimeout(timer);
       socket.off('connect');
       socket.off('connect_error');
       if (err) {
@@ -457,6 +461,408 @@ async function runReplay(cfg, report) {
   report.connected = timings.length + 1;
 }
 
+// ---- soak ----
+//
+// Long-running load over several hubs with faults injected from outside (bench/soak.py restarts Redis
+// and SIGKILLs a hub). Unlike the other modes, sockets reconnect on their own: a lost socket tries the
+// next URL in `urls` (then the next...) with capped backoff and joins with `since` = the last {seq,
+// epoch} it saw, as the web client does; strokes whose ack never came are sent again with the same id.
+// Every acked stroke is expected once at every other member of its room, live, by replay or in a
+// snapshot; what is missing at the end is loss.
+
+const TRANSIENT_CODES = new Set(['not_joined', 'not_connected', 'starting', 'unavailable', 'service_unavailable']);
+
+const SOAK_DEFAULTS = {
+  urls: [],
+  ratePerRoom: 10, // strokes/s per room, shared round-robin by the room's connected members
+  duration: 20, // seconds of sending
+  windowMs: 5000, // timeline granularity
+  maxAttempts: 20, // per stroke
+  reconnectMinMs: 200,
+  reconnectMaxMs: 2000,
+  maxReconnects: 500, // per socket
+};
+
+function soakConfig(cfg) {
+  const c = { ...SOAK_DEFAULTS, ...cfg };
+  if (!Array.isArray(c.urls) || c.urls.length === 0) c.urls = [c.url];
+  for (const url of c.urls) {
+    const host = new URL(url).hostname;
+    if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)) {
+      throw new Error('the load generator only talks to loopback addresses');
+    }
+  }
+  return c;
+}
+
+async function runSoak(rawCfg, report) {
+  const cfg = soakConfig(rawCfg);
+  const strokes = new Map(); // id -> record
+  const members = []; // every client
+  const rooms = cfg.rooms.map((room, r) => ({ r, spaceId: room.space_id, members: [], next: 0 }));
+  const windows = [];
+  const totals = {
+    sent: 0, resent: 0, acked: 0, ackErrors: {}, gaveUp: 0, live: 0, replayed: 0, snapshotted: 0,
+    duplicates: 0, replayOverlap: 0, echoes: 0, unknown: 0, reconnects: 0, recoveredJoins: 0,
+    snapshotJoins: 0, joinErrors: {}, connectErrors: {}, disconnects: {}, movedHub: 0,
+  };
+  const allLatencies = [];
+  const t0 = now();
+  const wall0 = Date.now();
+  let base = t0; // the timeline starts when sending does
+  let stopping = false;
+  let inflight = 0;
+  const windowAt = (t) => {
+    const k = Math.max(0, Math.floor((t - base) / cfg.windowMs));
+    while (windows.length <= k) {
+      windows.push({ t_s: round((windows.length * cfg.windowMs) / 1000, 1), lat: [], sent: 0, acked: 0,
+        ackErrors: 0, disconnects: 0, reconnects: 0, connectedMin: null });
+    }
+    return windows[k];
+  };
+  const bump = (obj, key) => { obj[key] = (obj[key] || 0) + 1; };
+
+  const markDelivered = (member, id, how, t) => {
+    const s = strokes.get(id);
+    if (!s) {
+      totals.unknown++;
+      return;
+    }
+    if (s.room !== member.room) return;
+    if (s.sender === member.index) {
+      if (how === 'live') totals.echoes++;
+      return; // a replay or snapshot naturally contains one's own strokes
+    }
+    if (s.got[member.index]) {
+      if (how === 'live' && s.got[member.index] === 1) totals.duplicates++;
+      else totals.replayOverlap++;
+      return;
+    }
+    s.got[member.index] = how === 'live' ? 1 : 2;
+    if (how === 'live') {
+      totals.live++;
+      const lat = t - s.t0;
+      allLatencies.push(lat);
+      windowAt(t).lat.push(lat);
+    } else if (how === 'replay') totals.replayed++;
+    else totals.snapshotted++;
+  };
+
+  const onStroke = (member, ev) => {
+    const t = now();
+    if (!ev || typeof ev.id !== 'string') return;
+    if (typeof ev.seq === 'number' && ev.seq > member.lastSeq) member.lastSeq = ev.seq;
+    markDelivered(member, ev.id, 'live', t);
+  };
+
+  const applyJoin = (member, reply, first) => {
+    if (first) {
+      // A fresh board: nothing to count yet.
+    } else if (reply.recovered === true) {
+      totals.recoveredJoins++;
+      for (const ev of reply.events || []) {
+        if (ev && ev.type === 'stroke' && typeof ev.id === 'string') markDelivered(member, ev.id, 'replay', now());
+      }
+    } else {
+      totals.snapshotJoins++;
+      const list = (reply.snapshot && reply.snapshot.strokes) || [];
+      for (const st of list) if (st && typeof st.id === 'string') markDelivered(member, st.id, 'snapshot', now());
+    }
+    member.lastSeq = Math.max(member.lastSeq, reply.seq || 0);
+    member.epoch = reply.epoch;
+  };
+
+  const openMember = async (member, urlIndex, since) => {
+    const url = cfg.urls[urlIndex % cfg.urls.length];
+    const socket = await connect({ ...cfg, url }, member.token);
+    member.stage = `joining ${url}`;
+    socket.on('stroke', (ev) => onStroke(member, ev));
+    let reply;
+    try {
+      reply = await join(cfg, socket, rooms[member.room].spaceId, since);
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    member.socket = socket;
+    member.urlIndex = urlIndex % cfg.urls.length;
+    member.connected = true;
+    socket.on('disconnect', (reason) => {
+      if (member.socket !== socket) return;
+      member.connected = false;
+      member.socket = null;
+      if (stopping) return;
+      bump(totals.disconnects, String(reason));
+      windowAt(now()).disconnects++;
+      scheduleReconnect(member);
+    });
+    applyJoin(member, reply, since == null && member.epoch == null);
+    if (member.pending.length) {
+      const again = member.pending.splice(0);
+      for (const id of again) sendStroke(member, id);
+    }
+  };
+
+  const scheduleReconnect = (member) => {
+    if (stopping || member.reconnecting) return;
+    member.reconnecting = true;
+    const attempt = async (n) => {
+      member.attempt = n;
+      member.stage = 'connecting';
+      if (stopping || n > cfg.maxReconnects) {
+        member.reconnecting = false;
+        return;
+      }
+      // The first retry goes to the next hub; a hub that is down refuses at once, so the loop moves on.
+      const target = member.urlIndex + n;
+      try {
+        await openMember(member, target, member.epoch ? { seq: member.lastSeq, epoch: member.epoch } : null);
+        member.reconnecting = false;
+        totals.reconnects++;
+        windowAt(now()).reconnects++;
+        if (member.urlIndex !== member.homeIndex) totals.movedHub++;
+      } catch (err) {
+        const code = String((err && err.message) || err).slice(0, 80);
+        member.lastError = code;
+        member.stage = 'waiting';
+        if (code.startsWith('join')) bump(totals.joinErrors, code);
+        else bump(totals.connectErrors, code);
+        const delay = Math.min(cfg.reconnectMaxMs, cfg.reconnectMinMs * 2 ** Math.min(n - 1, 8));
+        setTimeout(() => attempt(n + 1), delay * (0.5 + Math.random() / 2));
+      }
+    };
+    setTimeout(() => attempt(1), cfg.reconnectMinMs * Math.random());
+  };
+
+  // As the web client (web/static/js/whiteboard.js): a stroke whose ack never came, or that was refused
+  // with a "not now" code, stays pending and is sent again (same id) after its sender's next join; any
+  // other refusal drops it, as the client does after telling its user.
+  const sendStroke = (member, id) => {
+    const s = strokes.get(id);
+    if (!member.connected || !member.socket) {
+      member.pending.push(id);
+      return;
+    }
+    s.attempts++;
+    if (s.attempts > 1) totals.resent++;
+    windowAt(now()).sent++;
+    const socket = member.socket;
+    inflight++;
+    socket.timeout(cfg.ackTimeoutMs).emit('stroke', s.payload, (err, reply) => {
+      inflight--;
+      if (!err && reply && reply.ok === true) {
+        if (!s.acked) {
+          s.acked = true;
+          totals.acked++;
+          windowAt(now()).acked++;
+        }
+        return;
+      }
+      const code = err ? 'ack_timeout' : (reply && reply.error && reply.error.code) || 'bad_reply';
+      bump(totals.ackErrors, code);
+      windowAt(now()).ackErrors++;
+      if (s.acked || stopping) return;
+      if (!(err || TRANSIENT_CODES.has(code))) {
+        s.refused = code;
+        return;
+      }
+      if (s.attempts >= cfg.maxAttempts) {
+        totals.gaveUp++;
+        return;
+      }
+      // The ack of a socket that has since been replaced: the next join already happened.
+      if (member.connected && member.socket !== socket) sendStroke(member, id);
+      else member.pending.push(id);
+    });
+  };
+
+  // Connect everyone: each room's first member first (it creates the board), then the rest.
+  let k = 0;
+  cfg.rooms.forEach((room, r) => room.tokens.forEach((token, i) => {
+    const member = { room: r, index: i, token, homeIndex: k % cfg.urls.length, urlIndex: k % cfg.urls.length,
+      socket: null, connected: false, reconnecting: false, lastSeq: 0, epoch: null, pending: [] };
+    k++;
+    members.push(member);
+    rooms[r].members.push(member);
+  }));
+  const failures = {};
+  const openAll = async (list) => {
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) {
+        const member = list[next++];
+        try {
+          await openMember(member, member.homeIndex, null);
+        } catch (err) {
+          bump(failures, String((err && err.message) || err).slice(0, 120));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, cfg.connectConcurrency) }, worker));
+  };
+  await openAll(members.filter((m) => m.index === 0));
+  await openAll(members.filter((m) => m.index !== 0));
+  report.connected = members.filter((m) => m.connected).length;
+  report.clients_expected = members.length;
+  report.connect_failures = failures;
+  report.connect_ms = round(now() - t0, 0);
+  if (report.connected !== members.length) throw new Error(`only ${report.connected} of ${members.length} joined`);
+
+  const sendStart = now();
+  const cpu0 = process.cpuUsage();
+  base = sendStart;
+  windows.length = 0;
+  report.send_started_unix_ms = Date.now();
+  log(JSON.stringify({ phase: 'sending', unix_ms: report.send_started_unix_ms }));
+  const sentPerRoom = new Array(rooms.length).fill(0);
+  const phase = rooms.map((_, r) => (r / rooms.length) * (1000 / cfg.ratePerRoom));
+  let shortfall = 0;
+  let lastLog = sendStart;
+  let lastCount = 0;
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const t = now();
+      const elapsed = t - sendStart;
+      if (t - lastCount >= 100) {
+        lastCount = t;
+        const w = windowAt(t);
+        const live = members.reduce((a, m) => a + (m.connected ? 1 : 0), 0);
+        w.connectedMin = w.connectedMin == null ? live : Math.min(w.connectedMin, live);
+      }
+      if (t - lastLog > 10000) {
+        const live = members.reduce((a, m) => a + (m.connected ? 1 : 0), 0);
+        lastLog = t;
+        log(JSON.stringify({ phase: 'progress', elapsed_s: round(elapsed / 1000, 0), sent: totals.sent,
+          acked: totals.acked, live: totals.live, connected: live, reconnects: totals.reconnects }));
+      }
+      if (elapsed >= cfg.duration * 1000) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      for (const room of rooms) {
+        const due = Math.floor(((elapsed - phase[room.r]) / 1000) * cfg.ratePerRoom);
+        for (let n = 0; sentPerRoom[room.r] < due && n < 200; n++) {
+          sentPerRoom[room.r]++;
+          // The next connected member in turn sends; a room with nobody connected skips its turn.
+          let sender = null;
+          for (let j = 0; j < room.members.length && !sender; j++) {
+            const m = room.members[(room.next + j) % room.members.length];
+            if (m.connected) sender = m;
+          }
+          room.next++;
+          if (!sender) {
+            shortfall++;
+            continue;
+          }
+          const payload = makeStroke(room.spaceId, cfg.points);
+          strokes.set(payload.id, { t0: now(), room: room.r, sender: sender.index, payload, attempts: 0,
+            acked: false, got: new Uint8Array(room.members.length) });
+          totals.sent++;
+          sendStroke(sender, payload.id);
+        }
+      }
+    }, 2);
+  });
+  const sendEnd = now();
+  const cpu = process.cpuUsage(cpu0);
+  report.loadgen_cpu_pct = round(((cpu.user + cpu.system) / 1e3 / (sendEnd - sendStart)) * 100, 1);
+  log(JSON.stringify({ phase: 'draining', sent: totals.sent, acked: totals.acked }));
+
+  // Drain: every stroke acked or given up, every member connected, every acked stroke at every member.
+  const missing = () => {
+    let n = 0;
+    for (const s of strokes.values()) {
+      if (!s.acked) continue;
+      for (let i = 0; i < s.got.length; i++) if (i !== s.sender && !s.got[i]) n++;
+    }
+    return n;
+  };
+  const settled = () => inflight === 0 && members.every((m) => m.connected && m.pending.length === 0);
+  const drainDeadline = now() + cfg.drainMs;
+  while (now() < drainDeadline) {
+    if (settled() && missing() === 0) break;
+    await sleep(100); // polling our own counters; bounded by drainMs
+  }
+  stopping = true;
+  const drainEnd = now();
+
+  let expected = 0;
+  let unacked = 0;
+  const refused = {};
+  let deliveredUnacked = 0;
+  const lostByRoom = {};
+  const lostSamples = [];
+  for (const [id, s] of strokes) {
+    if (!s.acked) {
+      unacked++;
+      if (s.refused) bump(refused, s.refused);
+      for (let i = 0; i < s.got.length; i++) if (s.got[i]) deliveredUnacked++;
+      continue;
+    }
+    for (let i = 0; i < s.got.length; i++) {
+      if (i === s.sender) continue;
+      expected++;
+      if (!s.got[i]) {
+        lostByRoom[s.room] = (lostByRoom[s.room] || 0) + 1;
+        if (lostSamples.length < 20) {
+          const m = rooms[s.room].members[i];
+          lostSamples.push({ id, room: s.room, member: i, member_hub: m.urlIndex, sender: s.sender,
+            sent_at_s: round((s.t0 - sendStart) / 1000, 1), attempts: s.attempts });
+        }
+      }
+    }
+  }
+  const lost = missing();
+  Object.assign(report, {
+    rooms: rooms.length,
+    clients: members.length,
+    rate_per_room: cfg.ratePerRoom,
+    duration_s: cfg.duration,
+    send_seconds: round((sendEnd - sendStart) / 1000, 1),
+    drain_seconds: round((drainEnd - sendEnd) / 1000, 1),
+    strokes_sent: totals.sent,
+    send_shortfall: shortfall,
+    resends: totals.resent,
+    acked: totals.acked,
+    unacked,
+    refused,
+    gave_up: totals.gaveUp,
+    ack_errors: totals.ackErrors,
+    deliveries_expected: expected,
+    delivered_live: totals.live,
+    delivered_by_replay: totals.replayed,
+    delivered_by_snapshot: totals.snapshotted,
+    delivered_unacked: deliveredUnacked,
+    lost,
+    lost_by_room: lostByRoom,
+    lost_samples: lostSamples,
+    duplicates: totals.duplicates,
+    replay_overlap: totals.replayOverlap,
+    echoes: totals.echoes,
+    unknown_events: totals.unknown,
+    deliveries_per_s: round(totals.live / Math.max((sendEnd - sendStart) / 1000, 1e-3), 0),
+    delivery_ms: summary(allLatencies),
+    reconnects: totals.reconnects,
+    moved_hub: totals.movedHub,
+    recovered_joins: totals.recoveredJoins,
+    snapshot_joins: totals.snapshotJoins,
+    join_errors: totals.joinErrors,
+    connect_errors: totals.connectErrors,
+    disconnects: totals.disconnects,
+    connected_at_end: members.filter((m) => m.connected).length,
+    not_connected_at_end: members.filter((m) => !m.connected).slice(0, 10).map((m) => ({ room: m.room,
+      index: m.index, hub: m.urlIndex, reconnecting: m.reconnecting, attempt: m.attempt, stage: m.stage,
+      last_error: m.lastError })),
+    members_per_hub_at_end: cfg.urls.map((_, u) => members.filter((m) => m.connected && m.urlIndex === u).length),
+    wall_start_unix_ms: wall0,
+    timeline: windows.map((w) => ({ t_s: w.t_s, sent: w.sent, acked: w.acked, ack_errors: w.ackErrors,
+      disconnects: w.disconnects, reconnects: w.reconnects, connected_min: w.connectedMin,
+      delivery_ms: summary(w.lat) })),
+  });
+  for (const m of members) if (m.socket) m.socket.close();
+}
+
 // ---- main ----
 
 async function main() {
@@ -475,6 +881,7 @@ async function main() {
     if (cfg.mode === 'fanout') await runFanout(cfg, report);
     else if (cfg.mode === 'idle') await runIdle(cfg, report);
     else if (cfg.mode === 'replay') await runReplay(cfg, report);
+    else if (cfg.mode === 'soak') await runSoak(cfg, report);
     else throw new Error(`unknown mode ${cfg.mode}`);
   } catch (err) {
     report.error = String((err && err.message) || err);
