@@ -38,11 +38,15 @@ lock: $(VENV)/.dev
 	printf 'pip\nsetuptools>=77\n' | $(BIN)/uv pip compile -q pyproject.toml - --extra dev --universal \
 	  --python-version 3.11 --custom-compile-command 'make lock' -o $(LOCK) $(ARGS)
 
+# Quiet by default (warnings and errors only): the hub prints where it listens. HUB_LOG_LEVEL=INFO shows
+# the request and event log lines.
+HUB_QUIET := HUB_LOG_LEVEL=$${HUB_LOG_LEVEL:-WARNING}
+
 run: $(VENV)/.runtime
-	$(BIN)/hub serve $(ARGS)
+	@$(HUB_QUIET) $(BIN)/hub serve $(ARGS)
 
 demo: $(VENV)/.runtime
-	$(BIN)/hub serve --demo $(ARGS)
+	@$(HUB_QUIET) $(BIN)/hub serve --demo $(ARGS)
 
 migrate: $(VENV)/.runtime
 	$(BIN)/hub migrate
