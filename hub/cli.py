@@ -4,18 +4,43 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from hub.config import ConfigError, Settings, load_settings
+from hub.demo import ExamplesError
 from hub.logs import configure_logging
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     return load_settings(config_path=args.config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _browser_url(settings: Settings, port: int) -> str:
+    """The address a person on this machine opens (a wildcard bind is reachable on loopback)."""
+    if settings.public_url:
+        return settings.base_url
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _announce(settings: Settings, port: int, workers: int = 1) -> None:
+    extra = f" ({workers} workers)" if workers > 1 else ""
+    print(f"Collab Hub listening on {_browser_url(settings, port)}{extra} — open it in a browser", flush=True)
+
+
+def _examples_dir(args: argparse.Namespace) -> Path | None:
+    from hub.demo import DEFAULT_DIR
+
+    if args.examples:
+        return Path(args.examples)
+    return DEFAULT_DIR if getattr(args, "demo", False) else None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -54,19 +79,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "proxy_headers": settings.trust_forwarded,
         "server_header": False,
     }
-    if args.demo:
-        print(json.dumps(asyncio.run(_load_demo(settings)), indent=2))
+    examples = _examples_dir(args)
+    if examples is not None:
+        print(json.dumps(asyncio.run(_load_demo(settings, examples)), indent=2))
     if settings.workers > 1:
         # Each worker rebuilds its settings from the same environment and config file.
         os.environ.update({"HUB_HOST": settings.host, "HUB_PORT": str(settings.port)})
         if args.config:
             os.environ["HUB_CONFIG"] = args.config
+        # The supervisor binds the socket before it starts the workers.
+        _announce(settings, settings.port, settings.workers)
         uvicorn.run("hub.asgi:factory", factory=True, workers=settings.workers, **common)
-    else:
-        from hub.asgi import create_app
+        return 0
+    from hub.asgi import create_app
 
-        uvicorn.run(create_app(settings), **common)
-    return 0
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                bound = [s.getsockname()[1] for server in self.servers for s in server.sockets or ()]
+                _announce(settings, bound[0] if bound else settings.port)
+
+    server = AnnouncingServer(uvicorn.Config(create_app(settings), **common))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    # Like uvicorn.run: a server that never started (port taken, startup failed) is a failure.
+    return 0 if server.started else 3
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -93,21 +131,24 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _load_demo(settings: Settings) -> dict[str, Any]:
+async def _load_demo(settings: Settings, directory: Path) -> dict[str, Any]:
     from hub.app import build_hub
-    from hub.demo import load_demo
+    from hub.demo import example_files, load_examples
 
+    example_files(directory)  # a wrong directory fails before the hub starts
     hub = await build_hub(settings)
     try:
-        return await load_demo(hub)
+        return await load_examples(hub, directory)
     finally:
         await hub.close()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from hub.demo import DEFAULT_DIR
+
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_json)
-    print(json.dumps(asyncio.run(_load_demo(settings)), indent=2))
+    print(json.dumps(asyncio.run(_load_demo(settings, _examples_dir(args) or DEFAULT_DIR)), indent=2))
     return 0
 
 
@@ -162,10 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
-    serve.add_argument("--demo", action="store_true", help="load example users, spaces and bins")
+    serve.add_argument("--demo", action="store_true", help="load the example users, spaces and bins of examples/")
+    serve.add_argument("--examples", metavar="DIR", help="load the examples of DIR (JSON files shaped like examples/)")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("demo", help="load example users, spaces and bins").set_defaults(func=cmd_demo)
+    demo = sub.add_parser("demo", help="load example users, spaces and bins")
+    demo.add_argument("--examples", metavar="DIR", help="load the examples of DIR instead of examples/")
+    demo.set_defaults(func=cmd_demo)
     config = sub.add_parser("config", help="print the effective configuration, secrets redacted")
     config.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
     config.add_argument(
@@ -184,6 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         print(f"hub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ExamplesError as exc:
+        print(f"hub: examples: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

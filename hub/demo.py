@@ -1,20 +1,40 @@
 """Example users, spaces and bins from `examples/`, so a newcomer sees a populated hub.
 
-Loading is idempotent: users that already exist are logged in instead of created, and a space is
-created only when its owner has no space of that name yet.
+A directory of examples holds JSON files of the shape of `examples/demo.json` (users, then spaces with
+members and bins); `load_examples` loads each file in name order. Loading is idempotent: users that
+already exist are logged in instead of created, and a space is created only when its owner has no
+space of that name yet.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub.app import Hub
-from hub.errors import Conflict
+from hub.errors import Conflict, ValidationFailed
 from hub.models import Principal, Role, Visibility
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "examples" / "demo.json"
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+# The source tree's examples/; an installed hub (the container image) finds them in the working directory.
+_SOURCE_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEFAULT_DIR = _SOURCE_EXAMPLES if _SOURCE_EXAMPLES.is_dir() else Path("examples")
+DEFAULT_FILE = DEFAULT_DIR / "demo.json"
+
+
+class ExamplesError(ValueError):
+    """An examples directory or file that cannot be loaded; the message says which and why."""
+
+
+def example_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise ExamplesError(f"{directory}: not a directory of examples")
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise ExamplesError(f"{directory}: no *.json example files")
+    return files
 
 
 async def _principal(hub: Hub, user: dict[str, Any]) -> Principal:
@@ -25,8 +45,30 @@ async def _principal(hub: Hub, user: dict[str, Any]) -> Principal:
     return await hub.identity.authenticate(issued.access_token)
 
 
+async def load_examples(hub: Hub, directory: Path = DEFAULT_DIR) -> dict[str, Any]:
+    """Load every example file of `directory`; the users (with passwords) and the spaces created."""
+    users: list[dict[str, str]] = []
+    spaces: list[dict[str, str]] = []
+    for path in example_files(directory):
+        loaded = await load_demo(hub, path)
+        users += [u for u in loaded["users"] if u not in users]
+        spaces += loaded["spaces"]
+    return {"users": users, "spaces": spaces}
+
+
 async def load_demo(hub: Hub, path: Path = DEFAULT_FILE) -> dict[str, Any]:
-    data = json.loads(path.read_text("utf-8"))
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExamplesError(f"{path}: {exc}") from None
+    try:
+        return await _load(hub, data)
+    except (KeyError, TypeError, AttributeError, ValueError, ValidationFailed) as exc:
+        # ValueError: an unknown visibility or role; ValidationFailed: a field the services refuse.
+        raise ExamplesError(f"{path}: not an examples file ({type(exc).__name__}: {exc})") from None
+
+
+async def _load(hub: Hub, data: dict[str, Any]) -> dict[str, Any]:
     people = {u["username"]: await _principal(hub, u) for u in data["users"]}
     created: list[dict[str, str]] = []
     for spec in data["spaces"]:

@@ -20,8 +20,9 @@ TOOLS = frozenset({"pen", "marker", "highlighter", "line", "rect", "ellipse", "a
 MAX_COORD = 1_000_000.0
 MAX_WIDTH = 200.0
 MAX_IDS = 1_000
-_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
-_SPACE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Used with fullmatch: `$` also matches before a trailing newline, which let "#000\n" through.
+_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+_SPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _bad(field: str, why: str) -> ValidationFailed:
@@ -46,7 +47,7 @@ def payload(raw: Any) -> dict[str, Any]:
 
 def space_id(raw: dict[str, Any]) -> str:
     value = raw.get("space_id")
-    if not isinstance(value, str) or not _SPACE_ID.match(value):
+    if not isinstance(value, str) or not _SPACE_ID.fullmatch(value):
         raise _bad("space_id", "must be a space id")
     return value
 
@@ -79,7 +80,7 @@ def stroke(raw: dict[str, Any], max_points: int) -> Stroke:
     if not isinstance(tool, str) or tool not in TOOLS:
         raise _bad("tool", f"must be one of {', '.join(sorted(TOOLS))}")
     color = raw.get("color")
-    if not isinstance(color, str) or not _COLOR.match(color):
+    if not isinstance(color, str) or not _COLOR.fullmatch(color):
         raise _bad("color", "must be #rgb, #rrggbb or #rrggbbaa")
     width = _number(raw.get("width"), "width", 0.1, MAX_WIDTH)
     points_raw = raw.get("points")

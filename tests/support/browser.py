@@ -1,4 +1,4 @@
-"""Headless Chromium (the system package, driven by Playwright's async API) against a hub under test.
+"""Headless Chromium (the system's, else Playwright's build; driven by Playwright's async API) against a hub.
 
 `WebHub` runs the hub on a fixed port with `public_url` set to it: the Socket.IO Origin check and the
 links the hub builds (invites, local blob-store URLs) must name the address the browser really uses,
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import traceback
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -24,9 +23,11 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from hub.config import Settings
 from storage.postgres.server import free_port
+from tests.support.provision_browser import system_chromium
 from tests.support.server import running_hub
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# `make browser` (tests/support/provision_browser.py) made sure one of the two exists.
+CHROMIUM = system_chromium()
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
