@@ -71,7 +71,8 @@ async def _frames(url: str, count: int, deadline: float) -> dict[str, Any]:
     """Invalid frames from a socket that never connects: how many went out before the hub closed it."""
     sent, closed_by_hub = 0, False
     async with websockets.asyncio.client.connect(
-        url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", open_timeout=deadline,
+        url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+        open_timeout=deadline,
     ) as ws:
         await asyncio.wait_for(ws.recv(), deadline)  # Engine.IO OPEN
         for _ in range(count):
@@ -119,8 +120,13 @@ def run(posts: int, concurrency: int, size: int, frames: int, deadline: float) -
         pg.stop()
     return {
         "posts": {
-            "count": posts, "concurrency": concurrency, "bytes_each": size, "outcomes": outcomes,
-            "rss_before_kb": rss_before, "rss_after_kb": rss_after, "rss_growth_kb": rss_after - rss_before,
+            "count": posts,
+            "concurrency": concurrency,
+            "bytes_each": size,
+            "outcomes": outcomes,
+            "rss_before_kb": rss_before,
+            "rss_after_kb": rss_after,
+            "rss_growth_kb": rss_after - rss_before,
             "log_bytes": log_after_posts - log_before,
         },
         "frames": {**flood, "tried": frames, "log_bytes": log_after_frames - log_after_posts},

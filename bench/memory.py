@@ -111,7 +111,12 @@ def _traced_hub(pg: Any, workdir: Path, frames: int) -> Iterator[tuple[str, subp
     log = open(workdir / "hub.log", "wb")  # closed in finally
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.memory", "--serve", "--frames", str(frames)],
-        env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, cwd=procs.REPO_ROOT, text=True,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=procs.REPO_ROOT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -179,7 +184,8 @@ def analyse(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, sockets: 
             label,
             f"{_short(site.filename)}:{site.lineno} {linecache.getline(site.filename, site.lineno).strip()[:60]}"
             + (f"  <- {_short(caller.filename)}:{caller.lineno}" if caller is not None and caller is not site else "")
-            if site is not None else "?",
+            if site is not None
+            else "?",
         )
         by_site[key][0] += d.size_diff
         by_site[key][1] += d.count_diff
@@ -188,13 +194,17 @@ def analyse(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, sockets: 
         "sockets": sockets,
         "traced_bytes_per_socket": round(total / sockets),
         "owners": sorted(
-            ({"owner": k, "bytes": round(v[0] / sockets), "blocks": round(v[1] / sockets, 1)}
-             for k, v in by_owner.items()),
+            (
+                {"owner": k, "bytes": round(v[0] / sockets), "blocks": round(v[1] / sockets, 1)}
+                for k, v in by_owner.items()
+            ),
             key=lambda r: -r["bytes"],
         ),
         "sites": sorted(
-            ({"owner": k[0], "site": k[1], "bytes": round(v[0] / sockets), "blocks": round(v[1] / sockets, 2)}
-             for k, v in by_site.items()),
+            (
+                {"owner": k[0], "site": k[1], "bytes": round(v[0] / sockets), "blocks": round(v[1] / sockets, 2)}
+                for k, v in by_site.items()
+            ),
             key=lambda r: -r["bytes"],
         )[:lines],
     }
@@ -205,7 +215,7 @@ def _short(filename: str) -> str:
         if marker in filename:
             return filename.split(marker, 1)[1]
     root = str(Path(__file__).resolve().parent.parent) + "/"
-    return filename[len(root):] if filename.startswith(root) else filename
+    return filename[len(root) :] if filename.startswith(root) else filename
 
 
 def run(sockets: int, rooms: int, frames: int, lines: int, out: Path | None) -> dict[str, Any]:
@@ -221,14 +231,26 @@ def run(sockets: int, rooms: int, frames: int, lines: int, out: Path | None) -> 
             joins0 = _counts(url)[1]
             rss_before = _snapshot(proc, workdir / "before.snap")["rss_kb"]
             # The traced hub is several times slower: connect gently, with generous timeouts.
-            config = {"mode": "idle", "idleHoldMs": 600_000, "url": url, "rooms": layout, "serverPid": proc.pid,
-                      "auxPids": [], "clkTck": os.sysconf("SC_CLK_TCK"), "maxSeconds": 900,
-                      "connectConcurrency": 10, "connectTimeoutMs": 60_000, "ackTimeoutMs": 60_000}
+            config = {
+                "mode": "idle",
+                "idleHoldMs": 600_000,
+                "url": url,
+                "rooms": layout,
+                "serverPid": proc.pid,
+                "auxPids": [],
+                "clkTck": os.sysconf("SC_CLK_TCK"),
+                "maxSeconds": 900,
+                "connectConcurrency": 10,
+                "connectTimeoutMs": 60_000,
+                "ackTimeoutMs": 60_000,
+            }
             cfg_path = workdir / "loadgen.json"
             cfg_path.write_text(json.dumps(config))
             loadgen = subprocess.Popen(
                 [procs.node_binary(), str(procs.NODE_DIR / "loadgen.js"), "--config", str(cfg_path)],
-                cwd=procs.NODE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=procs.NODE_DIR,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             try:
                 deadline = time.monotonic() + 600
@@ -250,7 +272,8 @@ def run(sockets: int, rooms: int, frames: int, lines: int, out: Path | None) -> 
             result = analyse(
                 tracemalloc.Snapshot.load(str(workdir / "before.snap")),
                 tracemalloc.Snapshot.load(str(workdir / "after.snap")),
-                sockets, lines,
+                sockets,
+                lines,
             )
             result["rss_kb_per_socket_traced_process"] = round((rss_after - rss_before) / sockets, 2)
     finally:
@@ -263,8 +286,10 @@ def run(sockets: int, rooms: int, frames: int, lines: int, out: Path | None) -> 
 
 def _print(result: dict[str, Any]) -> None:
     n = result["sockets"]
-    print(f"{n} idle joined sockets; traced Python heap per socket: {result['traced_bytes_per_socket']:,} B; "
-          f"RSS per socket (traced process): {result['rss_kb_per_socket_traced_process']} KB\n")
+    print(
+        f"{n} idle joined sockets; traced Python heap per socket: {result['traced_bytes_per_socket']:,} B; "
+        f"RSS per socket (traced process): {result['rss_kb_per_socket_traced_process']} KB\n"
+    )
     print(f"{'owner':<40} {'B/socket':>9} {'blocks':>7}")
     for row in result["owners"]:
         print(f"{row['owner']:<40} {row['bytes']:>9,} {row['blocks']:>7}")

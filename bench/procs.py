@@ -146,9 +146,7 @@ class Postgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def hub_env(
-    database_url: str, port: int, data_dir: Path, extra: dict[str, str] | None = None
-) -> dict[str, str]:
+def hub_env(database_url: str, port: int, data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Production-like settings, with every limit that would throttle a load generator raised.
 
     `extra` adds or overrides settings (e.g. `REDIS_URL` and a signing key shared by several hubs).
@@ -270,8 +268,21 @@ class Redis:
         return self.proc.pid
 
     def start(self, timeout: float = 15) -> None:
-        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(self.dir), "--protected-mode", "yes"]
+        cmd = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+            "--protected-mode",
+            "yes",
+        ]
         with open(self.dir / "redis.log", "ab") as out:
             self.proc = proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -34,20 +34,32 @@ async def _per_call_us(call: Callable[[], Awaitable[object]], calls: int) -> tup
 
 
 async def _hub_rows(dsn: str, ttl: float, calls: int) -> list[tuple[str, float, float]]:
-    settings = load_settings(environ={}, database_url=dsn, migrate_on_start=True, sweep_interval=0,
-                             data_dir=tempfile.mkdtemp(prefix="hub-bench-"), log_level="WARNING",
-                             revocation_cache_ttl=ttl)
+    settings = load_settings(
+        environ={},
+        database_url=dsn,
+        migrate_on_start=True,
+        sweep_interval=0,
+        data_dir=tempfile.mkdtemp(prefix="hub-bench-"),
+        log_level="WARNING",
+        revocation_cache_ttl=ttl,
+    )
     hub = await build_hub(settings)
     try:
         token = (await hub.identity.guest("bench")).access_token
         if not ttl:
-            return [("authenticate, cache off (PostgreSQL)",
-                     *await _per_call_us(lambda: hub.identity.authenticate(token), calls))]
+            return [
+                (
+                    "authenticate, cache off (PostgreSQL)",
+                    *await _per_call_us(lambda: hub.identity.authenticate(token), calls),
+                )
+            ]
         signer = hub.identity.signer
         return [
             ("authenticate, cache warm", *await _per_call_us(lambda: hub.identity.authenticate(token), calls)),
-            ("token signature only",
-             *await _per_call_us(lambda: asyncio.sleep(0, signer.verify(token, "access")), calls)),
+            (
+                "token signature only",
+                *await _per_call_us(lambda: asyncio.sleep(0, signer.verify(token, "access")), calls),
+            ),
         ]
     finally:
         await hub.close()

@@ -166,7 +166,10 @@ class _Loadgen:
         with open(self.out_path, "wb") as out:
             self.proc = subprocess.Popen(
                 [procs.node_binary(), str(procs.NODE_DIR / "loadgen.js"), "--config", str(self.config_path)],
-                cwd=procs.NODE_DIR, stdout=out, stderr=subprocess.PIPE, preexec_fn=preexec,
+                cwd=procs.NODE_DIR,
+                stdout=out,
+                stderr=subprocess.PIPE,
+                preexec_fn=preexec,
             )
         self._reader = threading.Thread(target=self._read, name="soak-loadgen-stderr", daemon=True)
         self._reader.start()
@@ -314,11 +317,15 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
 
         plan: list[tuple[float, str]] = []
         if "redis" in opts.faults:
-            plan += [(opts.seconds * opts.redis_at, "redis stop"),
-                     (opts.seconds * opts.redis_at + opts.redis_down, "redis start")]
+            plan += [
+                (opts.seconds * opts.redis_at, "redis stop"),
+                (opts.seconds * opts.redis_at + opts.redis_down, "redis start"),
+            ]
         if "kill" in opts.faults:
-            plan += [(opts.seconds * opts.kill_at, f"{victim.hub.name} SIGKILL"),
-                     (opts.seconds * opts.kill_at + opts.hub_down, f"{victim.hub.name} start")]
+            plan += [
+                (opts.seconds * opts.kill_at, f"{victim.hub.name} SIGKILL"),
+                (opts.seconds * opts.kill_at + opts.hub_down, f"{victim.hub.name} start"),
+            ]
         plan.sort()
         next_sample = since() + opts.sample_s
         deadline = time.monotonic() + opts.seconds + opts.drain_s + 120
@@ -367,7 +374,9 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
             time.sleep(0.2)  # polling the hubs' /metrics; bounded by `settle`
         result["idle_after"] = {
             t.hub.name: {
-                "rss_kb": _rss_kb(t.hub.pid), "fds": _fds(t.hub.pid), "sockets": _sockets(t.hub.url),
+                "rss_kb": _rss_kb(t.hub.pid),
+                "fds": _fds(t.hub.pid),
+                "sockets": _sockets(t.hub.url),
                 "fd_kinds": _fd_kinds(t.hub.pid, peers),
             }
             for t in tracks
@@ -409,21 +418,23 @@ def _processes(tracks: list[HubTrack]) -> list[dict[str, Any]]:
                 continue
             first, last = mine[0], mine[-1]
             assert first.rss_kb is not None and last.rss_kb is not None
-            out.append({
-                "process": label,
-                "pid": pid,
-                "from_s": first.t_s,
-                "to_s": last.t_s,
-                "rss_start_kb": first.rss_kb,
-                "rss_end_kb": last.rss_kb,
-                "rss_max_kb": max(s.rss_kb or 0 for s in mine),
-                "rss_growth_pct": round((last.rss_kb - first.rss_kb) / first.rss_kb * 100, 1),
-                "fds_start": first.fds,
-                "fds_end": last.fds,
-                "sockets_start": first.sockets,
-                "sockets_end": last.sockets,
-                "samples": [[s.t_s, s.rss_kb, s.fds, s.sockets] for s in mine],
-            })
+            out.append(
+                {
+                    "process": label,
+                    "pid": pid,
+                    "from_s": first.t_s,
+                    "to_s": last.t_s,
+                    "rss_start_kb": first.rss_kb,
+                    "rss_end_kb": last.rss_kb,
+                    "rss_max_kb": max(s.rss_kb or 0 for s in mine),
+                    "rss_growth_pct": round((last.rss_kb - first.rss_kb) / first.rss_kb * 100, 1),
+                    "fds_start": first.fds,
+                    "fds_end": last.fds,
+                    "sockets_start": first.sockets,
+                    "sockets_end": last.sockets,
+                    "samples": [[s.t_s, s.rss_kb, s.fds, s.sockets] for s in mine],
+                }
+            )
     return out
 
 
@@ -512,8 +523,10 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         )
     for name in result.get("idle_before") or {}:
         b, a = result["idle_before"][name], (result.get("idle_after") or {}).get(name, {})
-        lines.append(f"  {name} without sockets: fds {b['fds']} before, {a.get('fds')} after; "
-                     f"RSS {b['rss_kb']} -> {a.get('rss_kb')} KB")
+        lines.append(
+            f"  {name} without sockets: fds {b['fds']} before, {a.get('fds')} after; "
+            f"RSS {b['rss_kb']} -> {a.get('rss_kb')} KB"
+        )
         lines.append(f"    fds before {b.get('fd_kinds')}")
         lines.append(f"    fds after  {a.get('fd_kinds')}")
     for name, found in (result.get("hub_logs") or {}).items():
@@ -531,22 +544,40 @@ def docs_section(result: dict[str, Any], command: str, stamp: str) -> str:
     m = report.machine()
     ok = {True: "met", False: "**not met**", None: "n/a"}
     rows = [
-        ["lost deliveries (acked, never at a member)", "0", f"{lg.get('lost', 'n/a'):,}" if "lost" in lg else "n/a",
-         ok[v.get("zero_loss")] if v.get("ran") else "n/a"],
+        [
+            "lost deliveries (acked, never at a member)",
+            "0",
+            f"{lg.get('lost', 'n/a'):,}" if "lost" in lg else "n/a",
+            ok[v.get("zero_loss")] if v.get("ran") else "n/a",
+        ],
         ["duplicate live deliveries", "0", str(lg.get("duplicates", "n/a")), ok[v.get("zero_duplicates")]],
-        ["clients connected at the end", str(lg.get("clients", "")), str(lg.get("connected_at_end", "n/a")),
-         ok[v.get("all_reconnected")]],
+        [
+            "clients connected at the end",
+            str(lg.get("clients", "")),
+            str(lg.get("connected_at_end", "n/a")),
+            ok[v.get("all_reconnected")],
+        ],
         ["delivery p99 ms, all live deliveries", "", str((lg.get("delivery_ms") or {}).get("p99")), ""],
         ["delivery p99 ms, worst calm 5-s window", "", str(lat.get("calm_worst_window_p99_ms")), ""],
         ["delivery p50 ms", "", str((lg.get("delivery_ms") or {}).get("p50")), ""],
     ]
     for p in result.get("processes") or []:
-        rows.append([
-            f"{p['process']}: RSS {p['from_s']:.0f}-{p['to_s']:.0f} s", "within 10 %",
-            f"{p['rss_start_kb'] / 1024:.1f} -> {p['rss_end_kb'] / 1024:.1f} MiB ({p['rss_growth_pct']:+.1f} %)", "",
-        ])
-        rows.append([f"{p['process']}: fds (sockets)", "", f"{p['fds_start']} ({p['sockets_start']}) -> "
-                     f"{p['fds_end']} ({p['sockets_end']})", ""])
+        rows.append(
+            [
+                f"{p['process']}: RSS {p['from_s']:.0f}-{p['to_s']:.0f} s",
+                "within 10 %",
+                f"{p['rss_start_kb'] / 1024:.1f} -> {p['rss_end_kb'] / 1024:.1f} MiB ({p['rss_growth_pct']:+.1f} %)",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                f"{p['process']}: fds (sockets)",
+                "",
+                f"{p['fds_start']} ({p['sockets_start']}) -> {p['fds_end']} ({p['sockets_end']})",
+                "",
+            ]
+        )
     restarted = {p["process"].split()[0] for p in result.get("processes") or [] if "restarted" in p["process"]}
     for name, b in (result.get("idle_before") or {}).items():
         a = (result.get("idle_after") or {}).get(name, {})
@@ -600,8 +631,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (0 < args.redis_at < 1 and 0 < args.kill_at < 1):
         parser.error("--redis-at and --kill-at are fractions between 0 and 1")
     opts = Options(
-        seconds=seconds, clients=args.clients, rooms=args.rooms, rate=args.rate, redis_at=args.redis_at,
-        redis_down=args.redis_down, kill_at=args.kill_at, hub_down=args.hub_down, faults=faults,
+        seconds=seconds,
+        clients=args.clients,
+        rooms=args.rooms,
+        rate=args.rate,
+        redis_at=args.redis_at,
+        redis_down=args.redis_down,
+        kill_at=args.kill_at,
+        hub_down=args.hub_down,
+        faults=faults,
         pin=args.pin,
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

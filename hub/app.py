@@ -157,7 +157,9 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
 
             await migrate(dsn)
         db = await PostgresDatabase.connect(
-            dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+            dsn,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
             command_timeout=settings.db_command_timeout,
         )
         closers.append(db.close)
@@ -203,8 +205,17 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
         raise
 
     hub = Hub(
-        settings=settings, metrics=metrics or Metrics(), db=db, dsn=dsn, bus=bus, kv=kv,
-        rate_limiter=rate_limiter, redis=redis, replay=replay, presence=presence, _closers=closers,
+        settings=settings,
+        metrics=metrics or Metrics(),
+        db=db,
+        dsn=dsn,
+        bus=bus,
+        kv=kv,
+        rate_limiter=rate_limiter,
+        redis=redis,
+        replay=replay,
+        presence=presence,
+        _closers=closers,
         unavailable=as_unavailable,
     )
     untrack_gc = hub.metrics.track_gc()

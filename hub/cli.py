@@ -212,9 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     config = sub.add_parser("config", help="print the effective configuration, secrets redacted")
     config.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
-    config.add_argument(
-        "--env-example", action="store_true", help="print every environment variable at its default"
-    )
+    config.add_argument("--env-example", action="store_true", help="print every environment variable at its default")
     config.set_defaults(func=cmd_config)
     sub.add_parser("worker", help="process media jobs (scaled mode: Redis and PostgreSQL)").set_defaults(
         func=cmd_worker

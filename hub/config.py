@@ -28,8 +28,14 @@ Environment = Literal["development", "production", "test"]
 # Settings whose value is secret: environment only, redacted by `hub config`.
 SECRET_FIELDS = frozenset(
     {
-        "database_url", "redis_url", "s3_access_key", "s3_secret_key", "signing_key", "verification_keys",
-        "blob_secret", "metrics_token",
+        "database_url",
+        "redis_url",
+        "s3_access_key",
+        "s3_secret_key",
+        "signing_key",
+        "verification_keys",
+        "blob_secret",
+        "metrics_token",
     }
 )
 
@@ -246,10 +252,27 @@ def _env_name(field_name: str) -> str:
 
 def _validate(s: Settings) -> None:
     positive = [
-        "port", "workers", "db_pool_max", "body_limit_bytes", "json_max_depth", "access_token_ttl",
-        "refresh_token_ttl", "space_default_ttl", "space_max_ttl", "bin_max_chars", "ws_max_message_bytes",
-        "ws_max_backlog_bytes", "ws_connect_timeout", "replay_max_events", "presence_ttl", "stroke_max_points",
-        "file_max_bytes", "upload_url_ttl", "download_url_ttl", "multipart_part_bytes", "graceful_shutdown_seconds",
+        "port",
+        "workers",
+        "db_pool_max",
+        "body_limit_bytes",
+        "json_max_depth",
+        "access_token_ttl",
+        "refresh_token_ttl",
+        "space_default_ttl",
+        "space_max_ttl",
+        "bin_max_chars",
+        "ws_max_message_bytes",
+        "ws_max_backlog_bytes",
+        "ws_connect_timeout",
+        "replay_max_events",
+        "presence_ttl",
+        "stroke_max_points",
+        "file_max_bytes",
+        "upload_url_ttl",
+        "download_url_ttl",
+        "multipart_part_bytes",
+        "graceful_shutdown_seconds",
     ]
     for name in positive:
         if getattr(s, name) <= 0:

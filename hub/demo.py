@@ -77,21 +77,33 @@ async def _load(hub: Hub, data: dict[str, Any]) -> dict[str, Any]:
         if any(s.name == spec["name"] for s in existing.items):
             continue
         space = await hub.spaces.create(
-            owner, name=spec["name"], ttl_seconds=hub.settings.space_max_ttl,
-            visibility=Visibility(spec.get("visibility", "private")), link_role=Role(spec.get("link_role", "viewer")),
+            owner,
+            name=spec["name"],
+            ttl_seconds=hub.settings.space_max_ttl,
+            visibility=Visibility(spec.get("visibility", "private")),
+            link_role=Role(spec.get("link_role", "viewer")),
         )
         for username, role in spec.get("members", {}).items():
             await hub.spaces.repo.add_member(space.id, people[username].user_id, role)
         for bin_spec in spec.get("bins", []):
             record = await hub.bins.create(
-                people[bin_spec["author"]], space.id, title=bin_spec["title"], content=bin_spec["content"],
-                language=bin_spec.get("language", "text"), burn_after_reading=False, expires_in=None,
+                people[bin_spec["author"]],
+                space.id,
+                title=bin_spec["title"],
+                content=bin_spec["content"],
+                language=bin_spec.get("language", "text"),
+                burn_after_reading=False,
+                expires_in=None,
             )
             for edit in bin_spec.get("edits", []):
                 record = await hub.bins.update(
-                    people[edit["author"]], space.id, record.id, expected_version=record.version,
-                    title=None, content=edit["content"], language=None,
+                    people[edit["author"]],
+                    space.id,
+                    record.id,
+                    expected_version=record.version,
+                    title=None,
+                    content=edit["content"],
+                    language=None,
                 )
         created.append({"space": space.name, "link": hub.spaces.link(space.id)})
-    return {"users": [{"username": u["username"], "password": u["password"]} for u in data["users"]],
-            "spaces": created}
+    return {"users": [{"username": u["username"], "password": u["password"]} for u in data["users"]], "spaces": created}

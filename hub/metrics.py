@@ -35,49 +35,68 @@ class Metrics:
         self.db_pool_max = Gauge("hub_db_pool_max", "Largest size of the database pool (HUB_DB_POOL_MAX).", registry=r)
         self.ready = Gauge("hub_ready", "1 when every readiness check passes (as /readyz answers 200).", registry=r)
         self.readiness_check = Gauge(
-            "hub_readiness_check", "1 when this readiness check passes, 0 when it fails.", ["check"], registry=r,
+            "hub_readiness_check",
+            "1 when this readiness check passes, 0 when it fails.",
+            ["check"],
+            registry=r,
         )
         self.sockets_connected = Gauge("hub_sockets_connected", "Connected Socket.IO clients.", registry=r)
         self.realtime_events = Counter(
-            "hub_realtime_events_total", "Socket events handled, by event and outcome.", ["event", "outcome"],
+            "hub_realtime_events_total",
+            "Socket events handled, by event and outcome.",
+            ["event", "outcome"],
             registry=r,
         )
         self.deliveries = Counter("hub_realtime_deliveries_total", "Messages delivered to sockets.", registry=r)
         self.slow_consumers_dropped = Counter(
             "hub_realtime_slow_consumers_dropped_total",
-            "Sockets disconnected for falling more than HUB_WS_MAX_BACKLOG_BYTES behind.", registry=r,
+            "Sockets disconnected for falling more than HUB_WS_MAX_BACKLOG_BYTES behind.",
+            registry=r,
         )
         self.group_commit_size = Histogram(
-            "hub_stroke_group_commit_size", "Strokes committed per group commit.", registry=r,
+            "hub_stroke_group_commit_size",
+            "Strokes committed per group commit.",
+            registry=r,
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
         )
         # The stroke path's latency, split where it can be acted on (see hub/services/whiteboard_commit.py).
         stroke_buckets = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1.0)
         self.stroke_commit_seconds = Histogram(
-            "hub_stroke_commit_seconds", "Duration of one stroke group-commit transaction.", registry=r,
+            "hub_stroke_commit_seconds",
+            "Duration of one stroke group-commit transaction.",
+            registry=r,
             buckets=stroke_buckets,
         )
         self.stroke_ack_seconds = Histogram(
-            "hub_stroke_ack_seconds", "Time from a stroke's arrival at the committer to its ack.", registry=r,
+            "hub_stroke_ack_seconds",
+            "Time from a stroke's arrival at the committer to its ack.",
+            registry=r,
             buckets=stroke_buckets,
         )
         # A collection stops the event loop: every socket's latency includes it.
         self.gc_pause_seconds = Histogram(
-            "hub_gc_pause_seconds", "Garbage-collector pauses, by generation.", ["generation"], registry=r,
+            "hub_gc_pause_seconds",
+            "Garbage-collector pauses, by generation.",
+            ["generation"],
+            registry=r,
             buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
         )
         self.uploads_created = Counter("hub_uploads_created_total", "Upload URLs issued.", registry=r)
         self.downloads_created = Counter("hub_downloads_created_total", "Download URLs issued.", registry=r)
         self.bytes_confirmed = Counter("hub_upload_bytes_confirmed_total", "Bytes of completed uploads.", registry=r)
         self.presign_latency = Histogram(
-            "hub_presign_duration_seconds", "Time to presign a store URL.", registry=r,
+            "hub_presign_duration_seconds",
+            "Time to presign a store URL.",
+            registry=r,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
         )
         self.queue_depth = Gauge("hub_jobs_queue_depth", "Media jobs waiting.", registry=r)
         self.job_latency = Histogram("hub_job_duration_seconds", "Media job processing time.", registry=r)
         self.job_failures = Counter("hub_job_failures_total", "Media job failures.", registry=r)
         self.dead_letters = Gauge(
-            "hub_jobs_dead_letters", "Media jobs dead-lettered after HUB_JOB_MAX_ATTEMPTS.", registry=r,
+            "hub_jobs_dead_letters",
+            "Media jobs dead-lettered after HUB_JOB_MAX_ATTEMPTS.",
+            registry=r,
         )
         # Created only in the scaled mode (`track_redis_bus`): the embedded hub has no Redis, and a
         # gauge stuck at 0 there would look like an outage.
@@ -88,7 +107,8 @@ class Metrics:
         if self.redis_bus_connected is None:
             self.redis_bus_connected = Gauge(
                 "hub_redis_bus_connected",
-                "1 while the Redis pub/sub subscription is live and its canary comes back.", registry=self.registry,
+                "1 while the Redis pub/sub subscription is live and its canary comes back.",
+                registry=self.registry,
             )
         return self.redis_bus_connected
 

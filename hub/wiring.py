@@ -32,17 +32,29 @@ async def wire_identity_spaces_bins(hub: Hub) -> None:
 
     s = hub.settings
     hasher = PasswordHasher(
-        time_cost=s.argon2_time_cost, memory_cost=s.argon2_memory_kib, parallelism=s.argon2_parallelism,
+        time_cost=s.argon2_time_cost,
+        memory_cost=s.argon2_memory_kib,
+        parallelism=s.argon2_parallelism,
         type=Type.ID,
     )
     hub.identity = IdentityService(
-        PostgresUserRepo(hub.db), PostgresRefreshTokenRepo(hub.db), PostgresRevocationRepo(hub.db), _signer(hub),
-        hub.bus, access_ttl=s.access_token_ttl, refresh_ttl=s.refresh_token_ttl, hasher=hasher,
+        PostgresUserRepo(hub.db),
+        PostgresRefreshTokenRepo(hub.db),
+        PostgresRevocationRepo(hub.db),
+        _signer(hub),
+        hub.bus,
+        access_ttl=s.access_token_ttl,
+        refresh_ttl=s.refresh_token_ttl,
+        hasher=hasher,
         revocation_cache_ttl=s.revocation_cache_ttl,
     )
     hub.spaces = SpaceService(
-        PostgresSpaceRepo(hub.db), hub.bus, hub.metrics, default_ttl=s.space_default_ttl,
-        max_ttl=s.space_max_ttl, base_url=s.base_url,
+        PostgresSpaceRepo(hub.db),
+        hub.bus,
+        hub.metrics,
+        default_ttl=s.space_default_ttl,
+        max_ttl=s.space_max_ttl,
+        base_url=s.base_url,
     )
     hub.bins = BinService(PostgresBinRepo(hub.db), hub.spaces, hub.bus, max_chars=s.bin_max_chars)
     if s.sweep_interval > 0:
@@ -64,16 +76,23 @@ async def wire_whiteboard(hub: Hub) -> None:
     commit_db: PostgresDatabase | None = None
     if hub.dsn:
         commit_db = await PostgresDatabase.connect(
-            hub.dsn, min_size=1, max_size=2, command_timeout=hub.settings.db_command_timeout,
+            hub.dsn,
+            min_size=1,
+            max_size=2,
+            command_timeout=hub.settings.db_command_timeout,
             server_settings={"plan_cache_mode": "force_generic_plan"},
         )
         hub.on_close(commit_db.close)  # closed after the whiteboard service (closers run in reverse)
     strokes = PostgresStrokeStore(hub.db, commit_db=commit_db)
     hub.on_close(strokes.close)  # after the whiteboard service, before the pools
     hub.whiteboard = WhiteboardService(
-        hub.settings, strokes=strokes,
-        replay=hub.replay, presence=hub.presence,
-        bus=hub.bus, spaces=hub.spaces, authenticate=lambda token: hub.identity.authenticate(token),
+        hub.settings,
+        strokes=strokes,
+        replay=hub.replay,
+        presence=hub.presence,
+        bus=hub.bus,
+        spaces=hub.spaces,
+        authenticate=lambda token: hub.identity.authenticate(token),
         cross_instance=hub.settings.uses_redis,
         observe_commit=CommitObserver(
             size=hub.metrics.group_commit_size.observe,
@@ -114,11 +133,22 @@ async def wire_files(hub: Hub) -> None:
         hub.jobs = MemoryJobQueue(max_attempts=s.job_max_attempts)
     repo = PostgresFileRepo(hub.db)
     hub.files = FileService(
-        repo, hub.blobs, hub.bus, hub.metrics, s, access=lambda p, sid, role: hub.spaces.access(p, sid, role),
+        repo,
+        hub.blobs,
+        hub.bus,
+        hub.metrics,
+        s,
+        access=lambda p, sid, role: hub.spaces.access(p, sid, role),
         jobs=hub.jobs,
     )
     hub.media = MediaWorker(
-        repo, hub.blobs, hub.bus, hub.jobs, hub.metrics, max_pixels=s.media_max_pixels, max_bytes=s.media_max_bytes,
+        repo,
+        hub.blobs,
+        hub.bus,
+        hub.jobs,
+        hub.metrics,
+        max_pixels=s.media_max_pixels,
+        max_bytes=s.media_max_bytes,
     )
     if hub.redis is None:
         hub.spawn(hub.media.run("embedded"), "media-worker")

@@ -119,8 +119,12 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # untyped libr
         """True while frames written now reach the peer in order, uncompressed."""
         p = self.proto
         return (
-            p is not None and p.handshake_complete and not p.close_sent and not p.disconnected
-            and p.initial_response is None and not p.conn.extensions
+            p is not None
+            and p.handshake_complete
+            and not p.close_sent
+            and not p.disconnected
+            and p.initial_response is None
+            and not p.conn.extensions
         )
 
     def can_write_now(self) -> bool:
@@ -236,7 +240,9 @@ class _RequestBody:
 
 
 async def _translate_request(
-    scope: dict[str, Any], receive: Callable[[], Any] | None = None, send: Any = None,
+    scope: dict[str, Any],
+    receive: Callable[[], Any] | None = None,
+    send: Any = None,
 ) -> dict[str, Any]:
     if receive is None:
         # Already an environ: `realtime.engine.HubEngineServer` translates the request itself, then

@@ -41,7 +41,10 @@ from realtime.lean import CLIENT_PACKET_TYPES, LeanQueue, Timers
 log = logging.getLogger(__name__)
 
 _STATUS_LINES = {
-    400: "400 BAD REQUEST", 403: "403 FORBIDDEN", 405: "405 METHOD NOT ALLOWED", 413: "413 PAYLOAD TOO LARGE",
+    400: "400 BAD REQUEST",
+    403: "403 FORBIDDEN",
+    405: "405 METHOD NOT ALLOWED",
+    413: "413 PAYLOAD TOO LARGE",
 }
 
 # The library's `_bad_request` messages, by prefix, as the hub's error codes. A session that exists
@@ -51,9 +54,14 @@ _LIBRARY_ERRORS: tuple[tuple[str, tuple[int, str, str]], ...] = (
     ("Invalid session", _SESSION_NOT_FOUND),
     ("Not connected", _SESSION_NOT_FOUND),
     ("Unexpected HTTP request", _SESSION_NOT_FOUND),
-    ("The client is using an unsupported version", (
-        400, "unsupported_protocol", "Only Engine.IO protocol 4 (Socket.IO clients 3 and later) is supported.",
-    )),
+    (
+        "The client is using an unsupported version",
+        (
+            400,
+            "unsupported_protocol",
+            "Only Engine.IO protocol 4 (Socket.IO clients 3 and later) is supported.",
+        ),
+    ),
     ("Invalid transport", (400, "bad_transport", "Unsupported transport.")),
     ("Invalid websocket upgrade", (400, "bad_transport", "A WebSocket transport needs a WebSocket upgrade.")),
 )
@@ -107,15 +115,20 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
         if method not in ("GET", "POST", "OPTIONS"):
             # The library answers 405 too, but logs a warning for every such request.
             return await self._make_response(
-                error_response(405, "method_not_allowed", "This method is not allowed here."), environ,
+                error_response(405, "method_not_allowed", "This method is not allowed here."),
+                environ,
             )
         scope = environ.get("asgi.scope")
-        if (isinstance(scope, dict) and scope.get("type") == "http"
-                and "transport=websocket" in environ.get("QUERY_STRING", "")):
+        if (
+            isinstance(scope, dict)
+            and scope.get("type") == "http"
+            and "transport=websocket" in environ.get("QUERY_STRING", "")
+        ):
             # `Upgrade: websocket` with `Connection: close` reaches us as plain HTTP; the library would
             # try to accept a WebSocket on it and the server would answer 500.
             return await self._make_response(
-                error_response(400, "bad_transport", "A WebSocket transport needs a WebSocket upgrade."), environ,
+                error_response(400, "bad_transport", "A WebSocket transport needs a WebSocket upgrade."),
+                environ,
             )
         if method == "POST":
             answer = await self._handle_post(environ)
@@ -139,7 +152,10 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
             await self._drop(socket, self.reason.TRANSPORT_ERROR)
             return error_response(400, "bad_request", "Content-Length is not a number.")
         too_large = error_response(
-            413, "payload_too_large", "The payload is over the message limit.", {"limit_bytes": limit},
+            413,
+            "payload_too_large",
+            "The payload is over the message limit.",
+            {"limit_bytes": limit},
         )
         if length is not None and int(length) > limit:
             # Refused before reading a byte of it; the session cannot continue without its packets.

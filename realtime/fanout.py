@@ -47,8 +47,12 @@ class LocalFanout:
     """Implements `hub.ports.whiteboard.Deliver` on one Socket.IO server."""
 
     def __init__(
-        self, sio: socketio.AsyncServer, eio_sids: dict[str, str], metrics: Metrics | None,
-        writers: Writers | None = None, max_backlog_bytes: int = 4 * 1024 * 1024,
+        self,
+        sio: socketio.AsyncServer,
+        eio_sids: dict[str, str],
+        metrics: Metrics | None,
+        writers: Writers | None = None,
+        max_backlog_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self._sio = sio
         self._eio_sids = eio_sids  # hub connection id -> Engine.IO session id
@@ -64,9 +68,7 @@ class LocalFanout:
         parts = encoded if isinstance(encoded, list) else [encoded]
         return Encoded([eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts])
 
-    async def __call__(
-        self, conn_ids: Collection[str], event: str, payload: dict[str, Any], volatile: bool
-    ) -> None:
+    async def __call__(self, conn_ids: Collection[str], event: str, payload: dict[str, Any], volatile: bool) -> None:
         self.deliver(conn_ids, self.encode(event, payload), volatile)
 
     def deliver(self, conn_ids: Collection[str], encoded: Encoded, volatile: bool) -> int:
@@ -112,8 +114,12 @@ class LocalFanout:
         if eio_sid in self._dropping:
             return
         self._dropping.add(eio_sid)
-        log_event("slow_consumer_dropped", sid=eio_sid, queued=socket.queue.qsize(),
-                  buffered=ws.buffered() if ws is not None else 0)
+        log_event(
+            "slow_consumer_dropped",
+            sid=eio_sid,
+            queued=socket.queue.qsize(),
+            buffered=ws.buffered() if ws is not None else 0,
+        )
         if self._metrics is not None:
             self._metrics.slow_consumers_dropped.inc()
         if ws is not None:

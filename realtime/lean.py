@@ -252,8 +252,18 @@ if WebSocketsSansIOProtocol is not None:
         # uvicorn sets 37 attributes per connection; past 30, an instance dict stops sharing its keys
         # with the class and costs ~1.6 KB instead of ~0.3 KB. These live in slots instead.
         __slots__ = (
-            "app", "app_state", "asgi_version", "config", "connections", "default_headers", "logger", "loop",
-            "request", "response", "root_path", "tasks",
+            "app",
+            "app_state",
+            "asgi_version",
+            "config",
+            "connections",
+            "default_headers",
+            "logger",
+            "loop",
+            "request",
+            "response",
+            "root_path",
+            "tasks",
         )
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -567,7 +577,9 @@ class Pinger:
     def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
         socket = getattr(target, "__self__", None)
         if (
-            args or kwargs or socket is None
+            args
+            or kwargs
+            or socket is None
             or getattr(target, "__func__", None) is not _LIBRARY_SEND_PING
             or not self.timers.usable()
         ):

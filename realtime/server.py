@@ -126,9 +126,15 @@ class RealtimeAdapter:
         if self._bound is not service:
             # The hub is built by the ASGI lifespan after this server exists; bind on first use.
             writers = getattr(self._sio, "writers", None)
-            service.add_deliverer(LocalFanout(
-                self._sio, self._eio_by_conn, hub.metrics, writers, hub.settings.ws_max_backlog_bytes,
-            ))
+            service.add_deliverer(
+                LocalFanout(
+                    self._sio,
+                    self._eio_by_conn,
+                    hub.metrics,
+                    writers,
+                    hub.settings.ws_max_backlog_bytes,
+                )
+            )
             service.add_disconnector(self._kick)
             self._bound = service
         return service

@@ -88,8 +88,13 @@ def install_error_handlers(app: Sanic) -> None:
             # A dependency went away under a call no repository translated: transient, not a bug.
             log.warning(
                 "dependency unavailable",
-                extra={"fields": {"request_id": getattr(request.ctx, "request_id", ""), "path": request.path,
-                                  "error": type(exc).__name__}},
+                extra={
+                    "fields": {
+                        "request_id": getattr(request.ctx, "request_id", ""),
+                        "path": request.path,
+                        "error": type(exc).__name__,
+                    }
+                },
             )
             return error_response(request, unavailable)
         log.error(

@@ -45,8 +45,7 @@ def scope_client_address(settings: Settings, scope: Mapping[str, Any]) -> str:
     if settings.trust_forwarded:
         try:
             headers = Header(
-                (key.decode("ascii"), value.decode(errors="surrogateescape"))
-                for key, value in scope.get("headers", ())
+                (key.decode("ascii"), value.decode(errors="surrogateescape")) for key, value in scope.get("headers", ())
             )
         except UnicodeDecodeError:
             headers = Header()

@@ -21,11 +21,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 _PARAM = re.compile(r"\{(\w+)\}")
 _COMMON_ERRORS = (400, 429, 500)
 _REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 302: "Found", 304: "Not Modified", 400: "Bad request",
-    401: "Unauthenticated", 403: "Forbidden", 404: "Not found", 409: "Conflict", 410: "Gone",
-    412: "Precondition failed", 413: "Payload too large", 415: "Unsupported media type",
-    416: "Range not satisfiable", 422: "Validation failed", 428: "Precondition required", 429: "Rate limited",
-    500: "Internal error", 503: "Unavailable",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    302: "Found",
+    304: "Not Modified",
+    400: "Bad request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    410: "Gone",
+    412: "Precondition failed",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    416: "Range not satisfiable",
+    422: "Validation failed",
+    428: "Precondition required",
+    429: "Rate limited",
+    500: "Internal error",
+    503: "Unavailable",
 }
 
 
@@ -76,8 +91,17 @@ def endpoint(
 
     def decorate(handler: F) -> F:
         op = Operation(
-            method=method.upper(), path=path, summary=summary, tags=(bp.name,), body=body, query=query,
-            response=response, status=status, errors=errors, auth=auth, content=content,
+            method=method.upper(),
+            path=path,
+            summary=summary,
+            tags=(bp.name,),
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            errors=errors,
+            auth=auth,
+            content=content,
         )
         handler.__openapi__ = op  # type: ignore[attr-defined]
         sanic_path = _PARAM.sub(r"<\1:str>", path)
@@ -131,9 +155,7 @@ def build_openapi(app: Sanic, *, title: str, version: str, server_url: str) -> d
             schema = op.query.model_json_schema()
             required = set(schema.get("required", []))
             for name, prop in schema.get("properties", {}).items():
-                item["parameters"].append(
-                    {"name": name, "in": "query", "required": name in required, "schema": prop}
-                )
+                item["parameters"].append({"name": name, "in": "query", "required": name in required, "schema": prop})
         if op.body is not None:
             item["requestBody"] = {
                 "required": True,

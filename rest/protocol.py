@@ -41,13 +41,24 @@ class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
         request_id = secrets.token_hex(12)
         body = malformed_body(request_id)
         headers = [
-            *self.server_state.default_headers, *_HEADERS,
-            (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id.encode()),
+            *self.server_state.default_headers,
+            *_HEADERS,
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
         ]
         content = [STATUS_LINE[400], *(name + b": " + value + b"\r\n" for name, value in headers), b"\r\n", body]
         self.transport.write(b"".join(content))
         self.transport.close()
         client = self.client[0] if self.client else "unknown"
-        log.info("request", extra={"fields": {
-            "method": None, "route": "malformed", "status": 400, "request_id": request_id, "client": client,
-        }})
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "method": None,
+                    "route": "malformed",
+                    "status": 400,
+                    "request_id": request_id,
+                    "client": client,
+                }
+            },
+        )

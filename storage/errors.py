@@ -30,7 +30,8 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
         import asyncpg
 
         found += [
-            asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError,
+            asyncpg.exceptions.PostgresConnectionError,
+            asyncpg.exceptions.CannotConnectNowError,
             asyncpg.exceptions.InterfaceError,
         ]
     if "botocore" in sys.modules:
@@ -42,11 +43,21 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 
 
 # OSErrors that are about the network; a missing file or a full disk is a bug or an operator's problem.
-_NETWORK_ERRNOS = frozenset({
-    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ENOTCONN,
-    errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN,
-    errno.EADDRNOTAVAIL,
-})
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EPIPE,
+        errno.ENOTCONN,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.EHOSTDOWN,
+        errno.EADDRNOTAVAIL,
+    }
+)
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -65,9 +76,7 @@ def as_unavailable(exc: BaseException) -> HubError | None:
     current: BaseException | None = exc
     while current is not None and seen < 5:
         current = _unwrap(current)
-        if isinstance(current, drivers) or (
-            isinstance(current, OSError) and current.errno in _NETWORK_ERRNOS
-        ):
+        if isinstance(current, drivers) or (isinstance(current, OSError) and current.errno in _NETWORK_ERRNOS):
             return ServiceUnavailable()
         current = current.__cause__  # an explicit `raise ... from`: what a wrapper says it wraps
         seen += 1

@@ -49,13 +49,19 @@ class LimitsRateLimiter:
         # One quick retry (a connection closed by a Redis restart), not redis-py's default backoff of
         # seconds: the local limiter is the answer to an outage, not waiting in the request.
         options: dict[str, Any] = {
-            "socket_timeout": _REDIS_TIMEOUT, "socket_connect_timeout": _REDIS_TIMEOUT,
+            "socket_timeout": _REDIS_TIMEOUT,
+            "socket_connect_timeout": _REDIS_TIMEOUT,
             "retry": Retry(NoBackoff(), 1),
         }
-        shared = cls(RedisStorage(
-            "async+" + url, implementation="redispy", key_prefix=f"{prefix}:rl", wrap_exceptions=True,
-            **options,
-        ))
+        shared = cls(
+            RedisStorage(
+                "async+" + url,
+                implementation="redispy",
+                key_prefix=f"{prefix}:rl",
+                wrap_exceptions=True,
+                **options,
+            )
+        )
         return FallbackRateLimiter(shared, cls.memory(), probe_interval=probe_interval)
 
     async def hit(self, limit: str, *keys: str) -> int:
@@ -74,7 +80,11 @@ class FallbackRateLimiter:
     """Implements `hub.ports.RateLimiter`: the shared limiter, or the local one while it is unreachable."""
 
     def __init__(
-        self, shared: LimitsRateLimiter, local: LimitsRateLimiter, *, probe_interval: float = 1.0,
+        self,
+        shared: LimitsRateLimiter,
+        local: LimitsRateLimiter,
+        *,
+        probe_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._shared = shared

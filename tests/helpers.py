@@ -15,9 +15,14 @@ def auth(token: str) -> dict[str, str]:
 
 async def register(client: httpx.AsyncClient, name: str | None = None) -> dict[str, Any]:
     username = name or ("u" + secrets.token_hex(5))
-    r = await client.post("/auth/register", json={
-        "username": username, "password": "correct horse battery", "display_name": username.title(),
-    })
+    r = await client.post(
+        "/auth/register",
+        json={
+            "username": username,
+            "password": "correct horse battery",
+            "display_name": username.title(),
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 

@@ -14,8 +14,17 @@ import httpx
 from tests.helpers import auth, make_space, register
 
 HOSTILE_BODY = {
-    "name": "pwned", "title": "pwned", "content": "pwned", "role": "owner", "version": 1, "token": "x",
-    "visibility": "link", "filename": "pwned.txt", "size": 1, "content_type": "text/plain", "ids": ["x"],
+    "name": "pwned",
+    "title": "pwned",
+    "content": "pwned",
+    "role": "owner",
+    "version": 1,
+    "token": "x",
+    "visibility": "link",
+    "filename": "pwned.txt",
+    "size": 1,
+    "content_type": "text/plain",
+    "ids": ["x"],
 }
 
 
@@ -34,8 +43,9 @@ async def _snapshot(client: httpx.AsyncClient, token: str, sid: str, bin_id: str
 async def _upload(client: httpx.AsyncClient, token: str, sid: str) -> str:
     body = {"filename": "secret.txt", "size": 14, "content_type": "text/plain"}
     created = (await client.post(f"/spaces/{sid}/files", json=body, headers=auth(token))).json()
-    sent = await client.post(created["upload"]["url"], data=created["upload"]["fields"],
-                             files={"file": ("blob", b"alice's secret")})
+    sent = await client.post(
+        created["upload"]["url"], data=created["upload"]["fields"], files={"file": ("blob", b"alice's secret")}
+    )
     assert sent.status_code in (200, 201, 204), sent.text
     done = await client.post(f"/files/{created['file_id']}/complete", headers=auth(token))
     assert done.status_code == 200, done.text
@@ -54,12 +64,19 @@ async def test_stranger_replay_of_every_endpoint(client: httpx.AsyncClient) -> N
     a = alice["access_token"]
     space = await make_space(client, a)
     sid = space["id"]
-    bin_ = (await client.post(f"/spaces/{sid}/bins", json={"title": "secret", "content": "alice's secret"},
-                              headers=auth(a))).json()
+    bin_ = (
+        await client.post(f"/spaces/{sid}/bins", json={"title": "secret", "content": "alice's secret"}, headers=auth(a))
+    ).json()
     invite = (await client.post(f"/spaces/{sid}/invites", json={"role": "viewer"}, headers=auth(a))).json()
     file_id = await _upload(client, a, sid)
-    values = {"space_id": sid, "bin_id": bin_["id"], "user_id": alice["user"]["id"], "invite_id": invite["id"],
-              "file_id": file_id, "version": "1"}
+    values = {
+        "space_id": sid,
+        "bin_id": bin_["id"],
+        "user_id": alice["user"]["id"],
+        "invite_id": invite["id"],
+        "file_id": file_id,
+        "version": "1",
+    }
     before = await _snapshot(client, a, sid, bin_["id"])
 
     mallory = (await register(client))["access_token"]

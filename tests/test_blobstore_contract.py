@@ -44,14 +44,21 @@ def hub_of(app: Any) -> Any:
 @pytest.fixture(params=["local", "s3"])
 async def sut(request: pytest.FixtureRequest, make_settings: Callable[..., Settings]) -> AsyncIterator[StoreUnderTest]:
     if request.param == "local":
-        async with running_hub(make_settings(sweep_interval=0)) as (url, app), \
-                httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with (
+            running_hub(make_settings(sweep_interval=0)) as (url, app),
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
             yield StoreUnderTest(hub_of(app).blobs, http)
     else:
         s3 = request.getfixturevalue("s3_service")
         store = await S3BlobStore.open(
-            endpoint=s3.endpoint, region=s3.region, bucket="t" + secrets.token_hex(8), access_key=s3.access_key,
-            secret_key=s3.secret_key, path_style=True, create_bucket=True,
+            endpoint=s3.endpoint,
+            region=s3.region,
+            bucket="t" + secrets.token_hex(8),
+            access_key=s3.access_key,
+            secret_key=s3.secret_key,
+            path_style=True,
+            create_bucket=True,
         )
         try:
             async with httpx.AsyncClient(timeout=30) as http:
@@ -92,8 +99,9 @@ async def read_all(store: BlobStore, key: str, max_bytes: int = 64 * MIB) -> byt
 async def test_post_upload_then_download_roundtrip(sut: StoreUnderTest) -> None:
     key = f"spaces/s1/{secrets.token_hex(8)}"
     body = b"hello, world"
-    upload = await sut.store.presign_upload(key, content_type="text/plain", min_bytes=len(body),
-                                            max_bytes=len(body), ttl=60)
+    upload = await sut.store.presign_upload(
+        key, content_type="text/plain", min_bytes=len(body), max_bytes=len(body), ttl=60
+    )
     assert upload.fields["key"] == key and upload.fields["Content-Type"] == "text/plain"
     r = await post_form(sut.http, upload, body)
     assert r.status_code in (200, 201, 204), r.text
@@ -147,8 +155,9 @@ async def test_upload_outside_the_size_range_is_refused(sut: StoreUnderTest) -> 
 async def test_tampered_and_expired_download_urls_are_refused(sut: StoreUnderTest) -> None:
     key = f"spaces/s1/{secrets.token_hex(8)}"
     await sut.store.put(key, b"secret bytes", content_type="application/octet-stream")
-    url = await sut.store.presign_download(key, ttl=60, content_type="application/octet-stream",
-                                           disposition="attachment")
+    url = await sut.store.presign_download(
+        key, ttl=60, content_type="application/octet-stream", disposition="attachment"
+    )
     assert (await sut.http.get(url)).status_code == 200
     other = f"spaces/s1/{secrets.token_hex(8)}"
     await sut.store.put(other, b"other bytes", content_type="application/octet-stream")
@@ -157,8 +166,9 @@ async def test_tampered_and_expired_download_urls_are_refused(sut: StoreUnderTes
         r = await sut.http.get(forged)
         assert r.status_code == 403, forged
     signed_at = time.time()
-    short = await sut.store.presign_download(key, ttl=1, content_type="application/octet-stream",
-                                             disposition="attachment")
+    short = await sut.store.presign_download(
+        key, ttl=1, content_type="application/octet-stream", disposition="attachment"
+    )
     await wait_for_clock(int(signed_at) + 2.2)
     r = await sut.http.get(short)
     assert r.status_code == 403
@@ -234,20 +244,23 @@ async def test_download_byte_ranges(sut: StoreUnderTest) -> None:
     key = f"spaces/s1/{secrets.token_hex(8)}"
     data = bytes(range(256)) * 4
     await sut.store.put(key, data, content_type="application/octet-stream")
-    url = await sut.store.presign_download(key, ttl=60, content_type="application/octet-stream",
-                                           disposition="attachment")
+    url = await sut.store.presign_download(
+        key, ttl=60, content_type="application/octet-stream", disposition="attachment"
+    )
     whole = await sut.http.get(url)
     assert whole.status_code == 200 and whole.content == data and whole.headers["accept-ranges"] == "bytes"
 
     for header, start, end in [
-        ("bytes=0-9", 0, 9), ("bytes=10-", 10, 1023), ("bytes=-5", 1019, 1023),
+        ("bytes=0-9", 0, 9),
+        ("bytes=10-", 10, 1023),
+        ("bytes=-5", 1019, 1023),
         ("bytes=1000-5000", 1000, 1023),  # an end past the object is clamped
         ("bytes=-2000", 0, 1023),  # a suffix longer than the object is all of it
         ("bytes=1023-1023", 1023, 1023),
     ]:
         r = await sut.http.get(url, headers={"Range": header})
         assert r.status_code == 206, (header, r.status_code)
-        assert r.content == data[start:end + 1], header
+        assert r.content == data[start : end + 1], header
         assert r.headers["content-range"] == f"bytes {start}-{end}/1024", header
         assert r.headers["accept-ranges"] == "bytes" and int(r.headers["content-length"]) == end - start + 1
 

@@ -19,8 +19,9 @@ def test_precedence_defaults_file_environment(tmp_path: Path) -> None:
     cfg.write_text('[hub]\nport = 9000\nrate_limit = "5/second"\ncors_origins = ["https://a.example"]\n')
     s = load_settings(environ={}, config_path=cfg)
     assert (s.port, s.rate_limit, s.cors_origins, s.host) == (9000, "5/second", ("https://a.example",), "127.0.0.1")
-    s = load_settings(environ={"HUB_PORT": "9100", "HUB_CORS_ORIGINS": "https://b.example,https://c.example"},
-                      config_path=cfg)
+    s = load_settings(
+        environ={"HUB_PORT": "9100", "HUB_CORS_ORIGINS": "https://b.example,https://c.example"}, config_path=cfg
+    )
     assert s.port == 9100 and s.cors_origins == ("https://b.example", "https://c.example")
     s = load_settings(environ={"HUB_CONFIG": str(cfg), "DATABASE_URL": "postgresql://u:pw@db/hub"})
     assert s.port == 9000 and s.database_url == "postgresql://u:pw@db/hub"
@@ -63,9 +64,17 @@ def test_cli_prints_one_line_and_redacts(tmp_path: Path) -> None:
     bad = subprocess.run([hub, "config"], env={"HUB_PORT": "abc", "PATH": "/usr/bin"}, capture_output=True, text=True)
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == ["hub: configuration error: HUB_PORT: expected an integer, got 'abc'"]
-    ok = subprocess.run([hub, "config"], capture_output=True, text=True,
-                        env={"DATABASE_URL": "postgresql://u:hunter2@db/hub", "S3_SECRET_KEY": "s3cr3t",
-                             "HUB_SIGNING_KEY": "A" * 43, "PATH": "/usr/bin"})
+    ok = subprocess.run(
+        [hub, "config"],
+        capture_output=True,
+        text=True,
+        env={
+            "DATABASE_URL": "postgresql://u:hunter2@db/hub",
+            "S3_SECRET_KEY": "s3cr3t",
+            "HUB_SIGNING_KEY": "A" * 43,
+            "PATH": "/usr/bin",
+        },
+    )
     assert ok.returncode == 0
     assert "hunter2" not in ok.stdout and "s3cr3t" not in ok.stdout and "A" * 43 not in ok.stdout
     assert "postgresql://u:***@db/hub" in ok.stdout

@@ -145,7 +145,9 @@ def test_compose_hub_environment_is_a_valid_scaled_configuration() -> None:
         assert settings.uses_redis and settings.uses_s3 and not settings.embedded_database
         db = urlsplit(settings.database_url)
         assert (db.hostname, db.username, db.password, db.path) == (
-            "postgres", postgres_env["POSTGRES_USER"], postgres_env["POSTGRES_PASSWORD"],
+            "postgres",
+            postgres_env["POSTGRES_USER"],
+            postgres_env["POSTGRES_PASSWORD"],
             "/" + postgres_env["POSTGRES_DB"],
         )
         assert urlsplit(settings.redis_url).hostname == "redis"
@@ -195,8 +197,9 @@ async def test_compose_proxy_keeps_a_polling_client_on_one_hub(
     if caddy is None:
         pytest.skip("the tool is not installed here (test_compose_proxy_is_sticky checks the content)")
     key = "B" * 43  # one signing key for both, as in compose
-    settings = [make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, signing_key=key)
-                for _ in range(2)]
+    settings = [
+        make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, signing_key=key) for _ in range(2)
+    ]
     async with running_hub(settings[0]) as (url1, _a), running_hub(settings[1]) as (url2, _b):
         proxy_port = free_port()
         caddyfile = (DEPLOY / "compose" / "Caddyfile").read_text()
@@ -204,8 +207,15 @@ async def test_compose_proxy_keeps_a_polling_client_on_one_hub(
         caddyfile = caddyfile.replace(":8080 {", f":{proxy_port} {{")
         (tmp_path / "Caddyfile").write_text(caddyfile)
         proc = await asyncio.create_subprocess_exec(
-            caddy, "run", "--adapter", "caddyfile", "--config", str(tmp_path / "Caddyfile"),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env={"HOME": str(tmp_path)},
+            caddy,
+            "run",
+            "--adapter",
+            "caddyfile",
+            "--config",
+            str(tmp_path / "Caddyfile"),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={"HOME": str(tmp_path)},
         )
         proxy = f"http://127.0.0.1:{proxy_port}"
         try:
@@ -230,10 +240,12 @@ async def test_compose_proxy_keeps_a_polling_client_on_one_hub(
                     sent = await browser.post("/socket.io/", params={**params, "sid": sid}, content=b"3")
                     assert (sent.status_code, sent.text) == (200, "OK")
             async with httpx.AsyncClient(timeout=10) as direct:
-                answers = sorted([
-                    (await direct.post(f"{u}/socket.io/", params={**params, "sid": sid}, content=b"3")).status_code
-                    for u in (url1, url2)
-                ])
+                answers = sorted(
+                    [
+                        (await direct.post(f"{u}/socket.io/", params={**params, "sid": sid}, content=b"3")).status_code
+                        for u in (url1, url2)
+                    ]
+                )
             assert answers == [200, 400], "without affinity, half the polls would hit a hub that refuses them"
         finally:
             proc.terminate()
@@ -264,18 +276,26 @@ def test_bucket_cors_template_works_on_a_real_store(s3_service: services.S3Handl
     rules = json.loads((DEPLOY / "s3-cors.json").read_text())
     origin = rules["CORSRules"][0]["AllowedOrigins"][0]
     client = boto3.client(
-        "s3", endpoint_url=s3_service.endpoint, aws_access_key_id=s3_service.access_key,
-        aws_secret_access_key=s3_service.secret_key, region_name=s3_service.region,
+        "s3",
+        endpoint_url=s3_service.endpoint,
+        aws_access_key_id=s3_service.access_key,
+        aws_secret_access_key=s3_service.secret_key,
+        region_name=s3_service.region,
     )
     bucket = "cors-" + datetime.datetime.now(datetime.UTC).strftime("%H%M%S%f")
     client.create_bucket(Bucket=bucket)
     client.put_bucket_cors(Bucket=bucket, CORSConfiguration=rules)
 
     def preflight(from_origin: str, method: str) -> tuple[int, dict[str, str]]:
-        request = urllib.request.Request(f"{s3_service.endpoint}/{bucket}/spaces/x", method="OPTIONS", headers={
-            "Origin": from_origin, "Access-Control-Request-Method": method,
-            "Access-Control-Request-Headers": "content-type",
-        })
+        request = urllib.request.Request(
+            f"{s3_service.endpoint}/{bucket}/spaces/x",
+            method="OPTIONS",
+            headers={
+                "Origin": from_origin,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, dict(response.headers)
@@ -313,7 +333,7 @@ def test_nginx_structure() -> None:
     upstream = block(conf, "upstream collab_hub")
     assert re.search(r"^\s*(ip_hash|hash \S+ consistent);", upstream, re.M), "sticky sessions for long-polling"
     assert len(re.findall(r"^\s*server \S+", upstream, re.M)) >= 2
-    plain, tls = (block(conf[m.start():], "server") for m in re.finditer(r"^server\s*\{", conf, re.M))
+    plain, tls = (block(conf[m.start() :], "server") for m in re.finditer(r"^server\s*\{", conf, re.M))
     assert "listen 80;" in plain and "return 301 https://$host$request_uri;" in plain
     assert re.search(r"listen 443 ssl", tls) and "ssl_certificate " in tls and "ssl_certificate_key " in tls
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in tls
@@ -341,14 +361,19 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hub.example.com")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
     (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ))
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return directory / "cert.pem", directory / "key.pem"
 
 
@@ -383,20 +408,32 @@ async def test_nginx_serves_two_hubs_with_tls_websockets_and_sticky_polling(
         pytest.skip("the tool is not installed here (test_nginx_structure checks the content)")
     from tests.support.realtime import Sock, guest, space, stroke
 
-    settings = [make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, signing_key="C" * 43,
-                              trust_forwarded=True) for _ in range(2)]
+    settings = [
+        make_settings(
+            redis_url=redis_service.url, redis_prefix=redis_prefix, signing_key="C" * 43, trust_forwarded=True
+        )
+        for _ in range(2)
+    ]
     async with running_hub(settings[0]) as (url1, _a), running_hub(settings[1]) as (url2, _b):
         plain, tls = free_port(), free_port()
         site = nginx_conf().replace("listen [::]:80;", "").replace("listen [::]:443 ssl http2;", "")
         site = site.replace("listen 80;", f"listen 127.0.0.1:{plain};")
         site = site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{tls} ssl http2;")
-        site = site.replace("server 127.0.0.1:8001", f"server {url1[7:]}").replace("server 127.0.0.1:8002",
-                                                                                   f"server {url2[7:]}")
+        site = site.replace("server 127.0.0.1:8001", f"server {url1[7:]}").replace(
+            "server 127.0.0.1:8002", f"server {url2[7:]}"
+        )
         (tmp_path / "logs").mkdir()
         conf = nginx_setup(tmp_path, site)
         proc = await asyncio.create_subprocess_exec(
-            nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            nginx,
+            "-p",
+            str(tmp_path),
+            "-c",
+            str(conf),
+            "-g",
+            "daemon off;",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         base = f"https://127.0.0.1:{tls}"
         try:
@@ -496,8 +533,15 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
         (tmp_path / name).write_text(text)
     for instance in ("8001", "8002"):
         shutil.copy(tmp_path / "collab-hub@.service", tmp_path / f"collab-hub@{instance}.service")
-    result = run([analyze, "verify", "--man=no", *(str(tmp_path / n) for n in (
-        "collab-hub@8001.service", "collab-hub-worker.service", "collab-hub.target"))], cwd=tmp_path)
+    result = run(
+        [
+            analyze,
+            "verify",
+            "--man=no",
+            *(str(tmp_path / n) for n in ("collab-hub@8001.service", "collab-hub-worker.service", "collab-hub.target")),
+        ],
+        cwd=tmp_path,
+    )
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
 
 
@@ -550,8 +594,11 @@ def test_kubernetes_manifests() -> None:
     assert c["securityContext"]["allowPrivilegeEscalation"] is False and pod["securityContext"]["runAsNonRoot"]
     assert {v["mountPath"] for v in c["volumeMounts"]} >= {config["HUB_DATA_DIR"]}
     for ref in c["envFrom"]:
-        kind, name = ("ConfigMap", ref["configMapRef"]["name"]) if "configMapRef" in ref else (
-            "Secret", ref["secretRef"]["name"])
+        kind, name = (
+            ("ConfigMap", ref["configMapRef"]["name"])
+            if "configMapRef" in ref
+            else ("Secret", ref["secretRef"]["name"])
+        )
         assert (kind, name) in m
 
     labels = app["spec"]["template"]["metadata"]["labels"]
@@ -579,7 +626,9 @@ def test_kubernetes_manifests() -> None:
     assert not worker["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert not service["spec"]["selector"].items() <= worker["spec"]["template"]["metadata"]["labels"].items()
     assert m[("Job", "collab-hub-migrate")]["spec"]["template"]["spec"]["containers"][0]["command"] == [
-        "hub", "migrate"]
+        "hub",
+        "migrate",
+    ]
 
 
 def test_kustomize_builds() -> None:
@@ -605,8 +654,9 @@ def test_fly_toml() -> None:
     assert http["internal_port"] == int(fly["env"]["HUB_PORT"])
     env = dict(fly["env"])
     assert set(env) <= SETTING_ENV | UVICORN_ENV
-    settings = load_settings(environ={**env, "DATABASE_URL": "postgresql://h/db", "REDIS_URL": "redis://r",
-                                      "HUB_SIGNING_KEY": "A" * 43})
+    settings = load_settings(
+        environ={**env, "DATABASE_URL": "postgresql://h/db", "REDIS_URL": "redis://r", "HUB_SIGNING_KEY": "A" * 43}
+    )
     assert settings.production and settings.trust_forwarded
     assert seconds(fly["kill_timeout"]) > settings.graceful_shutdown_seconds
     metrics_port = settings.metrics_address[1] if settings.metrics_address else -1
@@ -640,8 +690,16 @@ def test_alert_rules() -> None:
     path = DEPLOY / "monitoring" / "alerts.yml"
     rules = [r for g in yaml.safe_load(path.read_text())["groups"] for r in g["rules"]]
     expected = {
-        "HubDown", "HubNotReady", "HubHigh5xxRate", "HubHighLatencyP99", "HubStrokeAckP99", "HubSocketsDropped",
-        "HubMediaQueueBacklog", "HubMediaDeadLetters", "HubRedisBusDisconnected", "HubDatabasePoolExhausted",
+        "HubDown",
+        "HubNotReady",
+        "HubHigh5xxRate",
+        "HubHighLatencyP99",
+        "HubStrokeAckP99",
+        "HubSocketsDropped",
+        "HubMediaQueueBacklog",
+        "HubMediaDeadLetters",
+        "HubRedisBusDisconnected",
+        "HubDatabasePoolExhausted",
     }
     assert expected <= {r["alert"] for r in rules}
     known = known_series()
@@ -664,7 +722,7 @@ def test_dashboard_covers_the_metrics_to_watch() -> None:
     used = set(re.findall(r"\b(hub_[a-z0-9_]+)\b", exprs))
     assert used <= known_series(), used - known_series()
     readme = (ROOT / "README.md").read_text()
-    watch = readme[readme.index("Metrics to watch"):]
+    watch = readme[readme.index("Metrics to watch") :]
     watch = watch[: watch.index("\n\n")]
     listed = set(re.findall(r"`(hub_[a-z0-9_]+)`", watch))
     assert len(listed) > 10

@@ -49,8 +49,19 @@ class PrivateRedis:
     async def start(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
         self.proc = await asyncio.create_subprocess_exec(
-            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(self.base), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.base),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         await until(self._answers, timeout=10, what="redis-server to answer")
 
@@ -235,6 +246,7 @@ async def test_rest_answers_503_not_500_while_redis_is_down(
         await until(me_ok, timeout=10, what="/auth/me after Redis came back")
         for url in (url_a, url_b):
             await until(lambda url=url: ready(c, url), timeout=15, what=f"{url}/readyz")
+
         # The limiter probes Redis again within a second of traffic and goes back to the shared counts.
         async def recovered() -> bool:
             return await me_ok() and logs.count(logging.INFO) > 0
@@ -285,7 +297,9 @@ async def test_join_during_redis_outage_is_served_from_postgres(
         async def converged() -> bool:
             ack = await fresh.call("join", {"space_id": sid})
             return "degraded" not in ack and {u["user_id"] for u in ack["presence"]} == {
-                alice.user_id, bob.user_id, carol.user_id
+                alice.user_id,
+                bob.user_id,
+                carol.user_id,
             }
 
         await until(converged, timeout=6, what="presence to converge", every=0.2)
@@ -355,7 +369,9 @@ async def private_postgres(base: Path) -> AsyncIterator[PostgresServer]:
 
 @pytest.fixture(params=["redis", "postgres"])
 async def cluster(
-    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], private_redis: PrivateRedis,
+    request: pytest.FixtureRequest,
+    make_settings: Callable[..., Settings],
+    private_redis: PrivateRedis,
     tmp_path: Path,
 ) -> AsyncIterator[Cluster]:
     stack = contextlib.AsyncExitStack()
@@ -367,8 +383,13 @@ async def cluster(
     else:
         pg = await stack.enter_async_context(private_postgres(tmp_path))
         settings = make_settings(
-            database_url=pg.dsn("hub"), redis_url=private_redis.url, redis_prefix="ft",
-            presence_ttl=2, db_command_timeout=2.0, stroke_rate=1000, stroke_burst=1000,
+            database_url=pg.dsn("hub"),
+            redis_url=private_redis.url,
+            redis_prefix="ft",
+            presence_ttl=2,
+            db_command_timeout=2.0,
+            stroke_rate=1000,
+            stroke_burst=1000,
         )
 
         async def stop() -> None:
@@ -430,9 +451,7 @@ async def test_dependency_restart_loses_no_acknowledged_stroke(cluster: Cluster)
         await until(answering, timeout=5, what="REST to answer again")
         assert 500 not in statuses
         # Drawing goes on after the restart on both instances.
-        await until(
-            lambda: _drew(drawers, max(during) + 5), timeout=15, what="strokes after the restart"
-        )
+        await until(lambda: _drew(drawers, max(during) + 5), timeout=15, what="strokes after the restart")
         for d in drawers:
             d.stop.set()
         await asyncio.wait_for(asyncio.gather(*drawing), timeout=15)

@@ -19,10 +19,18 @@ async def test_blob_routes_refuse_garbage(client: httpx.AsyncClient) -> None:
     cases = [
         ("POST", "/blobs/upload", {}, b""),
         ("POST", "/blobs/upload", {"content-type": "multipart/form-data; boundary=xyz"}, b"--xyz\r\nbroken"),
-        ("POST", "/blobs/upload", {"content-type": "multipart/form-data; boundary=xyz"},
-         b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\ndata\r\n--xyz--\r\n'),
-        ("POST", "/blobs/upload", {"content-type": "multipart/form-data; boundary=xyz"},
-         b'--xyz\r\nContent-Disposition: form-data; name="policy"\r\n\r\n' + b"A" * 40_000 + b"\r\n--xyz--\r\n"),
+        (
+            "POST",
+            "/blobs/upload",
+            {"content-type": "multipart/form-data; boundary=xyz"},
+            b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\ndata\r\n--xyz--\r\n',
+        ),
+        (
+            "POST",
+            "/blobs/upload",
+            {"content-type": "multipart/form-data; boundary=xyz"},
+            b'--xyz\r\nContent-Disposition: form-data; name="policy"\r\n\r\n' + b"A" * 40_000 + b"\r\n--xyz--\r\n",
+        ),
         ("POST", "/blobs/upload", {"content-type": "text/plain"}, b"hello"),
         ("PUT", "/blobs/part", {}, b"data"),
         ("PUT", "/blobs/part?t=abc.def", {}, b"data"),
@@ -36,29 +44,49 @@ async def test_blob_routes_refuse_garbage(client: httpx.AsyncClient) -> None:
         assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text)
         assert r.json()["error"]["code"], path
     # Fields after a forged policy are refused as S3 would: 403.
-    r = await client.post("/blobs/upload", data={"key": "k", "Content-Type": "text/plain", "policy": "e30",
-                                                  "signature": "AAAA"}, files={"file": ("a", b"x")})
+    r = await client.post(
+        "/blobs/upload",
+        data={"key": "k", "Content-Type": "text/plain", "policy": "e30", "signature": "AAAA"},
+        files={"file": ("a", b"x")},
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "signature_mismatch"
 
 
 async def test_blob_routes_do_not_exist_with_s3(make_settings, s3_service) -> None:  # type: ignore[no-untyped-def]
-    settings = make_settings(s3_endpoint=s3_service.endpoint, s3_bucket="nb" + "0123456789abcdef"[:8],
-                             s3_access_key=s3_service.access_key, s3_secret_key=s3_service.secret_key)
+    settings = make_settings(
+        s3_endpoint=s3_service.endpoint,
+        s3_bucket="nb" + "0123456789abcdef"[:8],
+        s3_access_key=s3_service.access_key,
+        s3_secret_key=s3_service.secret_key,
+    )
     async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url) as c:
         assert (await c.get("/blobs/object?t=a.b")).status_code == 404
         ready = await c.get("/readyz")
         assert ready.json()["checks"]["s3"] == "ok"
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    (None, None), ("", None),
-    ("bytes=0-0", ByteRange(0, 0)), ("bytes=5-", ByteRange(5, 99)), ("bytes=-1", ByteRange(99, 99)),
-    ("BYTES=1-2", ByteRange(1, 2)),  # range units are case-insensitive
-    ("bytes=1-2,", ByteRange(1, 2)),  # empty list elements are ignored
-    ("bytes=0-1,3-4", None), ("bytes=0-1, 0-1", None),  # several ranges: the whole object
-    ("bytes=9-3", None), ("bytes=1-2-3", None), ("bytes=-", None), ("bytes=", None), ("bytes", None),
-    ("items=0-1", None), ("bytes=\u0661-2", None), ("bytes=" + "9" * 30 + "-", None),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("bytes=0-0", ByteRange(0, 0)),
+        ("bytes=5-", ByteRange(5, 99)),
+        ("bytes=-1", ByteRange(99, 99)),
+        ("BYTES=1-2", ByteRange(1, 2)),  # range units are case-insensitive
+        ("bytes=1-2,", ByteRange(1, 2)),  # empty list elements are ignored
+        ("bytes=0-1,3-4", None),
+        ("bytes=0-1, 0-1", None),  # several ranges: the whole object
+        ("bytes=9-3", None),
+        ("bytes=1-2-3", None),
+        ("bytes=-", None),
+        ("bytes=", None),
+        ("bytes", None),
+        ("items=0-1", None),
+        ("bytes=\u0661-2", None),
+        ("bytes=" + "9" * 30 + "-", None),
+    ],
+)
 def test_parse_range(header: str | None, expected: ByteRange | None) -> None:
     assert parse_range(header, 100) == expected
 
@@ -71,8 +99,10 @@ def test_parse_range_unsatisfiable(header: str) -> None:
 
 
 async def test_local_ranges_stream_from_disk(make_settings: Callable[..., Settings]) -> None:
-    async with running_hub(make_settings(sweep_interval=0)) as (url, app), \
-            httpx.AsyncClient(base_url=url, timeout=30) as http:
+    async with (
+        running_hub(make_settings(sweep_interval=0)) as (url, app),
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
         store = app.other_asgi_app.ctx.hub.blobs
         key = f"spaces/s1/{secrets.token_hex(8)}"
         data = os.urandom(3 * 1024 * 1024 + 17)  # several read chunks
@@ -94,8 +124,11 @@ async def test_local_ranges_stream_from_disk(make_settings: Callable[..., Settin
 
         # An invalid range is ignored (RFC 9110 allows ignoring or refusing it); so is one whose If-Range
         # names something other than this object.
-        for headers in ({"Range": "bytes=9-3"}, {"Range": "bytes=0-9", "If-Range": '"other"'},
-                        {"Range": "bytes=0-9", "If-Range": "Wed, 21 Oct 2015 07:28:00 GMT"}):
+        for headers in (
+            {"Range": "bytes=9-3"},
+            {"Range": "bytes=0-9", "If-Range": '"other"'},
+            {"Range": "bytes=0-9", "If-Range": "Wed, 21 Oct 2015 07:28:00 GMT"},
+        ):
             r = await http.get(link, headers=headers)
             assert r.status_code == 200 and r.content == data, headers
         r = await http.get(link, headers={"Range": "bytes=0-9", "If-Range": etag})
@@ -103,8 +136,10 @@ async def test_local_ranges_stream_from_disk(make_settings: Callable[..., Settin
 
 
 async def test_local_part_shorter_than_signed_is_refused_while_streamed(make_settings: Callable[..., Settings]) -> None:
-    async with running_hub(make_settings(sweep_interval=0)) as (url, app), \
-            httpx.AsyncClient(base_url=url, timeout=30) as http:
+    async with (
+        running_hub(make_settings(sweep_interval=0)) as (url, app),
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
         store = app.other_asgi_app.ctx.hub.blobs
         key = f"spaces/s1/{secrets.token_hex(8)}"
         upload_id = await store.create_multipart(key, content_type="application/zip")

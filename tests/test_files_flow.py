@@ -57,8 +57,12 @@ def store_settings(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
         return {}
     s3 = request.getfixturevalue("s3_service")
     return {
-        "s3_endpoint": s3.endpoint, "s3_bucket": "f" + secrets.token_hex(8), "s3_access_key": s3.access_key,
-        "s3_secret_key": s3.secret_key, "s3_path_style": True, "s3_region": s3.region,
+        "s3_endpoint": s3.endpoint,
+        "s3_bucket": "f" + secrets.token_hex(8),
+        "s3_access_key": s3.access_key,
+        "s3_secret_key": s3.secret_key,
+        "s3_path_style": True,
+        "s3_region": s3.region,
     }
 
 
@@ -81,8 +85,9 @@ async def env(
         yield Env(http, hub, token, space, events, request.param)
 
 
-async def create(env: Env, data: bytes, *, token: str | None = None, space: str | None = None,
-                 **fields: Any) -> httpx.Response:
+async def create(
+    env: Env, data: bytes, *, token: str | None = None, space: str | None = None, **fields: Any
+) -> httpx.Response:
     body = {"filename": "notes.txt", "size": len(data), "content_type": "text/plain", **fields}
     return await env.http.post(f"/spaces/{space or env.space}/files", json=body, headers=auth(token or env.token))
 
@@ -141,8 +146,10 @@ async def test_upload_complete_download(env: Env) -> None:
     assert disposition.startswith("attachment;")  # text/plain is not rendered inline
     assert unquote(disposition.split("filename*=UTF-8''")[1]) == "Résumé final.txt"
     ready = (await env.http.get("/readyz")).json()
-    assert ready["checks"][env.hub.blobs.name] == "ok" and env.hub.blobs.name == {"local": "blobs", "s3": "s3"}[
-        env.store_kind]
+    assert (
+        ready["checks"][env.hub.blobs.name] == "ok"
+        and env.hub.blobs.name == {"local": "blobs", "s3": "s3"}[env.store_kind]
+    )
 
 
 async def test_inline_only_for_safe_types(env: Env) -> None:
@@ -199,8 +206,18 @@ async def test_completion_mismatch_deletes_the_object(env: Env) -> None:
     assert await env.hub.blobs.head(key) is None
 
 
-HOSTILE = ["../../etc/passwd", "..%2F..%2Fsecret", "a\u202etxt.exe", "CON", "con.txt", "x" * 300 + ".png",
-           " ..hidden", "a/b\\c:d*e?f\"g<h>i|j", "\u200b\u200b", "é" * 200 + ".txt"]
+HOSTILE = [
+    "../../etc/passwd",
+    "..%2F..%2Fsecret",
+    "a\u202etxt.exe",
+    "CON",
+    "con.txt",
+    "x" * 300 + ".png",
+    " ..hidden",
+    'a/b\\c:d*e?f"g<h>i|j',
+    "\u200b\u200b",
+    "é" * 200 + ".txt",
+]
 
 
 async def test_hostile_names_are_stored_harmlessly(env: Env) -> None:
@@ -219,7 +236,7 @@ async def test_hostile_names_are_stored_harmlessly(env: Env) -> None:
     nul = await create(env, b"abc", filename="a\x00b")
     assert nul.status_code == 400 and nul.json()["error"]["code"] == "nul_byte"
     # The Content-Disposition of a hostile name stays one safe header.
-    done = await upload_file(env, b"abc", filename="evil\u202e\"; filename=x.html")
+    done = await upload_file(env, b"abc", filename='evil\u202e"; filename=x.html')
     r = await env.http.get(f"/files/{done['id']}/download?redirect=false", headers=auth(env.token))
     disposition = (await env.http.get(r.json()["url"])).headers["content-disposition"]
     assert disposition.count("filename=") == 1 and "\u202e" not in disposition
@@ -229,8 +246,9 @@ async def test_roles_and_strangers(env: Env) -> None:
     done = await upload_file(env, b"members only")
     invite = await env.http.post(f"/spaces/{env.space}/invites", json={"role": "viewer"}, headers=auth(env.token))
     viewer = (await register(env.http))["access_token"]
-    assert (await env.http.post("/spaces/join", json={"token": invite.json()["token"]},
-                                headers=auth(viewer))).status_code == 200
+    assert (
+        await env.http.post("/spaces/join", json={"token": invite.json()["token"]}, headers=auth(viewer))
+    ).status_code == 200
     stranger = (await register(env.http))["access_token"]
     fid = done["id"]
 
@@ -241,8 +259,13 @@ async def test_roles_and_strangers(env: Env) -> None:
         assert r.status_code == 403 and r.json()["error"]["code"] == "role_required", path
     assert (await create(env, b"x", token=viewer)).status_code == 403
 
-    for method, path in [("GET", f"/files/{fid}"), ("GET", f"/files/{fid}/download"), ("DELETE", f"/files/{fid}"),
-                         ("GET", f"/spaces/{env.space}/files"), ("GET", "/files/nonexistent")]:
+    for method, path in [
+        ("GET", f"/files/{fid}"),
+        ("GET", f"/files/{fid}/download"),
+        ("DELETE", f"/files/{fid}"),
+        ("GET", f"/spaces/{env.space}/files"),
+        ("GET", "/files/nonexistent"),
+    ]:
         r = await env.http.request(method, path, headers=auth(stranger))
         assert r.status_code == 404, path
     assert (await create(env, b"x", token=stranger)).status_code == 404
@@ -253,8 +276,9 @@ async def test_pagination(env: Env) -> None:
     ids = [(await upload_file(env, b"p" * n))["id"] for n in (1, 2, 3)]
     first = (await env.http.get(f"/spaces/{env.space}/files?limit=2", headers=auth(env.token))).json()
     assert [f["id"] for f in first["items"]] == ids[::-1][:2] and first["next_cursor"]
-    second = (await env.http.get(f"/spaces/{env.space}/files?limit=2&cursor={first['next_cursor']}",
-                                 headers=auth(env.token))).json()
+    second = (
+        await env.http.get(f"/spaces/{env.space}/files?limit=2&cursor={first['next_cursor']}", headers=auth(env.token))
+    ).json()
     assert [f["id"] for f in second["items"]] == ids[:1] and second["next_cursor"] is None
     bad = await env.http.get(f"/spaces/{env.space}/files?cursor=!!garbage", headers=auth(env.token))
     assert bad.status_code == 400
@@ -324,8 +348,9 @@ async def test_space_expiry_deletes_objects(env: Env, database_url: str) -> None
 @pytest.mark.parametrize("file_settings", [{"multipart_threshold": MIB, "multipart_part_bytes": 5 * MIB}])
 async def test_multipart_upload_resumes(env: Env, database_url: str) -> None:
     data = os.urandom(5 * MIB + 1000)
-    r = await create(env, data, content_type="application/zip", filename="big.zip",
-                     sha256=hashlib.sha256(data).hexdigest())
+    r = await create(
+        env, data, content_type="application/zip", filename="big.zip", sha256=hashlib.sha256(data).hexdigest()
+    )
     assert r.status_code == 201, r.text
     created = r.json()
     fid = created["file_id"]
@@ -343,7 +368,7 @@ async def test_multipart_upload_resumes(env: Env, database_url: str) -> None:
     assert bad.status_code == 422
     urls = (await env.http.post(f"/files/{fid}/parts", json={"part_numbers": [2]}, headers=auth(env.token))).json()
     part = urls["parts"][0]
-    assert (await env.http.put(part["url"], content=data[5 * MIB:], headers=part["headers"])).status_code == 200
+    assert (await env.http.put(part["url"], content=data[5 * MIB :], headers=part["headers"])).status_code == 200
     done = await env.http.post(f"/files/{fid}/complete", headers=auth(env.token))
     assert done.status_code == 200, done.text
     r = await env.http.get(f"/files/{fid}/download?redirect=false", headers=auth(env.token))
@@ -373,9 +398,17 @@ async def test_multipart_upload_resumes(env: Env, database_url: str) -> None:
     assert await env.hub.files.repo.get(fid) is None
 
 
-@pytest.mark.parametrize("file_settings", [{
-    "multipart_threshold": MIB, "multipart_part_bytes": 5 * MIB, "file_max_bytes": 2**50, "space_quota_bytes": 2**51,
-}])
+@pytest.mark.parametrize(
+    "file_settings",
+    [
+        {
+            "multipart_threshold": MIB,
+            "multipart_part_bytes": 5 * MIB,
+            "file_max_bytes": 2**50,
+            "space_quota_bytes": 2**51,
+        }
+    ],
+)
 async def test_multipart_part_numbers_and_sizes(env: Env) -> None:
     # Sizes no plan can fit are refused when the upload is created; very large files get larger parts.
     r = await create(env, b"", size=5 * 1024**4 + 1, content_type="application/zip")
@@ -396,12 +429,13 @@ async def test_multipart_part_numbers_and_sizes(env: Env) -> None:
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_failed", numbers
 
     # Each part URL admits exactly that part's size; the store refuses anything else when it is sent.
-    urls = (await env.http.post(f"/files/{fid}/parts", json={"part_numbers": [1, 2]},
-                                headers=auth(env.token))).json()["parts"]
+    urls = (await env.http.post(f"/files/{fid}/parts", json={"part_numbers": [1, 2]}, headers=auth(env.token))).json()[
+        "parts"
+    ]
     for body in (data[:MIB], data[: 5 * MIB + 1]):
         refused = await env.http.put(urls[0]["url"], content=body)
         assert refused.status_code in (400, 403, 413), refused.text
-    assert (await env.http.put(urls[1]["url"], content=data[5 * MIB:])).status_code == 200
+    assert (await env.http.put(urls[1]["url"], content=data[5 * MIB :])).status_code == 200
 
     # A part that reached the store some other way with the wrong size fails completion with a 422 naming
     # it, and the upload is deleted as on any mismatch.
@@ -424,8 +458,9 @@ async def test_my_uploads_in_progress_are_listed_for_resuming(env: Env) -> None:
     started = [(await create(env, b"x" * 10, filename=f"u{i}.txt")).json()["file_id"] for i in range(3)]
     finished = await upload_file(env, b"done")
     bob = (await register(env.http))["access_token"]
-    invite = (await env.http.post(f"/spaces/{env.space}/invites", json={"role": "editor"},
-                                  headers=auth(env.token))).json()
+    invite = (
+        await env.http.post(f"/spaces/{env.space}/invites", json={"role": "editor"}, headers=auth(env.token))
+    ).json()
     assert (await env.http.post("/spaces/join", json={"token": invite["token"]}, headers=auth(bob))).status_code == 200
     bobs = (await create(env, b"y" * 10, token=bob)).json()["file_id"]
 
@@ -447,8 +482,9 @@ async def test_my_uploads_in_progress_are_listed_for_resuming(env: Env) -> None:
 
     # A viewer cannot upload, so has nothing to resume; a stranger learns nothing.
     viewer = (await register(env.http))["access_token"]
-    invite = (await env.http.post(f"/spaces/{env.space}/invites", json={"role": "viewer"},
-                                  headers=auth(env.token))).json()
+    invite = (
+        await env.http.post(f"/spaces/{env.space}/invites", json={"role": "viewer"}, headers=auth(env.token))
+    ).json()
     await env.http.post("/spaces/join", json={"token": invite["token"]}, headers=auth(viewer))
     r = await env.http.get(f"/spaces/{env.space}/uploads", headers=auth(viewer))
     assert r.status_code == 403 and r.json()["error"]["code"] == "role_required"

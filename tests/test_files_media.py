@@ -90,9 +90,15 @@ async def test_redis_reclaims_a_lost_consumers_job(redis_service: Any, redis_pre
 
 
 async def _upload(http: httpx.AsyncClient, token: str, space: str, data: bytes, content_type: str) -> str:
-    r = await http.post(f"/spaces/{space}/files", json={
-        "filename": "pic", "size": len(data), "content_type": content_type,
-    }, headers=auth(token))
+    r = await http.post(
+        f"/spaces/{space}/files",
+        json={
+            "filename": "pic",
+            "size": len(data),
+            "content_type": content_type,
+        },
+        headers=auth(token),
+    )
     assert r.status_code == 201, r.text
     up = r.json()["upload"]
     sent = await http.post(up["url"], data=up["fields"], files={"file": ("pic", data)})
@@ -169,8 +175,10 @@ async def test_lost_media_job_is_enqueued_again(
 ) -> None:
     scaled: dict[str, Any] = {}
     if backend == "redis":
-        scaled = {"redis_url": request.getfixturevalue("redis_service").url,
-                  "redis_prefix": request.getfixturevalue("redis_prefix")}
+        scaled = {
+            "redis_url": request.getfixturevalue("redis_service").url,
+            "redis_prefix": request.getfixturevalue("redis_prefix"),
+        }
     # No background sweeper: the test runs the re-enqueue itself, when it wants it.
     settings = make_settings(sweep_interval=0, **scaled)
     async with running_hub(settings) as (url, app), httpx.AsyncClient(base_url=url, timeout=30) as http:
@@ -232,12 +240,17 @@ async def test_requeue_walks_the_whole_backlog(
 
 
 async def test_hub_worker_process_with_redis_and_s3(
-    make_settings: Callable[..., Settings], redis_service: Any, redis_prefix: str, s3_service: Any,
+    make_settings: Callable[..., Settings],
+    redis_service: Any,
+    redis_prefix: str,
+    s3_service: Any,
     database_url: str,
 ) -> None:
     s3 = {
-        "s3_endpoint": s3_service.endpoint, "s3_bucket": "w" + secrets.token_hex(8),
-        "s3_access_key": s3_service.access_key, "s3_secret_key": s3_service.secret_key,
+        "s3_endpoint": s3_service.endpoint,
+        "s3_bucket": "w" + secrets.token_hex(8),
+        "s3_access_key": s3_service.access_key,
+        "s3_secret_key": s3_service.secret_key,
     }
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, sweep_interval=0, **s3)
     async with running_hub(settings) as (url, app), httpx.AsyncClient(base_url=url, timeout=30) as http:
@@ -251,10 +264,17 @@ async def test_hub_worker_process_with_redis_and_s3(
 
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "S3_"))},
-            "DATABASE_URL": database_url, "REDIS_URL": redis_service.url, "HUB_REDIS_PREFIX": redis_prefix,
-            "S3_ENDPOINT": s3["s3_endpoint"], "S3_BUCKET": s3["s3_bucket"], "S3_ACCESS_KEY": s3["s3_access_key"],
-            "S3_SECRET_KEY": s3["s3_secret_key"], "HUB_DATA_DIR": settings.data_dir + "-worker",
-            "HUB_ENV": "test", "HUB_MIGRATE_ON_START": "false", "HUB_LOG_LEVEL": "WARNING",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_service.url,
+            "HUB_REDIS_PREFIX": redis_prefix,
+            "S3_ENDPOINT": s3["s3_endpoint"],
+            "S3_BUCKET": s3["s3_bucket"],
+            "S3_ACCESS_KEY": s3["s3_access_key"],
+            "S3_SECRET_KEY": s3["s3_secret_key"],
+            "HUB_DATA_DIR": settings.data_dir + "-worker",
+            "HUB_ENV": "test",
+            "HUB_MIGRATE_ON_START": "false",
+            "HUB_LOG_LEVEL": "WARNING",
             "HUB_SWEEP_INTERVAL": "0",
         }
         worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "hub.cli", "worker", env=env)

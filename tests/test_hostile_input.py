@@ -57,8 +57,9 @@ async def test_bin_content_limit_and_validation(client: httpx.AsyncClient) -> No
     too_big = "x" * 100_001
     r = await client.post(f"/spaces/{sid}/bins", json={"title": "t", "content": too_big}, headers=auth(token))
     assert r.status_code == 422 and "content" in r.json()["error"]["details"]["fields"]
-    r = await client.post(f"/spaces/{sid}/bins", json={"title": "t", "content": "ok", "language": "Bad Tag!"},
-                          headers=auth(token))
+    r = await client.post(
+        f"/spaces/{sid}/bins", json={"title": "t", "content": "ok", "language": "Bad Tag!"}, headers=auth(token)
+    )
     assert r.status_code == 422 and "language" in r.json()["error"]["details"]["fields"]
     # Nothing was created by the failed attempts.
     listing = (await client.get(f"/spaces/{sid}/bins", headers=auth(token))).json()

@@ -20,8 +20,9 @@ async def test_full_flow(client: httpx.AsyncClient) -> None:
     r = await client.get(f"/spaces/{sid}", headers=auth(b))
     assert r.status_code == 404 and r.json()["error"]["code"] == "space_not_found"
 
-    invite = (await client.post(f"/spaces/{sid}/invites", json={"role": "editor", "max_uses": 1},
-                                headers=auth(a))).json()
+    invite = (
+        await client.post(f"/spaces/{sid}/invites", json={"role": "editor", "max_uses": 1}, headers=auth(a))
+    ).json()
     joined = await client.post("/spaces/join", json={"token": invite["token"]}, headers=auth(b))
     assert joined.status_code == 200 and joined.json()["role"] == "editor"
     # The invite is used up.
@@ -30,15 +31,18 @@ async def test_full_flow(client: httpx.AsyncClient) -> None:
     assert r.status_code == 404
 
     # Bins with revisions, raw view and a 409 on a stale edit.
-    created = await client.post(f"/spaces/{sid}/bins", json={"title": "notes", "content": "v1", "language": "markdown"},
-                                headers=auth(b))
+    created = await client.post(
+        f"/spaces/{sid}/bins", json={"title": "notes", "content": "v1", "language": "markdown"}, headers=auth(b)
+    )
     assert created.status_code == 201
     bin_id, etag = created.json()["id"], created.headers["etag"]
-    r1 = await client.patch(f"/spaces/{sid}/bins/{bin_id}", json={"content": "v2 by alice"},
-                            headers={**auth(a), "If-Match": etag})
+    r1 = await client.patch(
+        f"/spaces/{sid}/bins/{bin_id}", json={"content": "v2 by alice"}, headers={**auth(a), "If-Match": etag}
+    )
     assert r1.status_code == 200 and r1.json()["version"] == 2
-    stale = await client.patch(f"/spaces/{sid}/bins/{bin_id}", json={"content": "v2 by bob"},
-                               headers={**auth(b), "If-Match": etag})
+    stale = await client.patch(
+        f"/spaces/{sid}/bins/{bin_id}", json={"content": "v2 by bob"}, headers={**auth(b), "If-Match": etag}
+    )
     assert stale.status_code == 409
     assert stale.json()["error"]["details"]["current_version"] == 2
     raw = await client.get(f"/spaces/{sid}/bins/{bin_id}/raw", headers=auth(b))
@@ -71,8 +75,11 @@ async def test_guest_can_register_and_keep_spaces(client: httpx.AsyncClient) -> 
     assert g.status_code == 201
     token = g.json()["access_token"]
     space = await make_space(client, token)
-    up = await client.post("/auth/register", json={"username": "visitor1", "password": "pass-word-123",
-                                                   "display_name": "Visitor"}, headers=auth(token))
+    up = await client.post(
+        "/auth/register",
+        json={"username": "visitor1", "password": "pass-word-123", "display_name": "Visitor"},
+        headers=auth(token),
+    )
     assert up.status_code == 201
     assert up.json()["user"]["id"] == g.json()["user"]["id"]
     assert up.json()["user"]["is_guest"] is False

@@ -6,8 +6,23 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN = {"sanic", "socketio", "engineio", "asyncpg", "redis", "aioboto3", "aiobotocore", "botocore",
-             "boto3", "uvicorn", "rest", "realtime", "storage", "limits", "werkzeug"}
+FORBIDDEN = {
+    "sanic",
+    "socketio",
+    "engineio",
+    "asyncpg",
+    "redis",
+    "aioboto3",
+    "aiobotocore",
+    "botocore",
+    "boto3",
+    "uvicorn",
+    "rest",
+    "realtime",
+    "storage",
+    "limits",
+    "werkzeug",
+}
 COMPOSITION_ROOT = {"hub/app.py", "hub/wiring.py", "hub/asgi.py", "hub/cli.py", "hub/demo.py"}
 
 

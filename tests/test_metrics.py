@@ -59,13 +59,19 @@ def exported(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 def s3_settings(s3: services.S3Handle) -> dict[str, Any]:
     return {
-        "s3_endpoint": s3.endpoint, "s3_bucket": "m" + secrets.token_hex(8), "s3_access_key": s3.access_key,
-        "s3_secret_key": s3.secret_key, "s3_path_style": True, "s3_region": s3.region,
+        "s3_endpoint": s3.endpoint,
+        "s3_bucket": "m" + secrets.token_hex(8),
+        "s3_access_key": s3.access_key,
+        "s3_secret_key": s3.secret_key,
+        "s3_path_style": True,
+        "s3_region": s3.region,
     }
 
 
 async def test_every_dashboard_and_alert_series_exists_after_real_traffic(
-    make_settings: Callable[..., Settings], redis_service: services.RedisHandle, redis_prefix: str,
+    make_settings: Callable[..., Settings],
+    redis_service: services.RedisHandle,
+    redis_prefix: str,
     s3_service: services.S3Handle,
 ) -> None:
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, **s3_settings(s3_service))
@@ -76,9 +82,15 @@ async def test_every_dashboard_and_alert_series_exists_after_real_traffic(
         assert (await http.get("/spaces/00000000-0000-0000-0000-000000000000", headers=auth(token))).status_code == 404
 
         data = b"hello, metrics"
-        created = await http.post(f"/spaces/{space_id}/files", headers=auth(token), json={
-            "filename": "notes.txt", "size": len(data), "content_type": "text/plain",
-        })
+        created = await http.post(
+            f"/spaces/{space_id}/files",
+            headers=auth(token),
+            json={
+                "filename": "notes.txt",
+                "size": len(data),
+                "content_type": "text/plain",
+            },
+        )
         assert created.status_code == 201, created.text
         upload = created.json()["upload"]
         sent = await http.post(upload["url"], data=upload["fields"], files={"file": ("blob", data)})
@@ -125,11 +137,16 @@ async def test_embedded_bus_exports_no_redis_gauge(hub_url: str) -> None:
 
 async def test_metrics_token(make_settings: Callable[..., Settings]) -> None:
     metrics_token = secrets.token_urlsafe(24)
-    async with running_hub(make_settings(metrics_token=metrics_token)) as (url, _app), httpx.AsyncClient(
-        base_url=url, timeout=10
-    ) as http:
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {metrics_token}"},
-                        {"Authorization": f"Bearer {metrics_token}x"}):
+    async with (
+        running_hub(make_settings(metrics_token=metrics_token)) as (url, _app),
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+    ):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": f"Basic {metrics_token}"},
+            {"Authorization": f"Bearer {metrics_token}x"},
+        ):
             r = await http.get("/metrics", headers=headers)
             assert r.status_code == 401, (headers, r.text)
             assert r.headers["www-authenticate"] == "Bearer"
@@ -176,6 +193,7 @@ async def test_separate_metrics_listener(make_settings: Callable[..., Settings])
 async def test_sampled_gauges_follow_a_failing_check(make_settings: Callable[..., Settings]) -> None:
     hub = await build_hub(make_settings(sweep_interval=0))
     try:
+
         class Broken:
             name = "broken"
 
@@ -219,13 +237,14 @@ async def test_warning_when_an_external_database_meets_a_generated_key(
     assert warnings() == []
 
 
-def test_one_metrics_address_cannot_serve_several_worker_processes(
-    monkeypatch: Any, capsys: Any
-) -> None:
+def test_one_metrics_address_cannot_serve_several_worker_processes(monkeypatch: Any, capsys: Any) -> None:
     from hub.cli import main
 
-    for name, value in {"DATABASE_URL": "postgresql://h/db", "REDIS_URL": "redis://r",
-                        "HUB_METRICS_LISTEN": "127.0.0.1:9100"}.items():
+    for name, value in {
+        "DATABASE_URL": "postgresql://h/db",
+        "REDIS_URL": "redis://r",
+        "HUB_METRICS_LISTEN": "127.0.0.1:9100",
+    }.items():
         monkeypatch.setenv(name, value)
     assert main(["serve", "--workers", "2"]) == 2
     assert "HUB_METRICS_LISTEN" in capsys.readouterr().err
@@ -240,8 +259,10 @@ async def test_dead_letter_count_on_both_queues(redis_service: services.RedisHan
 
     redis = Redis.from_url(redis_service.url)
     try:
-        for queue in (MemoryJobQueue(max_attempts=1),
-                      RedisJobQueue(redis, redis_prefix, max_attempts=1, visibility_timeout=60)):
+        for queue in (
+            MemoryJobQueue(max_attempts=1),
+            RedisJobQueue(redis, redis_prefix, max_attempts=1, visibility_timeout=60),
+        ):
             assert await queue.dead_letter_count() == 0
             for n in range(2):
                 assert await queue.enqueue(f"media:{n}", "media", {"file_id": str(n)})
@@ -257,13 +278,23 @@ async def test_worker_process_serves_metrics_on_its_listener(
 ) -> None:
     """`hub worker` has no HTTP port: orchestrators probe and scrape it on HUB_METRICS_LISTEN."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_service.url,
-           "HUB_REDIS_PREFIX": redis_prefix, "HUB_METRICS_LISTEN": f"127.0.0.1:{port}",
-           "HUB_DATA_DIR": str(tmp_path), "HUB_SIGNING_KEY": seed(), "HUB_MIGRATE_ON_START": "false",
-           "HUB_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_service.url,
+        "HUB_REDIS_PREFIX": redis_prefix,
+        "HUB_METRICS_LISTEN": f"127.0.0.1:{port}",
+        "HUB_DATA_DIR": str(tmp_path),
+        "HUB_SIGNING_KEY": seed(),
+        "HUB_MIGRATE_ON_START": "false",
+        "HUB_LOG_LEVEL": "WARNING",
+    }
     proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "hub"), "worker", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        str(Path(sys.executable).parent / "hub"),
+        "worker",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         loop = asyncio.get_running_loop()

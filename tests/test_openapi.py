@@ -40,8 +40,12 @@ async def test_real_responses_match_the_document(client: httpx.AsyncClient) -> N
         ("/spaces/{space_id}/bins", "post", 201, bin_),
         ("/spaces", "get", 200, (await client.get("/spaces", headers=auth(token))).json()),
         ("/spaces/{space_id}/bins", "get", 200, (await client.get(f"/spaces/{sid}/bins", headers=auth(token))).json()),
-        ("/spaces/{space_id}/members", "get", 200,
-         (await client.get(f"/spaces/{sid}/members", headers=auth(token))).json()),
+        (
+            "/spaces/{space_id}/members",
+            "get",
+            200,
+            (await client.get(f"/spaces/{sid}/members", headers=auth(token))).json(),
+        ),
         ("/auth/me", "get", 200, (await client.get("/auth/me", headers=auth(token))).json()),
         ("/spaces/{space_id}", "get", 404, (await client.get("/spaces/nope", headers=auth(token))).json()),
         ("/spaces", "post", 422, (await client.post("/spaces", json={}, headers=auth(token))).json()),
@@ -60,10 +64,23 @@ async def test_schemathesis_finds_no_server_errors(make_settings, tmp_path: Path
         await make_space(c, token)
         for headers in ([], ["-H", f"Authorization: Bearer {token}"]):
             proc = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",
-                "--checks", "not_a_server_error", "--max-examples", "12", "--seed", "1",
-                "--request-timeout", "10", "--generation-allow-x00", "true", *headers,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+                str(Path(sys.executable).parent / "schemathesis"),
+                "run",
+                f"{url}/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                "12",
+                "--seed",
+                "1",
+                "--request-timeout",
+                "10",
+                "--generation-allow-x00",
+                "true",
+                *headers,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                cwd=tmp_path,
             )
             out, _ = await asyncio.wait_for(proc.communicate(), timeout=300)
             text = out.decode(errors="replace")

@@ -58,12 +58,21 @@ async def test_security_headers_everywhere(client: httpx.AsyncClient) -> None:
     ("store", "expected", "absent"),
     [
         ({}, [], ["amazonaws"]),
-        ({"s3_endpoint": "http://127.0.0.1:8333/", "s3_bucket": "b", "s3_path_style": True},
-         ["http://127.0.0.1:8333"], ["b.127"]),
-        ({"s3_endpoint": "https://fly.storage.tigris.dev", "s3_bucket": "media", "s3_path_style": False},
-         ["https://media.fly.storage.tigris.dev"], []),
-        ({"s3_bucket": "media", "s3_region": "eu-west-1", "s3_path_style": False},
-         ["https://media.s3.eu-west-1.amazonaws.com", "https://media.s3.amazonaws.com"], []),
+        (
+            {"s3_endpoint": "http://127.0.0.1:8333/", "s3_bucket": "b", "s3_path_style": True},
+            ["http://127.0.0.1:8333"],
+            ["b.127"],
+        ),
+        (
+            {"s3_endpoint": "https://fly.storage.tigris.dev", "s3_bucket": "media", "s3_path_style": False},
+            ["https://media.fly.storage.tigris.dev"],
+            [],
+        ),
+        (
+            {"s3_bucket": "media", "s3_region": "eu-west-1", "s3_path_style": False},
+            ["https://media.s3.eu-west-1.amazonaws.com", "https://media.s3.amazonaws.com"],
+            [],
+        ),
     ],
 )
 def test_csp_lets_the_browser_reach_the_object_store_and_nothing_else(

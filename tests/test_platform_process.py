@@ -33,11 +33,20 @@ async def _wait_ready(url: str, proc: asyncio.subprocess.Process, timeout: float
 
 async def test_serve_and_graceful_shutdown_with_open_long_poll(database_url: str, tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "HUB_PORT": str(port), "HUB_DATA_DIR": str(tmp_path),
-           "HUB_LOG_LEVEL": "WARNING", "HUB_GRACEFUL_SHUTDOWN_SECONDS": "2"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HUB_PORT": str(port),
+        "HUB_DATA_DIR": str(tmp_path),
+        "HUB_LOG_LEVEL": "WARNING",
+        "HUB_GRACEFUL_SHUTDOWN_SECONDS": "2",
+    }
     proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "hub"), "serve", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        str(Path(sys.executable).parent / "hub"),
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -72,7 +72,8 @@ def loud(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def test_an_oversized_polling_post_gets_413_at_once_and_the_session_is_gone(
-    hub: Any, caplog: pytest.LogCaptureFixture,
+    hub: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _url, app, c = hub
     sid = await open_polling(c)
@@ -126,18 +127,23 @@ async def test_polls_waiting_on_a_session_that_closes_are_answered_at_once(hub: 
         assert sid not in engine(app).sockets
 
 
-@pytest.mark.parametrize("body", [
-    b"\xff\xfe not utf-8",
-    b"9",
-    b"hello",
-    b"",
-    b"b!!!not base64",
-    b"4x\x1e\x1e4y",
-    b"d=%zz",
-    "\x1e".join(["6"] * 300).encode(),  # more packets than ws_max_decode_packets
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff\xfe not utf-8",
+        b"9",
+        b"hello",
+        b"",
+        b"b!!!not base64",
+        b"4x\x1e\x1e4y",
+        b"d=%zz",
+        "\x1e".join(["6"] * 300).encode(),  # more packets than ws_max_decode_packets
+    ],
+)
 async def test_a_bad_polling_payload_gets_a_json_400_and_closes_only_that_session(
-    hub: Any, caplog: pytest.LogCaptureFixture, body: bytes,
+    hub: Any,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
 ) -> None:
     _url, app, c = hub
     bystander, sid = await open_polling(c), await open_polling(c)
@@ -150,7 +156,9 @@ async def test_a_bad_polling_payload_gets_a_json_400_and_closes_only_that_sessio
 
 @pytest.mark.parametrize("headers", [{"content-length": "abc"}, {"content-length": "-5"}])
 async def test_a_bad_content_length_is_refused_quietly(
-    hub: Any, caplog: pytest.LogCaptureFixture, headers: dict[str, str],
+    hub: Any,
+    caplog: pytest.LogCaptureFixture,
+    headers: dict[str, str],
 ) -> None:
     url, _app, c = hub
     sid = await open_polling(c)
@@ -167,17 +175,23 @@ async def test_a_bad_content_length_is_refused_quietly(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
-@pytest.mark.parametrize(("query", "code"), [
-    ("/socket.io/?EIO=3&transport=polling", "unsupported_protocol"),
-    ("/socket.io/?transport=polling", "unsupported_protocol"),
-    ("/socket.io/?EIO=4&transport=carrier-pigeon", "bad_transport"),
-    ("/socket.io/?EIO=4&transport=polling&sid=nope", "session_not_found"),
-    ("/socket.io/?EIO=4&transport=polling&sid=" + "A" * 6000, "session_not_found"),
-    ("/socket.io/?EIO=4&transport=polling&j=x", "bad_request"),
-    ("/socket.io/?EIO=4&transport=websocket", "bad_transport"),  # a websocket GET without the upgrade
-])
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("/socket.io/?EIO=3&transport=polling", "unsupported_protocol"),
+        ("/socket.io/?transport=polling", "unsupported_protocol"),
+        ("/socket.io/?EIO=4&transport=carrier-pigeon", "bad_transport"),
+        ("/socket.io/?EIO=4&transport=polling&sid=nope", "session_not_found"),
+        ("/socket.io/?EIO=4&transport=polling&sid=" + "A" * 6000, "session_not_found"),
+        ("/socket.io/?EIO=4&transport=polling&j=x", "bad_request"),
+        ("/socket.io/?EIO=4&transport=websocket", "bad_transport"),  # a websocket GET without the upgrade
+    ],
+)
 async def test_bad_engineio_requests_get_json_errors_without_echoing_input(
-    hub: Any, caplog: pytest.LogCaptureFixture, query: str, code: str,
+    hub: Any,
+    caplog: pytest.LogCaptureFixture,
+    query: str,
+    code: str,
 ) -> None:
     _url, _app, c = hub
     for method in ("GET", "POST"):
@@ -193,7 +207,9 @@ async def test_bad_engineio_requests_get_json_errors_without_echoing_input(
 
 @pytest.mark.parametrize("connection", ["close", "keep-alive"])
 async def test_an_upgrade_header_on_a_plain_request_is_a_json_400(
-    hub: Any, caplog: pytest.LogCaptureFixture, connection: str,
+    hub: Any,
+    caplog: pytest.LogCaptureFixture,
+    connection: str,
 ) -> None:
     """`Upgrade: websocket` without a real upgrade (here `Connection: close`) arrives as plain HTTP."""
     _url, _app, c = hub
@@ -241,7 +257,9 @@ async def test_every_engineio_http_response_has_the_security_headers(hub: Any) -
 
 @pytest.mark.parametrize("frame", ["9", "hello", "", "b!!!", "0{}", b"\x00\xff garbage", "7"])
 async def test_an_invalid_frame_before_connect_closes_the_websocket_quietly(
-    hub: Any, caplog: pytest.LogCaptureFixture, frame: str | bytes,
+    hub: Any,
+    caplog: pytest.LogCaptureFixture,
+    frame: str | bytes,
 ) -> None:
     url, app, _c = hub
     async with websockets.asyncio.client.connect(
@@ -260,7 +278,9 @@ async def test_an_invalid_frame_before_connect_closes_the_websocket_quietly(
 
 @pytest.mark.parametrize("frame", ["hello", "9", ""])
 async def test_an_invalid_frame_during_an_upgrade_from_polling_closes_quietly(
-    hub: Any, caplog: pytest.LogCaptureFixture, frame: str,
+    hub: Any,
+    caplog: pytest.LogCaptureFixture,
+    frame: str,
 ) -> None:
     url, app, c = hub
     sid = await open_polling(c)
@@ -286,13 +306,17 @@ async def test_an_invalid_frame_during_an_upgrade_from_polling_closes_quietly(
 
 
 async def test_a_websocket_that_never_sends_connect_is_closed_after_the_deadline(
-    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture,
+    make_settings: Callable[..., Settings],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A signing key of its own: the hub warns at start-up about a generated one beside a shared database.
     settings = make_settings(ws_connect_timeout=0.5, signing_key="B" * 43)
-    async with running_hub(settings) as (url, app), websockets.asyncio.client.connect(
-        url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
-    ) as ws:
+    async with (
+        running_hub(settings) as (url, app),
+        websockets.asyncio.client.connect(
+            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+        ) as ws,
+    ):
         assert str(await ws.recv()).startswith("0")
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -306,9 +330,12 @@ async def test_a_refused_connect_does_not_keep_the_websocket_past_the_deadline(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(ws_connect_timeout=0.5)
-    async with running_hub(settings) as (url, _app), websockets.asyncio.client.connect(
-        url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
-    ) as ws:
+    async with (
+        running_hub(settings) as (url, _app),
+        websockets.asyncio.client.connect(
+            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+        ) as ws,
+    ):
         assert str(await ws.recv()).startswith("0")
         await ws.send("40" + json.dumps({"token": "not-a-token"}))
         assert str(await ws.recv()).startswith("44")  # CONNECT_ERROR

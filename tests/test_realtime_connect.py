@@ -107,7 +107,8 @@ async def test_python_socketio_client_sees_the_code(hub: tuple[str, httpx.AsyncC
         await client.connect(url, auth={"token": "not-a-jwt"}, transports=["websocket"], wait_timeout=DEADLINE)
     # python-socketio hands over the whole packet; browsers expose its `data` as `error.data`.
     assert await asyncio.wait_for(seen, DEADLINE) == {
-        "message": "The token is malformed.", "data": {"code": "token_invalid", "message": "The token is malformed."},
+        "message": "The token is malformed.",
+        "data": {"code": "token_invalid", "message": "The token is malformed."},
     }
 
 
@@ -164,8 +165,10 @@ async def test_a_dead_limiter_store_refuses_as_unavailable(
             assert accepted(await socketio_connect(url, {"token": user.token}))
             redis.stop()
             body = refusal(await socketio_connect(url, {"token": user.token}))
-    assert body == {"message": ServiceUnavailable.default_message,
-                    "data": {"code": "unavailable", "message": ServiceUnavailable.default_message}}
+    assert body == {
+        "message": ServiceUnavailable.default_message,
+        "data": {"code": "unavailable", "message": ServiceUnavailable.default_message},
+    }
 
 
 def _scope(client: Any, *headers: tuple[bytes, bytes]) -> dict[str, Any]:

@@ -74,9 +74,7 @@ async def test_concurrent_senders_are_delivered_complete_in_seq_order_and_acked_
         joins = [await s.call("join", {"space_id": sid}) for s in socks]
         start = joins[-1]["seq"]
         bodies: list[list[dict[str, Any]]] = [[stroke(sid) for _ in range(40)] for _ in socks]
-        acks = await asyncio.gather(
-            *(s.call("stroke", b) for s, sent in zip(socks, bodies, strict=True) for b in sent)
-        )
+        acks = await asyncio.gather(*(s.call("stroke", b) for s, sent in zip(socks, bodies, strict=True) for b in sent))
         assert all(a["ok"] for a in acks)
         seq_of = {b["id"]: a["seq"] for b, a in zip([b for sent in bodies for b in sent], acks, strict=True)}
         assert sorted(seq_of.values()) == list(range(start + 1, start + 1 + 160))

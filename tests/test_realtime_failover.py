@@ -25,8 +25,11 @@ from tests.support.realtime import Sock, connect, guest, space, stroke
 async def _start(env: dict[str, str], port: int | None = None) -> tuple[asyncio.subprocess.Process, str]:
     port = port or free_port()
     proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "hub"), "serve", env={**env, "HUB_PORT": str(port)},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        str(Path(sys.executable).parent / "hub"),
+        "serve",
+        env={**env, "HUB_PORT": str(port)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     loop = asyncio.get_running_loop()
@@ -61,13 +64,22 @@ class Hubs(list[tuple[asyncio.subprocess.Process, str]]):
 
 @pytest.fixture
 async def two_hubs(
-    database_url: str, redis_service, redis_prefix: str, tmp_path: Path  # type: ignore[no-untyped-def]
+    database_url: str,
+    redis_service,
+    redis_prefix: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> AsyncIterator[Hubs]:
     env = {
-        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_service.url, "HUB_REDIS_PREFIX": redis_prefix,
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_service.url,
+        "HUB_REDIS_PREFIX": redis_prefix,
         "HUB_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
-        "HUB_PRESENCE_TTL": "3", "HUB_LOG_LEVEL": "WARNING", "HUB_RATE_LIMIT": "100000/minute",
-        "HUB_AUTH_RATE_LIMIT": "100000/minute", "HUB_CONNECT_RATE_LIMIT": "100000/minute",
+        "HUB_PRESENCE_TTL": "3",
+        "HUB_LOG_LEVEL": "WARNING",
+        "HUB_RATE_LIMIT": "100000/minute",
+        "HUB_AUTH_RATE_LIMIT": "100000/minute",
+        "HUB_CONNECT_RATE_LIMIT": "100000/minute",
     }
     hubs = Hubs(env, tmp_path)
     for name in ("a", "b"):

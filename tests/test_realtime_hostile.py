@@ -86,17 +86,20 @@ async def test_bad_payloads_get_validation_errors_and_hurt_nobody(hub: Any) -> N
         await good.close()
 
 
-@pytest.mark.parametrize("raw", [
-    '42["stroke",{"space_id":"x","width":1e999}]',  # out of double range
-    '42["stroke",{"width":NaN}]',
-    '421["cursor",{"x":123456789012345678901234567890}]',
-    '42{"not":"a list"}',
-    "42[]",
-    "42[7,{}]",
-    '42["x"',
-    "4\x00\x00",
-    "49999999999999999999999999",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '42["stroke",{"space_id":"x","width":1e999}]',  # out of double range
+        '42["stroke",{"width":NaN}]',
+        '421["cursor",{"x":123456789012345678901234567890}]',
+        '42{"not":"a list"}',
+        "42[]",
+        "42[7,{}]",
+        '42["x"',
+        "4\x00\x00",
+        "49999999999999999999999999",
+    ],
+)
 async def test_malformed_packets_drop_only_the_sender(hub: Any, raw: str) -> None:
     url, c = hub
     alice, bob = await guest(c), await guest(c)
@@ -203,7 +206,9 @@ async def test_a_reader_too_far_behind_is_disconnected_and_nobody_else_loses_any
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         raw.connect(("127.0.0.1", int(url.rsplit(":", 1)[1])))
         ws = await websockets.asyncio.client.connect(
-            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", sock=raw, max_queue=1,
+            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+            sock=raw,
+            max_queue=1,
         )
         try:
             assert str(await ws.recv()).startswith("0")  # Engine.IO OPEN

@@ -86,8 +86,12 @@ async def test_idle_websocket_keeps_lean_state_and_two_tasks(hub: Any) -> None:
         # no per-wait `wait_for` task, no sleeping ping task.
         assert grown["_lean_writer"] == 3
         assert grown["WebSocketsSansIOProtocol.run_asgi"] == 3
-        for name in ("AsyncSocket._send_ping", "AsyncSocket._websocket_handler.<locals>.websocket_wait",
-                     "AsyncSocket._websocket_handler.<locals>.writer", "LeanQueue.get"):
+        for name in (
+            "AsyncSocket._send_ping",
+            "AsyncSocket._websocket_handler.<locals>.websocket_wait",
+            "AsyncSocket._websocket_handler.<locals>.writer",
+            "LeanQueue.get",
+        ):
             assert grown[name] == 0, name
         # Every socket's next ping and its two bounded waits share one event-loop timer.
         assert len(sio.eio.start_background_task.__self__.timers) >= 3 * 3

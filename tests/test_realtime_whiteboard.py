@@ -197,8 +197,9 @@ async def test_unauthenticated_connections_are_refused(hub: Any) -> None:
     for token in (None, "", "not-a-jwt", 12345):
         sock = Sock()
         with pytest.raises(socketio.exceptions.ConnectionError):
-            await sock.client.connect(url, auth={"token": token} if token is not None else None,
-                                      transports=["websocket"], wait_timeout=5)
+            await sock.client.connect(
+                url, auth={"token": token} if token is not None else None, transports=["websocket"], wait_timeout=5
+            )
 
 
 async def test_cursor_is_volatile_and_presence_counts_tabs(hub: Any) -> None:
@@ -250,6 +251,7 @@ async def test_concurrent_strokes_share_group_commits(hub: Any) -> None:
         commits = _metric(after, "hub_stroke_group_commit_size_count") - commits_before
         assert _metric(after, "hub_stroke_group_commit_size_sum") >= 40
         assert 1 <= commits < 40  # 40 strokes, fewer transactions
+
         # The latency split is exported: one transaction timing per commit, one ack timing per stroke.
         def grew(name: str) -> float:
             return _metric(after, name) - _metric(before.text, name)

@@ -65,7 +65,7 @@ def _dechunk(data: bytes) -> bytes:
         if size == 0:
             break
         out += rest[:size]
-        data = rest[size + 2:]
+        data = rest[size + 2 :]
     return out
 
 
@@ -120,8 +120,9 @@ async def file_world(make_settings: Callable[..., Settings]) -> AsyncIterator[Fi
         sid = (await make_space(http, owner))["id"]
         body = {"filename": "secret.txt", "size": 12, "content_type": "text/plain"}
         created = (await http.post(f"/spaces/{sid}/files", json=body, headers=auth(owner))).json()
-        sent = await http.post(created["upload"]["url"], data=created["upload"]["fields"],
-                               files={"file": ("blob", b"members only")})
+        sent = await http.post(
+            created["upload"]["url"], data=created["upload"]["fields"], files={"file": ("blob", b"members only")}
+        )
         assert sent.status_code in (200, 201, 204), sent.text
         assert (await http.post(f"/files/{created['file_id']}/complete", headers=auth(owner))).status_code == 200
         big = {"filename": "big.zip", "size": 4096, "content_type": "application/zip"}
@@ -136,7 +137,7 @@ async def file_world(make_settings: Callable[..., Settings]) -> AsyncIterator[Fi
             token = (await register(http))["access_token"]
             other_owner = (await register(http))["access_token"]
             other = (await make_space(http, other_owner))["id"]
-            invite = (await http.post(f"/spaces/{other}/invites", json={"role": role}, headers=auth(other_owner)))
+            invite = await http.post(f"/spaces/{other}/invites", json={"role": role}, headers=auth(other_owner))
             joined = await http.post("/spaces/join", json={"token": invite.json()["token"]}, headers=auth(token))
             assert joined.status_code == 200, joined.text
             callers[f"{role} of another space"] = token
@@ -145,8 +146,9 @@ async def file_world(make_settings: Callable[..., Settings]) -> AsyncIterator[Fi
         # Was an editor of this very space, then left it.
         former = (await register(http))["access_token"]
         invite = await http.post(f"/spaces/{sid}/invites", json={"role": "editor"}, headers=auth(owner))
-        assert (await http.post("/spaces/join", json={"token": invite.json()["token"]},
-                                headers=auth(former))).status_code == 200
+        assert (
+            await http.post("/spaces/join", json={"token": invite.json()["token"]}, headers=auth(former))
+        ).status_code == 200
         assert (await http.post(f"/spaces/{sid}/leave", headers=auth(former))).status_code == 204
         callers["former member"] = former
         yield FileWorld(http, owner, sid, created["file_id"], pending["file_id"], callers)
@@ -182,8 +184,9 @@ async def test_a_real_file_id_answers_a_non_member_exactly_like_a_missing_one(fi
                 unknown = await w.http.request(method, template.format(id=missing), json=body, headers=auth(token))
                 assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "file_not_found"
                 assert _comparable(seen) == _comparable(unknown), (caller, method, template, seen.text)
-                assert seen.content.replace(seen.headers["x-request-id"].encode(), b"") == \
-                    unknown.content.replace(unknown.headers["x-request-id"].encode(), b"")
+                assert seen.content.replace(seen.headers["x-request-id"].encode(), b"") == unknown.content.replace(
+                    unknown.headers["x-request-id"].encode(), b""
+                )
                 cells += 1
     assert cells == 7 * 6 * 2
     # Nothing a stranger sent changed anything.
@@ -215,24 +218,49 @@ async def test_non_utf8_bearer_token_is_401_token_invalid(hub_url: str) -> None:
 
 
 HOSTILE_BYTES = [
-    b"\xff\xfe", b"Bearer \xff\xfe", b"Bearer a\xc3\x28b", b"\x80\x81\x82", b"caf\xc3", b"\xc0\xaf..\xc0\xaf",
-    b"W/\"\xff\"", b"\"v1\xfe\"", b"bytes=\xff-\xfe", b"bytes=0-\xff", b"text/plain; charset=\xff",
-    b"application/json\xff", b"sid=\xff; a=\xfe", b"http://\xff\xfe.example",
+    b"\xff\xfe",
+    b"Bearer \xff\xfe",
+    b"Bearer a\xc3\x28b",
+    b"\x80\x81\x82",
+    b"caf\xc3",
+    b"\xc0\xaf..\xc0\xaf",
+    b'W/"\xff"',
+    b'"v1\xfe"',
+    b"bytes=\xff-\xfe",
+    b"bytes=0-\xff",
+    b"text/plain; charset=\xff",
+    b"application/json\xff",
+    b"sid=\xff; a=\xfe",
+    b"http://\xff\xfe.example",
 ]
-FUZZED_HEADERS = [b"Authorization", b"If-Match", b"If-None-Match", b"X-Request-ID", b"Origin", b"Range",
-                  b"Content-Type", b"Cookie"]
+FUZZED_HEADERS = [
+    b"Authorization",
+    b"If-Match",
+    b"If-None-Match",
+    b"X-Request-ID",
+    b"Origin",
+    b"Range",
+    b"Content-Type",
+    b"Cookie",
+]
 
 
 async def test_raw_bytes_in_headers_never_give_a_5xx(client: httpx.AsyncClient, hub_url: str) -> None:
     token = (await register(client))["access_token"]
     sid = (await make_space(client, token))["id"]
-    bin_id = (await client.post(f"/spaces/{sid}/bins", json={"title": "t", "content": "c"},
-                                headers=auth(token))).json()["id"]
+    bin_id = (
+        await client.post(f"/spaces/{sid}/bins", json={"title": "t", "content": "c"}, headers=auth(token))
+    ).json()["id"]
     bearer = b"Authorization: Bearer " + token.encode()
     body = b'{"content": "x"}'
     data = b"0123456789"
-    created = (await client.post(f"/spaces/{sid}/files", json={"filename": "a.txt", "size": len(data),
-                                 "content_type": "text/plain"}, headers=auth(token))).json()
+    created = (
+        await client.post(
+            f"/spaces/{sid}/files",
+            json={"filename": "a.txt", "size": len(data), "content_type": "text/plain"},
+            headers=auth(token),
+        )
+    ).json()
     await client.post(created["upload"]["url"], data=created["upload"]["fields"], files={"file": ("b", data)})
     fid = created["file_id"]
     assert (await client.post(f"/files/{fid}/complete", headers=auth(token))).status_code == 200
@@ -267,18 +295,30 @@ async def test_raw_bytes_in_headers_never_give_a_5xx(client: httpx.AsyncClient, 
     assert (await client.get(f"/spaces/{sid}/bins/{bin_id}", headers=auth(token))).json()["content"] == "c"
 
 
-async def test_raw_and_percent_encoded_bytes_in_targets_never_give_a_5xx(client: httpx.AsyncClient,
-                                                                         hub_url: str) -> None:
+async def test_raw_and_percent_encoded_bytes_in_targets_never_give_a_5xx(
+    client: httpx.AsyncClient, hub_url: str
+) -> None:
     bearer = b"Authorization: Bearer " + (await register(client))["access_token"].encode()
     targets = [
-        b"/spaces/%ff%fe", b"/spaces/\xff\xfe", b"/files/%ff/download?variant=%ff&attachment=%ff&redirect=%c3",
-        b"/spaces?cursor=%ff%fe&limit=%ff", b"/static/%ff.css", b"/static/\xff.css", b"/s/%ff%fe",
-        b"/spaces/%c0%af/bins/%00", b"/files/%ff%fe/parts", b"/auth/me?%ff=%fe", b"/" + b"a" * 100_000,
+        b"/spaces/%ff%fe",
+        b"/spaces/\xff\xfe",
+        b"/files/%ff/download?variant=%ff&attachment=%ff&redirect=%c3",
+        b"/spaces?cursor=%ff%fe&limit=%ff",
+        b"/static/%ff.css",
+        b"/static/\xff.css",
+        b"/s/%ff%fe",
+        b"/spaces/%c0%af/bins/%00",
+        b"/files/%ff%fe/parts",
+        b"/auth/me?%ff=%fe",
+        b"/" + b"a" * 100_000,
     ]
     for target in targets:
         for method in (b"GET", b"POST", b"DELETE"):
-            r = await raw_request(hub_url, b"%s %s HTTP/1.1\r\nHost: h\r\n%s\r\nConnection: close\r\n"
-                                           b"Content-Length: 2\r\n\r\n{}" % (method, target, bearer))
+            r = await raw_request(
+                hub_url,
+                b"%s %s HTTP/1.1\r\nHost: h\r\n%s\r\nConnection: close\r\n"
+                b"Content-Length: 2\r\n\r\n{}" % (method, target, bearer),
+            )
             assert r.status < 500, (method, target[:60], r.status, r.body)
             if r.status >= 400:
                 assert r.json()["error"]["request_id"] == r.headers["x-request-id"], (method, target[:60])
@@ -298,9 +338,15 @@ def _directives(csp: str) -> dict[str, list[str]]:
         ({"public_url": "http://127.0.0.1:8123"}, ["'self'", "http://127.0.0.1:8123", "ws://127.0.0.1:8123"]),
         ({"host": "10.0.0.5", "port": 9000}, ["'self'", "http://10.0.0.5:9000", "ws://10.0.0.5:9000"]),
         ({"host": "0.0.0.0", "port": 8080}, ["'self'"]),
-        ({"public_url": "https://Hub.Example.com:8443/app",
-          "s3_endpoint": "https://store.example.net", "s3_bucket": "media", "s3_path_style": True},
-         ["'self'", "https://hub.example.com:8443", "wss://hub.example.com:8443", "https://store.example.net"]),
+        (
+            {
+                "public_url": "https://Hub.Example.com:8443/app",
+                "s3_endpoint": "https://store.example.net",
+                "s3_bucket": "media",
+                "s3_path_style": True,
+            },
+            ["'self'", "https://hub.example.com:8443", "wss://hub.example.com:8443", "https://store.example.net"],
+        ),
     ],
 )
 def test_connect_src_is_the_hubs_own_origins_and_the_store(settings: dict[str, Any], expected: list[str]) -> None:
@@ -354,8 +400,9 @@ async def test_head_answers_pages_like_get_without_a_body(hub_url: str, path: st
     same = ("content-type", "content-length", "etag", "cache-control", "content-security-policy")
     assert {k: head.headers.get(k) for k in same} == {k: get.headers.get(k) for k in same}
     assert int(head.headers["content-length"]) == len(get.body)
-    revalidated = await raw_request(hub_url, get_with(path, b"If-None-Match: " + get.headers["etag"].encode(),
-                                                      method=b"HEAD"))
+    revalidated = await raw_request(
+        hub_url, get_with(path, b"If-None-Match: " + get.headers["etag"].encode(), method=b"HEAD")
+    )
     assert revalidated.status == 304 and revalidated.body == b""
 
 
@@ -365,8 +412,9 @@ MALFORMED = {
     "bad content-length": b"POST /spaces HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n{}",
     "negative content-length": b"POST /spaces HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n{}",
     "two content-lengths": b"POST /spaces HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
-    "content-length and chunked": (b"POST /spaces HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
-                                   b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    "content-length and chunked": (
+        b"POST /spaces HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    ),
     "bad chunk size": b"POST /spaces HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
     "nul in the path": b"GET /spa\x00ces HTTP/1.1\r\nHost: h\r\n\r\n",
     "space in the path": b"GET /spa ces/x HTTP/1.1\r\nHost: h\r\n\r\n",
@@ -395,11 +443,19 @@ async def test_malformed_http_gets_a_json_400_and_the_connection_closes(hub_url:
 async def test_hub_serve_answers_malformed_http_with_json(database_url: str, tmp_path: Path) -> None:
     """`hub serve` (not only the test server) runs the protocol that answers in JSON."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "HUB_PORT": str(port), "HUB_DATA_DIR": str(tmp_path),
-           "HUB_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HUB_PORT": str(port),
+        "HUB_DATA_DIR": str(tmp_path),
+        "HUB_LOG_LEVEL": "WARNING",
+    }
     proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "hub"), "serve", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        str(Path(sys.executable).parent / "hub"),
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:

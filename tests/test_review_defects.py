@@ -37,19 +37,23 @@ async def test_if_match_star_updates_any_current_version(client: httpx.AsyncClie
     space_id = (await make_space(client, token))["id"]
     r = await client.post(f"/spaces/{space_id}/bins", json={"title": "t", "content": "one"}, headers=auth(token))
     bin_id = r.json()["id"]
-    await client.patch(f"/spaces/{space_id}/bins/{bin_id}", json={"content": "two"},
-                       headers={**auth(token), "If-Match": '"v1"'})
-    r = await client.patch(f"/spaces/{space_id}/bins/{bin_id}", json={"content": "three"},
-                           headers={**auth(token), "If-Match": "*"})
+    await client.patch(
+        f"/spaces/{space_id}/bins/{bin_id}", json={"content": "two"}, headers={**auth(token), "If-Match": '"v1"'}
+    )
+    r = await client.patch(
+        f"/spaces/{space_id}/bins/{bin_id}", json={"content": "three"}, headers={**auth(token), "If-Match": "*"}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["version"] == 3 and r.json()["content"] == "three"
     assert r.headers["etag"] == '"v3"'
     # "*" on a bin that does not exist is still a 404, and garbage is still refused.
-    r = await client.patch(f"/spaces/{space_id}/bins/{'0' * 26}", json={"content": "x"},
-                           headers={**auth(token), "If-Match": "*"})
+    r = await client.patch(
+        f"/spaces/{space_id}/bins/{'0' * 26}", json={"content": "x"}, headers={**auth(token), "If-Match": "*"}
+    )
     assert r.status_code == 404
-    r = await client.patch(f"/spaces/{space_id}/bins/{bin_id}", json={"content": "x"},
-                           headers={**auth(token), "If-Match": "v3"})
+    r = await client.patch(
+        f"/spaces/{space_id}/bins/{bin_id}", json={"content": "x"}, headers={**auth(token), "If-Match": "v3"}
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_if_match"
 
 

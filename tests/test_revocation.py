@@ -111,8 +111,12 @@ async def test_revocations_survive_a_redis_flush_and_restarts_of_every_instance(
     make_settings: Callable[..., Settings], redis_service: Any, redis_prefix: str
 ) -> None:
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix)
-    async with running_hub(settings) as (a, _), running_hub(settings) as (b, _), \
-            httpx.AsyncClient(base_url=a, timeout=20) as ca, httpx.AsyncClient(base_url=b, timeout=20) as cb:
+    async with (
+        running_hub(settings) as (a, _),
+        running_hub(settings) as (b, _),
+        httpx.AsyncClient(base_url=a, timeout=20) as ca,
+        httpx.AsyncClient(base_url=b, timeout=20) as cb,
+    ):
         username, session = await _register(ca)
         everywhere = await _register(ca)
         assert (await ca.post("/auth/logout", headers=auth(session))).status_code == 204
@@ -123,8 +127,12 @@ async def test_revocations_survive_a_redis_flush_and_restarts_of_every_instance(
             assert await _status(c, everywhere[1]) == 401
         kept = await _login(ca, username)
     await _flush(redis_service.url, redis_prefix)
-    async with running_hub(settings) as (a, _), running_hub(settings) as (b, _), \
-            httpx.AsyncClient(base_url=a, timeout=20) as ca, httpx.AsyncClient(base_url=b, timeout=20) as cb:
+    async with (
+        running_hub(settings) as (a, _),
+        running_hub(settings) as (b, _),
+        httpx.AsyncClient(base_url=a, timeout=20) as ca,
+        httpx.AsyncClient(base_url=b, timeout=20) as cb,
+    ):
         for c in (ca, cb):
             assert await _status(c, session) == 401
             assert await _status(c, everywhere[1]) == 401
@@ -144,8 +152,12 @@ async def test_a_revocation_on_one_instance_reaches_the_others_cache_over_the_bu
 ) -> None:
     # A cache that would trust its answer for five minutes: only the bus event can make B refuse in time.
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, revocation_cache_ttl=300.0)
-    async with running_hub(settings) as (a, _), running_hub(settings) as (b, _), \
-            httpx.AsyncClient(base_url=a, timeout=20) as ca, httpx.AsyncClient(base_url=b, timeout=20) as cb:
+    async with (
+        running_hub(settings) as (a, _),
+        running_hub(settings) as (b, _),
+        httpx.AsyncClient(base_url=a, timeout=20) as ca,
+        httpx.AsyncClient(base_url=b, timeout=20) as cb,
+    ):
         username, session = await _register(ca)
         others = await _login(ca, username)
         cold = await _login(ca, username)
@@ -177,8 +189,12 @@ async def test_member_removal_holds_at_once_on_every_instance_and_after_restarts
     make_settings: Callable[..., Settings], redis_service: Any, redis_prefix: str
 ) -> None:
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix)
-    async with running_hub(settings) as (a, _), running_hub(settings) as (b, _), \
-            httpx.AsyncClient(base_url=a, timeout=20) as ca, httpx.AsyncClient(base_url=b, timeout=20) as cb:
+    async with (
+        running_hub(settings) as (a, _),
+        running_hub(settings) as (b, _),
+        httpx.AsyncClient(base_url=a, timeout=20) as ca,
+        httpx.AsyncClient(base_url=b, timeout=20) as cb,
+    ):
         _, owner = await _register(ca)
         member_name, member = await _register(ca)
         space = await make_space(ca, owner)
@@ -189,7 +205,7 @@ async def test_member_removal_holds_at_once_on_every_instance_and_after_restarts
             assert (await c.get(f"/spaces/{space['id']}", headers=auth(member))).status_code == 200
         removed = await ca.delete(f"/spaces/{space['id']}/members/{me['id']}", headers=auth(owner))
         assert removed.status_code == 204, removed.text
-        stranger = (await cb.get("/spaces/" + "x" * 22, headers=auth(member)))
+        stranger = await cb.get("/spaces/" + "x" * 22, headers=auth(member))
         for c in (ca, cb):
             r = await c.get(f"/spaces/{space['id']}", headers=auth(member))
             assert r.status_code == 404 and r.json()["error"]["code"] == "space_not_found"
@@ -233,20 +249,26 @@ async def test_a_database_outage_during_authenticate_is_503_never_allow(
 async def test_the_sweeper_forgets_revoked_logins_once_their_tokens_have_expired(
     make_settings: Callable[..., Settings],
 ) -> None:
-    async with running_hub(make_settings(sweep_interval=0)) as (url, app), \
-            httpx.AsyncClient(base_url=url, timeout=20) as c:
+    async with (
+        running_hub(make_settings(sweep_interval=0)) as (url, app),
+        httpx.AsyncClient(base_url=url, timeout=20) as c,
+    ):
         hub = app.other_asgi_app.ctx.hub
         guest = (await c.post("/auth/guest", json={"display_name": "g"})).json()
         user_id = guest["user"]["id"]
         now = datetime.now(UTC)
-        for sid, until in (("old-1", now - timedelta(seconds=1)), ("old-2", now - timedelta(days=1)),
-                           ("live", now + timedelta(seconds=60))):
+        for sid, until in (
+            ("old-1", now - timedelta(seconds=1)),
+            ("old-2", now - timedelta(days=1)),
+            ("live", now + timedelta(seconds=60)),
+        ):
             await hub.identity.refresh_tokens.revoke_family(sid, user_id=user_id, access_expires_at=until)
         assert (await c.post("/auth/logout", headers=auth(guest["access_token"]))).status_code == 204
         assert await hub.identity.purge_expired(batch=1) == 2  # in batches until none is left
         rows = await hub.db.fetch("SELECT session_id FROM revoked_sessions ORDER BY session_id")
-        assert sorted(r["session_id"] for r in rows) == sorted(["live", hub.identity.signer.verify(
-            guest["access_token"], "access").sid])
+        assert sorted(r["session_id"] for r in rows) == sorted(
+            ["live", hub.identity.signer.verify(guest["access_token"], "access").sid]
+        )
         assert await _status(c, guest["access_token"]) == 401
 
 

@@ -55,9 +55,13 @@ async def test_expired_space_answers_410_on_every_endpoint(make_settings, databa
         conn = await asyncpg.connect(database_url)
         await conn.execute("UPDATE spaces SET expires_at = now() - interval '1 second' WHERE id = $1", sid)
         await conn.close()
-        for method, path in [("GET", f"/spaces/{sid}"), ("GET", f"/spaces/{sid}/bins"),
-                             ("GET", f"/spaces/{sid}/bins/{bid}"), ("PATCH", f"/spaces/{sid}"),
-                             ("GET", f"/spaces/{sid}/members")]:
+        for method, path in [
+            ("GET", f"/spaces/{sid}"),
+            ("GET", f"/spaces/{sid}/bins"),
+            ("GET", f"/spaces/{sid}/bins/{bid}"),
+            ("PATCH", f"/spaces/{sid}"),
+            ("GET", f"/spaces/{sid}/members"),
+        ]:
             r = await c.request(method, path, headers=auth(token), json={"name": "x"})
             assert r.status_code == 410, (method, path, r.status_code)
         assert (await c.get("/spaces", headers=auth(token))).json()["items"] == []
@@ -140,8 +144,9 @@ async def test_link_visibility_roles_and_last_owner(client: httpx.AsyncClient) -
     sid = link["id"]
     r = await client.delete(f"/spaces/{sid}/members/{owner['user']['id']}", headers=auth(o))
     assert r.status_code == 409 and r.json()["error"]["code"] == "last_owner"
-    assert (await client.patch(f"/spaces/{sid}/members/{other['user']['id']}", json={"role": "owner"},
-                               headers=auth(o))).status_code == 204
+    assert (
+        await client.patch(f"/spaces/{sid}/members/{other['user']['id']}", json={"role": "owner"}, headers=auth(o))
+    ).status_code == 204
     # Now the first owner may leave.
     assert (await client.post(f"/spaces/{sid}/leave", headers=auth(o))).status_code == 204
     assert (await client.get(f"/spaces/{sid}", headers=auth(o))).status_code == 404

@@ -41,24 +41,31 @@ async def test_bad_tokens_get_distinct_codes(client: httpx.AsyncClient) -> None:
     # alg=none
     assert await _code(client, _forge({"alg": "none", "typ": "JWT"}, claims)) == "token_invalid"
     # Algorithm confusion: HS256 "signed" with the public key bytes.
-    assert await _code(client, jwt.encode(claims, "public-key-as-hmac-secret", algorithm="HS256",
-                                          headers={"kid": header["kid"]})) == "token_invalid"
+    assert (
+        await _code(
+            client, jwt.encode(claims, "public-key-as-hmac-secret", algorithm="HS256", headers={"kid": header["kid"]})
+        )
+        == "token_invalid"
+    )
     # Tampered payload, original signature.
     head, _body, sig = good.split(".")
     tampered = ".".join([head, _b64(orjson.dumps({**claims, "sub": "00000000-0000-0000-0000-000000000000"})), sig])
     assert await _code(client, tampered) == "token_invalid"
     # Signed by a stranger's key under our kid.
     stranger = Ed25519PrivateKey.generate()
-    assert await _code(client, jwt.encode(claims, stranger, algorithm="EdDSA",
-                                          headers={"kid": header["kid"]})) == "token_invalid"
+    assert (
+        await _code(client, jwt.encode(claims, stranger, algorithm="EdDSA", headers={"kid": header["kid"]}))
+        == "token_invalid"
+    )
     # A refresh token where an access token is needed.
     assert await _code(client, user["refresh_token"]) == "token_wrong_type"
 
 
 async def test_expired_and_wrong_audience(make_settings) -> None:  # type: ignore[no-untyped-def]
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     from tests.support.server import running_hub
 
     async with running_hub(make_settings(signing_key=pem)) as (url, _), httpx.AsyncClient(base_url=url) as c:
@@ -66,8 +73,7 @@ async def test_expired_and_wrong_audience(make_settings) -> None:  # type: ignor
         signer = TokenSigner(key, "collab-hub")
         expired, _ = signer.issue(sub=user["user"]["id"], typ="access", ttl=-60, sid="s")
         assert await _code(c, expired) == "token_expired"
-        other_aud, _ = TokenSigner(key, "another-service").issue(sub=user["user"]["id"], typ="access", ttl=60,
-                                                                 sid="s")
+        other_aud, _ = TokenSigner(key, "another-service").issue(sub=user["user"]["id"], typ="access", ttl=60, sid="s")
         assert await _code(c, other_aud) == "token_wrong_audience"
         fresh, _ = signer.issue(sub=user["user"]["id"], typ="access", ttl=60, sid="s")
         assert (await c.get("/auth/me", headers=auth(fresh))).status_code == 200
@@ -79,8 +85,9 @@ async def test_key_rotation_accepts_old_key_for_verification(make_settings) -> N
     old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
 
     def pem(k: Ed25519PrivateKey) -> str:
-        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                               serialization.NoEncryption()).decode()
+        return k.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
 
     old_pub = _b64(old.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
     settings = make_settings(signing_key=pem(old))
@@ -89,24 +96,31 @@ async def test_key_rotation_accepts_old_key_for_verification(make_settings) -> N
     rotated = make_settings(database_url=settings.database_url, signing_key=pem(new), verification_keys=old_pub)
     async with running_hub(rotated) as (url, _), httpx.AsyncClient(base_url=url) as c:
         assert (await c.get("/auth/me", headers=auth(user["access_token"]))).status_code == 200
-        fresh = await c.post("/auth/login", json={"username": user["user"]["username"],
-                                                  "password": "correct horse battery"})
-        assert jwt.get_unverified_header(fresh.json()["access_token"])["kid"] != \
-            jwt.get_unverified_header(user["access_token"])["kid"]
+        fresh = await c.post(
+            "/auth/login", json={"username": user["user"]["username"], "password": "correct horse battery"}
+        )
+        assert (
+            jwt.get_unverified_header(fresh.json()["access_token"])["kid"]
+            != jwt.get_unverified_header(user["access_token"])["kid"]
+        )
 
 
 async def test_logout_all_revokes_every_session(client: httpx.AsyncClient) -> None:
     user = await register(client)
-    second = (await client.post("/auth/login", json={"username": user["user"]["username"],
-                                                     "password": "correct horse battery"})).json()
+    second = (
+        await client.post(
+            "/auth/login", json={"username": user["user"]["username"], "password": "correct horse battery"}
+        )
+    ).json()
     assert (await client.post("/auth/logout-all", headers=auth(user["access_token"]))).status_code == 204
     for token in (user["access_token"], second["access_token"]):
         assert await _code(client, token) == "token_revoked"
     r = await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
     assert r.status_code == 401
     # A login after logout-all works.
-    again = await client.post("/auth/login", json={"username": user["user"]["username"],
-                                                   "password": "correct horse battery"})
+    again = await client.post(
+        "/auth/login", json={"username": user["user"]["username"], "password": "correct horse battery"}
+    )
     assert (await client.get("/auth/me", headers=auth(again.json()["access_token"]))).status_code == 200
 
 

@@ -215,10 +215,14 @@ async def test_files_go_straight_between_the_browser_and_s3(
     download from a presigned GET; the page is allowed to reach the store by the hub's CSP."""
     part = 5 * 1024 * 1024
     store = {
-        "s3_endpoint": s3_service.endpoint, "s3_bucket": "web" + secrets.token_hex(6),
-        "s3_access_key": s3_service.access_key, "s3_secret_key": s3_service.secret_key,
-        "s3_path_style": True, "s3_region": s3_service.region,
-        "multipart_threshold": part + 1, "multipart_part_bytes": part,
+        "s3_endpoint": s3_service.endpoint,
+        "s3_bucket": "web" + secrets.token_hex(6),
+        "s3_access_key": s3_service.access_key,
+        "s3_secret_key": s3_service.secret_key,
+        "s3_path_style": True,
+        "s3_region": s3_service.region,
+        "multipart_threshold": part + 1,
+        "multipart_part_bytes": part,
     }
     async with WebHub(make_settings, **store) as hub:
         browsing = Browsing(browser, hub.url, request.node.name)
@@ -226,14 +230,18 @@ async def test_files_go_straight_between_the_browser_and_s3(
             async with browsing.recording():
                 alice, bob = await shared_space(browsing, "Straight to S3")
                 store_requests: list[str] = []
-                alice.page.on("request", lambda r: store_requests.append(r.method)
-                              if r.url.startswith(s3_service.endpoint) else None)
+                alice.page.on(
+                    "request",
+                    lambda r: store_requests.append(r.method) if r.url.startswith(s3_service.endpoint) else None,
+                )
                 small = os.urandom(70_000)
                 big = os.urandom(part + 4321)
-                await alice.page.get_by_label("Upload files").set_input_files(files=[
-                    FilePayload(name="small.bin", mimeType="application/octet-stream", buffer=small),
-                    FilePayload(name="big.bin", mimeType="application/octet-stream", buffer=big),
-                ])
+                await alice.page.get_by_label("Upload files").set_input_files(
+                    files=[
+                        FilePayload(name="small.bin", mimeType="application/octet-stream", buffer=small),
+                        FilePayload(name="big.bin", mimeType="application/octet-stream", buffer=big),
+                    ]
+                )
                 for name in ("small.bin", "big.bin"):
                     done = alice.page.locator('.upload[data-state="done"]', has_text=name)
                     await expect(done).to_be_visible(timeout=20_000)

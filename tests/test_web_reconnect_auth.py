@@ -107,8 +107,11 @@ async def test_a_token_that_expired_during_an_outage_is_refreshed_and_the_board_
 
 
 async def test_a_session_revoked_during_an_outage_signs_out_instead_of_retrying(
-    browser: Any, make_settings: Callable[..., Any], request: pytest.FixtureRequest,
-    redis_service: Any, redis_prefix: str,
+    browser: Any,
+    make_settings: Callable[..., Any],
+    request: pytest.FixtureRequest,
+    redis_service: Any,
+    redis_prefix: str,
 ) -> None:
     # Revocations live in the shared key-value store (Redis), so they outlast a hub restart.
     async with WebHub(make_settings, redis_url=redis_service.url, redis_prefix=redis_prefix) as hub:

@@ -50,9 +50,16 @@ async def test_static_files_carry_etags_and_revalidate(client: httpx.AsyncClient
 
 async def test_static_paths_cannot_escape_or_reveal(client: httpx.AsyncClient) -> None:
     for path in (
-        "/static/../hub/config.py", "/static/%2e%2e/hub/config.py", "/static/js/%2e%2e/%2e%2e/index.html",
-        "/static/.hidden", "/static/js", "/static/js/", "/static/nope.js", "/static/js//main.js",
-        "/static/js/main.js%00.png", "/static/" + "a/" * 200 + "x.js",
+        "/static/../hub/config.py",
+        "/static/%2e%2e/hub/config.py",
+        "/static/js/%2e%2e/%2e%2e/index.html",
+        "/static/.hidden",
+        "/static/js",
+        "/static/js/",
+        "/static/nope.js",
+        "/static/js//main.js",
+        "/static/js/main.js%00.png",
+        "/static/" + "a/" * 200 + "x.js",
     ):
         r = await client.get(path)
         assert r.status_code == 404, (path, r.status_code)
@@ -68,8 +75,15 @@ def test_client_has_no_inline_script_or_style_and_vendors_its_licence() -> None:
     for js in (WEB / "static/js").rglob("*.js"):
         source = js.read_text()
         # User data is rendered as text, never parsed as HTML; styles go through CSSOM only.
-        for forbidden in (".innerHTML", ".outerHTML =", "insertAdjacentHTML", "document.write", 'setAttribute("style"',
-                          "eval(", "new Function"):
+        for forbidden in (
+            ".innerHTML",
+            ".outerHTML =",
+            "insertAdjacentHTML",
+            "document.write",
+            'setAttribute("style"',
+            "eval(",
+            "new Function",
+        ):
             assert forbidden not in source, (js.name, forbidden)
     licence = (WEB / "static/vendor/socket.io-client.LICENSE").read_text()
     assert "MIT" in licence or "Permission is hereby granted" in licence

@@ -28,7 +28,8 @@ async def new_space(db: PostgresDatabase) -> tuple[str, str]:
     space = uuid.uuid4().hex
     await db.execute(
         "INSERT INTO spaces (id, name, owner_id, expires_at) VALUES ($1, 's', $2, now() + interval '1 day')",
-        space, uuid.UUID(user),
+        space,
+        uuid.UUID(user),
     )
     return space, user
 
@@ -55,13 +56,23 @@ async def test_group_commit_numbers_dedups_and_reports_missing_boards(db: Postgr
     await store.position(b)
     other = str(await db.fetchval("INSERT INTO users (display_name) VALUES ('o') RETURNING id"))
     first = pending(a, user)
-    results = await store.commit_strokes([
-        first, pending(b, user), first, pending(a, other, first.stroke.id), pending("no-such-board", user),
-        pending(a, user),
-    ])
+    results = await store.commit_strokes(
+        [
+            first,
+            pending(b, user),
+            first,
+            pending(a, other, first.stroke.id),
+            pending("no-such-board", user),
+            pending(a, user),
+        ]
+    )
     assert [(r.seq, r.duplicate, r.foreign, r.missing) for r in results] == [
-        (1, False, False, False), (1, False, False, False), (1, True, False, False), (1, True, True, False),
-        (None, False, False, True), (2, False, False, False),
+        (1, False, False, False),
+        (1, False, False, False),
+        (1, True, False, False),
+        (1, True, True, False),
+        (None, False, False, True),
+        (2, False, False, False),
     ]
     retry = await store.commit_strokes([first, pending(a, user)])
     assert [(r.seq, r.duplicate) for r in retry] == [(1, True), (3, False)]
@@ -78,9 +89,12 @@ async def test_held_commit_connection_lost_is_replaced_and_returned_on_close(
         space, user = await new_space(db)
         await store.position(space)
         assert (await store.commit_strokes([pending(space, user)]))[0].seq == 1
-        pids = {int(r["pid"]) for r in await db.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )}
+        pids = {
+            int(r["pid"])
+            for r in await db.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        }
         held = await commit_db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", list(pids))
         assert held >= 1
         # The server drops every other connection, the held commit connection among them.

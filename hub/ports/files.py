@@ -76,9 +76,7 @@ class BlobStore(Protocol):
         """Start a multipart upload; returns its upload id."""
         ...
 
-    async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, ttl: int, size: int
-    ) -> PresignedUpload:
+    async def presign_part(self, key: str, upload_id: str, part_number: int, *, ttl: int, size: int) -> PresignedUpload:
         """A PUT URL for one part (1-based) of exactly `size` bytes: the store refuses any other length."""
         ...
 

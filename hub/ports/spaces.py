@@ -101,8 +101,15 @@ class SpaceRepo(Protocol):
         ...
 
     async def create_invite(
-        self, *, invite_id: str, token_hash: bytes, space_id: str, role: str, max_uses: int | None,
-        expires_at: datetime | None, created_by: str,
+        self,
+        *,
+        invite_id: str,
+        token_hash: bytes,
+        space_id: str,
+        role: str,
+        max_uses: int | None,
+        expires_at: datetime | None,
+        created_by: str,
     ) -> InviteRecord: ...
 
     async def invites(self, space_id: str) -> list[InviteRecord]: ...
@@ -120,8 +127,16 @@ class SpaceRepo(Protocol):
 
 class BinRepo(Protocol):
     async def create(
-        self, *, bin_id: str, space_id: str, title: str, content: str, language: str, author_id: str,
-        burn_after_reading: bool, expires_at: datetime | None,
+        self,
+        *,
+        bin_id: str,
+        space_id: str,
+        title: str,
+        content: str,
+        language: str,
+        author_id: str,
+        burn_after_reading: bool,
+        expires_at: datetime | None,
     ) -> BinRecord: ...
 
     async def get(self, space_id: str, bin_id: str) -> BinRecord | None: ...
@@ -140,9 +155,7 @@ class BinRepo(Protocol):
 
     async def delete(self, space_id: str, bin_id: str) -> bool: ...
 
-    async def revisions(
-        self, bin_id: str, before_version: int | None, limit: int
-    ) -> list[RevisionRecord]: ...
+    async def revisions(self, bin_id: str, before_version: int | None, limit: int) -> list[RevisionRecord]: ...
 
     async def revision(self, bin_id: str, version: int) -> RevisionRecord | None: ...
 

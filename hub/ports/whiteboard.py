@@ -145,6 +145,16 @@ class Presence(Protocol):
 
 
 __all__ = [
-    "BoardPosition", "CommitResult", "Deliver", "Disconnect", "PendingStroke", "Presence",
-    "PresenceEntry", "Removal", "ReplayBuffer", "StoredStroke", "Stroke", "StrokeStore",
+    "BoardPosition",
+    "CommitResult",
+    "Deliver",
+    "Disconnect",
+    "PendingStroke",
+    "Presence",
+    "PresenceEntry",
+    "Removal",
+    "ReplayBuffer",
+    "StoredStroke",
+    "Stroke",
+    "StrokeStore",
 ]

@@ -41,28 +41,46 @@ class BinService:
             raise ValidationFailed(errors)
 
     async def _publish(self, kind: str, record: BinRecord, by: str) -> None:
-        await self.bus.publish(f"space:{record.space_id}", {
-            "type": kind, "space_id": record.space_id, "bin_id": record.id, "version": record.version,
-            "title": record.title, "language": record.language, "by": by,
-        })
+        await self.bus.publish(
+            f"space:{record.space_id}",
+            {
+                "type": kind,
+                "space_id": record.space_id,
+                "bin_id": record.id,
+                "version": record.version,
+                "title": record.title,
+                "language": record.language,
+                "by": by,
+            },
+        )
 
     async def create(
-        self, principal: Principal, space_id: str, *, title: str, content: str, language: str,
-        burn_after_reading: bool, expires_in: int | None,
+        self,
+        principal: Principal,
+        space_id: str,
+        *,
+        title: str,
+        content: str,
+        language: str,
+        burn_after_reading: bool,
+        expires_in: int | None,
     ) -> BinRecord:
         await self.spaces.access(principal, space_id, Role.EDITOR)
         self._check(title, content, language)
         record = await self.repo.create(
-            bin_id=new_id(), space_id=space_id, title=title.strip(), content=content, language=language,
-            author_id=principal.user_id, burn_after_reading=burn_after_reading,
+            bin_id=new_id(),
+            space_id=space_id,
+            title=title.strip(),
+            content=content,
+            language=language,
+            author_id=principal.user_id,
+            burn_after_reading=burn_after_reading,
             expires_at=now() + timedelta(seconds=expires_in) if expires_in else None,
         )
         await self._publish("bin_created", record, principal.user_id)
         return record
 
-    async def in_space(
-        self, principal: Principal, space_id: str, cursor: str | None, limit: int
-    ) -> Page[BinRecord]:
+    async def in_space(self, principal: Principal, space_id: str, cursor: str | None, limit: int) -> Page[BinRecord]:
         await self.spaces.access(principal, space_id)
         after = Cursor.decode(cursor)
         rows = await self.repo.in_space(space_id, (after.at, after.id) if after else None, limit + 1)
@@ -89,8 +107,15 @@ class BinService:
         return record, False
 
     async def update(
-        self, principal: Principal, space_id: str, bin_id: str, *, expected_version: int | None,
-        title: str | None, content: str | None, language: str | None,
+        self,
+        principal: Principal,
+        space_id: str,
+        bin_id: str,
+        *,
+        expected_version: int | None,
+        title: str | None,
+        content: str | None,
+        language: str | None,
     ) -> BinRecord:
         await self.spaces.access(principal, space_id, Role.EDITOR)
         self._check(title, content, language)
@@ -114,7 +139,8 @@ class BinService:
         if record is None:
             current = await self._live(space_id, bin_id)
             raise Conflict(
-                "The bin changed since you loaded it.", code="version_conflict",
+                "The bin changed since you loaded it.",
+                code="version_conflict",
                 details={"current_version": current.version, "your_version": expected_version},
             )
         await self._publish("bin_updated", record, principal.user_id)
@@ -152,9 +178,15 @@ class BinService:
         while True:
             try:
                 for space_id, bin_id in await self.repo.purge_expired(500):
-                    await self.bus.publish(f"space:{space_id}", {
-                        "type": "bin_deleted", "space_id": space_id, "bin_id": bin_id, "reason": "expired",
-                    })
+                    await self.bus.publish(
+                        f"space:{space_id}",
+                        {
+                            "type": "bin_deleted",
+                            "space_id": space_id,
+                            "bin_id": bin_id,
+                            "reason": "expired",
+                        },
+                    )
             except Exception:
                 log.exception("bin sweep failed")
             await asyncio.sleep(interval)

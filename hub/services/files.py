@@ -50,10 +50,21 @@ MAX_MULTIPART_BYTES = 5 * 1024**4
 MEDIA_REQUEUE_GRACE = 60.0
 MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # Types a browser may render in place without risk to the page that links them.
-INLINE_SAFE = frozenset({
-    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "video/mp4", "video/webm",
-    "audio/mpeg", "audio/ogg", "audio/wav", "audio/webm",
-})
+INLINE_SAFE = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/avif",
+        "video/mp4",
+        "video/webm",
+        "audio/mpeg",
+        "audio/ogg",
+        "audio/wav",
+        "audio/webm",
+    }
+)
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9]|conin\$|conout\$)(\..*)?$", re.I)
@@ -90,8 +101,11 @@ def normalize_filename(raw: str) -> str:
     control or bidirectional characters, at most 255 UTF-8 bytes with the extension kept."""
     name = unicodedata.normalize("NFC", raw)
     # Cc: controls (NUL...), Cf: format chars (RTL override, zero-width), Zl/Zp: line separators.
-    name = "".join(" " if unicodedata.category(c) in {"Zl", "Zp", "Zs"} else c for c in name
-                   if unicodedata.category(c) not in {"Cc", "Cf", "Cs", "Co", "Cn"})
+    name = "".join(
+        " " if unicodedata.category(c) in {"Zl", "Zp", "Zs"} else c
+        for c in name
+        if unicodedata.category(c) not in {"Cc", "Cf", "Cs", "Co", "Cn"}
+    )
     name = _UNSAFE_CHARS.sub("_", name)
     name = re.sub(r"\s+", " ", name).strip(" .")
     if _WINDOWS_RESERVED.match(name):
@@ -137,15 +151,26 @@ def file_public(record: FileRecord) -> dict[str, Any]:
     """What clients see of a file (also the `file` of bus events, hence JSON-able values only);
     object keys and upload ids stay private."""
     return {
-        "id": record.id, "space_id": record.space_id, "filename": record.filename,
-        "content_type": record.content_type, "size": record.size, "sha256": record.sha256,
-        "status": record.status, "created_by": record.created_by, "created_at": _iso(record.created_at),
-        "completed_at": _iso(record.completed_at), "expires_at": _iso(record.expires_at),
-        "max_downloads": record.max_downloads, "downloads": record.downloads,
-        "processing": record.processing, "width": record.width, "height": record.height,
+        "id": record.id,
+        "space_id": record.space_id,
+        "filename": record.filename,
+        "content_type": record.content_type,
+        "size": record.size,
+        "sha256": record.sha256,
+        "status": record.status,
+        "created_by": record.created_by,
+        "created_at": _iso(record.created_at),
+        "completed_at": _iso(record.completed_at),
+        "expires_at": _iso(record.expires_at),
+        "max_downloads": record.max_downloads,
+        "downloads": record.downloads,
+        "processing": record.processing,
+        "width": record.width,
+        "height": record.height,
         "variants": {
             name: {k: v for k, v in variant.items() if k != "key"}
-            for name, variant in record.variants.items() if isinstance(variant, dict)
+            for name, variant in record.variants.items()
+            if isinstance(variant, dict)
         },
         "multipart": record.multipart_upload_id is not None and record.status == "pending",
     }
@@ -180,8 +205,14 @@ class FileService:
     """Everything about files; authorization goes through `SpaceAccess` checks like every capability."""
 
     def __init__(
-        self, repo: FileRepo, store: BlobStore, bus: Bus, metrics: Metrics, settings: Settings,
-        access: Callable[[Principal, str, Role], Awaitable[SpaceAccess]], jobs: JobQueue | None = None,
+        self,
+        repo: FileRepo,
+        store: BlobStore,
+        bus: Bus,
+        metrics: Metrics,
+        settings: Settings,
+        access: Callable[[Principal, str, Role], Awaitable[SpaceAccess]],
+        jobs: JobQueue | None = None,
     ) -> None:
         self.repo = repo
         self.store = store
@@ -212,8 +243,11 @@ class FileService:
         """(part size, part count) of a new multipart upload: the configured part size, larger when the
         file would need more than MAX_PARTS parts."""
         if size > MAX_MULTIPART_BYTES:
-            raise PayloadTooLarge("The file is larger than a multipart upload can be.", code="file_too_large",
-                                  details={"max_bytes": MAX_MULTIPART_BYTES})
+            raise PayloadTooLarge(
+                "The file is larger than a multipart upload can be.",
+                code="file_too_large",
+                details={"max_bytes": MAX_MULTIPART_BYTES},
+            )
         part_size = max(self.settings.multipart_part_bytes, math.ceil(size / MAX_PARTS))
         return part_size, max(1, math.ceil(size / part_size))
 
@@ -244,8 +278,9 @@ class FileService:
         if req.size < 0:
             raise ValidationFailed({"size": "must not be negative"})
         if req.size > s.file_max_bytes:
-            raise PayloadTooLarge("The file is larger than allowed.", code="file_too_large",
-                                  details={"max_bytes": s.file_max_bytes})
+            raise PayloadTooLarge(
+                "The file is larger than allowed.", code="file_too_large", details={"max_bytes": s.file_max_bytes}
+            )
         sha256 = req.sha256.lower() if req.sha256 else None
         if sha256 is not None and not _SHA256.match(sha256):
             raise ValidationFailed({"sha256": "must be 64 hexadecimal characters"})
@@ -262,10 +297,19 @@ class FileService:
             upload_id = await self.store.create_multipart(key, content_type=content_type)
         abandon = s.upload_abandon_after if multipart else min(s.upload_abandon_after, s.upload_url_ttl + 600)
         new = NewFile(
-            id=file_id, space_id=space_id, object_key=key, filename=normalize_filename(req.filename),
-            content_type=content_type, size=req.size, sha256=sha256, multipart_upload_id=upload_id,
-            created_by=principal.user_id, upload_expires_at=now() + timedelta(seconds=abandon),
-            expires_at=expires_at, max_downloads=req.max_downloads, part_size=plan[0] if plan else None,
+            id=file_id,
+            space_id=space_id,
+            object_key=key,
+            filename=normalize_filename(req.filename),
+            content_type=content_type,
+            size=req.size,
+            sha256=sha256,
+            multipart_upload_id=upload_id,
+            created_by=principal.user_id,
+            upload_expires_at=now() + timedelta(seconds=abandon),
+            expires_at=expires_at,
+            max_downloads=req.max_downloads,
+            part_size=plan[0] if plan else None,
         )
         record = await self.repo.insert_within_quota(new, s.space_quota_bytes)
         if record is None:
@@ -275,9 +319,15 @@ class FileService:
         self.metrics.uploads_created.inc()
         if plan is not None:
             return CreatedUpload(record, None, plan[0], plan[1], record.upload_expires_at)
-        upload = await self._timed(self.store.presign_upload(
-            key, content_type=content_type, min_bytes=req.size, max_bytes=req.size, ttl=s.upload_url_ttl,
-        ))
+        upload = await self._timed(
+            self.store.presign_upload(
+                key,
+                content_type=content_type,
+                min_bytes=req.size,
+                max_bytes=req.size,
+                ttl=s.upload_url_ttl,
+            )
+        )
         return CreatedUpload(record, upload, None, None, upload.expires_at)
 
     async def presign_parts(self, principal: Principal, file_id: str, numbers: list[int]) -> list[PresignedUpload]:
@@ -292,10 +342,17 @@ class FileService:
         for n in sorted(set(numbers)):
             # Each URL admits exactly the part's planned length, so a wrong-sized part is refused by the
             # store when it is sent instead of failing the whole upload at completion.
-            urls.append(await self._timed(self.store.presign_part(
-                record.object_key, record.multipart_upload_id, n, ttl=self.settings.upload_url_ttl,
-                size=self._part_bytes(record.size, part_size, count, n),
-            )))
+            urls.append(
+                await self._timed(
+                    self.store.presign_part(
+                        record.object_key,
+                        record.multipart_upload_id,
+                        n,
+                        ttl=self.settings.upload_url_ttl,
+                        size=self._part_bytes(record.size, part_size, count, n),
+                    )
+                )
+            )
         self.metrics.uploads_created.inc(len(urls))
         return urls
 
@@ -326,17 +383,23 @@ class FileService:
         parts = {p.number: p for p in await self.store.list_parts(record.object_key, record.multipart_upload_id)}
         missing = [n for n in range(1, count + 1) if n not in parts]
         if missing:
-            raise Conflict("Some parts have not been uploaded yet.", code="upload_incomplete",
-                           details={"missing_parts": missing[:100]})
+            raise Conflict(
+                "Some parts have not been uploaded yet.",
+                code="upload_incomplete",
+                details={"missing_parts": missing[:100]},
+            )
         # The part URLs admit only the planned sizes, but a store that does not check them (or a part sent
         # some other way) must not reach S3's completion, which would refuse a small part only then.
         for n in range(1, count + 1):
             expected = self._part_bytes(record.size, part_size, count, n)
             if parts[n].size != expected:
                 raise await self._reject(
-                    record, "part_size",
+                    record,
+                    "part_size",
                     f"Part {n} has {parts[n].size} bytes instead of {expected}; the upload was deleted.",
-                    part_number=n, expected=expected, actual=parts[n].size,
+                    part_number=n,
+                    expected=expected,
+                    actual=parts[n].size,
                 )
         await self.store.complete_multipart(
             record.object_key, record.multipart_upload_id, [parts[n] for n in range(1, count + 1)]
@@ -365,7 +428,9 @@ class FileService:
                 raise await self._reject(record, "sha256")
         media = record.content_type in MEDIA_TYPES and self.jobs is not None
         ready = await self.repo.mark_ready(
-            file_id, size=info.size, quota_bytes=self.settings.space_quota_bytes,
+            file_id,
+            size=info.size,
+            quota_bytes=self.settings.space_quota_bytes,
             processing="queued" if media else None,
         )
         if ready is None:
@@ -378,9 +443,14 @@ class FileService:
             raise QuotaExceeded(details={"quota_bytes": self.settings.space_quota_bytes})
         self.metrics.bytes_confirmed.inc(ready.size)
         log_event("file_uploaded", file_id=file_id, space_id=ready.space_id, size=ready.size)
-        await self.bus.publish(f"space:{ready.space_id}", {
-            "type": "file_uploaded", "space_id": ready.space_id, "file": file_public(ready),
-        })
+        await self.bus.publish(
+            f"space:{ready.space_id}",
+            {
+                "type": "file_uploaded",
+                "space_id": ready.space_id,
+                "file": file_public(ready),
+            },
+        )
         if media and self.jobs is not None:
             try:
                 await self.jobs.enqueue(media_job_id(file_id), "media", {"file_id": file_id})
@@ -426,9 +496,14 @@ class FileService:
         self._wake.set()
         log_event("file_deleted", file_id=file_id, space_id=record.space_id, by=principal.user_id)
         if deleted.status == "ready":
-            await self.bus.publish(f"space:{record.space_id}", {
-                "type": "file_deleted", "space_id": record.space_id, "file_id": file_id,
-            })
+            await self.bus.publish(
+                f"space:{record.space_id}",
+                {
+                    "type": "file_deleted",
+                    "space_id": record.space_id,
+                    "file_id": file_id,
+                },
+            )
 
     async def download(
         self, principal: Principal, file_id: str, *, variant: str | None = None, attachment: bool = False
@@ -450,9 +525,14 @@ class FileService:
             raise Gone("This file has reached its maximum number of downloads.", code="download_limit_reached")
         kind = "inline" if content_type in INLINE_SAFE and not attachment else "attachment"
         ttl = self.settings.download_url_ttl
-        url = await self._timed(self.store.presign_download(
-            key, ttl=ttl, content_type=content_type, disposition=content_disposition(kind, filename),
-        ))
+        url = await self._timed(
+            self.store.presign_download(
+                key,
+                ttl=ttl,
+                content_type=content_type,
+                disposition=content_disposition(kind, filename),
+            )
+        )
         self.metrics.downloads_created.inc()
         return Download(url, now() + timedelta(seconds=ttl))
 
@@ -467,9 +547,15 @@ class FileService:
         expired = await self.repo.delete_expired(limit)
         for record in expired:
             if record.status == "ready":
-                await self.bus.publish(f"space:{record.space_id}", {
-                    "type": "file_deleted", "space_id": record.space_id, "file_id": record.id, "reason": "expired",
-                })
+                await self.bus.publish(
+                    f"space:{record.space_id}",
+                    {
+                        "type": "file_deleted",
+                        "space_id": record.space_id,
+                        "file_id": record.id,
+                        "reason": "expired",
+                    },
+                )
         if abandoned or expired:
             log_event("files_swept", abandoned=len(abandoned), expired=len(expired))
         return len(abandoned) + len(expired)

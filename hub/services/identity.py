@@ -186,7 +186,9 @@ class IdentityService:
             sub=user.id, typ="refresh", ttl=self.refresh_ttl, sid=family, extra={"ims": ims}
         )
         await self.refresh_tokens.add(
-            jti=claims.jti, family_id=family, user_id=user.id,
+            jti=claims.jti,
+            family_id=family,
+            user_id=user.id,
             expires_at=datetime.fromtimestamp(claims.exp, UTC),
         )
         return IssuedTokens(access, refresh, self.access_ttl, user)
@@ -238,8 +240,7 @@ class IdentityService:
             # A rotated token came back: someone holds a copy. Cut off the whole login, access tokens too.
             await self._end_session(claims.sub, claims.sid)
             log_event("refresh_reuse_detected", user_id=claims.sub, family=claims.sid)
-            raise Unauthorized("This refresh token was already used; the session is revoked.",
-                               code="token_reused")
+            raise Unauthorized("This refresh token was already used; the session is revoked.", code="token_reused")
         if outcome != "ok":
             raise Unauthorized("The refresh token is not recognised.", code="token_revoked")
         user = await self.users.by_id(claims.sub)
@@ -265,8 +266,11 @@ class IdentityService:
         if _issued_ms(claims.extra, claims.iat) <= state.not_before_ms:
             raise Unauthorized("The token was revoked.", code="token_revoked")
         return Principal(
-            user_id=claims.sub, display_name=str(claims.extra.get("name", "")),
-            is_guest=bool(claims.extra.get("guest", False)), token_id=claims.jti, expires_at=claims.exp,
+            user_id=claims.sub,
+            display_name=str(claims.extra.get("name", "")),
+            is_guest=bool(claims.extra.get("guest", False)),
+            token_id=claims.jti,
+            expires_at=claims.exp,
             session_id=claims.sid,
         )
 
@@ -275,9 +279,14 @@ class IdentityService:
         until = datetime.now(UTC) + timedelta(seconds=self.access_ttl) + REVOCATION_MARGIN
         await self.refresh_tokens.revoke_family(session_id, user_id=user_id, access_expires_at=until)
         self.cache.session_revoked(session_id)
-        await self.bus.publish(f"user:{user_id}", {
-            "type": "session_revoked", "user_id": user_id, "session_id": session_id,
-        })
+        await self.bus.publish(
+            f"user:{user_id}",
+            {
+                "type": "session_revoked",
+                "user_id": user_id,
+                "session_id": session_id,
+            },
+        )
 
     async def logout(self, principal: Principal) -> None:
         # Every access token of this login dies with it, not only the one presented.

@@ -81,8 +81,17 @@ class MediaWorker:
     """Consumes media jobs: `run()` in the `hub worker` process, or inside an embedded hub."""
 
     def __init__(
-        self, repo: FileRepo, store: BlobStore, bus: Bus, queue: JobQueue, metrics: Metrics, *,
-        max_pixels: int, max_bytes: int, retry_attempts: int = 3, retry_wait: float = 0.2,
+        self,
+        repo: FileRepo,
+        store: BlobStore,
+        bus: Bus,
+        queue: JobQueue,
+        metrics: Metrics,
+        *,
+        max_pixels: int,
+        max_bytes: int,
+        retry_attempts: int = 3,
+        retry_wait: float = 0.2,
     ) -> None:
         self.repo = repo
         self.store = store
@@ -130,8 +139,9 @@ class MediaWorker:
         except Exception as exc:
             self.metrics.job_failures.inc()
             code = exc.code if isinstance(exc, HubError) else type(exc).__name__
-            log.warning("media job failed", extra={"fields": {"job": job.id, "attempts": job.attempts + 1,
-                                                              "error": code}})
+            log.warning(
+                "media job failed", extra={"fields": {"job": job.id, "attempts": job.attempts + 1, "error": code}}
+            )
             if await self.queue.fail(job, code):
                 log_event("media_dead_lettered", file_id=file_id, job=job.id)
                 await self._mark_failed(file_id)
@@ -162,7 +172,11 @@ class MediaWorker:
             key = variant_key(record.object_key, v.name)
             await self.store.put(key, v.data, content_type="image/webp")
             stored[v.name] = {
-                "key": key, "content_type": "image/webp", "width": v.width, "height": v.height, "size": len(v.data),
+                "key": key,
+                "content_type": "image/webp",
+                "width": v.width,
+                "height": v.height,
+                "size": len(v.data),
             }
         updated = await self.repo.set_variants(file_id, stored, width, height, "done")
         if updated is None:
@@ -172,6 +186,11 @@ class MediaWorker:
             return
         self.processed += 1
         log_event("media_processed", file_id=file_id, space_id=updated.space_id)
-        await self.bus.publish(f"space:{updated.space_id}", {
-            "type": "file_processed", "space_id": updated.space_id, "file": file_public(updated),
-        })
+        await self.bus.publish(
+            f"space:{updated.space_id}",
+            {
+                "type": "file_processed",
+                "space_id": updated.space_id,
+                "file": file_public(updated),
+            },
+        )

@@ -88,8 +88,11 @@ class SpaceService:
             raise Gone("This space has expired.", code="space_expired")
         role = Role(space.role)
         if not role.allows(need):
-            raise Forbidden(f"This needs the {need.value} role.", code="role_required",
-                            details={"role": role.value, "needed": need.value})
+            raise Forbidden(
+                f"This needs the {need.value} role.",
+                code="role_required",
+                details={"role": role.value, "needed": need.value},
+            )
         return space, role
 
     # --- spaces ----------------------------------------------------------------------------------
@@ -100,8 +103,12 @@ class SpaceService:
         if link_role == Role.OWNER:
             raise ValidationFailed({"link_role": "must be viewer or editor"})
         space = await self.repo.create(
-            space_id=new_id(), name=clean_display_name(name, "name")[:100], owner_id=principal.user_id,
-            visibility=visibility.value, link_role=link_role.value, expires_at=self._ttl(ttl_seconds),
+            space_id=new_id(),
+            name=clean_display_name(name, "name")[:100],
+            owner_id=principal.user_id,
+            visibility=visibility.value,
+            link_role=link_role.value,
+            expires_at=self._ttl(ttl_seconds),
         )
         log_event("space_created", space_id=space.id, owner_id=principal.user_id, visibility=space.visibility)
         return space
@@ -117,8 +124,14 @@ class SpaceService:
         return Page([space for space, _joined in page.items], page.next_cursor)
 
     async def update(
-        self, principal: Principal, space_id: str, *, name: str | None = None,
-        visibility: Visibility | None = None, link_role: Role | None = None, ttl_seconds: int | None = None,
+        self,
+        principal: Principal,
+        space_id: str,
+        *,
+        name: str | None = None,
+        visibility: Visibility | None = None,
+        link_role: Role | None = None,
+        ttl_seconds: int | None = None,
     ) -> SpaceRecord:
         await self.access(principal, space_id, Role.OWNER)
         fields: dict[str, object] = {}
@@ -135,10 +148,16 @@ class SpaceService:
         space = await self.repo.update(space_id, fields)
         if space is None:
             raise NotFound("No such space.", code="space_not_found")
-        await self.bus.publish(f"space:{space_id}", {
-            "type": "space_updated", "space_id": space_id, "name": space.name, "visibility": space.visibility,
-            "expires_at": space.expires_at.isoformat(),
-        })
+        await self.bus.publish(
+            f"space:{space_id}",
+            {
+                "type": "space_updated",
+                "space_id": space_id,
+                "name": space.name,
+                "visibility": space.visibility,
+                "expires_at": space.expires_at.isoformat(),
+            },
+        )
         return dataclasses.replace(space, role="owner")
 
     async def delete(self, principal: Principal, space_id: str) -> None:
@@ -163,16 +182,19 @@ class SpaceService:
         return await self.get(principal, space_id)
 
     async def _member_joined(self, space_id: str, principal: Principal) -> None:
-        await self.bus.publish(f"space:{space_id}", {
-            "type": "member_joined", "space_id": space_id, "user_id": principal.user_id,
-            "display_name": principal.display_name,
-        })
+        await self.bus.publish(
+            f"space:{space_id}",
+            {
+                "type": "member_joined",
+                "space_id": space_id,
+                "user_id": principal.user_id,
+                "display_name": principal.display_name,
+            },
+        )
 
     # --- members ---------------------------------------------------------------------------------
 
-    async def members(
-        self, principal: Principal, space_id: str, cursor: str | None, limit: int
-    ) -> Page[MemberRecord]:
+    async def members(self, principal: Principal, space_id: str, cursor: str | None, limit: int) -> Page[MemberRecord]:
         await self.access(principal, space_id)
         after = Cursor.decode(cursor)
         rows = await self.repo.members(space_id, (after.at, after.id) if after else None, limit + 1)
@@ -185,9 +207,15 @@ class SpaceService:
             raise NotFound("No such member.", code="member_not_found")
         if outcome == "last_owner":
             raise Conflict("A space needs at least one owner.", code="last_owner")
-        await self.bus.publish(f"space:{space_id}", {
-            "type": "member_role_changed", "space_id": space_id, "user_id": user_id, "role": role.value,
-        })
+        await self.bus.publish(
+            f"space:{space_id}",
+            {
+                "type": "member_role_changed",
+                "space_id": space_id,
+                "user_id": user_id,
+                "role": role.value,
+            },
+        )
 
     async def remove_member(self, principal: Principal, space_id: str, user_id: str) -> None:
         need = Role.VIEWER if user_id == principal.user_id else Role.OWNER
@@ -197,9 +225,14 @@ class SpaceService:
             raise NotFound("No such member.", code="member_not_found")
         if outcome == "last_owner":
             raise Conflict("The last owner cannot leave; delete the space or add an owner.", code="last_owner")
-        await self.bus.publish(f"space:{space_id}", {
-            "type": "member_removed", "space_id": space_id, "user_id": user_id,
-        })
+        await self.bus.publish(
+            f"space:{space_id}",
+            {
+                "type": "member_removed",
+                "space_id": space_id,
+                "user_id": user_id,
+            },
+        )
 
     # --- invites ---------------------------------------------------------------------------------
 
@@ -212,8 +245,13 @@ class SpaceService:
         token = secrets.token_urlsafe(24)
         expires_at = now() + timedelta(seconds=expires_in) if expires_in else None
         invite = await self.repo.create_invite(
-            invite_id=new_id(), token_hash=hash_token(token), space_id=space_id, role=role.value,
-            max_uses=max_uses, expires_at=expires_at, created_by=principal.user_id,
+            invite_id=new_id(),
+            token_hash=hash_token(token),
+            space_id=space_id,
+            role=role.value,
+            max_uses=max_uses,
+            expires_at=expires_at,
+            created_by=principal.user_id,
         )
         return CreatedInvite(invite, token)
 

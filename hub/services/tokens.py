@@ -63,9 +63,11 @@ def generate_key_file(path: Path) -> str:
     if path.exists():
         return path.read_text()
     path.parent.mkdir(parents=True, exist_ok=True)
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    pem = (
+        Ed25519PrivateKey.generate()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(pem)
@@ -101,11 +103,18 @@ class TokenSigner:
         self, *, sub: str, typ: str, ttl: int, sid: str, extra: dict[str, Any] | None = None
     ) -> tuple[str, TokenClaims]:
         now = int(time.time())
-        claims = TokenClaims(sub=sub, jti=secrets.token_urlsafe(16), iat=now, exp=now + ttl, typ=typ, sid=sid,
-                             extra=extra or {})
+        claims = TokenClaims(
+            sub=sub, jti=secrets.token_urlsafe(16), iat=now, exp=now + ttl, typ=typ, sid=sid, extra=extra or {}
+        )
         payload = {
-            "sub": sub, "jti": claims.jti, "iat": now, "exp": claims.exp, "typ": typ, "aud": self.audience,
-            "sid": sid, **claims.extra,
+            "sub": sub,
+            "jti": claims.jti,
+            "iat": now,
+            "exp": claims.exp,
+            "typ": typ,
+            "aud": self.audience,
+            "sid": sid,
+            **claims.extra,
         }
         token = jwt.encode(payload, self._private, algorithm=ALGORITHM, headers={"kid": self.kid})
         return token, claims
@@ -124,8 +133,12 @@ class TokenSigner:
             raise Unauthorized("The token was signed by an unknown key.", code="token_invalid")
         try:
             payload = jwt.decode(
-                token, key, algorithms=[ALGORITHM], audience=self.audience,
-                options={"require": ["sub", "jti", "iat", "exp", "aud"]}, leeway=5,
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                options={"require": ["sub", "jti", "iat", "exp", "aud"]},
+                leeway=5,
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("The token has expired.", code="token_expired") from None
@@ -137,7 +150,11 @@ class TokenSigner:
             raise Unauthorized(f"An {typ} token is required.", code="token_wrong_type")
         known = {"sub", "jti", "iat", "exp", "typ", "aud", "sid"}
         return TokenClaims(
-            sub=str(payload["sub"]), jti=str(payload["jti"]), iat=int(payload["iat"]), exp=int(payload["exp"]),
-            typ=str(payload["typ"]), sid=str(payload.get("sid", "")),
+            sub=str(payload["sub"]),
+            jti=str(payload["jti"]),
+            iat=int(payload["iat"]),
+            exp=int(payload["exp"]),
+            typ=str(payload["typ"]),
+            sid=str(payload.get("sid", "")),
             extra={k: v for k, v in payload.items() if k not in known},
         )

@@ -44,18 +44,39 @@ from hub.services.whiteboard_input import TokenBucket
 log = logging.getLogger(__name__)
 
 # Domain events other services publish on `space:<id>` that every socket in the room should see.
-RELAYED = frozenset({
-    "bin_created", "bin_updated", "bin_deleted", "space_updated", "space_expired", "space_deleted",
-    "file_uploaded", "file_processed", "file_deleted", "member_joined", "member_removed",
-    "member_role_changed",
-})
+RELAYED = frozenset(
+    {
+        "bin_created",
+        "bin_updated",
+        "bin_deleted",
+        "space_updated",
+        "space_expired",
+        "space_deleted",
+        "file_uploaded",
+        "file_processed",
+        "file_deleted",
+        "member_joined",
+        "member_removed",
+        "member_role_changed",
+    }
+)
 # Events that end the space for everyone in its room.
 _SPACE_GONE = frozenset({"space_expired", "space_deleted"})
 # Events after which a cached authorization must be checked again before the next action.
 _RECHECK = frozenset({"space_updated", "member_updated", "member_role_changed", "member_added"})
 _PALETTE = (
-    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
-    "#f032e6", "#9a6324", "#469990", "#800000", "#808000", "#000075",
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#42d4f4",
+    "#f032e6",
+    "#9a6324",
+    "#469990",
+    "#800000",
+    "#808000",
+    "#000075",
 )
 
 
@@ -92,8 +113,15 @@ class Connection:
 
 def stroke_event(space_id: str, seq: int, author: str | None, s: Any) -> dict[str, Any]:
     return {
-        "type": "stroke", "space_id": space_id, "seq": seq, "id": s.id, "tool": s.tool, "color": s.color,
-        "width": s.width, "points": s.points, "author": author,
+        "type": "stroke",
+        "space_id": space_id,
+        "seq": seq,
+        "id": s.id,
+        "tool": s.tool,
+        "color": s.color,
+        "width": s.width,
+        "points": s.points,
+        "author": author,
     }
 
 
@@ -135,7 +163,9 @@ class WhiteboardService:
         self._recheck = recheck_interval
         self.instance_id = secrets.token_hex(8)
         self._committer = GroupCommitter(
-            strokes, window=settings.group_commit_ms / 1000, after_commit=self._after_commit,
+            strokes,
+            window=settings.group_commit_ms / 1000,
+            after_commit=self._after_commit,
             max_inflight=2,  # measured: more concurrent transactions cost PostgreSQL CPU, not latency
             observe=observe_commit,
         )
@@ -172,8 +202,11 @@ class WhiteboardService:
         principal = await self._authenticate(token)
         s = self._settings
         conn = Connection(
-            conn_id=secrets.token_urlsafe(9), principal=principal, token=token,
-            strokes=TokenBucket(s.stroke_rate, s.stroke_burst), cursors=TokenBucket(s.cursor_rate, s.cursor_burst),
+            conn_id=secrets.token_urlsafe(9),
+            principal=principal,
+            token=token,
+            strokes=TokenBucket(s.stroke_rate, s.stroke_burst),
+            cursors=TokenBucket(s.cursor_rate, s.cursor_burst),
         )
         self._conns[conn.conn_id] = conn
         return conn
@@ -265,7 +298,9 @@ class WhiteboardService:
         if not recovered:
             snap_position, strokes = await self._strokes.snapshot(space_id)
             ack.update(
-                seq=snap_position.seq, epoch=snap_position.epoch, recovered=False,
+                seq=snap_position.seq,
+                epoch=snap_position.epoch,
+                recovered=False,
                 snapshot={"strokes": [_snapshot_stroke(space_id, s) for s in strokes]},
             )
         try:
@@ -370,8 +405,13 @@ class WhiteboardService:
             if self._cross_instance:
                 await self._bus.publish(
                     f"wb:{space_id}",
-                    {"type": "wb", "origin": self.instance_id, "event": "stroke",
-                     "batch": [[e, o] for e, o in events], "volatile": False},
+                    {
+                        "type": "wb",
+                        "origin": self.instance_id,
+                        "event": "stroke",
+                        "batch": [[e, o] for e, o in events],
+                        "volatile": False,
+                    },
                 )
 
     async def _epoch(self, space_id: str) -> str:
@@ -410,8 +450,12 @@ class WhiteboardService:
         if removal is None:
             return {"ok": True, "seq": None, "ids": []}
         event = {
-            "type": kind, "space_id": space_id, "seq": removal.seq, "ids": removal.ids,
-            "author": conn.principal.user_id, "reason": reason,
+            "type": kind,
+            "space_id": space_id,
+            "seq": removal.seq,
+            "ids": removal.ids,
+            "author": conn.principal.user_id,
+            "reason": reason,
         }
         try:
             await self._replay.append(space_id, await self._epoch(space_id), [event])
@@ -430,8 +474,12 @@ class WhiteboardService:
         joined.cursor = parse.cursor(data)
         # Volatile: never stored per move; the heartbeat writes the last position into presence.
         payload = {
-            "type": "cursor", "space_id": space_id, "user_id": conn.principal.user_id, "conn": conn_id,
-            "x": joined.cursor[0], "y": joined.cursor[1],
+            "type": "cursor",
+            "space_id": space_id,
+            "user_id": conn.principal.user_id,
+            "conn": conn_id,
+            "x": joined.cursor[0],
+            "y": joined.cursor[1],
         }
         await self._broadcast(space_id, "cursor", payload, exclude=conn_id, volatile=True)
         return {"ok": True}
@@ -456,15 +504,26 @@ class WhiteboardService:
                 log.exception("local delivery failed", extra={"fields": {"event": event}})
 
     async def _broadcast(
-        self, space_id: str, event: str, payload: dict[str, Any], *, exclude: str | None = None,
+        self,
+        space_id: str,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        exclude: str | None = None,
         volatile: bool = False,
     ) -> None:
         await self._deliver_local(space_id, event, payload, exclude, volatile)
         if self._cross_instance:
             await self._bus.publish(
                 f"wb:{space_id}",
-                {"type": "wb", "origin": self.instance_id, "event": event, "data": payload,
-                 "exclude": exclude, "volatile": volatile},
+                {
+                    "type": "wb",
+                    "origin": self.instance_id,
+                    "event": event,
+                    "data": payload,
+                    "exclude": exclude,
+                    "volatile": volatile,
+                },
             )
 
     async def _on_bus(self, topic: str, event: dict[str, Any]) -> None:
@@ -606,8 +665,7 @@ def _group(entries: Sequence[PresenceEntry]) -> list[dict[str, Any]]:
     for e in entries:
         user = users.setdefault(
             e.user_id,
-            {"user_id": e.user_id, "display_name": e.display_name, "color": e.color, "cursor": None,
-             "connections": 0},
+            {"user_id": e.user_id, "display_name": e.display_name, "color": e.color, "cursor": None, "connections": 0},
         )
         user["connections"] += 1
         if e.cursor is not None:

@@ -137,7 +137,10 @@ class GroupCommitter:
             task.add_done_callback(self._tasks.discard)
 
     async def _commit(
-        self, batch: list[_Entry], spaces: set[str], previous: list[asyncio.Future[None]],
+        self,
+        batch: list[_Entry],
+        spaces: set[str],
+        previous: list[asyncio.Future[None]],
         done: asyncio.Future[None],
     ) -> None:
         items = [item for item, _, _ in batch]

@@ -58,61 +58,94 @@ class TokensOut(BaseModel):
 
 
 def user_out(user: UserRecord) -> UserOut:
-    return UserOut(id=user.id, username=user.username, display_name=user.display_name, is_guest=user.is_guest,
-                   created_at=user.created_at)
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        is_guest=user.is_guest,
+        created_at=user.created_at,
+    )
 
 
 def tokens_out(issued: IssuedTokens, status: int = 200) -> HTTPResponse:
-    body = TokensOut(access_token=issued.access_token, refresh_token=issued.refresh_token,
-                     expires_in=issued.expires_in, user=user_out(issued.user))
+    body = TokensOut(
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+        user=user_out(issued.user),
+    )
     return json(body, status=status, headers={"Cache-Control": "no-store"})
 
 
-@endpoint(bp, "POST", "/auth/register", summary="Create an account (a guest's token upgrades that guest).",
-          body=RegisterIn, response=TokensOut, status=201, errors=(409,), auth=False)
+@endpoint(
+    bp,
+    "POST",
+    "/auth/register",
+    summary="Create an account (a guest's token upgrades that guest).",
+    body=RegisterIn,
+    response=TokensOut,
+    status=201,
+    errors=(409,),
+    auth=False,
+)
 async def register(request: Request) -> HTTPResponse:
     await limit_auth(request)
     data = json_body(request, RegisterIn)
     guest = await optional_principal(request)
-    issued = await request.app.ctx.hub.identity.register(
-        data.username, data.password, data.display_name, guest=guest
-    )
+    issued = await request.app.ctx.hub.identity.register(data.username, data.password, data.display_name, guest=guest)
     return tokens_out(issued, 201)
 
 
-@endpoint(bp, "POST", "/auth/login", summary="Log in with username and password.", body=LoginIn,
-          response=TokensOut, auth=False, errors=(401,))
+@endpoint(
+    bp,
+    "POST",
+    "/auth/login",
+    summary="Log in with username and password.",
+    body=LoginIn,
+    response=TokensOut,
+    auth=False,
+    errors=(401,),
+)
 async def login(request: Request) -> HTTPResponse:
     await limit_auth(request)
     data = json_body(request, LoginIn)
     return tokens_out(await request.app.ctx.hub.identity.login(data.username, data.password))
 
 
-@endpoint(bp, "POST", "/auth/guest", summary="Continue as a guest.", body=GuestIn, response=TokensOut,
-          status=201, auth=False)
+@endpoint(
+    bp, "POST", "/auth/guest", summary="Continue as a guest.", body=GuestIn, response=TokensOut, status=201, auth=False
+)
 async def guest(request: Request) -> HTTPResponse:
     await limit_auth(request)
     data = json_body(request, GuestIn)
     return tokens_out(await request.app.ctx.hub.identity.guest(data.display_name), 201)
 
 
-@endpoint(bp, "POST", "/auth/refresh", summary="Rotate a refresh token for a new token pair.", body=RefreshIn,
-          response=TokensOut, auth=False, errors=(401,))
+@endpoint(
+    bp,
+    "POST",
+    "/auth/refresh",
+    summary="Rotate a refresh token for a new token pair.",
+    body=RefreshIn,
+    response=TokensOut,
+    auth=False,
+    errors=(401,),
+)
 async def refresh(request: Request) -> HTTPResponse:
     await limit_auth(request)
     data = json_body(request, RefreshIn)
     return tokens_out(await request.app.ctx.hub.identity.refresh(data.refresh_token))
 
 
-@endpoint(bp, "POST", "/auth/logout", summary="End this session (its access and refresh tokens).",
-          status=204, content="empty")
+@endpoint(
+    bp, "POST", "/auth/logout", summary="End this session (its access and refresh tokens).", status=204, content="empty"
+)
 async def logout(request: Request) -> HTTPResponse:
     await request.app.ctx.hub.identity.logout(await authenticate(request))
     return empty()
 
 
-@endpoint(bp, "POST", "/auth/logout-all", summary="End every session of this account.", status=204,
-          content="empty")
+@endpoint(bp, "POST", "/auth/logout-all", summary="End every session of this account.", status=204, content="empty")
 async def logout_all(request: Request) -> HTTPResponse:
     await request.app.ctx.hub.identity.logout_all(await authenticate(request))
     return empty()

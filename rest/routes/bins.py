@@ -96,24 +96,45 @@ def etag(record: BinRecord) -> str:
 
 def bin_out(record: BinRecord, burned: bool = False) -> BinOut:
     return BinOut(
-        id=record.id, space_id=record.space_id, title=record.title, content=record.content,
-        language=record.language, version=record.version, created_by=record.created_by,
-        updated_by=record.updated_by, created_at=record.created_at, updated_at=record.updated_at,
-        burn_after_reading=record.burn_after_reading, expires_at=record.expires_at, burned=burned,
+        id=record.id,
+        space_id=record.space_id,
+        title=record.title,
+        content=record.content,
+        language=record.language,
+        version=record.version,
+        created_by=record.created_by,
+        updated_by=record.updated_by,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        burn_after_reading=record.burn_after_reading,
+        expires_at=record.expires_at,
+        burned=burned,
     )
 
 
 def summary(record: BinRecord) -> BinSummary:
     return BinSummary(
-        id=record.id, title=record.title, language=record.language, version=record.version,
-        size=len(record.content), updated_at=record.updated_at, created_at=record.created_at,
-        burn_after_reading=record.burn_after_reading, expires_at=record.expires_at,
+        id=record.id,
+        title=record.title,
+        language=record.language,
+        version=record.version,
+        size=len(record.content),
+        updated_at=record.updated_at,
+        created_at=record.created_at,
+        burn_after_reading=record.burn_after_reading,
+        expires_at=record.expires_at,
     )
 
 
 def revision_out(r: RevisionRecord) -> RevisionOut:
-    return RevisionOut(version=r.version, title=r.title, content=r.content, language=r.language,
-                       author_id=r.author_id, created_at=r.created_at)
+    return RevisionOut(
+        version=r.version,
+        title=r.title,
+        content=r.content,
+        language=r.language,
+        author_id=r.author_id,
+        created_at=r.created_at,
+    )
 
 
 def _with_etag(record: BinRecord, status: int = 200, burned: bool = False) -> HTTPResponse:
@@ -121,20 +142,40 @@ def _with_etag(record: BinRecord, status: int = 200, burned: bool = False) -> HT
     return json(bin_out(record, burned), status=status, headers=headers)
 
 
-@endpoint(bp, "POST", "/spaces/{space_id}/bins", summary="Create a bin (editor).", body=BinIn,
-          response=BinOut, status=201, errors=(403, 404, 410))
+@endpoint(
+    bp,
+    "POST",
+    "/spaces/{space_id}/bins",
+    summary="Create a bin (editor).",
+    body=BinIn,
+    response=BinOut,
+    status=201,
+    errors=(403, 404, 410),
+)
 async def create_bin(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, BinIn)
     record = await request.app.ctx.hub.bins.create(
-        principal, space_id, title=data.title, content=data.content, language=data.language,
-        burn_after_reading=data.burn_after_reading, expires_in=data.expires_in,
+        principal,
+        space_id,
+        title=data.title,
+        content=data.content,
+        language=data.language,
+        burn_after_reading=data.burn_after_reading,
+        expires_in=data.expires_in,
     )
     return _with_etag(record, status=201)
 
 
-@endpoint(bp, "GET", "/spaces/{space_id}/bins", summary="Bins in a space (without content).", query=PageQuery,
-          response=BinPage, errors=(404, 410))
+@endpoint(
+    bp,
+    "GET",
+    "/spaces/{space_id}/bins",
+    summary="Bins in a space (without content).",
+    query=PageQuery,
+    response=BinPage,
+    errors=(404, 410),
+)
 async def list_bins(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
@@ -142,8 +183,9 @@ async def list_bins(request: Request, space_id: str) -> HTTPResponse:
     return json(BinPage(items=[summary(b) for b in page.items], next_cursor=page.next_cursor))
 
 
-@endpoint(bp, "GET", "/spaces/{space_id}/bins/{bin_id}", summary="One bin, with its ETag.", response=BinOut,
-          errors=(404, 410))
+@endpoint(
+    bp, "GET", "/spaces/{space_id}/bins/{bin_id}", summary="One bin, with its ETag.", response=BinOut, errors=(404, 410)
+)
 async def get_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     record, burned = await request.app.ctx.hub.bins.read(principal, space_id, bin_id)
@@ -152,20 +194,37 @@ async def get_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     return _with_etag(record, burned=burned)
 
 
-@endpoint(bp, "GET", "/spaces/{space_id}/bins/{bin_id}/raw", summary="The bin's content as plain text.",
-          content="text", errors=(404, 410))
+@endpoint(
+    bp,
+    "GET",
+    "/spaces/{space_id}/bins/{bin_id}/raw",
+    summary="The bin's content as plain text.",
+    content="text",
+    errors=(404, 410),
+)
 async def raw_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     record, _ = await request.app.ctx.hub.bins.read(principal, space_id, bin_id)
-    return text(record.content, headers={
-        "ETag": etag(record), "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-    })
+    return text(
+        record.content,
+        headers={
+            "ETag": etag(record),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": "inline",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
 
 
-@endpoint(bp, "PATCH", "/spaces/{space_id}/bins/{bin_id}",
-          summary="Update a bin; needs If-Match (or `version`); a stale version gets 409.",
-          body=BinPatch, response=BinOut, errors=(403, 404, 409, 410, 428))
+@endpoint(
+    bp,
+    "PATCH",
+    "/spaces/{space_id}/bins/{bin_id}",
+    summary="Update a bin; needs If-Match (or `version`); a stale version gets 409.",
+    body=BinPatch,
+    response=BinOut,
+    errors=(403, 404, 409, 410, 428),
+)
 async def patch_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, BinPatch)
@@ -178,27 +237,45 @@ async def patch_bin(request: Request, space_id: str, bin_id: str) -> HTTPRespons
         else:
             match = _ETAG.match(if_match.strip())
             if match is None:
-                raise BadRequest("If-Match must be an ETag from this API, e.g. \"v3\", or *.",
-                                 code="invalid_if_match")
+                raise BadRequest('If-Match must be an ETag from this API, e.g. "v3", or *.', code="invalid_if_match")
             expected = int(match.group(1))
     if expected is None and not any_version:
         raise PreconditionRequired()
     record = await request.app.ctx.hub.bins.update(
-        principal, space_id, bin_id, expected_version=None if any_version else expected, title=data.title,
-        content=data.content, language=data.language,
+        principal,
+        space_id,
+        bin_id,
+        expected_version=None if any_version else expected,
+        title=data.title,
+        content=data.content,
+        language=data.language,
     )
     return _with_etag(record)
 
 
-@endpoint(bp, "DELETE", "/spaces/{space_id}/bins/{bin_id}", summary="Delete a bin (editor).", status=204,
-          content="empty", errors=(403, 404, 410))
+@endpoint(
+    bp,
+    "DELETE",
+    "/spaces/{space_id}/bins/{bin_id}",
+    summary="Delete a bin (editor).",
+    status=204,
+    content="empty",
+    errors=(403, 404, 410),
+)
 async def delete_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     await request.app.ctx.hub.bins.delete(await authenticate(request), space_id, bin_id)
     return empty()
 
 
-@endpoint(bp, "GET", "/spaces/{space_id}/bins/{bin_id}/revisions", summary="Revisions, newest first.",
-          query=PageQuery, response=RevisionPage, errors=(404, 410))
+@endpoint(
+    bp,
+    "GET",
+    "/spaces/{space_id}/bins/{bin_id}/revisions",
+    summary="Revisions, newest first.",
+    query=PageQuery,
+    response=RevisionPage,
+    errors=(404, 410),
+)
 async def list_revisions(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
@@ -206,8 +283,14 @@ async def list_revisions(request: Request, space_id: str, bin_id: str) -> HTTPRe
     return json(RevisionPage(items=[revision_out(r) for r in page.items], next_cursor=page.next_cursor))
 
 
-@endpoint(bp, "GET", "/spaces/{space_id}/bins/{bin_id}/revisions/{version}", summary="One revision.",
-          response=RevisionOut, errors=(404, 410))
+@endpoint(
+    bp,
+    "GET",
+    "/spaces/{space_id}/bins/{bin_id}/revisions/{version}",
+    summary="One revision.",
+    response=RevisionOut,
+    errors=(404, 410),
+)
 async def get_revision(request: Request, space_id: str, bin_id: str, version: str) -> HTTPResponse:
     principal = await authenticate(request)
     if not version.isdigit() or len(version) > 9:

@@ -68,8 +68,14 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 
 
 @endpoint(
-    bp, "POST", "/blobs/upload", summary="Local store: browser form upload to a presigned POST.",
-    auth=False, status=204, content="empty", errors=(403, 404, 413),
+    bp,
+    "POST",
+    "/blobs/upload",
+    summary="Local store: browser form upload to a presigned POST.",
+    auth=False,
+    status=204,
+    content="empty",
+    errors=(403, 404, 413),
 )
 @streamed
 async def upload(request: Request) -> HTTPResponse:
@@ -156,8 +162,13 @@ def _check_policy(store: LocalBlobStore, fields: dict[str, str]) -> dict[str, An
 
 
 @endpoint(
-    bp, "PUT", "/blobs/part", summary="Local store: one part of a multipart upload.", auth=False,
-    content="empty", errors=(403, 404, 413),
+    bp,
+    "PUT",
+    "/blobs/part",
+    summary="Local store: one part of a multipart upload.",
+    auth=False,
+    content="empty",
+    errors=(403, 404, 413),
 )
 @streamed
 async def upload_part(request: Request) -> HTTPResponse:
@@ -169,18 +180,21 @@ async def upload_part(request: Request) -> HTTPResponse:
     if declared is not None and declared > high:
         raise PayloadTooLarge("The part exceeds the maximum part size.", code="entity_too_large")
     if declared is not None and declared < low:
-        raise BadRequest("The part is smaller than its signed size.", code="entity_too_small",
-                         details={"min_bytes": low})
-    part = await store.write_part(
-        str(claims["key"]), str(claims["uid"]), int(claims["n"]), _body(request), high, low
-    )
+        raise BadRequest(
+            "The part is smaller than its signed size.", code="entity_too_small", details={"min_bytes": low}
+        )
+    part = await store.write_part(str(claims["key"]), str(claims["uid"]), int(claims["n"]), _body(request), high, low)
     return empty(status=200, headers={"ETag": part.etag})
 
 
 @endpoint(
-    bp, "GET", "/blobs/object",
+    bp,
+    "GET",
+    "/blobs/object",
     summary="Local store: download through a presigned GET; one byte range per request (206, or 416).",
-    auth=False, content="any", errors=(403, 404, 416),
+    auth=False,
+    content="any",
+    errors=(403, 404, 416),
 )
 async def download(request: Request) -> ResponseStream:
     store = _store(request)

@@ -138,8 +138,16 @@ def _presigned(p: PresignedUpload) -> PresignedOut:
     return PresignedOut(method=p.method, url=p.url, fields=p.fields, headers=p.headers, expires_at=p.expires_at)
 
 
-@endpoint(bp, "POST", "/spaces/{space_id}/files", summary="Start an upload; returns where to send the bytes.",
-          body=UploadIn, response=UploadOut, status=201, errors=(403, 404, 410, 413))
+@endpoint(
+    bp,
+    "POST",
+    "/spaces/{space_id}/files",
+    summary="Start an upload; returns where to send the bytes.",
+    body=UploadIn,
+    response=UploadOut,
+    status=201,
+    errors=(403, 404, 410, 413),
+)
 async def create_upload(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     body = json_body(request, UploadIn)
@@ -148,15 +156,24 @@ async def create_upload(request: Request, space_id: str) -> HTTPResponse:
     if created.part_size is not None and created.part_count is not None:
         multipart = MultipartOut(part_size=created.part_size, part_count=created.part_count)
     out = UploadOut(
-        file_id=created.file.id, file=file_out(created.file),
-        upload=_presigned(created.upload) if created.upload else None, multipart=multipart,
+        file_id=created.file.id,
+        file=file_out(created.file),
+        upload=_presigned(created.upload) if created.upload else None,
+        multipart=multipart,
         expires_at=created.expires_at,
     )
     return json(out, status=201)
 
 
-@endpoint(bp, "GET", "/spaces/{space_id}/files", summary="Uploaded files of a space, newest first.",
-          query=PageQuery, response=FilePage, errors=(404, 410))
+@endpoint(
+    bp,
+    "GET",
+    "/spaces/{space_id}/files",
+    summary="Uploaded files of a space, newest first.",
+    query=PageQuery,
+    response=FilePage,
+    errors=(404, 410),
+)
 async def list_files(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
@@ -164,9 +181,15 @@ async def list_files(request: Request, space_id: str) -> HTTPResponse:
     return json(FilePage(items=[file_out(r) for r in page.items], next_cursor=page.next_cursor))
 
 
-@endpoint(bp, "GET", "/spaces/{space_id}/uploads",
-          summary="My uploads in progress in a space, newest first (to resume one after a reload).",
-          query=PageQuery, response=FilePage, errors=(403, 404, 410))
+@endpoint(
+    bp,
+    "GET",
+    "/spaces/{space_id}/uploads",
+    summary="My uploads in progress in a space, newest first (to resume one after a reload).",
+    query=PageQuery,
+    response=FilePage,
+    errors=(403, 404, 410),
+)
 async def list_uploads(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
@@ -180,55 +203,102 @@ async def get_file(request: Request, file_id: str) -> HTTPResponse:
     return json(file_out(await _files(request).get(principal, file_id)))
 
 
-@endpoint(bp, "DELETE", "/files/{file_id}", summary="Delete a file (or abandon its upload) and its objects.",
-          status=204, content="empty", errors=(403, 404, 410))
+@endpoint(
+    bp,
+    "DELETE",
+    "/files/{file_id}",
+    summary="Delete a file (or abandon its upload) and its objects.",
+    status=204,
+    content="empty",
+    errors=(403, 404, 410),
+)
 async def delete_file(request: Request, file_id: str) -> HTTPResponse:
     await _files(request).delete(await authenticate(request), file_id)
     return empty()
 
 
-@endpoint(bp, "POST", "/files/{file_id}/complete",
-          summary="Check the uploaded object (and each part's size) and mark the file ready "
-                  "(422 `upload_mismatch` and deleted on mismatch).",
-          response=FileOut, errors=(403, 404, 409, 410, 413, 422))
+@endpoint(
+    bp,
+    "POST",
+    "/files/{file_id}/complete",
+    summary="Check the uploaded object (and each part's size) and mark the file ready "
+    "(422 `upload_mismatch` and deleted on mismatch).",
+    response=FileOut,
+    errors=(403, 404, 409, 410, 413, 422),
+)
 async def complete(request: Request, file_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     return json(file_out(await _files(request).complete(principal, file_id)))
 
 
-@endpoint(bp, "POST", "/files/{file_id}/parts", summary="Presign PUT URLs for parts of a multipart upload.",
-          body=PartsIn, response=PartUrls, errors=(403, 404, 409, 410))
+@endpoint(
+    bp,
+    "POST",
+    "/files/{file_id}/parts",
+    summary="Presign PUT URLs for parts of a multipart upload.",
+    body=PartsIn,
+    response=PartUrls,
+    errors=(403, 404, 409, 410),
+)
 async def presign_parts(request: Request, file_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     body = json_body(request, PartsIn)
     urls = await _files(request).presign_parts(principal, file_id, body.part_numbers)
     numbers = sorted(set(body.part_numbers))
-    return json(PartUrls(parts=[
-        PartUrlOut(part_number=n, method="PUT", url=u.url, headers=u.headers, expires_at=u.expires_at)
-        for n, u in zip(numbers, urls, strict=True)
-    ]))
+    return json(
+        PartUrls(
+            parts=[
+                PartUrlOut(part_number=n, method="PUT", url=u.url, headers=u.headers, expires_at=u.expires_at)
+                for n, u in zip(numbers, urls, strict=True)
+            ]
+        )
+    )
 
 
-@endpoint(bp, "GET", "/files/{file_id}/parts", summary="Parts received so far (to resume an upload).",
-          response=PartList, errors=(403, 404, 409, 410))
+@endpoint(
+    bp,
+    "GET",
+    "/files/{file_id}/parts",
+    summary="Parts received so far (to resume an upload).",
+    response=PartList,
+    errors=(403, 404, 409, 410),
+)
 async def list_parts(request: Request, file_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     _record, parts, part_size, count = await _files(request).list_parts(principal, file_id)
-    return json(PartList(part_size=part_size, part_count=count, parts=[
-        PartOut(part_number=p.number, size=p.size, etag=p.etag) for p in parts
-    ]))
+    return json(
+        PartList(
+            part_size=part_size,
+            part_count=count,
+            parts=[PartOut(part_number=p.number, size=p.size, etag=p.etag) for p in parts],
+        )
+    )
 
 
-@endpoint(bp, "POST", "/files/{file_id}/abort", summary="Abort an upload in progress.", status=204,
-          content="empty", errors=(403, 404, 409, 410))
+@endpoint(
+    bp,
+    "POST",
+    "/files/{file_id}/abort",
+    summary="Abort an upload in progress.",
+    status=204,
+    content="empty",
+    errors=(403, 404, 409, 410),
+)
 async def abort(request: Request, file_id: str) -> HTTPResponse:
     await _files(request).abort(await authenticate(request), file_id)
     return empty()
 
 
-@endpoint(bp, "GET", "/files/{file_id}/download",
-          summary="Redirect (302) to a short-lived download URL; `redirect=false` returns it as JSON.",
-          query=DownloadQuery, status=302, content="redirect", errors=(404, 409, 410))
+@endpoint(
+    bp,
+    "GET",
+    "/files/{file_id}/download",
+    summary="Redirect (302) to a short-lived download URL; `redirect=false` returns it as JSON.",
+    query=DownloadQuery,
+    status=302,
+    content="redirect",
+    errors=(404, 409, 410),
+)
 async def download(request: Request, file_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, DownloadQuery)

@@ -32,8 +32,13 @@ async def healthz(request: Request) -> HTTPResponse:
 
 
 @endpoint(
-    bp, "GET", "/readyz", summary="Readiness: database (and Redis, S3 when configured) reachable.",
-    response=Readiness, auth=False, errors=(503,),
+    bp,
+    "GET",
+    "/readyz",
+    summary="Readiness: database (and Redis, S3 when configured) reachable.",
+    response=Readiness,
+    auth=False,
+    errors=(503,),
 )
 async def readyz(request: Request) -> HTTPResponse:
     hub_ = request.app.ctx.hub
@@ -48,8 +53,13 @@ async def readyz(request: Request) -> HTTPResponse:
 
 
 @endpoint(
-    bp, "GET", "/metrics", summary="Prometheus metrics (bearer HUB_METRICS_TOKEN when set).", auth=False,
-    content="text", errors=(401, 404),
+    bp,
+    "GET",
+    "/metrics",
+    summary="Prometheus metrics (bearer HUB_METRICS_TOKEN when set).",
+    auth=False,
+    content="text",
+    errors=(401, 404),
 )
 async def metrics(request: Request) -> HTTPResponse:
     hub_ = request.app.ctx.hub
@@ -74,7 +84,9 @@ async def openapi(request: Request) -> HTTPResponse:
     spec = request.app.ctx.__dict__.get("openapi")
     if spec is None:
         spec = build_openapi(
-            request.app, title="Collab Hub", version=hub.__version__,
+            request.app,
+            title="Collab Hub",
+            version=hub.__version__,
             server_url=request.app.ctx.settings.base_url,
         )
         request.app.ctx.openapi = spec

@@ -101,29 +101,48 @@ class JoinIn(BaseModel):
 
 def space_out(request: Request, space: SpaceRecord) -> SpaceOut:
     return SpaceOut(
-        id=space.id, name=space.name, owner_id=space.owner_id, visibility=space.visibility,
-        link_role=space.link_role, role=space.role, link=request.app.ctx.hub.spaces.link(space.id),
-        created_at=space.created_at, updated_at=space.updated_at, expires_at=space.expires_at,
+        id=space.id,
+        name=space.name,
+        owner_id=space.owner_id,
+        visibility=space.visibility,
+        link_role=space.link_role,
+        role=space.role,
+        link=request.app.ctx.hub.spaces.link(space.id),
+        created_at=space.created_at,
+        updated_at=space.updated_at,
+        expires_at=space.expires_at,
     )
 
 
 def member_out(m: MemberRecord) -> MemberOut:
-    return MemberOut(user_id=m.user_id, display_name=m.display_name, is_guest=m.is_guest, role=m.role,
-                     joined_at=m.joined_at)
+    return MemberOut(
+        user_id=m.user_id, display_name=m.display_name, is_guest=m.is_guest, role=m.role, joined_at=m.joined_at
+    )
 
 
 def invite_out(i: InviteRecord) -> InviteOut:
-    return InviteOut(id=i.id, role=i.role, max_uses=i.max_uses, uses=i.uses, expires_at=i.expires_at,
-                     created_at=i.created_at)
+    return InviteOut(
+        id=i.id, role=i.role, max_uses=i.max_uses, uses=i.uses, expires_at=i.expires_at, created_at=i.created_at
+    )
 
 
-@endpoint(bp, "POST", "/spaces", summary="Create a space; the caller becomes its owner.", body=SpaceIn,
-          response=SpaceOut, status=201)
+@endpoint(
+    bp,
+    "POST",
+    "/spaces",
+    summary="Create a space; the caller becomes its owner.",
+    body=SpaceIn,
+    response=SpaceOut,
+    status=201,
+)
 async def create_space(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, SpaceIn)
     space = await request.app.ctx.hub.spaces.create(
-        principal, name=data.name, ttl_seconds=data.ttl_seconds, visibility=Visibility(data.visibility),
+        principal,
+        name=data.name,
+        ttl_seconds=data.ttl_seconds,
+        visibility=Visibility(data.visibility),
         link_role=Role(data.link_role),
     )
     return json(space_out(request, space), status=201)
@@ -143,43 +162,80 @@ async def get_space(request: Request, space_id: str) -> HTTPResponse:
     return json(space_out(request, await request.app.ctx.hub.spaces.get(principal, space_id)))
 
 
-@endpoint(bp, "PATCH", "/spaces/{space_id}", summary="Rename, change visibility or extend expiry (owner).",
-          body=SpacePatch, response=SpaceOut, errors=(403, 404, 410))
+@endpoint(
+    bp,
+    "PATCH",
+    "/spaces/{space_id}",
+    summary="Rename, change visibility or extend expiry (owner).",
+    body=SpacePatch,
+    response=SpaceOut,
+    errors=(403, 404, 410),
+)
 async def patch_space(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, SpacePatch)
     space = await request.app.ctx.hub.spaces.update(
-        principal, space_id, name=data.name, ttl_seconds=data.ttl_seconds,
+        principal,
+        space_id,
+        name=data.name,
+        ttl_seconds=data.ttl_seconds,
         visibility=Visibility(data.visibility) if data.visibility else None,
         link_role=Role(data.link_role) if data.link_role else None,
     )
     return json(space_out(request, space))
 
 
-@endpoint(bp, "DELETE", "/spaces/{space_id}", summary="Delete a space and everything in it (owner).",
-          status=204, content="empty", errors=(403, 404, 410))
+@endpoint(
+    bp,
+    "DELETE",
+    "/spaces/{space_id}",
+    summary="Delete a space and everything in it (owner).",
+    status=204,
+    content="empty",
+    errors=(403, 404, 410),
+)
 async def delete_space(request: Request, space_id: str) -> HTTPResponse:
     await request.app.ctx.hub.spaces.delete(await authenticate(request), space_id)
     return empty()
 
 
-@endpoint(bp, "POST", "/spaces/{space_id}/join", summary="Join a link-visible space by its link.",
-          response=SpaceOut, errors=(404, 410))
+@endpoint(
+    bp,
+    "POST",
+    "/spaces/{space_id}/join",
+    summary="Join a link-visible space by its link.",
+    response=SpaceOut,
+    errors=(404, 410),
+)
 async def join_by_link(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     return json(space_out(request, await request.app.ctx.hub.spaces.join_by_link(principal, space_id)))
 
 
-@endpoint(bp, "POST", "/spaces/join", summary="Join a space with an invite token.", body=JoinIn,
-          response=SpaceOut, errors=(404,))
+@endpoint(
+    bp,
+    "POST",
+    "/spaces/join",
+    summary="Join a space with an invite token.",
+    body=JoinIn,
+    response=SpaceOut,
+    errors=(404,),
+)
 async def join_by_invite(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, JoinIn)
     return json(space_out(request, await request.app.ctx.hub.spaces.redeem(principal, data.token)))
 
 
-@endpoint(bp, "GET", "/spaces/{space_id}/members", summary="Members and their roles.", query=PageQuery,
-          response=MemberPage, errors=(404, 410))
+@endpoint(
+    bp,
+    "GET",
+    "/spaces/{space_id}/members",
+    summary="Members and their roles.",
+    query=PageQuery,
+    response=MemberPage,
+    errors=(404, 410),
+)
 async def list_members(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
@@ -187,8 +243,16 @@ async def list_members(request: Request, space_id: str) -> HTTPResponse:
     return json(MemberPage(items=[member_out(m) for m in page.items], next_cursor=page.next_cursor))
 
 
-@endpoint(bp, "PATCH", "/spaces/{space_id}/members/{user_id}", summary="Change a member's role (owner).",
-          body=RoleIn, status=204, content="empty", errors=(403, 404, 409, 410))
+@endpoint(
+    bp,
+    "PATCH",
+    "/spaces/{space_id}/members/{user_id}",
+    summary="Change a member's role (owner).",
+    body=RoleIn,
+    status=204,
+    content="empty",
+    errors=(403, 404, 409, 410),
+)
 async def set_role(request: Request, space_id: str, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, RoleIn)
@@ -196,25 +260,46 @@ async def set_role(request: Request, space_id: str, user_id: str) -> HTTPRespons
     return empty()
 
 
-@endpoint(bp, "DELETE", "/spaces/{space_id}/members/{user_id}",
-          summary="Remove a member (owner), or leave (yourself).", status=204, content="empty",
-          errors=(403, 404, 409, 410))
+@endpoint(
+    bp,
+    "DELETE",
+    "/spaces/{space_id}/members/{user_id}",
+    summary="Remove a member (owner), or leave (yourself).",
+    status=204,
+    content="empty",
+    errors=(403, 404, 409, 410),
+)
 async def remove_member(request: Request, space_id: str, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     await request.app.ctx.hub.spaces.remove_member(principal, space_id, _uuid(user_id))
     return empty()
 
 
-@endpoint(bp, "POST", "/spaces/{space_id}/leave", summary="Leave a space.", status=204, content="empty",
-          errors=(404, 409, 410))
+@endpoint(
+    bp,
+    "POST",
+    "/spaces/{space_id}/leave",
+    summary="Leave a space.",
+    status=204,
+    content="empty",
+    errors=(404, 409, 410),
+)
 async def leave(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     await request.app.ctx.hub.spaces.remove_member(principal, space_id, principal.user_id)
     return empty()
 
 
-@endpoint(bp, "POST", "/spaces/{space_id}/invites", summary="Create an invite link (owner).", body=InviteIn,
-          response=CreatedInviteOut, status=201, errors=(403, 404, 410))
+@endpoint(
+    bp,
+    "POST",
+    "/spaces/{space_id}/invites",
+    summary="Create an invite link (owner).",
+    body=InviteIn,
+    response=CreatedInviteOut,
+    status=201,
+    errors=(403, 404, 410),
+)
 async def create_invite(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, InviteIn)
@@ -222,21 +307,35 @@ async def create_invite(request: Request, space_id: str) -> HTTPResponse:
     created = await spaces.create_invite(
         principal, space_id, role=Role(data.role), max_uses=data.max_uses, expires_in=data.expires_in
     )
-    out = CreatedInviteOut(**invite_out(created.invite).model_dump(), token=created.token,
-                           link=spaces.invite_link(created.token))
+    out = CreatedInviteOut(
+        **invite_out(created.invite).model_dump(), token=created.token, link=spaces.invite_link(created.token)
+    )
     return json(out, status=201, headers={"Cache-Control": "no-store"})
 
 
-@endpoint(bp, "GET", "/spaces/{space_id}/invites", summary="Open invites (owner).", response=InviteList,
-          errors=(403, 404, 410))
+@endpoint(
+    bp,
+    "GET",
+    "/spaces/{space_id}/invites",
+    summary="Open invites (owner).",
+    response=InviteList,
+    errors=(403, 404, 410),
+)
 async def list_invites(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     invites = await request.app.ctx.hub.spaces.invites(principal, space_id)
     return json(InviteList(items=[invite_out(i) for i in invites]))
 
 
-@endpoint(bp, "DELETE", "/spaces/{space_id}/invites/{invite_id}", summary="Revoke an invite (owner).",
-          status=204, content="empty", errors=(403, 404, 410))
+@endpoint(
+    bp,
+    "DELETE",
+    "/spaces/{space_id}/invites/{invite_id}",
+    summary="Revoke an invite (owner).",
+    status=204,
+    content="empty",
+    errors=(403, 404, 410),
+)
 async def revoke_invite(request: Request, space_id: str, invite_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     await request.app.ctx.hub.spaces.revoke_invite(principal, space_id, invite_id)

@@ -60,7 +60,10 @@ class AssetCache:
         """The file under the root, or NotFound: no traversal, no dotfiles, no directories."""
         parts = relative.split("/")
         if (
-            not relative or len(relative) > _MAX_PATH or "\\" in relative or "\x00" in relative
+            not relative
+            or len(relative) > _MAX_PATH
+            or "\\" in relative
+            or "\x00" in relative
             or any(not p or p.startswith(".") for p in parts)
         ):
             raise NotFound("No such file.", code="static_not_found")
@@ -116,15 +119,27 @@ async def index(request: Request) -> HTTPResponse:
     return _index(request)
 
 
-@endpoint(bp, "GET", "/s/{space_id}", summary="The web client, opened on a space (its share link).",
-          auth=False, content="html")
+@endpoint(
+    bp,
+    "GET",
+    "/s/{space_id}",
+    summary="The web client, opened on a space (its share link).",
+    auth=False,
+    content="html",
+)
 async def space_page(request: Request, space_id: str) -> HTTPResponse:
     # The client asks the API whether the space exists; the page itself reveals nothing.
     return _index(request)
 
 
-@endpoint(bp, "GET", "/join", summary="The web client, redeeming the invite token in the URL fragment.",
-          auth=False, content="html")
+@endpoint(
+    bp,
+    "GET",
+    "/join",
+    summary="The web client, redeeming the invite token in the URL fragment.",
+    auth=False,
+    content="html",
+)
 async def join_page(request: Request) -> HTTPResponse:
     return _index(request)
 

@@ -13,9 +13,13 @@ async def open_blob_store(settings: Settings, *, create_bucket: bool = True) -> 
         from storage.blobs.s3 import S3BlobStore
 
         return await S3BlobStore.open(
-            endpoint=settings.s3_endpoint, region=settings.s3_region, bucket=settings.s3_bucket,
-            access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
-            path_style=settings.s3_path_style, create_bucket=create_bucket,
+            endpoint=settings.s3_endpoint,
+            region=settings.s3_region,
+            bucket=settings.s3_bucket,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            path_style=settings.s3_path_style,
+            create_bucket=create_bucket,
         )
     from storage.blobs.local import LocalBlobStore
     from storage.blobs.signing import Signer, load_secret

@@ -49,7 +49,8 @@ class _Writer:
         if self.size > self.max_bytes:
             self.discard()
             raise PayloadTooLarge(
-                "The upload exceeds the maximum allowed size.", code="entity_too_large",
+                "The upload exceeds the maximum allowed size.",
+                code="entity_too_large",
                 details={"max_bytes": self.max_bytes},
             )
         self._md5.update(chunk)
@@ -116,9 +117,9 @@ class LocalBlobStore:
     def _write_meta(path: Path, info: ObjectInfo) -> None:
         meta = path.with_suffix(".meta")
         tmp = path.with_suffix(".meta.tmp" + secrets.token_hex(4))
-        tmp.write_bytes(orjson.dumps(
-            {"key": info.key, "size": info.size, "content_type": info.content_type, "etag": info.etag}
-        ))
+        tmp.write_bytes(
+            orjson.dumps({"key": info.key, "size": info.size, "content_type": info.content_type, "etag": info.etag})
+        )
         os.replace(tmp, meta)
 
     # --- BlobStore ---------------------------------------------------------------------------------
@@ -129,9 +130,11 @@ class LocalBlobStore:
         token, expires = self.signer.sign("post", ttl, key=key, ct=content_type, min=min_bytes, max=max_bytes)
         policy, _, signature = token.partition(".")
         return PresignedUpload(
-            method="POST", url=f"{self.base_url}/blobs/upload",
+            method="POST",
+            url=f"{self.base_url}/blobs/upload",
             fields={"key": key, "Content-Type": content_type, "policy": policy, "signature": signature},
-            headers={}, expires_at=_utc(expires),
+            headers={},
+            expires_at=_utc(expires),
         )
 
     async def presign_download(self, key: str, *, ttl: int, content_type: str, disposition: str) -> str:
@@ -214,13 +217,14 @@ class LocalBlobStore:
         await asyncio.to_thread(create)
         return upload_id
 
-    async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, ttl: int, size: int
-    ) -> PresignedUpload:
+    async def presign_part(self, key: str, upload_id: str, part_number: int, *, ttl: int, size: int) -> PresignedUpload:
         self._upload_dir(upload_id)
         token, expires = self.signer.sign("part", ttl, key=key, uid=upload_id, n=part_number, min=size, max=size)
         return PresignedUpload(
-            method="PUT", url=f"{self.base_url}/blobs/part?t={quote(token)}", fields={}, headers={},
+            method="PUT",
+            url=f"{self.base_url}/blobs/part?t={quote(token)}",
+            fields={},
+            headers={},
             expires_at=_utc(expires),
         )
 
@@ -235,7 +239,12 @@ class LocalBlobStore:
         return meta
 
     async def write_part(
-        self, key: str, upload_id: str, part_number: int, chunks: AsyncIterator[bytes], max_bytes: int,
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        chunks: AsyncIterator[bytes],
+        max_bytes: int,
         min_bytes: int = 0,
     ) -> PartInfo:
         """Used by the /blobs/part route after it verified the token."""
@@ -245,8 +254,11 @@ class LocalBlobStore:
             async for chunk in chunks:
                 await writer.write(chunk)
             if writer.size < min_bytes:
-                raise BadRequest("The part is smaller than its signed size.", code="entity_too_small",
-                                 details={"min_bytes": min_bytes})
+                raise BadRequest(
+                    "The part is smaller than its signed size.",
+                    code="entity_too_small",
+                    details={"min_bytes": min_bytes},
+                )
             target = self._upload_dir(upload_id) / f"{part_number:05d}"
             etag = writer.etag
 

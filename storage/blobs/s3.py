@@ -61,7 +61,14 @@ class S3BlobStore:
 
     @classmethod
     async def open(
-        cls, *, endpoint: str, region: str, bucket: str, access_key: str, secret_key: str, path_style: bool,
+        cls,
+        *,
+        endpoint: str,
+        region: str,
+        bucket: str,
+        access_key: str,
+        secret_key: str,
+        path_style: bool,
         create_bucket: bool = False,
     ) -> S3BlobStore:
         """One client per process: its connection pool is shared by every request."""
@@ -71,12 +78,20 @@ class S3BlobStore:
             signature_version="s3v4",
             s3={"addressing_style": "path" if path_style else "virtual"},
             retries={"max_attempts": 3, "mode": "standard"},
-            connect_timeout=5, read_timeout=30, max_pool_connections=50,
+            connect_timeout=5,
+            read_timeout=30,
+            max_pool_connections=50,
         )
-        client = await stack.enter_async_context(session.client(
-            "s3", endpoint_url=endpoint or None, region_name=region or None,
-            aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None, config=config,
-        ))
+        client = await stack.enter_async_context(
+            session.client(
+                "s3",
+                endpoint_url=endpoint or None,
+                region_name=region or None,
+                aws_access_key_id=access_key or None,
+                aws_secret_access_key=secret_key or None,
+                config=config,
+            )
+        )
         store = cls(client, bucket, stack)
         if create_bucket:
             try:
@@ -101,7 +116,9 @@ class S3BlobStore:
     ) -> PresignedUpload:
         with translate_s3_errors():
             post = await self._client.generate_presigned_post(
-                self.bucket, key, Fields={"Content-Type": content_type},
+                self.bucket,
+                key,
+                Fields={"Content-Type": content_type},
                 Conditions=[{"Content-Type": content_type}, ["content-length-range", min_bytes, max_bytes]],
                 ExpiresIn=ttl,
             )
@@ -114,7 +131,9 @@ class S3BlobStore:
             url: str = await self._client.generate_presigned_url(
                 "get_object",
                 Params={
-                    "Bucket": self.bucket, "Key": key, "ResponseContentType": content_type,
+                    "Bucket": self.bucket,
+                    "Key": key,
+                    "ResponseContentType": content_type,
                     "ResponseContentDisposition": disposition,
                 },
                 ExpiresIn=max(1, ttl),  # SigV4 needs at least one second
@@ -128,7 +147,9 @@ class S3BlobStore:
         except NotFound:
             return None
         return ObjectInfo(
-            key=key, size=int(head["ContentLength"]), content_type=str(head.get("ContentType", "")),
+            key=key,
+            size=int(head["ContentLength"]),
+            content_type=str(head.get("ContentType", "")),
             etag=str(head.get("ETag", "")),
         )
 
@@ -157,14 +178,10 @@ class S3BlobStore:
 
     async def create_multipart(self, key: str, *, content_type: str) -> str:
         with translate_s3_errors():
-            response = await self._client.create_multipart_upload(
-                Bucket=self.bucket, Key=key, ContentType=content_type
-            )
+            response = await self._client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)
         return str(response["UploadId"])
 
-    async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, ttl: int, size: int
-    ) -> PresignedUpload:
+    async def presign_part(self, key: str, upload_id: str, part_number: int, *, ttl: int, size: int) -> PresignedUpload:
         # Content-Length becomes a signed header: the store answers 403 to a body of any other length, so
         # a part that is too small (S3 wants 5 MiB but for the last) never gets as far as completion.
         # Clients need not send it themselves: HTTP clients and browsers set it from the body.
@@ -172,7 +189,10 @@ class S3BlobStore:
             url = await self._client.generate_presigned_url(
                 "upload_part",
                 Params={
-                    "Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number,
+                    "Bucket": self.bucket,
+                    "Key": key,
+                    "UploadId": upload_id,
+                    "PartNumber": part_number,
                     "ContentLength": size,
                 },
                 ExpiresIn=max(1, ttl),
@@ -197,7 +217,9 @@ class S3BlobStore:
     async def complete_multipart(self, key: str, upload_id: str, parts: Sequence[PartInfo]) -> None:
         with translate_s3_errors():
             await self._client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
                 MultipartUpload={
                     "Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in sorted(parts, key=lambda p: p.number)]
                 },

@@ -21,9 +21,7 @@ import orjson
 class MemoryReplayBuffer:
     """Implements `hub.ports.whiteboard.ReplayBuffer` with a deque per (space, epoch)."""
 
-    def __init__(
-        self, max_events: int, max_age: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, max_events: int, max_age: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._max_events = max_events
         self._max_age = max_age
         self._clock = clock
@@ -53,7 +51,7 @@ class MemoryReplayBuffer:
                     continue
                 items.insert(pos, (seq, now, orjson.dumps(event)))
                 ring.clear()
-                ring.extend(items[-self._max_events:])
+                ring.extend(items[-self._max_events :])
         self._prune(ring, now)
         if now >= self._next_sweep:
             self._sweep(now)

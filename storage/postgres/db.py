@@ -83,7 +83,12 @@ class PostgresDatabase:
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float = 10.0,
+        cls,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        command_timeout: float = 10.0,
         server_settings: dict[str, str] | None = None,
     ) -> PostgresDatabase:
         with translate_errors():

@@ -43,8 +43,18 @@ class PostgresFileRepo:
                         multipart_upload_id, created_by, upload_expires_at, expires_at, max_downloads, part_size)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::uuid, $10, $11, $12, $13)
                     RETURNING {_COLUMNS}""",
-                new.id, new.space_id, new.object_key, new.filename, new.content_type, new.size, new.sha256,
-                new.multipart_upload_id, new.created_by, new.upload_expires_at, new.expires_at, new.max_downloads,
+                new.id,
+                new.space_id,
+                new.object_key,
+                new.filename,
+                new.content_type,
+                new.size,
+                new.sha256,
+                new.multipart_upload_id,
+                new.created_by,
+                new.upload_expires_at,
+                new.expires_at,
+                new.max_downloads,
                 new.part_size,
             )
         return _record(row)
@@ -57,14 +67,18 @@ class PostgresFileRepo:
             rows = await self._db.fetch(
                 f"""SELECT {_COLUMNS} FROM files WHERE space_id = $1 AND status = 'ready'
                     ORDER BY created_at DESC, id DESC LIMIT $2""",
-                space_id, limit,
+                space_id,
+                limit,
             )
         else:
             rows = await self._db.fetch(
                 f"""SELECT {_COLUMNS} FROM files WHERE space_id = $1 AND status = 'ready'
                       AND (created_at, id) < ($2, $3)
                     ORDER BY created_at DESC, id DESC LIMIT $4""",
-                space_id, after[0], after[1], limit,
+                space_id,
+                after[0],
+                after[1],
+                limit,
             )
         return _records(rows)
 
@@ -77,7 +91,11 @@ class PostgresFileRepo:
                 WHERE space_id = $1 AND status = 'pending' AND created_by = $2::uuid
                   AND (created_at, id) < ($3, $4)
                 ORDER BY created_at DESC, id DESC LIMIT $5""",
-            space_id, created_by, start[0], start[1], limit,
+            space_id,
+            created_by,
+            start[0],
+            start[1],
+            limit,
         )
         return _records(rows)
 
@@ -98,7 +116,9 @@ class PostgresFileRepo:
                 f"""UPDATE files SET status = 'ready', size = $2, completed_at = now(), processing = $3,
                         multipart_upload_id = NULL
                     WHERE id = $1 AND status = 'pending' RETURNING {_COLUMNS}""",
-                file_id, size, processing,
+                file_id,
+                size,
+                processing,
             )
         return _record(row)
 
@@ -122,7 +142,11 @@ class PostgresFileRepo:
         row = await self._db.fetchrow(
             f"""UPDATE files SET variants = $2, width = $3, height = $4, processing = $5
                 WHERE id = $1 AND status = 'ready' RETURNING {_COLUMNS}""",
-            file_id, variants, width, height, processing,
+            file_id,
+            variants,
+            width,
+            height,
+            processing,
         )
         return _record(row)
 
@@ -136,7 +160,10 @@ class PostgresFileRepo:
                 WHERE processing = 'queued' AND status = 'ready' AND completed_at < $1
                   AND (completed_at, id) > ($2, $3)
                 ORDER BY completed_at, id LIMIT $4""",
-            completed_before, start[0], start[1], limit,
+            completed_before,
+            start[0],
+            start[1],
+            limit,
         )
         return _records(rows)
 
@@ -180,7 +207,8 @@ class PostgresFileRepo:
                 await conn.execute(
                     f"""UPDATE blob_deletions SET attempts = attempts + 1, last_error = $2,
                             not_before = now() + {_RETRY_DELAY} WHERE id = $1""",
-                    row_id, error[:500],
+                    row_id,
+                    error[:500],
                 )
 
     async def pending_blob_deletions(self) -> int:

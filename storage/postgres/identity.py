@@ -25,36 +25,46 @@ class PostgresUserRepo:
         row = await self._db.fetchrow(
             f"""INSERT INTO users (username, display_name, password_hash, is_guest)
                 VALUES ($1, $2, $3, $4) RETURNING {_USER_COLUMNS}""",
-            username, display_name, password_hash, is_guest,
+            username,
+            display_name,
+            password_hash,
+            is_guest,
         )
         user = _user(row)
         assert user is not None
         return user
 
     async def by_id(self, user_id: str) -> UserRecord | None:
-        return _user(await self._db.fetchrow(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1::uuid", user_id))
+        return _user(await self._db.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1::uuid", user_id))
 
     async def by_username(self, username: str) -> UserRecord | None:
-        return _user(await self._db.fetchrow(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE lower(username) = lower($1)", username))
+        return _user(
+            await self._db.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE lower(username) = lower($1)", username)
+        )
 
     async def upgrade_guest(self, user_id: str, *, username: str, password_hash: str) -> UserRecord | None:
-        return _user(await self._db.fetchrow(
-            f"""UPDATE users SET username = $2, password_hash = $3, is_guest = false, updated_at = now()
+        return _user(
+            await self._db.fetchrow(
+                f"""UPDATE users SET username = $2, password_hash = $3, is_guest = false, updated_at = now()
                 WHERE id = $1::uuid AND is_guest RETURNING {_USER_COLUMNS}""",
-            user_id, username, password_hash,
-        ))
+                user_id,
+                username,
+                password_hash,
+            )
+        )
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         await self._db.execute("UPDATE users SET password_hash = $2 WHERE id = $1::uuid", user_id, password_hash)
 
     async def set_display_name(self, user_id: str, display_name: str) -> UserRecord | None:
-        return _user(await self._db.fetchrow(
-            f"""UPDATE users SET display_name = $2, updated_at = now() WHERE id = $1::uuid
+        return _user(
+            await self._db.fetchrow(
+                f"""UPDATE users SET display_name = $2, updated_at = now() WHERE id = $1::uuid
                 RETURNING {_USER_COLUMNS}""",
-            user_id, display_name,
-        ))
+                user_id,
+                display_name,
+            )
+        )
 
     async def revoke_all(self, user_id: str) -> datetime:
         async with self._db.transaction() as conn:
@@ -76,7 +86,10 @@ class PostgresRefreshTokenRepo:
     async def add(self, *, jti: str, family_id: str, user_id: str, expires_at: datetime) -> None:
         await self._db.execute(
             "INSERT INTO refresh_tokens (jti, family_id, user_id, expires_at) VALUES ($1, $2, $3::uuid, $4)",
-            jti, family_id, user_id, expires_at,
+            jti,
+            family_id,
+            user_id,
+            expires_at,
         )
 
     async def use(self, jti: str) -> str:
@@ -103,7 +116,9 @@ class PostgresRefreshTokenRepo:
                 """INSERT INTO revoked_sessions (session_id, user_id, expires_at) VALUES ($1, $2::uuid, $3)
                    ON CONFLICT (session_id)
                    DO UPDATE SET expires_at = GREATEST(revoked_sessions.expires_at, EXCLUDED.expires_at)""",
-                family_id, user_id, access_expires_at,
+                family_id,
+                user_id,
+                access_expires_at,
             )
 
 
@@ -116,7 +131,8 @@ class PostgresRevocationRepo:
             """SELECT floor(extract(epoch FROM u.tokens_not_before) * 1000)::bigint AS not_before_ms,
                       EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.session_id = $2) AS session_revoked
                FROM users u WHERE u.id = $1::uuid""",
-            user_id, session_id,
+            user_id,
+            session_id,
         )
         if row is None:
             return RevocationState(user_exists=False, not_before_ms=0, session_revoked=False)

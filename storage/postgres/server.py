@@ -62,7 +62,8 @@ def _service_user() -> pwd.struct_passwd | None:
     except KeyError:
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         return pwd.getpwnam(SERVICE_USER)
 
@@ -127,8 +128,15 @@ class PostgresServer:
                 os.chown(pwfile, self.user.pw_uid, self.user.pw_gid)
             pwfile.chmod(0o600)
             args = [
-                "initdb", "-D", str(self.data_dir), "-U", "postgres", "--encoding=UTF8", "--locale=C",
-                "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
             ]
             if not self.durable:
                 args.append("--no-sync")
@@ -153,8 +161,18 @@ class PostgresServer:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         logfile = self.data_dir / "server.log"
         result = self._run(
-            "pg_ctl", "-D", str(self.data_dir), "-w", "-t", "60", "-l", str(logfile),
-            "-o", " ".join(options), "start", timeout=90,
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(logfile),
+            "-o",
+            " ".join(options),
+            "start",
+            timeout=90,
         )
         if result.returncode != 0:
             tail = logfile.read_text(errors="replace")[-2000:] if logfile.exists() else ""

@@ -27,23 +27,32 @@ class PostgresSpaceRepo:
             row = await conn.fetchrow(
                 f"""INSERT INTO spaces AS s (id, name, owner_id, visibility, link_role, expires_at)
                     VALUES ($1, $2, $3::uuid, $4, $5, $6) RETURNING {_SPACE}, 'owner' AS role""",
-                space_id, name, owner_id, visibility, link_role, expires_at,
+                space_id,
+                name,
+                owner_id,
+                visibility,
+                link_role,
+                expires_at,
             )
             await conn.execute(
                 "INSERT INTO space_members (space_id, user_id, role) VALUES ($1, $2::uuid, 'owner')",
-                space_id, owner_id,
+                space_id,
+                owner_id,
             )
         space = _space(row)
         assert space is not None
         return space
 
     async def for_member(self, space_id: str, user_id: str) -> SpaceRecord | None:
-        return _space(await self._db.fetchrow(
-            f"""SELECT {_SPACE}, m.role FROM spaces s
+        return _space(
+            await self._db.fetchrow(
+                f"""SELECT {_SPACE}, m.role FROM spaces s
                 JOIN space_members m ON m.space_id = s.id AND m.user_id = $2::uuid
                 WHERE s.id = $1""",
-            space_id, user_id,
-        ))
+                space_id,
+                user_id,
+            )
+        )
 
     async def get(self, space_id: str) -> SpaceRecord | None:
         return _space(await self._db.fetchrow(f"SELECT {_SPACE} FROM spaces s WHERE s.id = $1", space_id))
@@ -57,7 +66,10 @@ class PostgresSpaceRepo:
                 WHERE m.user_id = $1::uuid AND s.expires_at > now()
                   AND ($2::timestamptz IS NULL OR (m.joined_at, m.space_id) > ($2, $3))
                 ORDER BY m.joined_at, m.space_id LIMIT $4""",
-            user_id, after[0] if after else None, after[1] if after else "", limit,
+            user_id,
+            after[0] if after else None,
+            after[1] if after else "",
+            limit,
         )
         out = []
         for row in rows:
@@ -72,10 +84,13 @@ class PostgresSpaceRepo:
         if not keys:
             return await self.get(space_id)
         sets = ", ".join(f"{k} = ${i + 2}" for i, k in enumerate(keys))
-        return _space(await self._db.fetchrow(
-            f"UPDATE spaces s SET {sets}, updated_at = now() WHERE s.id = $1 RETURNING {_SPACE}",
-            space_id, *[fields[k] for k in keys],
-        ))
+        return _space(
+            await self._db.fetchrow(
+                f"UPDATE spaces s SET {sets}, updated_at = now() WHERE s.id = $1 RETURNING {_SPACE}",
+                space_id,
+                *[fields[k] for k in keys],
+            )
+        )
 
     async def delete(self, space_id: str) -> bool:
         return await self._db.fetchval("DELETE FROM spaces WHERE id = $1 RETURNING true", space_id) is not None
@@ -84,10 +99,12 @@ class PostgresSpaceRepo:
         role_out: str = await self._db.fetchval(
             f"""INSERT INTO space_members AS m (space_id, user_id, role) VALUES ($1, $2::uuid, $3)
                 ON CONFLICT (space_id, user_id) DO UPDATE SET role =
-                  CASE WHEN {_ROLE_RANK.format('EXCLUDED.role')} > {_ROLE_RANK.format('m.role')}
+                  CASE WHEN {_ROLE_RANK.format("EXCLUDED.role")} > {_ROLE_RANK.format("m.role")}
                        THEN EXCLUDED.role ELSE m.role END
                 RETURNING role""",
-            space_id, user_id, role,
+            space_id,
+            user_id,
+            role,
         )
         return role_out
 
@@ -97,14 +114,18 @@ class PostgresSpaceRepo:
                FROM space_members m JOIN users u ON u.id = m.user_id
                WHERE m.space_id = $1 AND ($2::timestamptz IS NULL OR (m.joined_at, m.user_id::text) > ($2, $3))
                ORDER BY m.joined_at, m.user_id::text LIMIT $4""",
-            space_id, after[0] if after else None, after[1] if after else "", limit,
+            space_id,
+            after[0] if after else None,
+            after[1] if after else "",
+            limit,
         )
         return [MemberRecord(**dict(r)) for r in rows]
 
     async def _owner_guard(self, conn: Any, space_id: str, user_id: str) -> str | None:
         current = await conn.fetchval(
             "SELECT role FROM space_members WHERE space_id = $1 AND user_id = $2::uuid FOR UPDATE",
-            space_id, user_id,
+            space_id,
+            user_id,
         )
         if current is None:
             return "missing"
@@ -125,7 +146,9 @@ class PostgresSpaceRepo:
                     return blocked
             done = await conn.fetchval(
                 "UPDATE space_members SET role = $3 WHERE space_id = $1 AND user_id = $2::uuid RETURNING true",
-                space_id, user_id, role,
+                space_id,
+                user_id,
+                role,
             )
             return "ok" if done else "missing"
 
@@ -134,19 +157,33 @@ class PostgresSpaceRepo:
             blocked = await self._owner_guard(conn, space_id, user_id)
             if blocked:
                 return blocked
-            await conn.execute("DELETE FROM space_members WHERE space_id = $1 AND user_id = $2::uuid",
-                               space_id, user_id)
+            await conn.execute(
+                "DELETE FROM space_members WHERE space_id = $1 AND user_id = $2::uuid", space_id, user_id
+            )
             return "ok"
 
     async def create_invite(
-        self, *, invite_id: str, token_hash: bytes, space_id: str, role: str, max_uses: int | None,
-        expires_at: datetime | None, created_by: str,
+        self,
+        *,
+        invite_id: str,
+        token_hash: bytes,
+        space_id: str,
+        role: str,
+        max_uses: int | None,
+        expires_at: datetime | None,
+        created_by: str,
     ) -> InviteRecord:
         row = await self._db.fetchrow(
             """INSERT INTO space_invites (id, token_hash, space_id, role, max_uses, expires_at, created_by)
                VALUES ($1, $2, $3, $4, $5, $6, $7::uuid)
                RETURNING id, space_id, role, max_uses, uses, expires_at, created_at""",
-            invite_id, token_hash, space_id, role, max_uses, expires_at, created_by,
+            invite_id,
+            token_hash,
+            space_id,
+            role,
+            max_uses,
+            expires_at,
+            created_by,
         )
         return InviteRecord(**dict(row))  # type: ignore[arg-type]
 
@@ -159,11 +196,15 @@ class PostgresSpaceRepo:
         return [InviteRecord(**dict(r)) for r in rows]
 
     async def revoke_invite(self, space_id: str, invite_id: str) -> bool:
-        return await self._db.fetchval(
-            """UPDATE space_invites SET revoked_at = now()
+        return (
+            await self._db.fetchval(
+                """UPDATE space_invites SET revoked_at = now()
                WHERE space_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING true""",
-            space_id, invite_id,
-        ) is not None
+                space_id,
+                invite_id,
+            )
+            is not None
+        )
 
     async def redeem_invite(self, token_hash: bytes, user_id: str) -> tuple[str, str] | None:
         async with self._db.transaction() as conn:
@@ -181,10 +222,12 @@ class PostgresSpaceRepo:
             role = await conn.fetchval(
                 f"""INSERT INTO space_members AS m (space_id, user_id, role) VALUES ($1, $2::uuid, $3)
                     ON CONFLICT (space_id, user_id) DO UPDATE SET role =
-                      CASE WHEN {_ROLE_RANK.format('EXCLUDED.role')} > {_ROLE_RANK.format('m.role')}
+                      CASE WHEN {_ROLE_RANK.format("EXCLUDED.role")} > {_ROLE_RANK.format("m.role")}
                            THEN EXCLUDED.role ELSE m.role END
                     RETURNING role""",
-                row["space_id"], user_id, row["role"],
+                row["space_id"],
+                user_id,
+                row["role"],
             )
             return str(row["space_id"]), str(role)
 
@@ -213,32 +256,55 @@ class PostgresBinRepo:
         self._db = db
 
     async def create(
-        self, *, bin_id: str, space_id: str, title: str, content: str, language: str, author_id: str,
-        burn_after_reading: bool, expires_at: datetime | None,
+        self,
+        *,
+        bin_id: str,
+        space_id: str,
+        title: str,
+        content: str,
+        language: str,
+        author_id: str,
+        burn_after_reading: bool,
+        expires_at: datetime | None,
     ) -> BinRecord:
         async with self._db.transaction() as conn:
             row = await conn.fetchrow(
                 f"""INSERT INTO bins (id, space_id, title, content, language, created_by, updated_by,
                                       burn_after_reading, expires_at)
                     VALUES ($1, $2, $3, $4, $5, $6::uuid, $6::uuid, $7, $8) RETURNING {_BIN}""",
-                bin_id, space_id, title, content, language, author_id, burn_after_reading, expires_at,
+                bin_id,
+                space_id,
+                title,
+                content,
+                language,
+                author_id,
+                burn_after_reading,
+                expires_at,
             )
             await conn.execute(
                 """INSERT INTO bin_revisions (bin_id, version, title, content, language, author_id)
                    VALUES ($1, 1, $2, $3, $4, $5::uuid)""",
-                bin_id, title, content, language, author_id,
+                bin_id,
+                title,
+                content,
+                language,
+                author_id,
             )
         record = _bin(row)
         assert record is not None
         return record
 
     async def get(self, space_id: str, bin_id: str) -> BinRecord | None:
-        return _bin(await self._db.fetchrow(
-            f"SELECT {_BIN} FROM bins WHERE space_id = $1 AND id = $2", space_id, bin_id))
+        return _bin(
+            await self._db.fetchrow(f"SELECT {_BIN} FROM bins WHERE space_id = $1 AND id = $2", space_id, bin_id)
+        )
 
     async def burn(self, space_id: str, bin_id: str) -> BinRecord | None:
-        return _bin(await self._db.fetchrow(
-            f"DELETE FROM bins WHERE space_id = $1 AND id = $2 RETURNING {_BIN}", space_id, bin_id))
+        return _bin(
+            await self._db.fetchrow(
+                f"DELETE FROM bins WHERE space_id = $1 AND id = $2 RETURNING {_BIN}", space_id, bin_id
+            )
+        )
 
     async def in_space(self, space_id: str, after: tuple[datetime, str] | None, limit: int) -> list[BinRecord]:
         rows = await self._db.fetch(
@@ -246,7 +312,10 @@ class PostgresBinRepo:
                   AND (expires_at IS NULL OR expires_at > now())
                   AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
                 ORDER BY created_at, id LIMIT $4""",
-            space_id, after[0] if after else None, after[1] if after else "", limit,
+            space_id,
+            after[0] if after else None,
+            after[1] if after else "",
+            limit,
         )
         return [BinRecord(**dict(r)) for r in rows]
 
@@ -260,27 +329,40 @@ class PostgresBinRepo:
             row = await conn.fetchrow(
                 f"""UPDATE bins SET version = version + 1, updated_at = now(), updated_by = $4::uuid{sets}
                     WHERE space_id = $1 AND id = $2 AND version = $3 RETURNING {_BIN}""",
-                space_id, bin_id, expected_version, author_id, *[fields[k] for k in keys],
+                space_id,
+                bin_id,
+                expected_version,
+                author_id,
+                *[fields[k] for k in keys],
             )
             if row is None:
                 return None
             await conn.execute(
                 """INSERT INTO bin_revisions (bin_id, version, title, content, language, author_id)
                    VALUES ($1, $2, $3, $4, $5, $6::uuid)""",
-                bin_id, row["version"], row["title"], row["content"], row["language"], author_id,
+                bin_id,
+                row["version"],
+                row["title"],
+                row["content"],
+                row["language"],
+                author_id,
             )
         return _bin(row)
 
     async def delete(self, space_id: str, bin_id: str) -> bool:
-        return await self._db.fetchval(
-            "DELETE FROM bins WHERE space_id = $1 AND id = $2 RETURNING true", space_id, bin_id) is not None
+        return (
+            await self._db.fetchval("DELETE FROM bins WHERE space_id = $1 AND id = $2 RETURNING true", space_id, bin_id)
+            is not None
+        )
 
     async def revisions(self, bin_id: str, before_version: int | None, limit: int) -> list[RevisionRecord]:
         rows = await self._db.fetch(
             """SELECT bin_id, version, title, content, language, author_id::text, created_at
                FROM bin_revisions WHERE bin_id = $1 AND ($2::int IS NULL OR version < $2)
                ORDER BY version DESC LIMIT $3""",
-            bin_id, before_version, limit,
+            bin_id,
+            before_version,
+            limit,
         )
         return [RevisionRecord(**dict(r)) for r in rows]
 
@@ -288,7 +370,8 @@ class PostgresBinRepo:
         row = await self._db.fetchrow(
             """SELECT bin_id, version, title, content, language, author_id::text, created_at
                FROM bin_revisions WHERE bin_id = $1 AND version = $2""",
-            bin_id, version,
+            bin_id,
+            version,
         )
         return None if row is None else RevisionRecord(**dict(row))
 

@@ -82,8 +82,15 @@ def _columns(items: Sequence[PendingStroke]) -> list[list[Any]]:
     cols: list[list[Any]] = [[] for _ in range(7)]
     for it in items:
         s = it.stroke
-        row = (it.space_id, uuid.UUID(s.id), uuid.UUID(it.author_id), s.tool, s.color, s.width,
-               orjson.dumps(s.points).decode())
+        row = (
+            it.space_id,
+            uuid.UUID(s.id),
+            uuid.UUID(it.author_id),
+            s.tool,
+            s.color,
+            s.width,
+            orjson.dumps(s.points).decode(),
+        )
         for col, value in zip(cols, row, strict=True):
             col.append(value)
     return cols
@@ -217,7 +224,8 @@ class PostgresStrokeStore:
         """The multi-statement commit: lock first, then read existing ids with a fresh snapshot."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "SELECT 1 FROM whiteboards WHERE space_id = ANY($1::text[]) ORDER BY space_id FOR UPDATE", spaces,
+                "SELECT 1 FROM whiteboards WHERE space_id = ANY($1::text[]) ORDER BY space_id FOR UPDATE",
+                spaces,
             )
             rows: list[asyncpg.Record] = await conn.fetch(_COMMIT, *cols, spaces)
         return rows
@@ -243,7 +251,9 @@ class PostgresStrokeStore:
             removed = await conn.fetch(
                 f"UPDATE whiteboard_strokes SET removed_seq = $2 WHERE space_id = $1 AND removed_seq IS NULL"
                 f" AND {where} RETURNING id",
-                space_id, seq + 1, *args,
+                space_id,
+                seq + 1,
+                *args,
             )
             if not removed:
                 return None

@@ -50,7 +50,12 @@ class RedisJobQueue:
     name = "jobs"
 
     def __init__(
-        self, redis: Redis, prefix: str, *, max_attempts: int = 5, visibility_timeout: float = 120.0,
+        self,
+        redis: Redis,
+        prefix: str,
+        *,
+        max_attempts: int = 5,
+        visibility_timeout: float = 120.0,
         group: str = "workers",
     ) -> None:
         self._redis = redis
@@ -83,9 +88,11 @@ class RedisJobQueue:
     def _job(entry_id: Any, fields: dict[Any, Any], extra_attempt: int = 0) -> Job:
         data = {_text(k): v for k, v in fields.items()}
         return Job(
-            id=_text(data.get("id", "")), kind=_text(data.get("kind", "")),
+            id=_text(data.get("id", "")),
+            kind=_text(data.get("kind", "")),
             payload=orjson.loads(data.get("payload", b"{}")),
-            attempts=int(_text(data.get("attempts", 0))) + extra_attempt, receipt=_text(entry_id),
+            attempts=int(_text(data.get("attempts", 0))) + extra_attempt,
+            receipt=_text(entry_id),
         )
 
     async def enqueue(self, job_id: str, kind: str, payload: dict[str, Any]) -> bool:

@@ -17,7 +17,9 @@ from hub.ports.whiteboard import PresenceEntry
 
 _NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) + tonumber(t[2]) / 1000000 "
 
-_PUT = _NOW + """
+_PUT = (
+    _NOW
+    + """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
 local keep = math.ceil(tonumber(ARGV[3]) * 3)
@@ -25,6 +27,7 @@ redis.call('EXPIRE', KEYS[1], keep)
 redis.call('EXPIRE', KEYS[2], keep)
 return 1
 """
+)
 
 _REMOVE = """
 local held = redis.call('ZREM', KEYS[2], ARGV[1])
@@ -34,13 +37,18 @@ if held == 1 then return value end
 return false
 """
 
-_LIST = _NOW + """
+_LIST = (
+    _NOW
+    + """
 local conns = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')
 if #conns == 0 then return {} end
 return redis.call('HMGET', KEYS[1], unpack(conns))
 """
+)
 
-_EXPIRE = _NOW + """
+_EXPIRE = (
+    _NOW
+    + """
 local conns = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 local out = {}
 for _, conn in ipairs(conns) do
@@ -51,12 +59,12 @@ for _, conn in ipairs(conns) do
 end
 return out
 """
+)
 
 
 def _pack(entry: PresenceEntry) -> bytes:
     return msgpack.packb(  # type: ignore[no-any-return]
-        [entry.conn_id, entry.user_id, entry.display_name, entry.color,
-         list(entry.cursor) if entry.cursor else None]
+        [entry.conn_id, entry.user_id, entry.display_name, entry.color, list(entry.cursor) if entry.cursor else None]
     )
 
 

@@ -36,8 +36,10 @@ class RedisReplayBuffer:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for event in events:
                     pipe.xadd(
-                        key, {"e": epoch, "s": int(event["seq"]), "d": msgpack.packb(event)},
-                        maxlen=self._max_events, approximate=False,
+                        key,
+                        {"e": epoch, "s": int(event["seq"]), "d": msgpack.packb(event)},
+                        maxlen=self._max_events,
+                        approximate=False,
                     )
                 # An idle board's history disappears on its own once it is too old to replay anyway.
                 pipe.expire(key, int(self._max_age) + 1)

@@ -29,8 +29,13 @@ from tests.support.server import running_hub
 # `make browser` (tests/support/provision_browser.py) made sure one of the two exists.
 CHROMIUM = system_chromium()
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS = Path("test-artifacts")
 # Generous: two cores are shared by several suites; every wait returns as soon as its condition holds.
@@ -117,7 +122,9 @@ class Browsing:
     def page_errors(self) -> list[str]:
         """Uncaught exceptions and CSP violations (the client must run under the hub's strict CSP)."""
         return [
-            line for p in self.people for line in p.console
+            line
+            for p in self.people
+            for line in p.console
             if line.startswith("pageerror") or "Content Security Policy" in line
         ]
 

@@ -31,7 +31,8 @@ async def guest(client: httpx.AsyncClient, name: str | None = None) -> User:
 
 async def space(client: httpx.AsyncClient, owner: User, *members: User, link_role: str = "editor") -> str:
     r = await client.post(
-        "/spaces", json={"name": "Board", "visibility": "link", "link_role": link_role},
+        "/spaces",
+        json={"name": "Board", "visibility": "link", "link_role": link_role},
         headers={"Authorization": f"Bearer {owner.token}"},
     )
     assert r.status_code == 201, r.text
@@ -44,7 +45,11 @@ async def space(client: httpx.AsyncClient, owner: User, *members: User, link_rol
 
 def stroke(space_id: str, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "space_id": space_id, "id": str(uuid.uuid4()), "tool": "pen", "color": "#112233", "width": 2.5,
+        "space_id": space_id,
+        "id": str(uuid.uuid4()),
+        "tool": "pen",
+        "color": "#112233",
+        "width": 2.5,
         "points": [[0, 0, 0.5], [10.5, 20.25, 0.75], [30, 40]],
     }
     body.update(overrides)
@@ -78,9 +83,7 @@ class Sock:
     async def call(self, event: str, data: Any, timeout: float = 5) -> Any:
         return await self.client.call(event, data, timeout=timeout)
 
-    async def wait_for(
-        self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout: float = 5
-    ) -> Any:
+    async def wait_for(self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout: float = 5) -> Any:
         async def find() -> Any:
             async with self._changed:
                 while True:

@@ -32,8 +32,16 @@ async def running_hub(settings: Settings, port: int | None = None) -> AsyncItera
     port = port or free_port()
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False,
-        http=JsonErrorHttpToolsProtocol, ws=UVICORN_WS, ws_per_message_deflate=False, timeout_graceful_shutdown=2,
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        http=JsonErrorHttpToolsProtocol,
+        ws=UVICORN_WS,
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=2,
         proxy_headers=settings.trust_forwarded,  # as `hub serve` configures it
         loop="none",
     )

@@ -84,9 +84,23 @@ def redis_server(base: Path) -> Iterator[RedisHandle]:
     port = free_port()
     base.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(base), "--protected-mode", "yes"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(base),
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _wait_tcp(port, 10, proc)
@@ -123,23 +137,42 @@ def seaweedfs(base: Path) -> Iterator[S3Handle]:
     base.mkdir(parents=True, exist_ok=True)
     access, secret = "hubtestaccess", "hubtestsecret-" + os.urandom(6).hex()
     config = base / "s3.json"
-    config.write_text(json.dumps({
-        "identities": [{
-            "name": "hub",
-            "credentials": [{"accessKey": access, "secretKey": secret}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "hub",
+                        "credentials": [{"accessKey": access, "secretKey": secret}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     master, volume, filer, s3 = _seaweed_ports()
     log = open(base / "weed.log", "wb")
     proc = subprocess.Popen(
-        [binary, "server", f"-dir={base}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
-         "-s3", f"-s3.port={s3}", f"-s3.config={config}", "-master.volumeSizeLimitMB=64",
-         "-volume.max=1000",  # every bucket is a collection with its own volumes; tests make one bucket each
-         # Fixed default ports (8181, 9101): concurrent suites would collide; these gateways are unused.
-         "-s3.port.iceberg=0", "-s3.port.lance=0"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            binary,
+            "server",
+            f"-dir={base}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            f"-filer.port={filer}",
+            "-s3",
+            f"-s3.port={s3}",
+            f"-s3.config={config}",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=1000",  # every bucket is a collection with its own volumes; tests make one bucket each
+            # Fixed default ports (8181, 9101): concurrent suites would collide; these gateways are unused.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_tcp(s3, 60, proc)
