@@ -69,3 +69,18 @@ async def test_memory_replay_drops_rings_of_idle_spaces() -> None:
     assert len(buffer) == 1
     assert await buffer.since("active", "e1", 0) == [{"seq": 1, "type": "stroke"}]
     assert await buffer.since("space-3", "e1", 0) == []
+
+
+async def test_a_trailing_newline_is_not_a_valid_username_or_language(client: httpx.AsyncClient) -> None:
+    # `re.match` with `$` accepts "name\n": these checks must match the whole value.
+    r = await client.post(
+        "/auth/register",
+        json={"username": "alice\n", "password": "correct horse battery", "display_name": "Alice"},
+    )
+    assert r.status_code == 422 and "username" in r.json()["error"]["details"]["fields"], r.text
+    token = (await register(client))["access_token"]
+    space_id = (await make_space(client, token))["id"]
+    r = await client.post(
+        f"/spaces/{space_id}/bins", json={"title": "t", "content": "c", "language": "python\n"}, headers=auth(token)
+    )
+    assert r.status_code == 422 and "language" in r.json()["error"]["details"]["fields"], r.text

@@ -16,7 +16,7 @@ from hub.services.spaces import SpaceService, new_id, now
 
 log = logging.getLogger(__name__)
 
-LANGUAGE = re.compile(r"^[a-z0-9][a-z0-9+#._-]{0,31}$")
+LANGUAGE = re.compile(r"[a-z0-9][a-z0-9+#._-]{0,31}")  # fullmatch: `$` would let "\n" through
 
 
 class BinService:
@@ -32,7 +32,7 @@ class BinService:
             errors["title"] = "must be 1 to 200 characters"
         if content is not None and len(content) > self.max_chars:
             errors["content"] = f"must be at most {self.max_chars} characters"
-        if language is not None and not LANGUAGE.match(language):
+        if language is not None and not LANGUAGE.fullmatch(language):
             errors["language"] = "must be a short lowercase tag such as 'python' or 'text'"
         for name, value in (("title", title), ("content", content)):
             if value is not None and "\x00" in value:

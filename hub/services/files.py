@@ -66,7 +66,7 @@ INLINE_SAFE = frozenset(
     }
 )
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")  # fullmatch: `$` would let "\n" through
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9]|conin\$|conout\$)(\..*)?$", re.I)
 _UNSAFE_CHARS = re.compile(r'[/\\:*?"<>|]')
 
@@ -282,7 +282,7 @@ class FileService:
                 "The file is larger than allowed.", code="file_too_large", details={"max_bytes": s.file_max_bytes}
             )
         sha256 = req.sha256.lower() if req.sha256 else None
-        if sha256 is not None and not _SHA256.match(sha256):
+        if sha256 is not None and not _SHA256.fullmatch(sha256):
             raise ValidationFailed({"sha256": "must be 64 hexadecimal characters"})
         expires_at = None
         if req.expires_in is not None:

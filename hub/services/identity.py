@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 _V = TypeVar("_V")
 
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,31}")  # always fullmatch: `$` lets a trailing newline through
 RESERVED_USERNAMES = frozenset({"admin", "root", "system", "guest", "hub", "support", "moderator"})
 
 
@@ -51,7 +51,7 @@ def clean_display_name(value: str, field: str = "display_name") -> str:
 
 
 def check_username(value: str) -> str:
-    if not USERNAME.match(value):
+    if not USERNAME.fullmatch(value):
         raise ValidationFailed(
             {"username": "3 to 32 characters: letters, digits, '_', '.', '-', starting with a letter or digit"}
         )
@@ -169,7 +169,7 @@ class IdentityService:
         def verify() -> bool:
             try:
                 return self.hasher.verify(password_hash, password)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
+            except (VerifyMismatchError, VerificationError, InvalidHashError, UnicodeError):  # a corrupt hash
                 return False
 
         return await asyncio.to_thread(verify)
@@ -224,7 +224,7 @@ class IdentityService:
         return await self._issue(user)
 
     async def login(self, username: str, password: str) -> IssuedTokens:
-        user = await self.users.by_username(username) if USERNAME.match(username) else None
+        user = await self.users.by_username(username) if USERNAME.fullmatch(username) else None
         stored = user.password_hash if user is not None and user.password_hash else self._dummy_hash
         ok = await self._verify(stored, password)
         if user is None or not user.password_hash or not ok:
