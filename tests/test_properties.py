@@ -32,6 +32,7 @@ from hub.services import whiteboard_input as parse
 from hub.services.identity import IdentityService, check_password
 from hub.services.tokens import TokenSigner
 from hub.services.whiteboard import contiguous
+from storage.memory.bus import MemoryBus
 from storage.memory.replay import MemoryReplayBuffer
 from storage.ratelimit import LimitsRateLimiter
 from tests.support.services import RedisHandle
@@ -150,12 +151,13 @@ HASHER = PasswordHasher(
 IDENTITY = IdentityService(
     cast(Any, None),
     cast(Any, None),
+    cast(Any, None),
     SIGNER,
-    cast(Any, None),
-    cast(Any, None),
+    MemoryBus(),
     access_ttl=60,
     refresh_ttl=60,
     hasher=HASHER,
+    revocation_cache_ttl=0,
 )
 passwords = st.text(min_size=8, max_size=64).filter(lambda p: 8 <= len(p.encode()) <= 128)
 
