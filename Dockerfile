@@ -5,11 +5,13 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
+# The same pins as `make run` and `make test`: a new release of a dependency cannot change the image.
+COPY requirements/lock.txt requirements/lock.txt
 COPY hub hub
 COPY rest rest
 COPY realtime realtime
 COPY storage storage
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --wheel-dir /wheels -c requirements/lock.txt .
 
 # Runtime stage: slim, non-root, no compilers.
 FROM python:3.12-slim

@@ -670,6 +670,7 @@ def test_dockerfile() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^USER (?!root)\w+", text, re.M)
     assert "/healthz" in text and 'CMD ["hub", "serve"]' in text
+    assert "-c requirements/lock.txt" in text  # the image installs the locked versions
 
 
 # --- monitoring ---------------------------------------------------------------------------------
