@@ -1,5 +1,6 @@
 // The REST client: JSON in and out, bearer auth, one transparent refresh on 401 token_expired, and
 // errors as ApiError carrying the hub's stable error code (never a raw Response).
+import * as codes from "./codes.js";
 import * as session from "./session.js";
 
 export class ApiError extends Error {
@@ -10,8 +11,6 @@ export class ApiError extends Error {
     this.details = details || {};
   }
 }
-
-const NETWORK = "network_error";
 
 async function parse(response) {
   if (response.status === 204 || response.status === 304) return null;
@@ -31,13 +30,13 @@ async function rawRequest(method, path, { body, headers = {}, token } = {}) {
   try {
     response = await fetch(path, init);
   } catch {
-    throw new ApiError(0, NETWORK, "Cannot reach the hub. Check your connection and try again.");
+    throw new ApiError(0, codes.NETWORK_ERROR, "Cannot reach the hub. Check your connection and try again.");
   }
   const data = await parse(response).catch(() => null);
   if (!response.ok && response.status !== 304) {
     const error = data && typeof data === "object" && data.error ? data.error : {};
     throw new ApiError(
-      response.status, error.code || `http_${response.status}`,
+      response.status, error.code || codes.httpCode(response.status),
       error.message || `The hub answered ${response.status}.`, error.details,
     );
   }
@@ -53,7 +52,7 @@ async function rotate(refreshToken) {
 export async function refreshTokens(staleAccess = session.accessToken()) {
   try {
     const value = await session.refreshOnce(staleAccess, rotate);
-    if (!value) throw new ApiError(401, "signed_out", "Please sign in again.");
+    if (!value) throw new ApiError(401, codes.SIGNED_OUT, "Please sign in again.");
     return value.access_token;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) session.forget();
@@ -70,7 +69,7 @@ export async function request(method, path, options = {}) {
   try {
     return await rawRequest(method, path, { ...options, token });
   } catch (error) {
-    if (token && error instanceof ApiError && error.status === 401 && error.code === "token_expired") {
+    if (token && error instanceof ApiError && error.status === 401 && error.code === codes.TOKEN_EXPIRED) {
       const fresh = await refreshTokens(token);
       return rawRequest(method, path, { ...options, token: fresh });
     }

@@ -4,6 +4,7 @@
 // answers 409 version_conflict with the current version; we keep the user's text and let them
 // choose between loading the other version and overwriting it deliberately.
 import * as api from "./api.js";
+import * as codes from "./codes.js";
 import { h, clear, uid, fromNow, dateTime, skeleton } from "./dom.js";
 import * as session from "./session.js";
 import { confirmDialog, errorBox, toast } from "./ui.js";
@@ -180,7 +181,7 @@ export class BinsPanel {
       this.refreshSoon();
     } catch (e) {
       if (this.open !== state) return;
-      if (e instanceof api.ApiError && e.code === "version_conflict") {
+      if (e instanceof api.ApiError && e.code === codes.VERSION_CONFLICT) {
         this.conflict(state, e.details.current_version);
       } else {
         this.showNotice(state, api.describe(e));

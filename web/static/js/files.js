@@ -1,91 +1,25 @@
-// Files: uploads go straight from the browser to the blob store's presigned URL (the hub never
-// proxies the bytes), with a progress bar; big files go up in parts. Then list, thumbnails,
-// download and delete, kept current by the space's file events.
+// The files panel: the space's files (thumbnails, download, delete), kept current by the space's
+// file events, and a row per upload with its progress bar and buttons. The bytes themselves are
+// sent by the upload engine (uploads.js); this module only shows what it does.
 import * as api from "./api.js";
 import { h, clear, uid, bytes, fromNow, skeleton } from "./dom.js";
 import { confirmDialog, toast } from "./ui.js";
-
-const PART_BATCH = 8; // part URLs requested per round trip
-const PARALLEL_PARTS = 3;
-const PART_ATTEMPTS = 4; // per part, before the upload stops and offers "Resume"
-const PART_RETRY_MS = 500; // first retry delay, doubled each time, with jitter
-
-// What identifies the bytes of an interrupted upload when the same file is chosen again after a
-// reload: the name and size the hub knows, plus the modification time this browser saw.
-const remember = (fileId, file) => {
-  try {
-    localStorage.setItem(`hub.upload.${fileId}`, JSON.stringify({ modified: file.lastModified }));
-  } catch {
-    // Private mode or a full storage: resuming then checks name and size only.
-  }
-};
-const forget = (fileId) => localStorage.removeItem(`hub.upload.${fileId}`);
-function sameFile(record, file) {
-  if (file.size !== record.size || file.name !== record.filename) return false;
-  try {
-    const seen = JSON.parse(localStorage.getItem(`hub.upload.${record.id}`) || "null");
-    return !seen || seen.modified === file.lastModified;
-  } catch {
-    return true;
-  }
-}
-
-/** Part numbers the store already holds in full, from GET /files/{id}/parts. */
-async function storedParts(fileId, fileSize) {
-  return storedParts.from(await api.get(`/files/${fileId}/parts`), fileSize);
-}
-storedParts.from = (listed, fileSize) => {
-  const size = listed.part_size;
-  const expected = (n) => Math.min(size, fileSize - (n - 1) * size);
-  return new Set(listed.parts.filter((p) => p.size === expected(p.part_number)).map((p) => p.part_number));
-};
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-// Worth another try: no answer at all (status 0), an expired or refused signature, a busy store.
-const retryable = (status) => status === 0 || status === 403 || status === 408 || status === 429 || status >= 500;
-
-/** One XHR (fetch has no upload progress). Resolves with the response's ETag header. */
-function send(method, url, body, headers, onProgress) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open(method, url);
-    for (const [k, v] of Object.entries(headers || {})) xhr.setRequestHeader(k, v);
-    xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
-    xhr.addEventListener("load", () => {
-      if (xhr.status >= 200 && xhr.status < 300) {
-        onProgress(null);
-        resolve(xhr.getResponseHeader("ETag"));
-      } else {
-        let message = `The upload failed (${xhr.status}).`;
-        try {
-          message = JSON.parse(xhr.responseText).error.message || message;
-        } catch {
-          // S3 answers XML; the status is the useful part.
-        }
-        reject(Object.assign(new Error(message), { status: xhr.status }));
-      }
-    });
-    xhr.addEventListener("error", () => reject(Object.assign(new Error("The upload was interrupted."), { status: 0 })));
-    xhr.addEventListener("abort", () => reject(Object.assign(new Error("The upload was cancelled."), { status: -1 })));
-    xhr.send(body);
-  });
-}
+import * as uploads from "./uploads.js";
 
 export class FilesPanel {
   constructor(spaceId) {
     this.spaceId = spaceId;
     this.base = `/spaces/${encodeURIComponent(spaceId)}/files`;
-    this.thumbs = new Map(); // file id -> object URL of a fetched thumbnail URL
     const inputId = uid("upload");
     this.input = h("input.visually-hidden", { id: inputId, type: "file", multiple: true,
       onchange: () => this.uploadAll() });
     this.picker = h("label.button.small", { for: inputId }, "Upload files");
-    this.uploads = h("ul.upload-list", { "aria-label": "Uploads in progress" });
+    this.uploadList = h("ul.upload-list", { "aria-label": "Uploads in progress" });
     this.list = h("ul.file-list", { "aria-label": "Files" });
     this.status = h("div", {}, skeleton(2, "Loading files…"));
     this.el = h("section.panel.files", { "aria-labelledby": "files-title" },
       h("div.panel-head", {}, h("h2", { id: "files-title" }, "Files"), this.input, this.picker),
-      this.uploads, this.status, this.list);
+      this.uploadList, this.status, this.list);
     this.input.addEventListener("focus", () => this.picker.classList.add("focus"));
     this.input.addEventListener("blur", () => this.picker.classList.remove("focus"));
     this.refreshTimer = null;
@@ -105,8 +39,8 @@ export class FilesPanel {
     // One check at a time: a join and a reload of the list may ask together.
     this.resumeCheck = (this.resumeCheck || Promise.resolve()).then(async () => {
       try {
-        const { items } = await api.get(`/spaces/${encodeURIComponent(this.spaceId)}/uploads?limit=100`);
-        const offered = new Set([...this.uploads.querySelectorAll('[data-state="interrupted"]')]
+        const items = await uploads.unfinished(this.spaceId);
+        const offered = new Set([...this.uploadList.querySelectorAll('[data-state="interrupted"]')]
           .map((row) => row.dataset.fileId));
         for (const f of items) {
           if (f.multipart && !this.active.has(f.id) && !offered.has(f.id)) this.offerResume(f);
@@ -214,7 +148,7 @@ export class FilesPanel {
       ui.label.textContent = `Failed: ${e instanceof api.ApiError ? api.describe(e) : e.message}`;
       ui.label.setAttribute("role", "alert");
     };
-    this.uploads.append(ui.row);
+    this.uploadList.append(ui.row);
     return ui;
   }
 
@@ -222,9 +156,7 @@ export class FilesPanel {
     const ui = this.uploadRow(file.name, file.size);
     let created = null;
     try {
-      created = await api.post(this.base, {
-        filename: file.name, size: file.size, content_type: file.type || "application/octet-stream",
-      });
+      created = await uploads.create(this.base, file);
     } catch (e) {
       ui.progress.remove();
       ui.failed(e);
@@ -234,19 +166,19 @@ export class FilesPanel {
     const fileId = created.file_id;
     if (created.multipart) {
       ui.row.dataset.parts = String(created.multipart.part_count);
-      remember(fileId, file);
-      await this.sendParts(ui, fileId, file, created.multipart, new Set());
+      uploads.remember(fileId, file);
+      await this.uploadInParts(ui, fileId, file, created.multipart, new Set());
       return;
     }
     this.active.add(fileId);
     try {
-      await this.uploadSingle(created.upload, file, ui.show);
+      await uploads.sendSingle(created.upload, file, ui.show);
       await this.finish(ui, fileId, file.size);
     } catch (e) {
       ui.progress.remove();
       ui.failed(e);
       ui.dismiss.hidden = false;
-      api.post(`/files/${fileId}/abort`).catch(() => {});
+      uploads.abort(fileId);
     } finally {
       this.active.delete(fileId);
     }
@@ -254,7 +186,7 @@ export class FilesPanel {
 
   async finish(ui, fileId, size) {
     ui.label.textContent = "Finishing…";
-    await api.post(`/files/${fileId}/complete`);
+    await uploads.complete(fileId);
     ui.show(size);
     ui.label.textContent = "Uploaded";
     ui.label.removeAttribute("role");
@@ -271,28 +203,28 @@ export class FilesPanel {
    * failure, "Resume" asks the hub which parts the store has and sends only the others; "Cancel"
    * aborts the upload and frees its parts.
    */
-  async sendParts(ui, fileId, file, plan, stored) {
+  async uploadInParts(ui, fileId, file, plan, stored) {
     this.active.add(fileId);
     ui.row.dataset.state = "uploading";
     ui.label.removeAttribute("role");
     ui.resume.hidden = ui.cancel.hidden = true;
     ui.resume.onclick = async () => {
       try {
-        await this.sendParts(ui, fileId, file, plan, await storedParts(fileId, file.size));
+        await this.uploadInParts(ui, fileId, file, plan, (await uploads.resumeState(fileId, file.size)).stored);
       } catch (e) {
         ui.failed(e);
       }
     };
     ui.cancel.onclick = () => {
-      api.post(`/files/${fileId}/abort`).catch(() => {});
-      forget(fileId);
+      uploads.abort(fileId);
+      uploads.forget(fileId);
       this.active.delete(fileId);
       ui.row.remove();
     };
     try {
-      await this.uploadParts(fileId, file, plan, ui.show, stored);
+      await uploads.sendParts(fileId, file, plan, ui.show, stored);
       await this.finish(ui, fileId, file.size);
-      forget(fileId);
+      uploads.forget(fileId);
       this.active.delete(fileId);
     } catch (e) {
       ui.failed(e);
@@ -316,15 +248,15 @@ export class FilesPanel {
     ui.resume.replaceWith(input, choose);
     ui.cancel.hidden = false;
     ui.cancel.onclick = () => {
-      api.post(`/files/${f.id}/abort`).catch(() => {});
-      forget(f.id);
+      uploads.abort(f.id);
+      uploads.forget(f.id);
       ui.row.remove();
     };
     input.addEventListener("change", async () => {
       const file = input.files[0];
       input.value = "";
       if (!file) return;
-      if (!sameFile(f, file)) {
+      if (!uploads.sameFile(f, file)) {
         ui.label.textContent = `That is not the file being uploaded (${f.filename}, ${bytes(f.size)}).`;
         ui.label.setAttribute("role", "alert");
         return;
@@ -333,72 +265,14 @@ export class FilesPanel {
       choose.remove();
       ui.row.append(ui.resume);
       try {
-        const listed = await api.get(`/files/${f.id}/parts`);
-        const plan = { part_size: listed.part_size, part_count: listed.part_count };
+        const { plan, stored } = await uploads.resumeState(f.id, file.size);
         ui.row.dataset.parts = String(plan.part_count);
-        await this.sendParts(ui, f.id, file, plan, storedParts.from(listed, file.size));
+        await this.uploadInParts(ui, f.id, file, plan, stored);
       } catch (e) {
         ui.failed(e);
         ui.resume.hidden = ui.cancel.hidden = false;
       }
     });
-  }
-
-  async uploadSingle(upload, file, show) {
-    if (upload.method === "POST") {
-      // Presigned POST: policy fields first, the file last (S3 ignores fields after it).
-      const form = new FormData();
-      for (const [k, v] of Object.entries(upload.fields)) form.append(k, v);
-      form.append("file", file);
-      await send("POST", upload.url, form, {}, (n) => show(n === null ? file.size : Math.min(n, file.size)));
-    } else {
-      await send("PUT", upload.url, file, upload.headers, (n) => show(n === null ? file.size : n));
-    }
-  }
-
-  /** Sends every part not in `stored` (part numbers already in the store), a few at a time. */
-  async uploadParts(fileId, file, plan, show, stored) {
-    const { part_size: size, part_count: count } = plan;
-    const done = new Array(count + 1).fill(0);
-    const todo = [];
-    for (let n = 1; n <= count; n += 1) {
-      if (stored.has(n)) done[n] = Math.min(size, file.size - (n - 1) * size);
-      else todo.push(n);
-    }
-    const report = () => show(done.reduce((a, b) => a + b, 0));
-    report();
-    for (let first = 0; first < todo.length; first += PART_BATCH) {
-      const numbers = todo.slice(first, first + PART_BATCH);
-      const { parts } = await api.post(`/files/${fileId}/parts`, { part_numbers: numbers });
-      const queue = [...parts];
-      const worker = async () => {
-        for (let part = queue.shift(); part; part = queue.shift()) {
-          await this.sendPart(fileId, file, size, part, (n) => {
-            done[part.part_number] = n;
-            report();
-          });
-        }
-      };
-      await Promise.all(Array.from({ length: PARALLEL_PARTS }, worker));
-    }
-  }
-
-  /** One part, retried with backoff and a freshly signed URL when the network or the store hiccups. */
-  async sendPart(fileId, file, size, part, progressed) {
-    const start = (part.part_number - 1) * size;
-    const blob = file.slice(start, Math.min(file.size, start + size));
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await send("PUT", part.url, blob, part.headers, (n) => progressed(n === null ? blob.size : n));
-        return;
-      } catch (e) {
-        progressed(0);
-        if (attempt >= PART_ATTEMPTS || !retryable(e.status)) throw e;
-        await sleep(PART_RETRY_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
-        // The old URL may have expired while we waited.
-        [part] = (await api.post(`/files/${fileId}/parts`, { part_numbers: [part.part_number] })).parts;
-      }
-    }
   }
 
   event(name) {

@@ -8,17 +8,13 @@
 // missed or answers `recovered: false` with a snapshot.
 import { io } from "../vendor/socket.io.esm.min.js";
 import * as api from "./api.js";
+import * as codes from "./codes.js";
 import * as session from "./session.js";
 
 const BASE_DELAY = 500;
 const MAX_DELAY = 10_000;
 const ACK_TIMEOUT = 10_000;
 const SEQUENCED = new Set(["stroke", "erase", "clear"]);
-const GONE = new Set(["space_expired", "space_deleted", "member_removed"]);
-// Credentials no refresh can mend: the session is over.
-const SIGNED_OUT = new Set(["token_revoked", "token_reused", "unauthorized", "user_mismatch"]);
-// A fresh access token may mend these; a dead refresh token then signs out (401 from /auth/refresh).
-const REFRESHABLE = new Set(["token_expired", "token_invalid", "token_wrong_audience", "token_wrong_type"]);
 
 export function backoff(attempt, random = Math.random) {
   const base = Math.min(MAX_DELAY, BASE_DELAY * 2 ** Math.max(0, attempt - 1));
@@ -28,7 +24,7 @@ export function backoff(attempt, random = Math.random) {
 export class OfflineError extends Error {
   constructor(message = "Not connected.") {
     super(message);
-    this.code = "offline";
+    this.code = codes.OFFLINE;
   }
 }
 
@@ -75,8 +71,9 @@ export class Realtime {
       if (payload.space_id && payload.space_id !== this.spaceId) return;
       if (SEQUENCED.has(event) && Number.isInteger(payload.seq)) this.note(payload.seq);
       this.handlers.onEvent?.(event, payload);
-      if (GONE.has(event) && (event !== "member_removed" || payload.user_id === session.user()?.id)) {
-        this.gone(event, event === "member_removed" ? "You were removed from this space." : "This space is gone.");
+      const ended = codes.SPACE_ENDED_CODES.has(event);
+      if (ended && (event !== codes.MEMBER_REMOVED || payload.user_id === session.user()?.id)) {
+        this.gone(event, event === codes.MEMBER_REMOVED ? "You were removed from this space." : "This space is gone.");
       }
     });
     this.unsubscribe = session.onChange((value) => {
@@ -115,7 +112,7 @@ export class Realtime {
     if (this.closed || generation !== this.generation) return;
     if (!ack?.ok) {
       const code = ack?.error?.code;
-      if (code === "not_found" || code === "space_not_found" || code === "gone" || code === "space_expired") {
+      if (codes.isSpaceGone(code)) {
         this.gone(code, ack.error.message);
       } else {
         this.retry();
@@ -155,29 +152,29 @@ export class Realtime {
     const data = error?.data;
     const code = data && typeof data === "object" ? data.code : null;
     if (!code) return; // a transport failure: the manager is already backing off
-    if (SIGNED_OUT.has(code)) {
+    if (codes.SIGNED_OUT_CODES.has(code)) {
       this.signOut();
       return;
     }
-    if (REFRESHABLE.has(code)) {
+    if (codes.REFRESHABLE_CODES.has(code)) {
       if (await this.refreshed()) this.retryRefreshed();
       return;
     }
     const retryAfter = Number(data.details?.retry_after);
-    this.retry(code === "rate_limited" && retryAfter > 0 ? retryAfter * 1000 : 0);
+    this.retry(code === codes.RATE_LIMITED && retryAfter > 0 ? retryAfter * 1000 : 0);
   }
 
   async kicked({ code, message }) {
     this.kickHandled = true;
-    if (GONE.has(code)) {
+    if (codes.SPACE_ENDED_CODES.has(code)) {
       this.gone(code, message);
       return;
     }
-    if (SIGNED_OUT.has(code)) {
+    if (codes.SIGNED_OUT_CODES.has(code)) {
       this.signOut();
       return;
     }
-    if (code === "token_expired") {
+    if (code === codes.TOKEN_EXPIRED) {
       if (!(await this.refreshed())) return;
       this.kickHandled = false;
       this.retryRefreshed();

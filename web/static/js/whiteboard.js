@@ -1,10 +1,12 @@
-// The whiteboard panel: toolbar + canvas, kept in sync with the hub.
+// The whiteboard panel: its toolbar, the canvas (canvas.js), and the board's realtime state kept in
+// sync with the hub.
 //
 // Optimistic drawing: a finished stroke is drawn at once (pending) and sent with an ack. An ok ack
 // confirms it with its seq; an error ack removes it and says why. A stroke whose ack never came
 // (we went offline) stays pending and is resent with the same id after the next join — the hub
 // deduplicates by id, so a stroke that did land is acknowledged again, never drawn twice.
-import { Board } from "./board.js";
+import { BoardCanvas } from "./canvas.js";
+import * as codes from "./codes.js";
 import { h, uid } from "./dom.js";
 import { OfflineError } from "./realtime.js";
 import { confirmDialog, toast } from "./ui.js";
@@ -15,8 +17,6 @@ const COLORS = [
 ];
 const WIDTHS = [["Fine", 2], ["Medium", 4], ["Thick", 8], ["Huge", 16]];
 const TOOLS = [["pen", "Pen"], ["highlighter", "Highlighter"], ["eraser", "Eraser"]];
-// Error codes that mean "not now", not "never": keep the stroke and resend after the next join.
-const TRANSIENT = new Set(["not_joined", "not_connected", "starting", "unavailable", "service_unavailable"]);
 const CURSOR_INTERVAL = 50;
 
 export class Whiteboard {
@@ -25,7 +25,7 @@ export class Whiteboard {
     this.presence = presence;
     this.inflight = new Set();
     this.lastCursor = 0;
-    this.board = new Board({
+    this.board = new BoardCanvas({
       onStroke: (stroke) => this.send(stroke),
       onErase: (ids) => this.erase(ids),
       onCursor: (x, y) => this.cursor(x, y),
@@ -155,7 +155,7 @@ export class Whiteboard {
       this.board.confirm(id, ack.seq);
       this.rt.note(ack.seq);
       this.showError("");
-    } else if (!TRANSIENT.has(ack?.error?.code)) {
+    } else if (!codes.TRANSIENT_ACK_CODES.has(ack?.error?.code)) {
       this.board.remove([id]);
       this.showError(`Your stroke was not saved: ${ack?.error?.message || "unknown error"}`);
     }

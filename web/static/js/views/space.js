@@ -1,6 +1,7 @@
 // The space screen: header (name, expiry, share), presence, whiteboard, bins and files, all fed by
 // one realtime connection.
 import * as api from "../api.js";
+import * as codes from "../codes.js";
 import { h, clear, fromNow, dateTime, skeleton } from "../dom.js";
 import { BinsPanel } from "../bins.js";
 import { FilesPanel } from "../files.js";
@@ -99,8 +100,8 @@ export function spaceView({ main, isCurrent }, spaceId) {
       onGone: (code, message) => {
         if (!isCurrent()) return;
         banner(null);
-        const expired = code === "space_expired";
-        goneScreen(main, expired ? "Space expired" : code === "member_removed" ? "Removed" : "Space closed",
+        const expired = code === codes.SPACE_EXPIRED;
+        goneScreen(main, expired ? "Space expired" : code === codes.MEMBER_REMOVED ? "Removed" : "Space closed",
           message || (expired ? "This space has expired." : "This space is no longer available."));
       },
       onStatus: ({ state, attempt }) => {

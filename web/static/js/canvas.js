@@ -30,7 +30,7 @@ export function hits(stroke, point, radius) {
   return false;
 }
 
-export class Board {
+export class BoardCanvas {
   constructor({ onStroke, onErase, onCursor }) {
     this.onStroke = onStroke;
     this.onErase = onErase;

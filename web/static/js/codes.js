@@ -1,0 +1,76 @@
+// Every error code the web client looks at, in one place. The hub's codes are declared with its
+// error hierarchy (hub/errors.py, refined per raise site in hub/services/ and realtime/) and listed
+// in docs/realtime.md and the README; the client's own codes are marked as such. Modules compare
+// against these names and sets, never against string literals of their own.
+
+// -- made up by this client (never sent by the hub) ----------------------------------------------
+
+/** api.js: fetch itself failed, no HTTP answer at all. */
+export const NETWORK_ERROR = "network_error";
+/** api.js: a refresh found no session to refresh. */
+export const SIGNED_OUT = "signed_out";
+/** realtime.js: an event could not be sent, or its ack never came. */
+export const OFFLINE = "offline";
+/** api.js: an error answer without the hub's JSON body (a proxy's page, say). */
+export const httpCode = (status) => `http_${status}`;
+
+// -- credentials: hub/services/tokens.py, hub/services/identity.py, hub/services/whiteboard.py --
+
+export const TOKEN_EXPIRED = "token_expired";
+export const TOKEN_INVALID = "token_invalid";
+export const TOKEN_WRONG_AUDIENCE = "token_wrong_audience";
+export const TOKEN_WRONG_TYPE = "token_wrong_type";
+export const TOKEN_REVOKED = "token_revoked";
+export const TOKEN_REUSED = "token_reused";
+/** hub/errors.py Unauthorized's own code. */
+export const UNAUTHORIZED = "unauthorized";
+/** hub/services/whiteboard.py: an `auth` event carrying another user's token. */
+export const USER_MISMATCH = "user_mismatch";
+
+/** Credentials no refresh can mend: the session is over. */
+export const SIGNED_OUT_CODES = new Set([TOKEN_REVOKED, TOKEN_REUSED, UNAUTHORIZED, USER_MISMATCH]);
+/** A fresh access token may mend these; a dead refresh token then signs out (401 from /auth/refresh). */
+export const REFRESHABLE_CODES = new Set([TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_WRONG_AUDIENCE, TOKEN_WRONG_TYPE]);
+
+// -- the space: hub/services/spaces.py, hub/errors.py (NotFound, Gone) -----------------------------
+
+export const SPACE_NOT_FOUND = "space_not_found";
+/** hub/errors.py NotFound's generic code, which older hubs send for a missing space. */
+export const NOT_FOUND = "not_found";
+export const SPACE_EXPIRED = "space_expired";
+/** hub/errors.py Gone's generic code, which older hubs send for an expired space. */
+export const GONE = "gone";
+// The older generic code of each pair goes once the hub sends only the specific one.
+const SPACE_NOT_FOUND_CODES = new Set([SPACE_NOT_FOUND, NOT_FOUND]);
+const SPACE_EXPIRED_CODES = new Set([SPACE_EXPIRED, GONE]);
+
+/** A join refused because the space is missing (or we are no member), or has expired. */
+export const isSpaceGone = (code) => SPACE_NOT_FOUND_CODES.has(code) || SPACE_EXPIRED_CODES.has(code);
+
+// Domain events (hub/services/spaces.py, hub/services/whiteboard.py) that end a space for us; the
+// hub also closes sockets with `kicked {code}` carrying the same names (docs/realtime.md).
+export const SPACE_DELETED = "space_deleted";
+export const MEMBER_REMOVED = "member_removed";
+export const SPACE_ENDED_CODES = new Set([SPACE_EXPIRED, SPACE_DELETED, MEMBER_REMOVED]);
+
+// -- realtime: realtime/server.py, hub/services/whiteboard.py --------------------------------------
+
+/** An event for a space this socket has not joined (yet). */
+export const NOT_JOINED = "not_joined";
+/** The socket's connection is not ready or not authenticated yet. */
+export const NOT_CONNECTED = "not_connected";
+/** The hub process is still starting. */
+export const STARTING = "starting";
+/** hub/errors.py ServiceUnavailable's code: a backing service is down. */
+export const UNAVAILABLE = "unavailable";
+/** Not sent by the hub today (its code is `unavailable`); the client has always treated it as "not now". */
+export const SERVICE_UNAVAILABLE = "service_unavailable";
+
+/** Ack codes that mean "not now", not "never": the whiteboard keeps the stroke and resends it. */
+export const TRANSIENT_ACK_CODES = new Set([NOT_JOINED, NOT_CONNECTED, STARTING, UNAVAILABLE, SERVICE_UNAVAILABLE]);
+
+// -- limits and edits: hub/errors.py, hub/services/bins.py ----------------------------------------
+
+export const RATE_LIMITED = "rate_limited";
+/** A bin saved over a newer version (If-Match); details.current_version says which. */
+export const VERSION_CONFLICT = "version_conflict";
