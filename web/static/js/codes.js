@@ -67,7 +67,14 @@ export const UNAVAILABLE = "unavailable";
 export const SERVICE_UNAVAILABLE = "service_unavailable";
 
 /** Ack codes that mean "not now", not "never": the whiteboard keeps the stroke and resends it. */
-export const TRANSIENT_ACK_CODES = new Set([NOT_JOINED, NOT_CONNECTED, STARTING, UNAVAILABLE, SERVICE_UNAVAILABLE]);
+// storage/postgres/db.py: PostgreSQL unreachable, too slow, or a concurrent update; strokes are
+// idempotent by id, so the same stroke is sent again.
+export const DB_UNAVAILABLE = "db_unavailable";
+export const DB_TIMEOUT = "db_timeout";
+export const DB_BUSY = "db_busy";
+export const TRANSIENT_ACK_CODES = new Set([
+  NOT_JOINED, NOT_CONNECTED, STARTING, UNAVAILABLE, SERVICE_UNAVAILABLE, DB_UNAVAILABLE, DB_TIMEOUT, DB_BUSY,
+]);
 
 // -- limits and edits: hub/errors.py, hub/services/bins.py ----------------------------------------
 

@@ -152,13 +152,27 @@ export class Whiteboard {
       this.inflight.delete(stroke.id);
     }
     if (ack?.ok) {
+      this.resendDelay = 0;
       this.board.confirm(id, ack.seq);
       this.rt.note(ack.seq);
       this.showError("");
     } else if (!codes.TRANSIENT_ACK_CODES.has(ack?.error?.code)) {
       this.board.remove([id]);
       this.showError(`Your stroke was not saved: ${ack?.error?.message || "unknown error"}`);
+    } else if (this.rt.joined) {
+      // Still connected but the hub could not commit now (its database is down, say): no join will
+      // come to resend it, so try again after a pause that grows while the refusals go on.
+      this.scheduleResend();
     }
+  }
+
+  scheduleResend() {
+    if (this.resendTimer) return;
+    this.resendDelay = Math.min(10000, (this.resendDelay || 500) * 2);
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = null;
+      this.resendPending();
+    }, this.resendDelay * (0.75 + Math.random() / 2));
   }
 
   async action(event, payload, onOk) {
