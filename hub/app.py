@@ -39,6 +39,10 @@ Closer = Callable[[], Awaitable[None]]
 METRICS_SAMPLE_SECONDS = 5.0
 
 
+# Seconds each backend gets to close at shutdown (the database pool terminates its connections sooner).
+CLOSE_TIMEOUT = 10.0
+
+
 @dataclass
 class Hub:
     """Everything one hub process runs: backends, services and background tasks."""
@@ -113,8 +117,11 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for closer in reversed(self._closers):
+            # Each bounded: a backend stuck on a dead peer must not hold the whole shutdown.
             try:
-                await closer()
+                await asyncio.wait_for(closer(), CLOSE_TIMEOUT)
+            except TimeoutError:
+                log.warning("a backend did not close in time", extra={"fields": {"closer": repr(closer)}})
             except Exception:
                 log.exception("error while closing the hub")
 

@@ -6,6 +6,7 @@ connection becomes `ServiceUnavailable` (503 with Retry-After).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -142,5 +143,12 @@ class PostgresDatabase:
     def pool_stats(self) -> tuple[int, int]:
         return self.pool.get_size(), self.pool.get_idle_size()
 
-    async def close(self) -> None:
-        await self.pool.close()
+    async def close(self, timeout: float = 5.0) -> None:
+        # `Pool.close` waits for every acquired connection to come back; a query stuck on a dead or
+        # restarted server would hold the shutdown (and the process) forever. Past the timeout the
+        # remaining connections are dropped.
+        try:
+            await asyncio.wait_for(self.pool.close(), timeout)
+        except TimeoutError:
+            log.warning("database pool did not close in time; terminating its connections")
+            self.pool.terminate()
