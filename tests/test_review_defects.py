@@ -84,3 +84,22 @@ async def test_a_trailing_newline_is_not_a_valid_username_or_language(client: ht
         f"/spaces/{space_id}/bins", json={"title": "t", "content": "c", "language": "python\n"}, headers=auth(token)
     )
     assert r.status_code == 422 and "language" in r.json()["error"]["details"]["fields"], r.text
+
+
+async def test_the_whiteboard_forgets_a_spaces_epoch_when_its_room_empties(make_settings) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.realtime import connect, guest, space
+
+    async with running_hub(make_settings()) as (url, app), httpx.AsyncClient(base_url=url) as c:
+        service = app.other_asgi_app.ctx.hub.whiteboard
+        alice = await guest(c, "Alice")
+        rooms = [await space(c, alice) for _ in range(3)]
+        sock = await connect(url, alice)
+        try:
+            for sid in rooms:
+                assert (await sock.call("join", {"space_id": sid}))["ok"]
+            assert set(rooms) <= set(service._epochs)
+            for sid in rooms:
+                assert (await sock.call("leave", {"space_id": sid}))["ok"]
+            assert not set(rooms) & set(service._epochs)
+        finally:
+            await sock.close()

@@ -344,6 +344,7 @@ class WhiteboardService:
             if not room:
                 del self._rooms[space_id]
                 self._shown.pop(space_id, None)
+                self._epochs.pop(space_id, None)  # read again from the database on the next join
         try:
             entry = await self._presence.remove(space_id, conn.conn_id)
             if entry is not None:
