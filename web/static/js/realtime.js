@@ -15,6 +15,10 @@ const BASE_DELAY = 500;
 const MAX_DELAY = 10_000;
 const ACK_TIMEOUT = 10_000;
 const SEQUENCED = new Set(["stroke", "erase", "clear"]);
+// A seq that stays missing this long (events of two instances may cross) means the hub could not
+// fan an event out to us (a Redis outage, an instance that died before broadcasting a commit):
+// join again from our mark, which replays or reloads what we missed.
+const GAP_GRACE = 1500;
 
 export function backoff(attempt, random = Math.random) {
   const base = Math.min(MAX_DELAY, BASE_DELAY * 2 ** Math.max(0, attempt - 1));
@@ -45,6 +49,7 @@ export class Realtime {
     this.attempt = 0;
     this.closed = false;
     this.retryTimer = null;
+    this.gapTimer = null;
     this.generation = 0;
     this.refreshesSinceJoin = 0;
   }
@@ -96,6 +101,12 @@ export class Realtime {
       this.mark += 1;
       this.seen.delete(this.mark);
     }
+    if (this.seen.size && !this.gapTimer) {
+      this.gapTimer = setTimeout(() => {
+        this.gapTimer = null;
+        if (this.seen.size && this.joined && !this.closed) this.join();
+      }, GAP_GRACE);
+    }
   }
 
   async join() {
@@ -125,6 +136,7 @@ export class Realtime {
     } else {
       for (const event of ack.events || []) if (Number.isInteger(event.seq)) this.note(event.seq);
       this.mark = Math.max(this.mark, ack.seq);
+      for (const seq of this.seen) if (seq <= this.mark) this.seen.delete(seq);
     }
     this.epoch = ack.epoch;
     this.joined = true;
@@ -250,6 +262,7 @@ export class Realtime {
     this.closed = true;
     this.joined = false;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.gapTimer);
     this.unsubscribe?.();
     this.socket?.disconnect();
     this.status("closed");
