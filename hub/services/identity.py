@@ -30,6 +30,7 @@ from hub.logs import log_event
 from hub.models import Principal
 from hub.ports.identity import RefreshTokenRepo, RevocationRepo, RevocationState, UserRecord, UserRepo
 from hub.ports.infra import Bus
+from hub.services.sweeping import every
 from hub.services.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
@@ -315,12 +316,7 @@ class IdentityService:
                 return purged
 
     async def sweep_forever(self, interval: float) -> None:
-        while True:
-            try:
-                await self.purge_expired()
-            except Exception:  # the sweeper must survive a database blip
-                log.exception("revocation sweep failed")
-            await asyncio.sleep(interval)
+        await every(interval, self.purge_expired, "revocation")
 
     async def me(self, principal: Principal) -> UserRecord:
         user = await self.users.by_id(principal.user_id)

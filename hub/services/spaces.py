@@ -6,7 +6,6 @@ ids cannot be probed. An expired space answers 410 to its members until the swee
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import logging
@@ -22,6 +21,7 @@ from hub.pagination import Cursor, Page, page_of
 from hub.ports.infra import Bus
 from hub.ports.spaces import InviteRecord, MemberRecord, SpaceRecord, SpaceRepo
 from hub.services.identity import clean_display_name
+from hub.services.sweeping import every
 
 log = logging.getLogger(__name__)
 
@@ -289,9 +289,4 @@ class SpaceService:
                 return purged
 
     async def sweep_forever(self, interval: float) -> None:
-        while True:
-            try:
-                await self.purge_expired()
-            except Exception:  # the sweeper must survive a database blip
-                log.exception("space sweep failed")
-            await asyncio.sleep(interval)
+        await every(interval, self.purge_expired, "space")
