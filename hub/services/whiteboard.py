@@ -374,12 +374,19 @@ class WhiteboardService:
 
     # -- drawing ----------------------------------------------------------------------------------
 
-    async def stroke(self, conn_id: str, raw: Any) -> dict[str, Any]:
+    async def _editor_action(self, conn_id: str, raw: Any) -> tuple[Connection, str, dict[str, Any]]:
+        """The checks of every action that changes the board, in this order: a live connection, a valid
+        payload and space id, a joined space where the caller is an editor, then one token of the stroke
+        bucket (an action refused by an earlier check spends none). Returns (connection, space id, payload)."""
         conn = self._conn(conn_id)
         data = parse.payload(raw)
         space_id = parse.space_id(data)
         await self._authorize(conn, space_id, Role.EDITOR)
         conn.strokes.take()
+        return conn, space_id, data
+
+    async def stroke(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        conn, space_id, data = await self._editor_action(conn_id, raw)
         stroke = parse.stroke(data, self._settings.stroke_max_points)
         # Broadcast by `_after_commit` (the origin is excluded from it) before this returns.
         result = await self._committer.submit(PendingStroke(space_id, conn.principal.user_id, stroke), conn_id)
@@ -422,26 +429,16 @@ class WhiteboardService:
         return epoch
 
     async def erase(self, conn_id: str, raw: Any) -> dict[str, Any]:
-        conn = self._conn(conn_id)
-        data = parse.payload(raw)
-        space_id = parse.space_id(data)
-        await self._authorize(conn, space_id, Role.EDITOR)
-        conn.strokes.take()
+        conn, space_id, data = await self._editor_action(conn_id, raw)
         removal = await self._strokes.erase(space_id, parse.stroke_ids(data))
         return await self._removed(conn, space_id, "erase", removal, "erase")
 
     async def clear(self, conn_id: str, raw: Any) -> dict[str, Any]:
-        conn = self._conn(conn_id)
-        space_id = parse.space_id(parse.payload(raw))
-        await self._authorize(conn, space_id, Role.EDITOR)
-        conn.strokes.take()
+        conn, space_id, _ = await self._editor_action(conn_id, raw)
         return await self._removed(conn, space_id, "clear", await self._strokes.clear(space_id), "clear")
 
     async def undo(self, conn_id: str, raw: Any) -> dict[str, Any]:
-        conn = self._conn(conn_id)
-        space_id = parse.space_id(parse.payload(raw))
-        await self._authorize(conn, space_id, Role.EDITOR)
-        conn.strokes.take()
+        conn, space_id, _ = await self._editor_action(conn_id, raw)
         removal = await self._strokes.undo(space_id, conn.principal.user_id)
         return await self._removed(conn, space_id, "erase", removal, "undo")
 
