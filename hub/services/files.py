@@ -132,6 +132,15 @@ class CreatedUpload:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadedParts:
+    """Where a multipart upload stands, for a client that resumes it: its plan and the parts received."""
+
+    part_size: int
+    part_count: int
+    parts: list[PartInfo]
+
+
+@dataclass(frozen=True, slots=True)
 class Download:
     url: str
     expires_at: datetime
@@ -290,13 +299,13 @@ class FileService:
         self.metrics.uploads_created.inc(len(urls))
         return urls
 
-    async def list_parts(self, principal: Principal, file_id: str) -> tuple[FileRecord, list[PartInfo], int, int]:
+    async def list_parts(self, principal: Principal, file_id: str) -> UploadedParts:
         record = await self._file(principal, file_id, Role.EDITOR)
         if record.status != "pending" or record.multipart_upload_id is None:
             raise Conflict("This file is not a multipart upload in progress.", code="not_multipart")
         part_size, count = self._plan_of(record)
         parts = await self.store.list_parts(record.object_key, record.multipart_upload_id)
-        return record, parts, part_size, count
+        return UploadedParts(part_size, count, parts)
 
     async def _reject(
         self, record: FileRecord, reason: str, message: str | None = None, **details: Any

@@ -14,6 +14,7 @@ from rest.auth import authenticate, limit_auth, optional_principal
 from rest.body import json_body
 from rest.jsonutil import json
 from rest.openapi import endpoint
+from rest.schemas import OutModel
 
 bp = Blueprint("auth", url_prefix="")
 
@@ -41,7 +42,7 @@ class MePatch(BaseModel):
     display_name: str = Field(min_length=1, max_length=128)
 
 
-class UserOut(BaseModel):
+class UserOut(OutModel):
     id: str
     username: str | None
     display_name: str
@@ -49,7 +50,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class TokensOut(BaseModel):
+class TokensOut(OutModel):
     access_token: str
     refresh_token: str
     token_type: str = "Bearer"
@@ -58,23 +59,11 @@ class TokensOut(BaseModel):
 
 
 def user_out(user: UserRecord) -> UserOut:
-    return UserOut(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        is_guest=user.is_guest,
-        created_at=user.created_at,
-    )
+    return UserOut.model_validate(user)
 
 
 def tokens_out(issued: IssuedTokens, status: int = 200) -> HTTPResponse:
-    body = TokensOut(
-        access_token=issued.access_token,
-        refresh_token=issued.refresh_token,
-        expires_in=issued.expires_in,
-        user=user_out(issued.user),
-    )
-    return json(body, status=status, headers={"Cache-Control": "no-store"})
+    return json(TokensOut.model_validate(issued), status=status, headers={"Cache-Control": "no-store"})
 
 
 @endpoint(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -15,7 +16,7 @@ from rest.auth import authenticate
 from rest.body import json_body, query
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.schemas import PageQuery
+from rest.schemas import OutModel, PageQuery
 
 bp = Blueprint("bins")
 
@@ -43,7 +44,7 @@ class BinPatch(BaseModel):
     version: int | None = Field(None, ge=1, le=10**9)
 
 
-class BinOut(BaseModel):
+class BinOut(OutModel):
     id: str
     space_id: str
     title: str
@@ -59,7 +60,7 @@ class BinOut(BaseModel):
     burned: bool = False
 
 
-class BinSummary(BaseModel):
+class BinSummary(OutModel):
     id: str
     title: str
     language: str
@@ -76,7 +77,7 @@ class BinPage(BaseModel):
     next_cursor: str | None
 
 
-class RevisionOut(BaseModel):
+class RevisionOut(OutModel):
     version: int
     title: str
     content: str
@@ -85,7 +86,7 @@ class RevisionOut(BaseModel):
     created_at: datetime
 
 
-class RevisionPage(BaseModel):
+class RevisionPage(OutModel):
     items: list[RevisionOut]
     next_cursor: str | None
 
@@ -95,46 +96,15 @@ def etag(record: BinRecord) -> str:
 
 
 def bin_out(record: BinRecord, burned: bool = False) -> BinOut:
-    return BinOut(
-        id=record.id,
-        space_id=record.space_id,
-        title=record.title,
-        content=record.content,
-        language=record.language,
-        version=record.version,
-        created_by=record.created_by,
-        updated_by=record.updated_by,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        burn_after_reading=record.burn_after_reading,
-        expires_at=record.expires_at,
-        burned=burned,
-    )
+    return BinOut.model_validate({**asdict(record), "burned": burned})
 
 
 def summary(record: BinRecord) -> BinSummary:
-    return BinSummary(
-        id=record.id,
-        title=record.title,
-        language=record.language,
-        version=record.version,
-        size=len(record.content),
-        updated_at=record.updated_at,
-        created_at=record.created_at,
-        burn_after_reading=record.burn_after_reading,
-        expires_at=record.expires_at,
-    )
+    return BinSummary.model_validate({**asdict(record), "size": len(record.content)})
 
 
 def revision_out(r: RevisionRecord) -> RevisionOut:
-    return RevisionOut(
-        version=r.version,
-        title=r.title,
-        content=r.content,
-        language=r.language,
-        author_id=r.author_id,
-        created_at=r.created_at,
-    )
+    return RevisionOut.model_validate(r)
 
 
 def _with_etag(record: BinRecord, status: int = 200, burned: bool = False) -> HTTPResponse:
@@ -280,7 +250,7 @@ async def list_revisions(request: Request, space_id: str, bin_id: str) -> HTTPRe
     principal = await authenticate(request)
     q = query(request, PageQuery)
     page = await request.app.ctx.hub.bins.revisions(principal, space_id, bin_id, q.cursor, q.limit)
-    return json(RevisionPage(items=[revision_out(r) for r in page.items], next_cursor=page.next_cursor))
+    return json(RevisionPage.model_validate(page))
 
 
 @endpoint(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from typing import Literal
 
@@ -12,12 +13,12 @@ from sanic.response import empty
 
 from hub.errors import NotFound
 from hub.models import Role, Visibility
-from hub.ports.spaces import InviteRecord, MemberRecord, SpaceRecord
+from hub.ports.spaces import InviteRecord, SpaceRecord
 from rest.auth import authenticate
 from rest.body import json_body, query
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.schemas import PageQuery
+from rest.schemas import OutModel, PageQuery
 
 bp = Blueprint("spaces")
 
@@ -36,7 +37,7 @@ class SpacePatch(BaseModel):
     link_role: Literal["viewer", "editor"] | None = None
 
 
-class SpaceOut(BaseModel):
+class SpaceOut(OutModel):
     id: str
     name: str
     owner_id: str
@@ -54,7 +55,7 @@ class SpacePage(BaseModel):
     next_cursor: str | None
 
 
-class MemberOut(BaseModel):
+class MemberOut(OutModel):
     user_id: str
     display_name: str
     is_guest: bool
@@ -62,7 +63,7 @@ class MemberOut(BaseModel):
     joined_at: datetime
 
 
-class MemberPage(BaseModel):
+class MemberPage(OutModel):
     items: list[MemberOut]
     next_cursor: str | None
 
@@ -77,7 +78,7 @@ class InviteIn(BaseModel):
     expires_in: int | None = Field(None, ge=60, le=90 * 86_400)
 
 
-class InviteOut(BaseModel):
+class InviteOut(OutModel):
     id: str
     role: str
     max_uses: int | None
@@ -100,30 +101,11 @@ class JoinIn(BaseModel):
 
 
 def space_out(request: Request, space: SpaceRecord) -> SpaceOut:
-    return SpaceOut(
-        id=space.id,
-        name=space.name,
-        owner_id=space.owner_id,
-        visibility=space.visibility,
-        link_role=space.link_role,
-        role=space.role,
-        link=request.app.ctx.hub.spaces.link(space.id),
-        created_at=space.created_at,
-        updated_at=space.updated_at,
-        expires_at=space.expires_at,
-    )
-
-
-def member_out(m: MemberRecord) -> MemberOut:
-    return MemberOut(
-        user_id=m.user_id, display_name=m.display_name, is_guest=m.is_guest, role=m.role, joined_at=m.joined_at
-    )
+    return SpaceOut.model_validate({**asdict(space), "link": request.app.ctx.hub.spaces.link(space.id)})
 
 
 def invite_out(i: InviteRecord) -> InviteOut:
-    return InviteOut(
-        id=i.id, role=i.role, max_uses=i.max_uses, uses=i.uses, expires_at=i.expires_at, created_at=i.created_at
-    )
+    return InviteOut.model_validate(i)
 
 
 @endpoint(
@@ -240,7 +222,7 @@ async def list_members(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
     page = await request.app.ctx.hub.spaces.members(principal, space_id, q.cursor, q.limit)
-    return json(MemberPage(items=[member_out(m) for m in page.items], next_cursor=page.next_cursor))
+    return json(MemberPage.model_validate(page))
 
 
 @endpoint(
