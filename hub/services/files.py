@@ -5,6 +5,7 @@ enforces (key, exact Content-Type, exact size), then checks the object when the 
 Quota is reserved when the upload is created (pending files count) and checked again at completion.
 Objects are deleted through the `blob_deletions` queue that the database fills in the same transaction
 as the row deletion, so a space that expires, a user's delete and the sweepers all go one way.
+What a client declares (filename, content type, checksum) is checked by `files_input.py` first.
 
 An image's media job is enqueued after the commit that makes the file ready; when that enqueue is lost
 (the queue unavailable, the process gone in between), the sweeper enqueues it again once the file has
