@@ -229,7 +229,7 @@ class RealtimeAdapter:
                 raise HubError("Unknown event.", code="unknown_event")
             if len(args) != 1:
                 raise HubError("An event carries exactly one payload object.", code="bad_payload")
-            self._service()
+            self._service()  # binds `_handlers` to the hub's whiteboard on first use
             ack = await self._handlers[name](conn_id, args[0])
         except HubError as exc:
             self._count(name, exc.code)
