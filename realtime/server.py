@@ -17,6 +17,8 @@ from engineio import packet as eio_packet
 
 from hub.config import Settings
 from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
+from hub.events import ClientEvent, ServerEvent
+from hub.services.whiteboard import WhiteboardService
 from realtime.codec import JsonPacket, OrjsonCodec
 from realtime.direct import Writers, install, text_frame
 from realtime.engine import HubEngineServer
@@ -26,7 +28,23 @@ from rest.middleware import origin_allowed, scope_client_address, security_heade
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
-EVENTS = ("join", "leave", "stroke", "erase", "clear", "undo", "cursor", "auth")
+
+
+def handlers(wb: WhiteboardService) -> dict[str, Handler]:
+    """Where each client event is handled: (connection id, payload) -> ack."""
+    return {
+        ClientEvent.JOIN: wb.join,
+        ClientEvent.LEAVE: wb.leave,
+        ClientEvent.STROKE: wb.stroke,
+        ClientEvent.ERASE: wb.erase,
+        ClientEvent.CLEAR: wb.clear,
+        ClientEvent.UNDO: wb.undo,
+        ClientEvent.CURSOR: wb.cursor,
+        ClientEvent.AUTH: wb.reauthenticate,
+    }
+
+
+_KNOWN = frozenset(ClientEvent)
 
 
 class HubSocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped library
@@ -117,6 +135,7 @@ class RealtimeAdapter:
         self._sid_by_conn: dict[str, str] = {}
         self._eio_by_conn: dict[str, str] = {}
         self._bound: Any = None
+        self._handlers: dict[str, Handler] = {}
 
     def _service(self) -> Any:
         hub = self._get_hub()
@@ -136,6 +155,7 @@ class RealtimeAdapter:
                 )
             )
             service.add_disconnector(self._kick)
+            self._handlers = handlers(service)
             self._bound = service
         return service
 
@@ -196,11 +216,11 @@ class RealtimeAdapter:
         if sid is None:
             return
         # Tell the client why before closing, so it does not blindly reconnect with a dead token.
-        await self._sio.emit("kicked", {"code": code, "message": message}, to=sid)
+        await self._sio.emit(ServerEvent.KICKED, {"code": code, "message": message}, to=sid)
         await self._sio.disconnect(sid)
 
     async def dispatch(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
-        name = event if event in EVENTS else "unknown"
+        name = event if event in _KNOWN else "unknown"
         conn_id = self._conn_by_sid.get(sid)
         try:
             if conn_id is None:
@@ -209,9 +229,8 @@ class RealtimeAdapter:
                 raise HubError("Unknown event.", code="unknown_event")
             if len(args) != 1:
                 raise HubError("An event carries exactly one payload object.", code="bad_payload")
-            service = self._service()
-            handler: Handler = getattr(service, "reauthenticate" if name == "auth" else name)
-            ack = await handler(conn_id, args[0])
+            self._service()  # binds `_handlers` to the hub's whiteboard on first use
+            ack = await self._handlers[name](conn_id, args[0])
         except HubError as exc:
             self._count(name, exc.code)
             return _error(exc)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from hub.events import space_topic
 from storage.memory.bus import MemoryBus
 from storage.memory.kv import MemoryKV
 from storage.ratelimit import LimitsRateLimiter
@@ -62,9 +63,9 @@ async def test_bus_contract_local_delivery_first(backend: tuple[str, Any]) -> No
     bus.subscribe(handler)
     await bus.start()
     await bus.check()
-    await bus.publish("space:x", {"type": "ping", "n": 1})
+    await bus.publish(space_topic("x"), {"type": "ping", "n": 1})
     # Local subscribers have the event when publish returns: no round trip through Redis.
-    assert got == [("space:x", {"type": "ping", "n": 1})]
+    assert got == [(space_topic("x"), {"type": "ping", "n": 1})]
     await bus.close()
 
 
@@ -88,12 +89,12 @@ async def test_redis_bus_crosses_instances_and_ignores_own_echo(redis_service, r
     b.subscribe(on_b)
     await a.start()
     await b.start()
-    await a.publish("space:y", {"type": "hello"})
+    await a.publish(space_topic("y"), {"type": "hello"})
     await asyncio.wait_for(arrived.wait(), timeout=5)
     assert seen_b == [{"type": "hello"}]
     # Redis delivers a channel's messages in order, so once b's reply reaches a, a's own echo of
     # "hello" (published earlier) has been seen and ignored.
-    await b.publish("space:y", {"type": "second"})
+    await b.publish(space_topic("y"), {"type": "second"})
     await asyncio.wait_for(second.wait(), timeout=5)
     assert seen_a == [{"type": "hello"}, {"type": "second"}]
     await a.close()

@@ -37,8 +37,9 @@ class Database(Protocol):
 class Bus(Protocol):
     """Publishes domain events to every hub instance (including this one), after commit.
 
-    Topics are space ids (``space:<id>``) or user ids (``user:<id>``); events are JSON-able dicts with
-    a ``type``. Delivery to local subscribers happens first and does not wait for the network.
+    Topics and event types are named by ``hub.events`` (a space's, a whiteboard room's relay, a user's);
+    events are JSON-able dicts with a ``type``. Delivery to local subscribers happens first and does not
+    wait for the network.
     """
 
     name: str

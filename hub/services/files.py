@@ -29,6 +29,7 @@ from typing import Any
 
 from hub.config import Settings
 from hub.errors import Conflict, Gone, HubError, NotFound, PayloadTooLarge, ValidationFailed
+from hub.events import BusEvent, space_topic
 from hub.logs import log_event
 from hub.metrics import Metrics
 from hub.models import Principal, Role, SpaceAccess
@@ -388,9 +389,9 @@ class FileService:
         self.metrics.bytes_confirmed.inc(ready.size)
         log_event("file_uploaded", file_id=file_id, space_id=ready.space_id, size=ready.size)
         await self.bus.publish(
-            f"space:{ready.space_id}",
+            space_topic(ready.space_id),
             {
-                "type": "file_uploaded",
+                "type": BusEvent.FILE_UPLOADED,
                 "space_id": ready.space_id,
                 "file": file_public(ready),
             },
@@ -441,9 +442,9 @@ class FileService:
         log_event("file_deleted", file_id=file_id, space_id=record.space_id, by=principal.user_id)
         if deleted.status == "ready":
             await self.bus.publish(
-                f"space:{record.space_id}",
+                space_topic(record.space_id),
                 {
-                    "type": "file_deleted",
+                    "type": BusEvent.FILE_DELETED,
                     "space_id": record.space_id,
                     "file_id": file_id,
                 },
@@ -492,9 +493,9 @@ class FileService:
         for record in expired:
             if record.status == "ready":
                 await self.bus.publish(
-                    f"space:{record.space_id}",
+                    space_topic(record.space_id),
                     {
-                        "type": "file_deleted",
+                        "type": BusEvent.FILE_DELETED,
                         "space_id": record.space_id,
                         "file_id": record.id,
                         "reason": "expired",
