@@ -46,7 +46,7 @@ def _examples_dir(args: argparse.Namespace) -> Path | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from realtime.lean import UVICORN_WS
+    from realtime.fastpath.lean import UVICORN_WS
     from rest.protocol import JsonErrorHttpToolsProtocol
 
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)

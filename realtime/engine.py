@@ -35,8 +35,8 @@ from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 
-from realtime.direct import Writers
-from realtime.lean import CLIENT_PACKET_TYPES, LeanQueue, Timers
+from realtime.fastpath.direct import Writers
+from realtime.fastpath.lean import CLIENT_PACKET_TYPES, LeanQueue, Timers
 
 log = logging.getLogger(__name__)
 

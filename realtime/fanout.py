@@ -22,7 +22,7 @@ from socketio import packet as sio_packet
 
 from hub.logs import log_event
 from hub.metrics import Metrics
-from realtime.direct import DirectWebSocket, Writers, text_frame
+from realtime.fastpath.direct import DirectWebSocket, Writers, text_frame
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from engineio import packet as eio_packet
 
 from hub.config import Settings
 from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
-from realtime.codec import JsonPacket, OrjsonCodec
-from realtime.direct import Writers, install, text_frame
+from realtime.fastpath.codec import JsonPacket, OrjsonCodec
+from realtime.fastpath.direct import Writers, install, text_frame
 from realtime.engine import HubEngineServer
 from realtime.fanout import LocalFanout
 from rest.middleware import origin_allowed, scope_client_address, security_headers

@@ -11,7 +11,7 @@ import pytest
 from websockets.frames import Frame, Opcode
 
 from hub.config import Settings
-from realtime.direct import LeanQueue, text_frame
+from realtime.fastpath.direct import LeanQueue, text_frame
 from tests.support.realtime import connect, guest, space, stroke
 from tests.support.server import running_hub
 

@@ -18,7 +18,7 @@ from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
 
 from hub.config import Settings
-from realtime.lean import LeanEvent, LeanQueue, LeanWebSocketProtocol, Timers, _Wait, release_handshake_parser
+from realtime.fastpath.lean import LeanEvent, LeanQueue, LeanWebSocketProtocol, Timers, _Wait, release_handshake_parser
 from tests.support.realtime import Sock, connect, guest, space, stroke
 from tests.support.server import running_hub
 

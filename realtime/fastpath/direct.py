@@ -40,7 +40,7 @@ from typing import Any
 
 from engineio.async_drivers import asgi as eio_asgi
 
-from realtime.lean import LeanQueue, Pinger, Timers, client_packet, lean_handler_for
+from realtime.fastpath.lean import LeanQueue, Pinger, Timers, client_packet, lean_handler_for
 
 try:  # The direct path needs uvicorn's sans-io protocol; without it everything takes the normal path.
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
