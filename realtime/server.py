@@ -17,10 +17,9 @@ from engineio import packet as eio_packet
 
 from hub.config import Settings
 from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
-from realtime.fastpath.codec import JsonPacket, OrjsonCodec
-from realtime.fastpath.direct import Writers, install, text_frame
 from realtime.engine import HubEngineServer
 from realtime.fanout import LocalFanout
+from realtime.fastpath import JsonPacket, OrjsonCodec, Writers, install, text_frame
 from rest.middleware import origin_allowed, scope_client_address, security_headers
 
 log = logging.getLogger(__name__)
@@ -32,7 +31,7 @@ EVENTS = ("join", "leave", "stroke", "erase", "clear", "undo", "cursor", "auth")
 class HubSocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped library
     """`AsyncServer` that treats a malformed packet as the sender's problem, not a server error.
 
-    Its own packets (acks, connect replies) take the direct write path of `realtime.direct` when the
+    Its own packets (acks, connect replies) take the direct write path of `realtime.fastpath` when the
     socket allows it, in order with everything else sent to that socket.
     """
 

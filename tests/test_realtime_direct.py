@@ -1,4 +1,4 @@
-"""The direct write path of `realtime.direct`: frame bytes, the lean queue, and order on the wire."""
+"""The direct write path of `realtime.fastpath`: frame bytes, the lean queue, order on the wire, and its use."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from websockets.frames import Frame, Opcode
 
 from hub.config import Settings
-from realtime.fastpath.direct import LeanQueue, text_frame
+from realtime.fastpath import LeanQueue, text_frame
 from tests.support.realtime import connect, guest, space, stroke
 from tests.support.server import running_hub
 
