@@ -1,6 +1,6 @@
 """The Engine.IO socket's tasks: its WebSocket handler, its writer and its pings, on the shared timers.
 
-python-engineio, installed by `realtime.fastpath.install`:
+Replacements for parts of python-engineio's `AsyncSocket`, installed by `realtime.fastpath.install`:
 - `lean_websocket_handler` for a socket that opens as a WebSocket: the ASGI task reads and one
   writer task writes, two tasks instead of five, their waits bounded on the shared `Timers`
   instead of a `wait_for` (a task, a future and a timer handle) per wait;
