@@ -46,7 +46,7 @@ def _examples_dir(args: argparse.Namespace) -> Path | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from realtime.lean import UVICORN_WS
+    from realtime.fastpath import UVICORN_WS
     from rest.protocol import JsonErrorHttpToolsProtocol
 
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
@@ -62,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "loop": "uvloop",
         # httptools, answering requests that are not valid HTTP with the hub's JSON error (rest/protocol.py).
         "http": JsonErrorHttpToolsProtocol,
-        # uvicorn's websockets sans-io protocol with lean per-connection state (realtime/lean.py).
+        # uvicorn's websockets sans-io protocol with lean per-connection state (realtime/fastpath/).
         "ws": UVICORN_WS,
         # Measured: browsers offer permessage-deflate and it multiplies tail latency on the
         # whiteboard fan-out; strokes are small msgpack frames that barely compress.

@@ -19,10 +19,9 @@ from hub.config import Settings
 from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
 from hub.events import ClientEvent, ServerEvent
 from hub.services.whiteboard import WhiteboardService
-from realtime.codec import JsonPacket, OrjsonCodec
-from realtime.direct import Writers, install, text_frame
 from realtime.engine import HubEngineServer
 from realtime.fanout import LocalFanout
+from realtime.fastpath import JsonPacket, OrjsonCodec, Writers, install, text_frame
 from rest.middleware import origin_allowed, scope_client_address, security_headers
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ _KNOWN = frozenset(ClientEvent)
 class HubSocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped library
     """`AsyncServer` that treats a malformed packet as the sender's problem, not a server error.
 
-    Its own packets (acks, connect replies) take the direct write path of `realtime.direct` when the
+    Its own packets (acks, connect replies) take the direct write path of `realtime.fastpath` when the
     socket allows it, in order with everything else sent to that socket.
     """
 
