@@ -11,10 +11,11 @@ from typing import Any
 
 import socketio
 
-from hub.app import Hub, build_hub
+from hub.bootstrap.app import build_hub
 from hub.config import Settings, load_settings
 from hub.logs import configure_logging
 from hub.metrics import Metrics
+from hub.runtime import Hub
 
 
 def create_app(settings: Settings | None = None) -> Any:
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Any:
 
 
 def factory() -> Any:
-    """Entry point for `uvicorn --factory hub.asgi:factory` (used by multi-worker serving)."""
+    """Entry point for `uvicorn --factory hub.bootstrap.asgi:factory` (used by multi-worker serving)."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     return create_app(settings)
