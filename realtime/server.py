@@ -17,11 +17,11 @@ from engineio import packet as eio_packet
 
 from hub.config import Settings
 from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
+from hub.security import origin_allowed, scope_client_address, security_headers
 from realtime.codec import JsonPacket, OrjsonCodec
 from realtime.direct import Writers, install, text_frame
 from realtime.engine import HubEngineServer
 from realtime.fanout import LocalFanout
-from rest.middleware import origin_allowed, scope_client_address, security_headers
 
 log = logging.getLogger(__name__)
 
