@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 from engineio import packet as eio_packet
 
 from hub.config import Settings
 from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
+from hub.runtime import Hub
 from hub.security import origin_allowed, scope_client_address, security_headers
 from realtime.codec import JsonPacket, OrjsonCodec
 from realtime.direct import Writers, install, text_frame
 from realtime.engine import HubEngineServer
 from realtime.fanout import LocalFanout
 
+if TYPE_CHECKING:
+    from hub.services.whiteboard import WhiteboardService
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
+# The hub is built by the ASGI lifespan after this server exists: None until then and after shutdown.
+HubGetter = Callable[[], Hub | None]
 EVENTS = ("join", "leave", "stroke", "erase", "clear", "undo", "cursor", "auth")
 
 
@@ -110,19 +116,23 @@ def _refusal(exc: HubError) -> socketio.exceptions.ConnectionRefusedError:
 class RealtimeAdapter:
     """Maps Socket.IO sessions to whiteboard connections, both ways."""
 
-    def __init__(self, sio: socketio.AsyncServer, get_hub: Callable[[], Any]) -> None:
+    def __init__(self, sio: socketio.AsyncServer, get_hub: HubGetter) -> None:
         self._sio = sio
         self._get_hub = get_hub
         self._conn_by_sid: dict[str, str] = {}
         self._sid_by_conn: dict[str, str] = {}
         self._eio_by_conn: dict[str, str] = {}
-        self._bound: Any = None
+        self._bound: WhiteboardService | None = None
 
-    def _service(self) -> Any:
+    def _running(self) -> Hub:
         hub = self._get_hub()
-        service = getattr(hub, "whiteboard", None) if hub is not None else None
-        if service is None:
+        if hub is None:
             raise ServiceUnavailable("The hub is starting.", code="starting")
+        return hub
+
+    def _service(self) -> WhiteboardService:
+        hub = self._running()
+        service = hub.whiteboard
         if self._bound is not service:
             # The hub is built by the ASGI lifespan after this server exists; bind on first use.
             writers = getattr(self._sio, "writers", None)
@@ -146,7 +156,7 @@ class RealtimeAdapter:
 
     async def _limit_connects(self, environ: dict[str, Any]) -> None:
         """The per-IP connect limit, keyed by the address REST would see for this client."""
-        hub = self._get_hub()
+        hub = self._running()
         address = scope_client_address(hub.settings, environ.get("asgi.scope") or {})
         try:
             retry_after = await hub.rate_limiter.hit(hub.settings.connect_rate_limit, "connect", address)
@@ -173,8 +183,7 @@ class RealtimeAdapter:
         self._conn_by_sid[sid] = conn.conn_id
         self._sid_by_conn[conn.conn_id] = sid
         self._eio_by_conn[conn.conn_id] = eio_sid
-        hub = self._get_hub()
-        hub.metrics.sockets_connected.inc()
+        self._running().metrics.sockets_connected.inc()
         self._count("connect", "ok")
         return True
 
@@ -187,9 +196,7 @@ class RealtimeAdapter:
         hub = self._get_hub()
         if hub is not None:
             hub.metrics.sockets_connected.dec()
-            service = getattr(hub, "whiteboard", None)
-            if service is not None:
-                await service.disconnect(conn_id)
+            await hub.whiteboard.disconnect(conn_id)
 
     async def _kick(self, conn_id: str, code: str, message: str) -> None:
         sid = self._sid_by_conn.get(conn_id)
@@ -223,7 +230,7 @@ class RealtimeAdapter:
         return ack
 
 
-def create_socketio(settings: Settings, get_hub: Callable[[], Any]) -> socketio.AsyncServer:
+def create_socketio(settings: Settings, get_hub: HubGetter) -> socketio.AsyncServer:
     sio = HubSocketServer(
         async_mode="asgi",
         cors_allowed_origins=lambda origin, environ=None: origin_allowed(settings, origin or ""),

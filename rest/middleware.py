@@ -11,9 +11,9 @@ from sanic import HTTPResponse, Request, Sanic
 from sanic.response import BaseHTTPResponse, empty
 
 from hub import security
-from hub.config import Settings
 from hub.errors import Forbidden, PayloadTooLarge, RateLimited
 from hub.security import origin_allowed, security_headers
+from rest import context
 from rest.errors import error_response
 
 log = logging.getLogger("hub.access")
@@ -25,7 +25,7 @@ _CORS_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, X-Request
 
 
 def client_address(request: Request) -> str:
-    settings: Settings = request.app.ctx.settings
+    settings = context.settings(request)
     return security.client_address(settings, request.headers.getall(security.FORWARDED_FOR, []), request.ip)
 
 
@@ -38,7 +38,8 @@ def keep_private(request: Request, response: BaseHTTPResponse) -> None:
 
 
 def install_middleware(app: Sanic) -> None:
-    settings: Settings = app.ctx.settings
+    ctx = context.app_context(app)
+    settings, metrics = ctx.settings, ctx.metrics
     static_headers = security_headers(settings)
 
     async def start(request: Request) -> HTTPResponse | None:
@@ -46,7 +47,7 @@ def install_middleware(app: Sanic) -> None:
         request.ctx.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(12)
         request.ctx.started = time.perf_counter()
         request.ctx.counted = True
-        app.ctx.metrics.http_in_flight.inc()
+        metrics.http_in_flight.inc()
 
         length = request.headers.get("content-length")
         # Streaming handlers (the local blob store's upload routes) enforce their own signed limits.
@@ -71,8 +72,9 @@ def install_middleware(app: Sanic) -> None:
             )
 
         if request.path not in _UNLIMITED_PATHS and not request.path.startswith("/static/"):
-            hub = app.ctx.hub
-            retry_after = await hub.rate_limiter.hit(settings.rate_limit, "ip", client_address(request))
+            retry_after = await context.hub(request).rate_limiter.hit(
+                settings.rate_limit, "ip", client_address(request)
+            )
             if retry_after:
                 return error_response(request, RateLimited(retry_after))
         return None
@@ -94,10 +96,10 @@ def install_middleware(app: Sanic) -> None:
             return
         if getattr(request.ctx, "counted", False):
             request.ctx.counted = False
-            app.ctx.metrics.http_in_flight.dec()
+            metrics.http_in_flight.dec()
         latency = time.perf_counter() - started
         route = f"/{request.route.path}" if request.route else "unmatched"
-        app.ctx.metrics.http_latency.labels(request.method, route, str(response.status)).observe(latency)
+        metrics.http_latency.labels(request.method, route, str(response.status)).observe(latency)
         log.info(
             "request",
             extra={

@@ -100,3 +100,28 @@ def test_adapters_do_not_import_storage() -> None:
             if bad:
                 offenders[path.relative_to(ROOT).as_posix()] = sorted(bad)
     assert offenders == {}
+
+
+def _app_ctx_uses(path: Path) -> list[int]:
+    """Lines that read Sanic's untyped `app.ctx` (`request.app.ctx`, `app.ctx`)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and node.attr == "ctx":
+            owner = node.value
+            if (isinstance(owner, ast.Attribute) and owner.attr == "app") or (
+                isinstance(owner, ast.Name) and owner.id == "app"
+            ):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_rest_reaches_the_hub_through_its_typed_accessor() -> None:
+    offenders = {}
+    for path in sorted((ROOT / "rest").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "rest/context.py":
+            continue
+        uses = _app_ctx_uses(path)
+        if uses:
+            offenders[rel] = uses
+    assert offenders == {}

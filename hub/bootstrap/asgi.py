@@ -37,10 +37,12 @@ def create_app(settings: Settings | None = None) -> Any:
 
     from realtime.server import create_socketio
     from rest.app import create_sanic_app
+    from rest.context import app_context
 
     sanic_app = create_sanic_app(settings, metrics, start, stop)
-    sio = create_socketio(settings, lambda: sanic_app.ctx.hub)
-    sanic_app.ctx.sio = sio
+    ctx = app_context(sanic_app)
+    sio = create_socketio(settings, lambda: ctx.hub)
+    ctx.sio = sio
     return socketio.ASGIApp(sio, other_asgi_app=sanic_app, socketio_path="socket.io")
 
 

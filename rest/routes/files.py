@@ -13,6 +13,7 @@ from hub.ports.files import FileRecord, PresignedUpload
 from hub.services.files import MAX_PARTS, FileService, UploadRequest, file_public
 from rest.auth import authenticate
 from rest.body import json_body, query
+from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
 from rest.schemas import PageQuery
@@ -126,8 +127,7 @@ class DownloadOut(BaseModel):
 
 
 def _files(request: Request) -> FileService:
-    service: FileService = request.app.ctx.hub.files
-    return service
+    return hub(request).files
 
 
 def file_out(record: FileRecord) -> FileOut:
