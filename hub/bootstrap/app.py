@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hub.bootstrap.wiring import CAPABILITIES
 from hub.config import Settings
@@ -24,6 +24,9 @@ from hub.runtime import Closer, Hub
 from storage.errors import as_unavailable
 from storage.postgres.db import PostgresDatabase
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 log = logging.getLogger(__name__)
 
 
@@ -31,8 +34,8 @@ log = logging.getLogger(__name__)
 class Backends:
     """The implementations chosen from the settings, before any service exists.
 
-    The wiring gets the concrete database (repositories need its driver) and the Redis client (its
-    only other user is the readiness ping), which the hub itself sees only as ports.
+    The wiring gets what the hub itself never sees: the concrete database (repositories need its
+    driver) and the Redis client (the readiness ping; without Redis the hub runs its own media worker).
     """
 
     db: PostgresDatabase
@@ -42,7 +45,7 @@ class Backends:
     jobs: JobQueue
     replay: ReplayBuffer
     presence: Presence
-    redis: Any | None = None
+    redis: Redis | None = None
 
 
 async def _database_url(settings: Settings, hub_closers: list[Closer]) -> str:
@@ -209,7 +212,7 @@ def _serve_metrics(hub: Hub, host: str, port: int) -> None:
 class _RedisPing:
     name = "redis"
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
     async def check(self) -> None:
