@@ -18,11 +18,12 @@ from engineio import packet as eio_packet
 from hub.config import Settings
 from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
 from hub.events import ClientEvent, ServerEvent
+from hub.runtime import Hub
+from hub.security import origin_allowed, scope_client_address, security_headers
 from hub.services.whiteboard import WhiteboardService
 from realtime.engine import HubEngineServer
 from realtime.fanout import LocalFanout
 from realtime.fastpath import JsonPacket, OrjsonCodec, Writers, install, text_frame
-from rest.middleware import origin_allowed, scope_client_address, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ def handlers(wb: WhiteboardService) -> dict[str, Handler]:
 
 
 _KNOWN = frozenset(ClientEvent)
+
+
+# The hub is built by the ASGI lifespan after this server exists: None until then and after shutdown.
+HubGetter = Callable[[], Hub | None]
 
 
 class HubSocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped library
@@ -127,20 +132,24 @@ def _refusal(exc: HubError) -> socketio.exceptions.ConnectionRefusedError:
 class RealtimeAdapter:
     """Maps Socket.IO sessions to whiteboard connections, both ways."""
 
-    def __init__(self, sio: socketio.AsyncServer, get_hub: Callable[[], Any]) -> None:
+    def __init__(self, sio: socketio.AsyncServer, get_hub: HubGetter) -> None:
         self._sio = sio
         self._get_hub = get_hub
         self._conn_by_sid: dict[str, str] = {}
         self._sid_by_conn: dict[str, str] = {}
         self._eio_by_conn: dict[str, str] = {}
-        self._bound: Any = None
+        self._bound: WhiteboardService | None = None
         self._handlers: dict[str, Handler] = {}
 
-    def _service(self) -> Any:
+    def _running(self) -> Hub:
         hub = self._get_hub()
-        service = getattr(hub, "whiteboard", None) if hub is not None else None
-        if service is None:
+        if hub is None:
             raise ServiceUnavailable("The hub is starting.", code="starting")
+        return hub
+
+    def _service(self) -> WhiteboardService:
+        hub = self._running()
+        service = hub.whiteboard
         if self._bound is not service:
             # The hub is built by the ASGI lifespan after this server exists; bind on first use.
             writers = getattr(self._sio, "writers", None)
@@ -165,7 +174,7 @@ class RealtimeAdapter:
 
     async def _limit_connects(self, environ: dict[str, Any]) -> None:
         """The per-IP connect limit, keyed by the address REST would see for this client."""
-        hub = self._get_hub()
+        hub = self._running()
         address = scope_client_address(hub.settings, environ.get("asgi.scope") or {})
         try:
             retry_after = await hub.rate_limiter.hit(hub.settings.connect_rate_limit, "connect", address)
@@ -192,8 +201,7 @@ class RealtimeAdapter:
         self._conn_by_sid[sid] = conn.conn_id
         self._sid_by_conn[conn.conn_id] = sid
         self._eio_by_conn[conn.conn_id] = eio_sid
-        hub = self._get_hub()
-        hub.metrics.sockets_connected.inc()
+        self._running().metrics.sockets_connected.inc()
         self._count("connect", "ok")
         return True
 
@@ -206,9 +214,7 @@ class RealtimeAdapter:
         hub = self._get_hub()
         if hub is not None:
             hub.metrics.sockets_connected.dec()
-            service = getattr(hub, "whiteboard", None)
-            if service is not None:
-                await service.disconnect(conn_id)
+            await hub.whiteboard.disconnect(conn_id)
 
     async def _kick(self, conn_id: str, code: str, message: str) -> None:
         sid = self._sid_by_conn.get(conn_id)
@@ -241,7 +247,7 @@ class RealtimeAdapter:
         return ack
 
 
-def create_socketio(settings: Settings, get_hub: Callable[[], Any]) -> socketio.AsyncServer:
+def create_socketio(settings: Settings, get_hub: HubGetter) -> socketio.AsyncServer:
     sio = HubSocketServer(
         async_mode="asgi",
         cors_allowed_origins=lambda origin, environ=None: origin_allowed(settings, origin or ""),

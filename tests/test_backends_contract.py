@@ -1,5 +1,5 @@
-"""One contract, every backend: the memory and Redis implementations of the bus, the key/value store
-and the rate limiter behave the same."""
+"""One contract, every backend: the memory and Redis implementations of the bus and the rate limiter
+behave the same."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from redis.asyncio import Redis
 
 from hub.events import space_topic
 from storage.memory.bus import MemoryBus
-from storage.memory.kv import MemoryKV
 from storage.ratelimit import LimitsRateLimiter
 from storage.redis.bus import RedisBus
-from storage.redis.kv import RedisKV
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -28,18 +26,6 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, An
     redis = Redis.from_url(service.url)
     yield "redis", (redis, prefix, service.url)
     await redis.aclose()
-
-
-async def test_kv_contract(backend: tuple[str, Any]) -> None:
-    kind, ctx = backend
-    kv = MemoryKV() if kind == "memory" else RedisKV(ctx[0], ctx[1])
-    assert await kv.get("missing") is None
-    await kv.set("a", "1", 60)
-    assert await kv.get("a") == "1"
-    assert await kv.set_if_absent("a", "2", 60) is False
-    assert await kv.set_if_absent("b", "2", 60) is True
-    assert await kv.get("b") == "2"
-    await kv.close()
 
 
 async def test_rate_limiter_contract(backend: tuple[str, Any]) -> None:

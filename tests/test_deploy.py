@@ -73,7 +73,7 @@ def test_example_env_lists_every_setting_at_its_default() -> None:
 
 
 def test_env_example_command(capsys: pytest.CaptureFixture[str]) -> None:
-    from hub.cli import main
+    from hub.bootstrap.cli import main
 
     assert main(["config", "--env-example"]) == 0
     assert capsys.readouterr().out == example_env()

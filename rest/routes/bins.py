@@ -14,6 +14,7 @@ from hub.errors import BadRequest, HubError, NotFound
 from hub.ports.spaces import BinRecord, RevisionRecord
 from rest.auth import authenticate
 from rest.body import json_body, query
+from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
 from rest.schemas import OutModel, PageQuery
@@ -125,7 +126,7 @@ def _with_etag(record: BinRecord, status: int = 200, burned: bool = False) -> HT
 async def create_bin(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, BinIn)
-    record = await request.app.ctx.hub.bins.create(
+    record = await hub(request).bins.create(
         principal,
         space_id,
         title=data.title,
@@ -149,7 +150,7 @@ async def create_bin(request: Request, space_id: str) -> HTTPResponse:
 async def list_bins(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
-    page = await request.app.ctx.hub.bins.in_space(principal, space_id, q.cursor, q.limit)
+    page = await hub(request).bins.in_space(principal, space_id, q.cursor, q.limit)
     return json(BinPage(items=[summary(b) for b in page.items], next_cursor=page.next_cursor))
 
 
@@ -158,7 +159,7 @@ async def list_bins(request: Request, space_id: str) -> HTTPResponse:
 )
 async def get_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    record, burned = await request.app.ctx.hub.bins.read(principal, space_id, bin_id)
+    record, burned = await hub(request).bins.read(principal, space_id, bin_id)
     if not burned and request.headers.get("if-none-match") == etag(record):
         return empty(status=304, headers={"ETag": etag(record)})
     return _with_etag(record, burned=burned)
@@ -174,7 +175,7 @@ async def get_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
 )
 async def raw_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    record, _ = await request.app.ctx.hub.bins.read(principal, space_id, bin_id)
+    record, _ = await hub(request).bins.read(principal, space_id, bin_id)
     return text(
         record.content,
         headers={
@@ -211,7 +212,7 @@ async def patch_bin(request: Request, space_id: str, bin_id: str) -> HTTPRespons
             expected = int(match.group(1))
     if expected is None and not any_version:
         raise PreconditionRequired()
-    record = await request.app.ctx.hub.bins.update(
+    record = await hub(request).bins.update(
         principal,
         space_id,
         bin_id,
@@ -233,7 +234,7 @@ async def patch_bin(request: Request, space_id: str, bin_id: str) -> HTTPRespons
     errors=(403, 404, 410),
 )
 async def delete_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
-    await request.app.ctx.hub.bins.delete(await authenticate(request), space_id, bin_id)
+    await hub(request).bins.delete(await authenticate(request), space_id, bin_id)
     return empty()
 
 
@@ -249,7 +250,7 @@ async def delete_bin(request: Request, space_id: str, bin_id: str) -> HTTPRespon
 async def list_revisions(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
-    page = await request.app.ctx.hub.bins.revisions(principal, space_id, bin_id, q.cursor, q.limit)
+    page = await hub(request).bins.revisions(principal, space_id, bin_id, q.cursor, q.limit)
     return json(RevisionPage.model_validate(page))
 
 
@@ -265,5 +266,5 @@ async def get_revision(request: Request, space_id: str, bin_id: str, version: st
     principal = await authenticate(request)
     if not version.isdigit() or len(version) > 9:
         raise NotFound("No such revision.", code="revision_not_found")
-    record = await request.app.ctx.hub.bins.revision(principal, space_id, bin_id, int(version))
+    record = await hub(request).bins.revision(principal, space_id, bin_id, int(version))
     return json(revision_out(record))

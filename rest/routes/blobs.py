@@ -21,6 +21,8 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 
 from hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from hub.ports.files import ObjectInfo
+from rest import context
+from rest.context import hub
 from rest.openapi import endpoint
 from rest.ranges import ByteRange, parse_range
 from storage.blobs.local import CHUNK, LocalBlobStore
@@ -39,7 +41,7 @@ def streamed(handler: F) -> F:
 
 
 def _store(request: Request) -> LocalBlobStore:
-    store = getattr(request.app.ctx.hub, "blobs", None)
+    store = hub(request).blobs
     if not isinstance(store, LocalBlobStore):
         raise NotFound()
     return store
@@ -88,7 +90,7 @@ async def upload(request: Request) -> HTTPResponse:
             boundary = value.strip('"')
     if content_type.strip().lower() != "multipart/form-data" or not 0 < len(boundary) <= 70:
         raise BadRequest("Expected a multipart/form-data upload.", code="malformed_request")
-    settings = request.app.ctx.settings
+    settings = context.settings(request)
     declared = _declared_length(request)
     if declared is not None and declared > settings.file_max_bytes + _FORM_OVERHEAD:
         raise PayloadTooLarge("The upload exceeds the maximum allowed size.", code="entity_too_large")

@@ -14,6 +14,7 @@ from hub.ports.files import FileRecord, FileStatus, PresignedUpload
 from hub.services.files import MAX_PARTS, FileService, UploadRequest, file_public
 from rest.auth import authenticate
 from rest.body import json_body, query
+from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
 from rest.schemas import OutModel, PageQuery
@@ -127,8 +128,7 @@ class DownloadOut(OutModel):
 
 
 def _files(request: Request) -> FileService:
-    service: FileService = request.app.ctx.hub.files
-    return service
+    return hub(request).files
 
 
 def file_out(record: FileRecord) -> FileOut:

@@ -16,6 +16,7 @@ from hub.models import Role, Visibility
 from hub.ports.spaces import InviteRecord, SpaceRecord
 from rest.auth import authenticate
 from rest.body import json_body, query
+from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
 from rest.schemas import OutModel, PageQuery
@@ -101,7 +102,7 @@ class JoinIn(BaseModel):
 
 
 def space_out(request: Request, space: SpaceRecord) -> SpaceOut:
-    return SpaceOut.model_validate({**asdict(space), "link": request.app.ctx.hub.spaces.link(space.id)})
+    return SpaceOut.model_validate({**asdict(space), "link": hub(request).spaces.link(space.id)})
 
 
 def invite_out(i: InviteRecord) -> InviteOut:
@@ -120,7 +121,7 @@ def invite_out(i: InviteRecord) -> InviteOut:
 async def create_space(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, SpaceIn)
-    space = await request.app.ctx.hub.spaces.create(
+    space = await hub(request).spaces.create(
         principal,
         name=data.name,
         ttl_seconds=data.ttl_seconds,
@@ -134,14 +135,14 @@ async def create_space(request: Request) -> HTTPResponse:
 async def list_spaces(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
-    page = await request.app.ctx.hub.spaces.mine(principal, q.cursor, q.limit)
+    page = await hub(request).spaces.mine(principal, q.cursor, q.limit)
     return json(SpacePage(items=[space_out(request, s) for s in page.items], next_cursor=page.next_cursor))
 
 
 @endpoint(bp, "GET", "/spaces/{space_id}", summary="One space.", response=SpaceOut, errors=(404, 410))
 async def get_space(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return json(space_out(request, await request.app.ctx.hub.spaces.get(principal, space_id)))
+    return json(space_out(request, await hub(request).spaces.get(principal, space_id)))
 
 
 @endpoint(
@@ -156,7 +157,7 @@ async def get_space(request: Request, space_id: str) -> HTTPResponse:
 async def patch_space(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, SpacePatch)
-    space = await request.app.ctx.hub.spaces.update(
+    space = await hub(request).spaces.update(
         principal,
         space_id,
         name=data.name,
@@ -177,7 +178,7 @@ async def patch_space(request: Request, space_id: str) -> HTTPResponse:
     errors=(403, 404, 410),
 )
 async def delete_space(request: Request, space_id: str) -> HTTPResponse:
-    await request.app.ctx.hub.spaces.delete(await authenticate(request), space_id)
+    await hub(request).spaces.delete(await authenticate(request), space_id)
     return empty()
 
 
@@ -191,7 +192,7 @@ async def delete_space(request: Request, space_id: str) -> HTTPResponse:
 )
 async def join_by_link(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return json(space_out(request, await request.app.ctx.hub.spaces.join_by_link(principal, space_id)))
+    return json(space_out(request, await hub(request).spaces.join_by_link(principal, space_id)))
 
 
 @endpoint(
@@ -206,7 +207,7 @@ async def join_by_link(request: Request, space_id: str) -> HTTPResponse:
 async def join_by_invite(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, JoinIn)
-    return json(space_out(request, await request.app.ctx.hub.spaces.redeem(principal, data.token)))
+    return json(space_out(request, await hub(request).spaces.redeem(principal, data.token)))
 
 
 @endpoint(
@@ -221,7 +222,7 @@ async def join_by_invite(request: Request) -> HTTPResponse:
 async def list_members(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
-    page = await request.app.ctx.hub.spaces.members(principal, space_id, q.cursor, q.limit)
+    page = await hub(request).spaces.members(principal, space_id, q.cursor, q.limit)
     return json(MemberPage.model_validate(page))
 
 
@@ -238,7 +239,7 @@ async def list_members(request: Request, space_id: str) -> HTTPResponse:
 async def set_role(request: Request, space_id: str, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, RoleIn)
-    await request.app.ctx.hub.spaces.set_role(principal, space_id, _uuid(user_id), Role(data.role))
+    await hub(request).spaces.set_role(principal, space_id, _uuid(user_id), Role(data.role))
     return empty()
 
 
@@ -253,7 +254,7 @@ async def set_role(request: Request, space_id: str, user_id: str) -> HTTPRespons
 )
 async def remove_member(request: Request, space_id: str, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    await request.app.ctx.hub.spaces.remove_member(principal, space_id, _uuid(user_id))
+    await hub(request).spaces.remove_member(principal, space_id, _uuid(user_id))
     return empty()
 
 
@@ -268,7 +269,7 @@ async def remove_member(request: Request, space_id: str, user_id: str) -> HTTPRe
 )
 async def leave(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    await request.app.ctx.hub.spaces.remove_member(principal, space_id, principal.user_id)
+    await hub(request).spaces.remove_member(principal, space_id, principal.user_id)
     return empty()
 
 
@@ -285,7 +286,7 @@ async def leave(request: Request, space_id: str) -> HTTPResponse:
 async def create_invite(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, InviteIn)
-    spaces = request.app.ctx.hub.spaces
+    spaces = hub(request).spaces
     created = await spaces.create_invite(
         principal, space_id, role=Role(data.role), max_uses=data.max_uses, expires_in=data.expires_in
     )
@@ -305,7 +306,7 @@ async def create_invite(request: Request, space_id: str) -> HTTPResponse:
 )
 async def list_invites(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    invites = await request.app.ctx.hub.spaces.invites(principal, space_id)
+    invites = await hub(request).spaces.invites(principal, space_id)
     return json(InviteList(items=[invite_out(i) for i in invites]))
 
 
@@ -320,7 +321,7 @@ async def list_invites(request: Request, space_id: str) -> HTTPResponse:
 )
 async def revoke_invite(request: Request, space_id: str, invite_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    await request.app.ctx.hub.spaces.revoke_invite(principal, space_id, invite_id)
+    await hub(request).spaces.revoke_invite(principal, space_id, invite_id)
     return empty()
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from hub.asgi import create_app
+from hub.bootstrap.asgi import create_app
 from hub.config import Settings
 from realtime.fastpath import UVICORN_WS
 from rest.protocol import JsonErrorHttpToolsProtocol
