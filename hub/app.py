@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hub.services.files import FileService
     from hub.services.identity import IdentityService
     from hub.services.media import MediaWorker
+    from hub.services.social import SocialService
     from hub.services.spaces import SpaceService
     from hub.services.whiteboard import WhiteboardService
 
@@ -70,6 +71,7 @@ class Hub:
     jobs: JobQueue = field(init=False)
     media: MediaWorker = field(init=False)
     whiteboard: WhiteboardService = field(init=False)
+    social: SocialService = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -149,9 +151,9 @@ Wiring = Callable[[Hub], Awaitable[None]]
 
 def capability_wiring() -> list[Wiring]:
     """Imported lazily so the core stays importable without every capability."""
-    from hub.wiring import wire_files, wire_identity_spaces_bins, wire_whiteboard
+    from hub.wiring import wire_files, wire_identity_spaces_bins, wire_social, wire_whiteboard
 
-    wiring: list[Wiring] = [wire_identity_spaces_bins, wire_whiteboard, wire_files]
+    wiring: list[Wiring] = [wire_identity_spaces_bins, wire_whiteboard, wire_files, wire_social]
     return wiring
 
 

@@ -148,6 +148,10 @@ class Settings:
     job_max_attempts: int = 5
     job_visibility_timeout: int = 120
 
+    # Social.
+    max_following: int = 5_000
+    follow_rate_limit: str = "120/minute"
+
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -273,6 +277,7 @@ def _validate(s: Settings) -> None:
         "download_url_ttl",
         "multipart_part_bytes",
         "graceful_shutdown_seconds",
+        "max_following",
     ]
     for name in positive:
         if getattr(s, name) <= 0:

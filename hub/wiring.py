@@ -154,3 +154,16 @@ async def wire_files(hub: Hub) -> None:
         hub.spawn(hub.media.run("embedded"), "media-worker")
     if s.sweep_interval > 0:
         hub.spawn(hub.files.maintain_forever(s.sweep_interval), "file-maintenance")
+
+
+async def wire_social(hub: Hub) -> None:
+    """Profiles and the social graph."""
+    from hub.services.social import SocialService
+    from storage.postgres.social import PostgresSocialRepo
+
+    hub.social = SocialService(
+        PostgresSocialRepo(hub.db),
+        hub.rate_limiter,
+        max_following=hub.settings.max_following,
+        write_rate_limit=hub.settings.follow_rate_limit,
+    )

@@ -10,3 +10,10 @@ class PageQuery(BaseModel):
 
     limit: int = Field(50, ge=1, le=100)
     cursor: str | None = Field(None, max_length=512)
+
+
+class TwoWayPageQuery(PageQuery):
+    """A page of a newest-first list: `cursor` (a `next_cursor`) for older items, or `since` (a
+    `prev_cursor`) for the items that arrived after it."""
+
+    since: str | None = Field(None, max_length=512)
