@@ -306,3 +306,20 @@ async def test_counters_stay_exact_under_concurrent_follows(client: httpx.AsyncC
         assert await conn.fetchval("SELECT followers_count FROM users WHERE id = $1::uuid", accounts[1][1]) == 7
     finally:
         await conn.close()
+
+
+async def test_a_block_can_be_lifted_where_the_other_side_blocks_back(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    a, b = await _account(client), await _account(client)
+    await _post(client, a, f"/users/{b[1]}/block")
+    # Two blocks made at the same moment from both sides (the API itself hides B from A afterwards).
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1::uuid, $2::uuid)", b[1], a[1])
+    finally:
+        await conn.close()
+    assert (await client.get(f"/users/{b[1]}", headers=auth(a[0]))).status_code == 404
+    assert _flags(await _post(client, a, f"/users/{b[1]}/unblock")) == _rel(blocked_by=True)
+    assert _flags(await _post(client, b, f"/users/{a[1]}/unblock")) == _rel()
+    assert (await _get(client, a, f"/users/{b[1]}"))["id"] == b[1]

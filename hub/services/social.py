@@ -182,7 +182,15 @@ class SocialService:
         return await self.repo.relationship(principal.user_id, target.id)
 
     async def unblock(self, principal: Principal, user_id: str) -> Relationship:
-        return await self._change(principal, user_id, self.repo.unblock)
+        await self._writer(principal)
+        ident = _uuid(user_id)
+        # One's own block can always be lifted, even where the other account blocks back (and is hidden).
+        if ident is not None and ident != principal.user_id and await self.repo.blocks(principal.user_id, ident):
+            await self.repo.unblock(principal.user_id, ident)
+            return await self.repo.relationship(principal.user_id, ident)
+        target = await self._other(principal, user_id)
+        await self.repo.unblock(principal.user_id, target.id)
+        return await self.repo.relationship(principal.user_id, target.id)
 
     async def mute(self, principal: Principal, user_id: str) -> Relationship:
         return await self._change(principal, user_id, self.repo.mute)
