@@ -258,7 +258,9 @@ async def test_follow_limit(make_settings) -> None:  # type: ignore[no-untyped-d
         await _post(c, me, f"/users/{others[1][1]}/follow")
         body = await _post(c, me, f"/users/{others[2][1]}/follow", status=409)
         assert body["error"]["code"] == "follow_limit" and body["error"]["details"] == {"max_following": 2}
-        assert (await _post(c, me, f"/users/{others[0][1]}/follow"))["following"] is True  # still idempotent
+        # Still idempotent at the cap, for a follow and for a pending request alike.
+        assert (await _post(c, me, f"/users/{others[0][1]}/follow"))["following"] is True
+        assert (await _post(c, me, f"/users/{others[3][1]}/follow"))["requested"] is True
         body = await _post(c, others[3], f"/follow-requests/{request_id}/authorize", status=409)
         assert body["error"]["code"] == "follow_limit"
         assert len((await _get(c, others[3], "/follow-requests"))["items"]) == 1  # kept for later

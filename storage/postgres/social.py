@@ -208,22 +208,28 @@ class PostgresSocialRepo:
                 "SELECT true FROM follows WHERE follower_id = $1::uuid AND followee_id = $2::uuid", follower, followee
             ):
                 return FollowOutcome.FOLLOWING
+            pending = await conn.fetchval(
+                "SELECT true FROM follow_requests WHERE requester_id = $1::uuid AND target_id = $2::uuid",
+                follower,
+                followee,
+            )
+            if pending and accounts[followee]["locked"]:
+                return FollowOutcome.REQUESTED
             if accounts[follower]["following_count"] >= max_following:
                 return FollowOutcome.LIMIT
             if accounts[followee]["locked"]:
                 await conn.execute(
-                    """INSERT INTO follow_requests (requester_id, target_id) VALUES ($1::uuid, $2::uuid)
-                       ON CONFLICT DO NOTHING""",
+                    "INSERT INTO follow_requests (requester_id, target_id) VALUES ($1::uuid, $2::uuid)",
                     follower,
                     followee,
                 )
                 return FollowOutcome.REQUESTED
-            # A request left from when the account was locked is answered by the follow itself.
-            await conn.execute(
-                "DELETE FROM follow_requests WHERE requester_id = $1::uuid AND target_id = $2::uuid",
-                follower,
-                followee,
-            )
+            if pending:  # left from when the account was locked: the follow itself answers it
+                await conn.execute(
+                    "DELETE FROM follow_requests WHERE requester_id = $1::uuid AND target_id = $2::uuid",
+                    follower,
+                    followee,
+                )
             await _add_edge(conn, follower, followee)
             return FollowOutcome.FOLLOWING
 
