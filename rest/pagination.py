@@ -25,3 +25,7 @@ def page_links(request: Request, *, next_cursor: str | None, prev_cursor: str | 
     if prev_cursor:
         links.append(f'<{path}?{urlencode([*kept, ("since", prev_cursor)])}>; rel="prev"')
     return {"Link": ", ".join(links)} if links else {}
+
+
+# The OpenAPI description of the header, for `endpoint(..., headers=LINK_HEADER)`.
+LINK_HEADER = {"Link": 'RFC 8288 links to the neighbouring pages: rel="next" (older items), rel="prev" (newer)'}

@@ -51,3 +51,9 @@ async def test_social_responses_match_the_document(client: httpx.AsyncClient) ->
         _validator(spec, path, method, status).validate(body)
     requests = checks[-2][3]["items"]
     assert len(requests) == 1 and requests[0]["account"]["id"] == uid
+
+
+async def test_list_pages_document_their_link_header(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    for path in ("/users/{user_id}/followers", "/users/{user_id}/following", "/follow-requests"):
+        assert "Link" in spec["paths"][path]["get"]["responses"]["200"]["headers"], path

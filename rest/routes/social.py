@@ -15,7 +15,7 @@ from rest.auth import authenticate
 from rest.body import json_body, query
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.pagination import page_links
+from rest.pagination import LINK_HEADER, page_links
 from rest.schemas import TwoWayPageQuery
 
 bp = Blueprint("social")
@@ -251,6 +251,7 @@ async def unmute(request: Request, user_id: str) -> HTTPResponse:
     summary="Accounts following this one, newest first.",
     query=TwoWayPageQuery,
     response=ProfilePage,
+    headers=LINK_HEADER,
     errors=(404,),
 )
 async def followers(request: Request, user_id: str) -> HTTPResponse:
@@ -265,6 +266,7 @@ async def followers(request: Request, user_id: str) -> HTTPResponse:
     summary="Accounts this one follows, newest first.",
     query=TwoWayPageQuery,
     response=ProfilePage,
+    headers=LINK_HEADER,
     errors=(404,),
 )
 async def following(request: Request, user_id: str) -> HTTPResponse:
@@ -279,6 +281,7 @@ async def following(request: Request, user_id: str) -> HTTPResponse:
     summary="Pending requests to follow me, newest first.",
     query=TwoWayPageQuery,
     response=FollowRequestPage,
+    headers=LINK_HEADER,
 )
 async def list_follow_requests(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
