@@ -148,6 +148,10 @@ class Settings:
     job_max_attempts: int = 5
     job_visibility_timeout: int = 120
 
+    # Social.
+    max_following: int = 5_000
+    follow_rate_limit: str = "120/minute"
+
     @property
     def production(self) -> bool:
         return self.env == "production"
@@ -269,6 +273,7 @@ def _validate(s: Settings) -> None:
         "download_url_ttl",
         "multipart_part_bytes",
         "graceful_shutdown_seconds",
+        "max_following",
     ]
     for name in positive:
         if getattr(s, name) <= 0:

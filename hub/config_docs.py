@@ -88,6 +88,8 @@ SETTING_DOCS: dict[str, str] = {
     "media_max_bytes": "Largest image file (bytes) the media worker reads",
     "job_max_attempts": "Media job attempts before dead-lettering",
     "job_visibility_timeout": "Seconds before an unacknowledged media job is retried by another worker",
+    "max_following": "Accounts one account may follow (past it: 409 `follow_limit`)",
+    "follow_rate_limit": "Per-account limit on follow, block and mute writes and follow-request answers",
 }
 
 

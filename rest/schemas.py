@@ -21,3 +21,10 @@ class OutModel(BaseModel):
     """
 
     model_config = ConfigDict(from_attributes=True)
+
+
+class TwoWayPageQuery(PageQuery):
+    """A page of a newest-first list: `cursor` (a `next_cursor`) for older items, or `since` (a
+    `prev_cursor`) for the items that arrived after it."""
+
+    since: str | None = Field(None, max_length=512)

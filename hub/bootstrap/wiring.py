@@ -148,6 +148,19 @@ async def wire_files(hub: Hub, backends: Backends) -> None:
         hub.spawn(hub.files.maintain_forever(s.sweep_interval), "file-maintenance")
 
 
+async def wire_social(hub: Hub, backends: Backends) -> None:
+    """Profiles and the social graph."""
+    from hub.services.social import SocialService
+    from storage.postgres.social import PostgresSocialRepo
+
+    hub.social = SocialService(
+        PostgresSocialRepo(backends.db),
+        hub.rate_limiter,
+        max_following=hub.settings.max_following,
+        write_rate_limit=hub.settings.follow_rate_limit,
+    )
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
-CAPABILITIES: tuple[Wiring, ...] = (wire_identity_spaces_bins, wire_whiteboard, wire_files)
+CAPABILITIES: tuple[Wiring, ...] = (wire_identity_spaces_bins, wire_whiteboard, wire_files, wire_social)
