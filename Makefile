@@ -14,7 +14,7 @@ LOCK   := requirements/lock.txt
 PIP := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -c $(LOCK)
 PYTEST_COV := --cov --cov-report=
 
-.PHONY: run test lint fmt bench demo migrate clean install install-dev lock browser coverage pg-extensions
+.PHONY: run test lint fmt bench demo migrate clean install install-dev lock browser coverage
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -50,10 +50,6 @@ demo: $(VENV)/.runtime
 
 migrate: $(VENV)/.runtime
 	$(BIN)/hub migrate
-
-# Only without a system PostgreSQL: the `pgserver` wheel's binaries lack pg_trgm and pgcrypto.
-pg-extensions: $(VENV)/.runtime
-	PYTHON=$(BIN)/python sh scripts/pgserver-extensions.sh
 
 # The browser tests need Chromium: the system's, else Debian's package (as root), else Playwright's build.
 browser: $(VENV)/.dev

