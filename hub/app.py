@@ -178,15 +178,14 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
         replay: ReplayBuffer
         presence: Presence
         if settings.redis_url:
-            from redis.asyncio import Redis
-
             from storage.ratelimit import LimitsRateLimiter
             from storage.redis.bus import RedisBus
             from storage.redis.kv import RedisKV
+            from storage.redis.pool import connect
             from storage.redis.presence import RedisPresence
             from storage.redis.replay import RedisReplayBuffer
 
-            redis = Redis.from_url(settings.redis_url, health_check_interval=10, socket_keepalive=True)
+            redis = connect(settings)
             closers.append(redis.aclose)
             bus = RedisBus(redis, settings.redis_prefix)
             kv = RedisKV(redis, settings.redis_prefix)

@@ -1,0 +1,29 @@
+"""The one Redis client every Redis backend of a hub process shares, on a bounded, blocking pool.
+
+redis-py's default pool opens a new connection whenever none is idle and raises `MaxConnectionsError`
+once it has opened its maximum, so a burst of load beyond the pool fails at once (and, below the
+maximum, opens ever more sockets). A `BlockingConnectionPool` instead makes the burst wait for a
+connection to come back, up to `HUB_REDIS_POOL_TIMEOUT`; after that it raises redis-py's
+`ConnectionError("No connection available.")`, which every backend already translates like Redis being
+unreachable (a 503, a refused join or ack with a "not now" code), never a 500.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from hub.config import Settings
+
+__all__ = ["connect"]
+
+
+def connect(settings: Settings) -> Redis:
+    """A client on a pool of at most `redis_max_connections`; closing the client closes the pool."""
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_timeout,
+        health_check_interval=10,
+        socket_keepalive=True,
+    )
+    return Redis.from_pool(pool)
