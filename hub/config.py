@@ -73,7 +73,7 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     redis_prefix: str = "hub"
-    redis_max_connections: int = 64
+    redis_max_connections: int = 32
     redis_pool_timeout: float = 2.0
     s3_endpoint: str = ""
     s3_region: str = "us-east-1"
