@@ -89,3 +89,25 @@ async def test_a_pool_timeout_is_an_outage_not_a_driver_error(redis_service: Red
         await redis.aclose()
         await admin.delete(key)
         await admin.aclose()
+
+
+async def test_a_caller_cancelled_while_giving_its_connection_back_does_not_leak_it(
+    redis_service: RedisHandle,
+) -> None:
+    """redis-py gives a connection back under the pool's lock; a cancellation in that wait lost it."""
+    redis = connect(_settings(redis_service.url, redis_max_connections=1, redis_pool_timeout=0.5))
+    pool: Any = redis.connection_pool
+    try:
+        assert await redis.ping()
+        async with pool._lock:  # the release below has to wait for it
+            caller = asyncio.create_task(redis.ping())
+            deadline = time.monotonic() + 10
+            while not pool._lock._waiters:
+                assert time.monotonic() < deadline, "the caller never reached the release"
+                await asyncio.sleep(0.01)
+            caller.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await caller
+        assert await asyncio.wait_for(redis.ping(), timeout=5)  # the pool's one connection is back
+    finally:
+        await redis.aclose()

@@ -576,7 +576,7 @@ async function runSoak(rawCfg, report) {
     if (member.seen.size && !member.gapTimer && !stopping) {
       member.gapTimer = setTimeout(() => {
         member.gapTimer = null;
-        if (member.seen.size && member.connected && !stopping) gapRejoin(member);
+        if (member.seen.size && member.connected && !member.rejoining && !stopping) gapRejoin(member);
       }, cfg.gapGraceMs);
     }
   };
@@ -593,13 +593,19 @@ async function runSoak(rawCfg, report) {
   const gapRejoin = (member) => {
     const socket = member.socket;
     totals.gapRejoins++;
+    member.rejoining = true;
     join(cfg, socket, rooms[member.room].spaceId, { seq: member.mark, epoch: member.epoch }).then(
       (reply) => {
+        member.rejoining = false;
         if (member.socket !== socket) return; // replaced meanwhile; that join carried its own since
         if (reply.recovered === true) totals.gapRecovered++;
         applyJoin(member, reply, false);
+        // As the web client after every join: strokes still waiting for an ack are sent again.
+        for (const id of member.pending.splice(0)) sendStroke(member, id);
+        armGap(member);
       },
       (err) => {
+        member.rejoining = false;
         bump(totals.joinErrors, `gap ${String((err && err.message) || err).slice(0, 60)}`);
         if (member.socket === socket) armGap(member); // try again if the gap is still there
       },
@@ -749,8 +755,8 @@ async function runSoak(rawCfg, report) {
   let k = 0;
   cfg.rooms.forEach((room, r) => room.tokens.forEach((token, i) => {
     const member = { room: r, index: i, token, homeIndex: k % cfg.urls.length, urlIndex: k % cfg.urls.length,
-      socket: null, connected: false, reconnecting: false, mark: 0, seen: new Set(), gapTimer: null, epoch: null,
-      pending: [] };
+      socket: null, connected: false, reconnecting: false, mark: 0, seen: new Set(), gapTimer: null,
+      rejoining: false, epoch: null, pending: [] };
     k++;
     members.push(member);
     rooms[r].members.push(member);

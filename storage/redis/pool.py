@@ -10,16 +10,31 @@ unreachable (a 503, a refused join or ack with a "not now" code), never a 500.
 
 from __future__ import annotations
 
+import asyncio
+
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 
 from hub.config import Settings
 
 __all__ = ["connect"]
 
 
+class _Pool(BlockingConnectionPool):
+    """Gives every connection back, even when the task that used it is cancelled while doing so.
+
+    redis-py releases a connection in a `finally` that waits for the pool's locks; a task cancelled in
+    that wait (a `wait_for` deadline, a closing socket's handler) never gave it back, so the pool
+    shrank for good until every caller waited on it. Shielded, the release completes regardless.
+    """
+
+    async def release(self, connection: AbstractConnection) -> None:
+        await asyncio.shield(super().release(connection))
+
+
 def connect(settings: Settings) -> Redis:
     """A client on a pool of at most `redis_max_connections`; closing the client closes the pool."""
-    pool = BlockingConnectionPool.from_url(
+    pool = _Pool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_pool_timeout,
