@@ -572,11 +572,21 @@ async function runSoak(rawCfg, report) {
     }
   };
 
+  // Seqs below the highest one seen that this member has not seen. Up to `unacked` of them may be its
+  // own strokes, whose seq it learns from their ack: under load an ack can take longer than the grace,
+  // and a rejoin per slow ack (with every member of every room doing so) only adds to the load.
+  const unexplained = (member) => {
+    if (!member.seen.size) return 0;
+    return Math.max(...member.seen) - member.mark - member.seen.size - member.unacked;
+  };
+
   const armGap = (member) => {
     if (member.seen.size && !member.gapTimer && !stopping) {
       member.gapTimer = setTimeout(() => {
         member.gapTimer = null;
-        if (member.seen.size && member.connected && !member.rejoining && !stopping) gapRejoin(member);
+        if (!member.seen.size || !member.connected || stopping) return;
+        if (member.rejoining || unexplained(member) <= 0) armGap(member); // look again later
+        else gapRejoin(member);
       }, cfg.gapGraceMs);
     }
   };
@@ -727,6 +737,7 @@ async function runSoak(rawCfg, report) {
         checkSeq(s, reply.seq);
         if (typeof reply.seq === 'number') note(member, reply.seq);
         if (!s.acked) {
+          if (!s.refused && !s.gaveUp) member.unacked--;
           s.acked = true;
           totals.acked++;
           windowAt(now()).acked++;
@@ -738,10 +749,13 @@ async function runSoak(rawCfg, report) {
       windowAt(now()).ackErrors++;
       if (s.acked || stopping) return;
       if (!(err || TRANSIENT_CODES.has(code))) {
+        if (!s.refused && !s.gaveUp) member.unacked--;
         s.refused = code;
         return;
       }
       if (s.attempts >= cfg.maxAttempts) {
+        if (!s.refused && !s.gaveUp) member.unacked--;
+        s.gaveUp = true;
         totals.gaveUp++;
         return;
       }
@@ -756,7 +770,7 @@ async function runSoak(rawCfg, report) {
   cfg.rooms.forEach((room, r) => room.tokens.forEach((token, i) => {
     const member = { room: r, index: i, token, homeIndex: k % cfg.urls.length, urlIndex: k % cfg.urls.length,
       socket: null, connected: false, reconnecting: false, mark: 0, seen: new Set(), gapTimer: null,
-      rejoining: false, epoch: null, pending: [] };
+      rejoining: false, unacked: 0, epoch: null, pending: [] };
     k++;
     members.push(member);
     rooms[r].members.push(member);
@@ -835,6 +849,7 @@ async function runSoak(rawCfg, report) {
           strokes.set(payload.id, { t0: now(), room: room.r, sender: sender.index, payload, attempts: 0,
             acked: false, got: new Uint8Array(room.members.length) });
           totals.sent++;
+          sender.unacked++;
           sendStroke(sender, payload.id);
         }
       }
