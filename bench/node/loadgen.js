@@ -580,14 +580,25 @@ async function runSoak(rawCfg, report) {
     return Math.max(...member.seen) - member.mark - member.seen.size - member.unacked;
   };
 
+  // The grace doubles with every gap rejoin of the last 30 s (up to 8x): when the hubs lag, events of
+  // the other hub arrive late but arrive, and a rejoin per late event would add to the lag. A lost
+  // event still brings a rejoin within seconds.
+  const graceMs = (member) => {
+    const t = now();
+    member.gapRejoinTimes = member.gapRejoinTimes.filter((at) => t - at < 30000);
+    return cfg.gapGraceMs * 2 ** Math.min(3, member.gapRejoinTimes.length);
+  };
+
   const armGap = (member) => {
     if (member.seen.size && !member.gapTimer && !stopping) {
+      const markAtArm = member.mark;
       member.gapTimer = setTimeout(() => {
         member.gapTimer = null;
         if (!member.seen.size || !member.connected || stopping) return;
-        if (member.rejoining || unexplained(member) <= 0) armGap(member); // look again later
+        // Still waiting, yet the mark moved (events arrive, late) or the gap may be our own strokes.
+        if (member.rejoining || member.mark > markAtArm || unexplained(member) <= 0) armGap(member);
         else gapRejoin(member);
-      }, cfg.gapGraceMs);
+      }, graceMs(member));
     }
   };
 
@@ -603,6 +614,7 @@ async function runSoak(rawCfg, report) {
   const gapRejoin = (member) => {
     const socket = member.socket;
     totals.gapRejoins++;
+    member.gapRejoinTimes.push(now());
     member.rejoining = true;
     join(cfg, socket, rooms[member.room].spaceId, { seq: member.mark, epoch: member.epoch }).then(
       (reply) => {
@@ -770,7 +782,7 @@ async function runSoak(rawCfg, report) {
   cfg.rooms.forEach((room, r) => room.tokens.forEach((token, i) => {
     const member = { room: r, index: i, token, homeIndex: k % cfg.urls.length, urlIndex: k % cfg.urls.length,
       socket: null, connected: false, reconnecting: false, mark: 0, seen: new Set(), gapTimer: null,
-      rejoining: false, unacked: 0, epoch: null, pending: [] };
+      rejoining: false, gapRejoinTimes: [], unacked: 0, epoch: null, pending: [] };
     k++;
     members.push(member);
     rooms[r].members.push(member);
