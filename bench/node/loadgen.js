@@ -747,6 +747,7 @@ async function runSoak(rawCfg, report) {
       inflight--;
       if (!err && reply && reply.ok === true) {
         checkSeq(s, reply.seq);
+        member.resendDelay = 0;
         if (typeof reply.seq === 'number') note(member, reply.seq);
         if (!s.acked) {
           if (!s.refused && !s.gaveUp) member.unacked--;
@@ -773,8 +774,22 @@ async function runSoak(rawCfg, report) {
       }
       // The ack of a socket that has since been replaced: the next join already happened.
       if (member.connected && member.socket !== socket) sendStroke(member, id);
-      else member.pending.push(id);
+      else {
+        member.pending.push(id);
+        // Refused for a passing reason on a socket that stays joined: no join will come to resend
+        // it, so, as the web client, try again after a pause that grows while the refusals go on.
+        if (!err && member.connected) scheduleResend(member);
+      }
     });
+  };
+
+  const scheduleResend = (member) => {
+    if (member.resendTimer || stopping) return;
+    member.resendDelay = Math.min(10000, (member.resendDelay || 500) * 2);
+    member.resendTimer = setTimeout(() => {
+      member.resendTimer = null;
+      if (member.connected) for (const id of member.pending.splice(0)) sendStroke(member, id);
+    }, member.resendDelay * (0.75 + Math.random() / 2));
   };
 
   // Connect everyone: each room's first member first (it creates the board), then the rest.
@@ -782,7 +797,8 @@ async function runSoak(rawCfg, report) {
   cfg.rooms.forEach((room, r) => room.tokens.forEach((token, i) => {
     const member = { room: r, index: i, token, homeIndex: k % cfg.urls.length, urlIndex: k % cfg.urls.length,
       socket: null, connected: false, reconnecting: false, mark: 0, seen: new Set(), gapTimer: null,
-      rejoining: false, gapRejoinTimes: [], unacked: 0, epoch: null, pending: [] };
+      rejoining: false, gapRejoinTimes: [], unacked: 0, resendTimer: null, resendDelay: 0, epoch: null,
+      pending: [] };
     k++;
     members.push(member);
     rooms[r].members.push(member);
@@ -968,6 +984,7 @@ async function runSoak(rawCfg, report) {
   });
   for (const m of members) {
     clearTimeout(m.gapTimer);
+    clearTimeout(m.resendTimer);
     if (m.socket) m.socket.close();
   }
 }
