@@ -113,6 +113,9 @@ def test_hub_soak_delivers_every_acked_stroke_through_a_redis_restart_and_a_hub_
     assert lg["lost"] == 0 and delivered == lg["deliveries_expected"], summary
     assert lg["duplicates"] == 0 and lg["echoes"] == 0 and lg["unknown_events"] == 0, summary
     assert lg["delivery_ms"]["n"] == lg["delivered_live"], summary
-    assert {p["process"] for p in result["processes"]} >= {"hub0", "hub1", "hub1 (restarted)"}, summary
+    # The killed hub came back; on a busy machine its start-up may outlast the strokes, so it need not
+    # have been sampled under load.
+    assert result["faults"][3]["took_s"] is not None, summary
+    assert {p["process"] for p in result["processes"]} >= {"hub0", "hub1"}, summary
     assert all(p["rss_start_kb"] > 0 and p["fds_start"] > 0 for p in result["processes"]), summary
     assert result["verdict"]["ran"], summary
