@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from storage.redis.kv import RedisKV
 
 from hub.config import load_settings
 from hub.errors import ServiceUnavailable
 from storage.errors import as_unavailable
-from storage.redis.kv import RedisKV
 from storage.redis.pool import connect
 from tests.support.services import RedisHandle
 
