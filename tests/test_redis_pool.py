@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from storage.redis.kv import RedisKV
 
 from hub.config import load_settings
 from hub.errors import ServiceUnavailable
 from storage.errors import as_unavailable
 from storage.redis.pool import connect
+from storage.redis.presence import RedisPresence
 from tests.support.services import RedisHandle
 
 
@@ -81,10 +81,10 @@ async def test_a_pool_timeout_is_an_outage_not_a_driver_error(redis_service: Red
             await redis.get(f"{redis_prefix}:other")
         assert isinstance(as_unavailable(raw.value), ServiceUnavailable)  # the adapters' last resort: 503
         with pytest.raises(ServiceUnavailable):
-            await RedisKV(redis, redis_prefix).get("other")
+            await RedisPresence(redis, redis_prefix).entries("other")
         await admin.rpush(key, "x")
         assert await asyncio.wait_for(holder, timeout=10) == key
-        assert await RedisKV(redis, redis_prefix).get("other") is None  # the pool serves again
+        assert await RedisPresence(redis, redis_prefix).entries("other") == []  # the pool serves again
     finally:
         await redis.aclose()
         await admin.delete(key)
