@@ -16,7 +16,16 @@ import socketio
 from engineio import packet as eio_packet
 
 from hub.config import Settings
-from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
+from hub.errors import (
+    BadPayload,
+    HubError,
+    InternalError,
+    NotConnected,
+    RateLimited,
+    ServiceUnavailable,
+    Starting,
+    UnknownEvent,
+)
 from realtime.codec import JsonPacket, OrjsonCodec
 from realtime.direct import Writers, install, text_frame
 from realtime.engine import HubEngineServer
@@ -122,7 +131,7 @@ class RealtimeAdapter:
         hub = self._get_hub()
         service = getattr(hub, "whiteboard", None) if hub is not None else None
         if service is None:
-            raise ServiceUnavailable("The hub is starting.", code="starting")
+            raise Starting("The hub is starting.")
         if self._bound is not service:
             # The hub is built by the ASGI lifespan after this server exists; bind on first use.
             writers = getattr(self._sio, "writers", None)
@@ -167,7 +176,7 @@ class RealtimeAdapter:
             raise _refusal(exc) from None
         except Exception:
             log.exception("realtime connect failed")
-            self._count("connect", "internal")
+            self._count("connect", InternalError.code)
             raise _refusal(InternalError()) from None
         eio_sid = self._sio.manager.eio_sid_from_sid(sid, "/")
         self._conn_by_sid[sid] = conn.conn_id
@@ -204,11 +213,11 @@ class RealtimeAdapter:
         conn_id = self._conn_by_sid.get(sid)
         try:
             if conn_id is None:
-                raise ServiceUnavailable("The connection is not ready.", code="not_connected")
+                raise NotConnected("The connection is not ready.")
             if name == "unknown":
-                raise HubError("Unknown event.", code="unknown_event")
+                raise UnknownEvent("Unknown event.")
             if len(args) != 1:
-                raise HubError("An event carries exactly one payload object.", code="bad_payload")
+                raise BadPayload("An event carries exactly one payload object.")
             service = self._service()
             handler: Handler = getattr(service, "reauthenticate" if name == "auth" else name)
             ack = await handler(conn_id, args[0])
@@ -217,8 +226,8 @@ class RealtimeAdapter:
             return _error(exc)
         except Exception:
             log.exception("realtime handler failed", extra={"fields": {"event": name}})
-            self._count(name, "internal")
-            return {"ok": False, "error": {"code": "internal", "message": "Something went wrong on our side."}}
+            self._count(name, InternalError.code)
+            return _error(InternalError())
         self._count(name, "ok")
         return ack
 

@@ -17,7 +17,7 @@ from sanic.headers import parse_xforwarded
 from sanic.response import BaseHTTPResponse, empty
 
 from hub.config import Settings
-from hub.errors import Forbidden, PayloadTooLarge, RateLimited
+from hub.errors import OriginNotAllowed, PayloadTooLarge, RateLimited
 from rest.errors import error_response
 
 log = logging.getLogger("hub.access")
@@ -167,7 +167,7 @@ def install_middleware(app: Sanic) -> None:
         origin = request.headers.get("origin")
         if request.method == "OPTIONS" and request.headers.get("access-control-request-method"):
             if not origin or not origin_allowed(settings, origin):
-                return error_response(request, Forbidden("Origin not allowed.", code="origin_not_allowed"))
+                return error_response(request, OriginNotAllowed("Origin not allowed."))
             return empty(
                 status=204,
                 headers={

@@ -10,7 +10,7 @@ from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import html, raw
 
 import hub
-from hub.errors import NotFound, Unauthorized
+from hub.errors import MetricsTokenInvalid, NotFound
 from rest.jsonutil import json
 from rest.openapi import build_openapi, endpoint, render_docs
 
@@ -71,7 +71,7 @@ async def metrics(request: Request) -> HTTPResponse:
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             presented.strip().encode(), settings.metrics_token.encode()
         ):
-            raise Unauthorized("A valid metrics token is required.", code="metrics_token_invalid")
+            raise MetricsTokenInvalid("A valid metrics token is required.")
     m = request.app.ctx.metrics
     size, idle = hub_.db.pool_stats()
     m.db_pool_size.set(size)

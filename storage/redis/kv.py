@@ -26,7 +26,7 @@ def _translate() -> Iterator[None]:
     try:
         yield
     except (RedisError, OSError) as exc:
-        raise ServiceUnavailable("Redis is unavailable.", code="unavailable") from exc
+        raise ServiceUnavailable("Redis is unavailable.") from exc
 
 
 async def _retrying(_error: Exception) -> None:
