@@ -489,7 +489,7 @@ class SpaceExpired(Gone):
 
 
 class BinExpired(Gone):
-    """The bin's lifetime is over, or it was burnt after reading."""
+    """The bin's lifetime is over."""
 
     code = "bin_expired"
     default_message = "This bin has expired."
@@ -670,7 +670,7 @@ class DbTimeout(ServiceUnavailable):
 
 
 class DbBusy(ServiceUnavailable):
-    """A concurrent update (serialization failure or deadlock); the same request may be sent again."""
+    """A concurrent update made the database give up the statement (a serialization failure)."""
 
     code = "db_busy"
     default_message = "Concurrent update; retry."
