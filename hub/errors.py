@@ -637,8 +637,8 @@ class ServiceUnavailable(HubError):
     # Seconds a client should wait (the Retry-After header).
     retry_after: ClassVar[int] = 2
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": str(self.retry_after)})
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details, headers={"Retry-After": str(self.retry_after)})
 
 
 class Starting(ServiceUnavailable):
@@ -646,6 +646,13 @@ class Starting(ServiceUnavailable):
 
     code = "starting"
     default_message = "The hub is starting."
+
+
+class NotReady(ServiceUnavailable):
+    """`/readyz` when a backing service fails its check; `details` has each check's outcome."""
+
+    code = "not_ready"
+    default_message = "Not ready."
 
 
 class NotConnected(ServiceUnavailable):

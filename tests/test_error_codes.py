@@ -87,6 +87,10 @@ def test_no_module_passes_a_code_or_declares_an_error_class() -> None:
     assert offenders == [], "declare the code as a class in hub/errors.py and raise that:\n" + "\n".join(offenders)
 
 
+def _is_str(node: ast.expr | None, text: str) -> bool:
+    return isinstance(node, ast.Constant) and node.value == text
+
+
 def test_no_production_module_spells_a_code() -> None:
     declared = set(codes()) - NOT_ERROR_CODES
     offenders = []
@@ -94,6 +98,10 @@ def test_no_production_module_spells_a_code() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and node.value in declared:
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
+            if isinstance(node, ast.Dict):  # an error body built by hand: {"code": "...", ...}
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if _is_str(key, "code") and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {{'code': {value.value!r}}}")
     assert offenders == [], "use the error class (or its `.code`) from hub/errors.py:\n" + "\n".join(offenders)
 
 

@@ -10,7 +10,7 @@ from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import html, raw
 
 import hub
-from hub.errors import MetricsTokenInvalid, NotFound
+from hub.errors import MetricsTokenInvalid, NotFound, NotReady
 from rest.jsonutil import json
 from rest.openapi import build_openapi, endpoint, render_docs
 
@@ -48,8 +48,8 @@ async def readyz(request: Request) -> HTTPResponse:
     if ok:
         return json(body)
     rid = request.ctx.request_id
-    error = {"code": "not_ready", "message": "Not ready.", "details": checks, "request_id": rid}
-    return json({**body, "error": error}, status=503, headers={"Retry-After": "2"})
+    err = NotReady(details=checks)
+    return json({**body, "error": {**err.to_dict(), "request_id": rid}}, status=err.status, headers=err.headers)
 
 
 @endpoint(
