@@ -99,8 +99,6 @@ def reference_table() -> str:
     """The Markdown table printed by `hub config --reference` and kept in README.md."""
     lines = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
     for f in fields(Settings):
-        if f.name == "extra":
-            continue
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else default
         shown = f"`{shown}`" if shown not in ("", ()) else ""
@@ -119,8 +117,6 @@ def example_env() -> str:
         "# Empty DATABASE_URL, REDIS_URL and S3_* select the embedded mode.",
     ]
     for f in fields(Settings):
-        if f.name == "extra":
-            continue
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else default
         if isinstance(shown, bool):

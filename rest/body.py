@@ -23,6 +23,7 @@ from hub.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from rest import context
 
 M = TypeVar("M", bound=BaseModel)
 MAX_SAFE_NUMBER = 2**53
@@ -81,7 +82,7 @@ def validate(model: type[M], data: Any) -> M:
 
 def json_body(request: Request, model: type[M]) -> M:
     """Parse and validate the request's JSON body as `model`."""
-    settings = request.app.ctx.settings
+    settings = context.settings(request)
     content_type = (request.content_type or "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType()

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -123,7 +122,6 @@ async def client(hub_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("HUB_TESTING", "1")
     # Artifacts (screenshots, logs) of failing browser tests land here.
     Path("test-artifacts").mkdir(exist_ok=True)
     asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())

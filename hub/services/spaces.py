@@ -22,6 +22,7 @@ from hub.errors import (
     SpaceNotFound,
     ValidationFailed,
 )
+from hub.events import BusEvent, space_topic
 from hub.logs import log_event
 from hub.metrics import Metrics
 from hub.models import Principal, Role, SpaceAccess, Visibility
@@ -156,9 +157,9 @@ class SpaceService:
         if space is None:
             raise SpaceNotFound("No such space.")
         await self.bus.publish(
-            f"space:{space_id}",
+            space_topic(space_id),
             {
-                "type": "space_updated",
+                "type": BusEvent.SPACE_UPDATED,
                 "space_id": space_id,
                 "name": space.name,
                 "visibility": space.visibility,
@@ -171,7 +172,7 @@ class SpaceService:
         await self.access(principal, space_id, Role.OWNER)
         if await self.repo.delete(space_id):
             log_event("space_deleted", space_id=space_id, by=principal.user_id)
-            await self.bus.publish(f"space:{space_id}", {"type": "space_deleted", "space_id": space_id})
+            await self.bus.publish(space_topic(space_id), {"type": BusEvent.SPACE_DELETED, "space_id": space_id})
 
     async def join_by_link(self, principal: Principal, space_id: str) -> SpaceRecord:
         """Anyone holding a `link` space's id may join with its link role."""
@@ -190,9 +191,9 @@ class SpaceService:
 
     async def _member_joined(self, space_id: str, principal: Principal) -> None:
         await self.bus.publish(
-            f"space:{space_id}",
+            space_topic(space_id),
             {
-                "type": "member_joined",
+                "type": BusEvent.MEMBER_JOINED,
                 "space_id": space_id,
                 "user_id": principal.user_id,
                 "display_name": principal.display_name,
@@ -215,9 +216,9 @@ class SpaceService:
         if outcome == "last_owner":
             raise LastOwner("A space needs at least one owner.")
         await self.bus.publish(
-            f"space:{space_id}",
+            space_topic(space_id),
             {
-                "type": "member_role_changed",
+                "type": BusEvent.MEMBER_ROLE_CHANGED,
                 "space_id": space_id,
                 "user_id": user_id,
                 "role": role.value,
@@ -233,9 +234,9 @@ class SpaceService:
         if outcome == "last_owner":
             raise LastOwner("The last owner cannot leave; delete the space or add an owner.")
         await self.bus.publish(
-            f"space:{space_id}",
+            space_topic(space_id),
             {
-                "type": "member_removed",
+                "type": BusEvent.MEMBER_REMOVED,
                 "space_id": space_id,
                 "user_id": user_id,
             },
@@ -290,7 +291,7 @@ class SpaceService:
             for space_id, name in rows:
                 log_event("space_expired", space_id=space_id, name=name)
                 self.metrics.spaces_expired.inc()
-                await self.bus.publish(f"space:{space_id}", {"type": "space_expired", "space_id": space_id})
+                await self.bus.publish(space_topic(space_id), {"type": BusEvent.SPACE_EXPIRED, "space_id": space_id})
             purged += len(rows)
             if len(rows) < batch:
                 return purged

@@ -28,6 +28,8 @@ from hub.errors import (
     SignatureMismatch,
 )
 from hub.ports.files import ObjectInfo
+from rest import context
+from rest.context import hub
 from rest.openapi import endpoint
 from rest.ranges import ByteRange, parse_range
 from storage.blobs.local import CHUNK, LocalBlobStore
@@ -46,7 +48,7 @@ def streamed(handler: F) -> F:
 
 
 def _store(request: Request) -> LocalBlobStore:
-    store = getattr(request.app.ctx.hub, "blobs", None)
+    store = hub(request).blobs
     if not isinstance(store, LocalBlobStore):
         raise NotFound()
     return store
@@ -95,7 +97,7 @@ async def upload(request: Request) -> HTTPResponse:
             boundary = value.strip('"')
     if content_type.strip().lower() != "multipart/form-data" or not 0 < len(boundary) <= 70:
         raise MalformedRequest("Expected a multipart/form-data upload.")
-    settings = request.app.ctx.settings
+    settings = context.settings(request)
     declared = _declared_length(request)
     if declared is not None and declared > settings.file_max_bytes + _FORM_OVERHEAD:
         raise EntityTooLarge("The upload exceeds the maximum allowed size.")
