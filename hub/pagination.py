@@ -11,7 +11,7 @@ from typing import Generic, TypeVar
 
 import orjson
 
-from hub.errors import BadRequest
+from hub.errors import InvalidCursor
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ class Cursor:
             at, ident = orjson.loads(raw)
             return cls(datetime.fromisoformat(at), str(ident))
         except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-            raise BadRequest("The cursor is invalid.", code="invalid_cursor") from None
+            raise InvalidCursor("The cursor is invalid.") from None
 
 
 @dataclass(frozen=True, slots=True)

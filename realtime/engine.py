@@ -43,6 +43,17 @@ from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 
+from hub.errors import (
+    BadPayload,
+    BadRequest,
+    BadTransport,
+    HubError,
+    MethodNotAllowed,
+    OriginNotAllowed,
+    PayloadTooLarge,
+    SessionNotFound,
+    UnsupportedProtocol,
+)
 from realtime.fastpath import CLIENT_PACKET_TYPES, LeanQueue, Timers, Writers
 
 log = logging.getLogger(__name__)
@@ -56,34 +67,26 @@ _STATUS_LINES = {
 
 # The library's `_bad_request` messages, by prefix, as the hub's error codes. A session that exists
 # but cannot take this request answers exactly like one that does not exist.
-_SESSION_NOT_FOUND = (400, "session_not_found", "Unknown or expired realtime session.")
-_LIBRARY_ERRORS: tuple[tuple[str, tuple[int, str, str]], ...] = (
-    ("Invalid session", _SESSION_NOT_FOUND),
-    ("Not connected", _SESSION_NOT_FOUND),
-    ("Unexpected HTTP request", _SESSION_NOT_FOUND),
-    (
-        "The client is using an unsupported version",
-        (
-            400,
-            "unsupported_protocol",
-            "Only Engine.IO protocol 4 (Socket.IO clients 3 and later) is supported.",
-        ),
-    ),
-    ("Invalid transport", (400, "bad_transport", "Unsupported transport.")),
-    ("Invalid websocket upgrade", (400, "bad_transport", "A WebSocket transport needs a WebSocket upgrade.")),
+_LIBRARY_ERRORS: tuple[tuple[str, Callable[[], HubError]], ...] = (
+    ("Invalid session", SessionNotFound),
+    ("Not connected", SessionNotFound),
+    ("Unexpected HTTP request", SessionNotFound),
+    ("The client is using an unsupported version", UnsupportedProtocol),
+    ("Invalid transport", BadTransport),
+    ("Invalid websocket upgrade", lambda: BadTransport("A WebSocket transport needs a WebSocket upgrade.")),
 )
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_response(err: HubError) -> dict[str, Any]:
     """A response dict as python-engineio's router builds them, with the hub's JSON error body."""
     request_id = secrets.token_hex(12)
-    body = {"error": {"code": code, "message": message, "details": details or {}, "request_id": request_id}}
+    body = {"error": {**err.to_dict(), "request_id": request_id}}
     return {
-        "status": _STATUS_LINES.get(status, f"{status} ERROR"),
+        "status": _STATUS_LINES.get(err.status, f"{err.status} ERROR"),
         "headers": [("Content-Type", "application/json")],
         "response": orjson.dumps(body),
         "request_id": request_id,  # read by `_make_response`; the library ignores unknown keys
-        "code": code,
+        "code": err.code,
     }
 
 
@@ -122,7 +125,7 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
         if method not in ("GET", "POST", "OPTIONS"):
             # The library answers 405 too, but logs a warning for every such request.
             return await self._make_response(
-                error_response(405, "method_not_allowed", "This method is not allowed here."),
+                error_response(MethodNotAllowed()),
                 environ,
             )
         scope = environ.get("asgi.scope")
@@ -134,7 +137,7 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
             # `Upgrade: websocket` with `Connection: close` reaches us as plain HTTP; the library would
             # try to accept a WebSocket on it and the server would answer 500.
             return await self._make_response(
-                error_response(400, "bad_transport", "A WebSocket transport needs a WebSocket upgrade."),
+                error_response(BadTransport("A WebSocket transport needs a WebSocket upgrade.")),
                 environ,
             )
         if method == "POST":
@@ -157,12 +160,9 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
         length = environ.get("CONTENT_LENGTH")
         if length is not None and not (length.isascii() and length.isdigit()):  # "³".isdigit() is true
             await self._drop(socket, self.reason.TRANSPORT_ERROR)
-            return error_response(400, "bad_request", "Content-Length is not a number.")
+            return error_response(BadRequest("Content-Length is not a number."))
         too_large = error_response(
-            413,
-            "payload_too_large",
-            "The payload is over the message limit.",
-            {"limit_bytes": limit},
+            PayloadTooLarge("The payload is over the message limit.", details={"limit_bytes": limit})
         )
         if length is not None and int(length) > limit:
             # Refused before reading a byte of it; the session cannot continue without its packets.
@@ -176,14 +176,14 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
         if packets is None:
             log.debug("dropping a long-polling session after an undecodable payload")
             await self._drop(socket, self.reason.TRANSPORT_ERROR)
-            return error_response(400, "bad_payload", "The payload is not a valid Engine.IO payload.")
+            return error_response(BadPayload("The payload is not a valid Engine.IO payload."))
         try:
             for pkt in packets:
                 if pkt.packet_type != eio_packet.NOOP:
                     await socket.receive(pkt)
         except eio_exceptions.EngineIOError:
             await self._drop(socket, self.reason.TRANSPORT_ERROR)
-            return error_response(400, "bad_payload", "The payload is not a valid Engine.IO payload.")
+            return error_response(BadPayload("The payload is not a valid Engine.IO payload."))
         if socket.closed:  # it sent CLOSE
             self._release_polls(socket)
             if self.sockets.get(sid) is socket:
@@ -212,15 +212,15 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
         return allowed is None or origin in allowed
 
     def _bad_request(self, message: str | None = None) -> dict[str, Any]:
-        for prefix, (status, code, text) in _LIBRARY_ERRORS:
+        for prefix, error in _LIBRARY_ERRORS:
             if message and message.startswith(prefix):
-                return error_response(status, code, text)
+                return error_response(error())
         if message and message.endswith("is not an accepted origin."):
-            return error_response(403, "origin_not_allowed", "Origin not allowed.")
-        return error_response(400, "bad_request", "The request could not be processed.")
+            return error_response(OriginNotAllowed())
+        return error_response(BadRequest())
 
     def _method_not_found(self) -> dict[str, Any]:
-        return error_response(405, "method_not_allowed", "This method is not allowed here.")
+        return error_response(MethodNotAllowed())
 
     async def _make_response(self, response_dict: dict[str, Any], environ: dict[str, Any]) -> Any:
         scope = environ.get("asgi.scope")
@@ -228,7 +228,7 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
             if not response_dict["status"].startswith("200 "):
                 # A refused WebSocket handshake: the close reason is the error code (a WebSocket
                 # close reason holds at most 123 bytes; the JSON body would not fit).
-                response_dict = {**response_dict, "response": str(response_dict.get("code", "bad_request")).encode()}
+                response_dict = {**response_dict, "response": str(response_dict.get("code", BadRequest.code)).encode()}
             return await super()._make_response(response_dict, environ)
         request_id = response_dict.get("request_id") or secrets.token_hex(12)
         headers = [*response_dict["headers"], *self.response_headers, ("X-Request-ID", request_id)]

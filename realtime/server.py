@@ -16,7 +16,16 @@ import socketio
 from engineio import packet as eio_packet
 
 from hub.config import Settings
-from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
+from hub.errors import (
+    BadPayload,
+    HubError,
+    InternalError,
+    NotConnected,
+    RateLimited,
+    ServiceUnavailable,
+    Starting,
+    UnknownEvent,
+)
 from hub.events import ClientEvent, ServerEvent
 from hub.runtime import Hub
 from hub.security import origin_allowed, scope_client_address, security_headers
@@ -144,7 +153,7 @@ class RealtimeAdapter:
     def _running(self) -> Hub:
         hub = self._get_hub()
         if hub is None:
-            raise ServiceUnavailable("The hub is starting.", code="starting")
+            raise Starting("The hub is starting.")
         return hub
 
     def _service(self) -> WhiteboardService:
@@ -195,7 +204,7 @@ class RealtimeAdapter:
             raise _refusal(exc) from None
         except Exception:
             log.exception("realtime connect failed")
-            self._count("connect", "internal")
+            self._count("connect", InternalError.code)
             raise _refusal(InternalError()) from None
         eio_sid = self._sio.manager.eio_sid_from_sid(sid, "/")
         self._conn_by_sid[sid] = conn.conn_id
@@ -229,11 +238,11 @@ class RealtimeAdapter:
         conn_id = self._conn_by_sid.get(sid)
         try:
             if conn_id is None:
-                raise ServiceUnavailable("The connection is not ready.", code="not_connected")
+                raise NotConnected("The connection is not ready.")
             if name == "unknown":
-                raise HubError("Unknown event.", code="unknown_event")
+                raise UnknownEvent("Unknown event.")
             if len(args) != 1:
-                raise HubError("An event carries exactly one payload object.", code="bad_payload")
+                raise BadPayload("An event carries exactly one payload object.")
             self._service()  # binds `_handlers` to the hub's whiteboard on first use
             ack = await self._handlers[name](conn_id, args[0])
         except HubError as exc:
@@ -241,8 +250,8 @@ class RealtimeAdapter:
             return _error(exc)
         except Exception:
             log.exception("realtime handler failed", extra={"fields": {"event": name}})
-            self._count(name, "internal")
-            return {"ok": False, "error": {"code": "internal", "message": "Something went wrong on our side."}}
+            self._count(name, InternalError.code)
+            return _error(InternalError())
         self._count(name, "ok")
         return ack
 

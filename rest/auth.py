@@ -6,7 +6,7 @@ import re
 
 from sanic import Request
 
-from hub.errors import RateLimited, Unauthorized
+from hub.errors import RateLimited, TokenInvalid, TokenMissing
 from hub.models import Principal
 from rest.context import hub
 from rest.middleware import client_address
@@ -24,7 +24,7 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token:
         return None
     if not _B64TOKEN.fullmatch(token):
-        raise Unauthorized("The token is malformed.", code="token_invalid")
+        raise TokenInvalid("The token is malformed.")
     return token
 
 
@@ -35,7 +35,7 @@ async def authenticate(request: Request) -> Principal:
         return cached
     token = bearer_token(request)
     if token is None:
-        raise Unauthorized("A bearer token is required.", code="token_missing")
+        raise TokenMissing("A bearer token is required.")
     principal = await hub(request).identity.authenticate(token)
     request.ctx.principal = principal
     return principal

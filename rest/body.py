@@ -14,7 +14,15 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from sanic import Request
 
-from hub.errors import BadRequest, InvalidJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from hub.errors import (
+    InvalidJson,
+    JsonTooDeep,
+    NulByte,
+    NumberOutOfRange,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from rest import context
 
 M = TypeVar("M", bound=BaseModel)
@@ -27,20 +35,20 @@ def _check_tree(value: Any, max_depth: int) -> None:
         node, depth = stack.pop()
         if isinstance(node, dict):
             if depth > max_depth:
-                raise BadRequest("The JSON body is nested too deeply.", code="json_too_deep")
+                raise JsonTooDeep("The JSON body is nested too deeply.")
             for key, child in node.items():
                 if "\x00" in key:
-                    raise BadRequest("NUL characters are not allowed.", code="nul_byte")
+                    raise NulByte("NUL characters are not allowed.")
                 stack.append((child, depth + 1))
         elif isinstance(node, list):
             if depth > max_depth:
-                raise BadRequest("The JSON body is nested too deeply.", code="json_too_deep")
+                raise JsonTooDeep("The JSON body is nested too deeply.")
             stack.extend((child, depth + 1) for child in node)
         elif isinstance(node, str):
             if "\x00" in node:
-                raise BadRequest("NUL characters are not allowed.", code="nul_byte")
+                raise NulByte("NUL characters are not allowed.")
         elif isinstance(node, int | float) and not isinstance(node, bool) and abs(node) > MAX_SAFE_NUMBER:
-            raise BadRequest("A number is out of range.", code="number_out_of_range")
+            raise NumberOutOfRange("A number is out of range.")
 
 
 def loads_checked(raw: bytes, max_depth: int) -> Any:
@@ -49,9 +57,9 @@ def loads_checked(raw: bytes, max_depth: int) -> Any:
     except orjson.JSONDecodeError as exc:
         message = str(exc)
         if "depth" in message or "recursion" in message:
-            raise BadRequest("The JSON body is nested too deeply.", code="json_too_deep") from None
+            raise JsonTooDeep("The JSON body is nested too deeply.") from None
         if "infinity" in message:
-            raise BadRequest("A number is out of range.", code="number_out_of_range") from None
+            raise NumberOutOfRange("A number is out of range.") from None
         raise InvalidJson(details={"reason": message.split(":")[0][:200]}) from None
     _check_tree(value, max_depth)
     return value
@@ -92,6 +100,6 @@ def query(request: Request, model: type[M]) -> M:
     for key, values in request.args.items():
         value = values[-1]
         if "\x00" in key or "\x00" in value:
-            raise BadRequest("NUL characters are not allowed.", code="nul_byte")
+            raise NulByte("NUL characters are not allowed.")
         data[key] = value
     return validate(model, data)

@@ -12,7 +12,7 @@ from typing import Any
 from sanic import Request, Sanic
 
 from hub.config import Settings
-from hub.errors import ServiceUnavailable
+from hub.errors import Starting
 from hub.metrics import Metrics
 from hub.runtime import Hub
 
@@ -40,7 +40,7 @@ def hub(request: Request) -> Hub:
     """The running hub. Requests are served between start and stop, when there always is one."""
     running = app_context(request.app).hub
     if running is None:
-        raise ServiceUnavailable("The hub is starting.", code="starting")
+        raise Starting("The hub is starting.")
     return running
 
 

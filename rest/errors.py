@@ -9,15 +9,16 @@ from sanic import exceptions as sanic_exc
 from sanic.response import json as json_response
 
 from hub.errors import (
-    BadRequest,
     HubError,
     InternalError,
+    MalformedRequest,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     RateLimited,
     ServiceUnavailable,
     UnsupportedMediaType,
+    client_error,
 )
 from rest.context import app_context
 from rest.jsonutil import dumps
@@ -38,7 +39,7 @@ def _from_sanic(exc: sanic_exc.SanicException) -> HubError:
     if isinstance(exc, sanic_exc.PayloadTooLarge):
         return PayloadTooLarge()
     if isinstance(exc, sanic_exc.HeaderExpectationFailed | sanic_exc.BadRequest):
-        return BadRequest("The request is malformed.", code="malformed_request")
+        return MalformedRequest("The request is malformed.")
     if isinstance(exc, sanic_exc.ServiceUnavailable):
         return ServiceUnavailable()
     if exc.status_code == 415:
@@ -46,9 +47,7 @@ def _from_sanic(exc: sanic_exc.SanicException) -> HubError:
     if exc.status_code == 429:
         return RateLimited(1)
     if 400 <= exc.status_code < 500:
-        generic = BadRequest("The request could not be processed.", code="bad_request")
-        generic.status = exc.status_code  # type: ignore[misc]
-        return generic
+        return client_error(exc.status_code)("The request could not be processed.")
     return InternalError()
 
 

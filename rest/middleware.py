@@ -11,7 +11,7 @@ from sanic import HTTPResponse, Request, Sanic
 from sanic.response import BaseHTTPResponse, empty
 
 from hub import security
-from hub.errors import Forbidden, PayloadTooLarge, RateLimited
+from hub.errors import OriginNotAllowed, PayloadTooLarge, RateLimited
 from hub.security import origin_allowed, security_headers
 from rest import context
 from rest.errors import error_response
@@ -59,7 +59,7 @@ def install_middleware(app: Sanic) -> None:
         origin = request.headers.get("origin")
         if request.method == "OPTIONS" and request.headers.get("access-control-request-method"):
             if not origin or not origin_allowed(settings, origin):
-                return error_response(request, Forbidden("Origin not allowed.", code="origin_not_allowed"))
+                return error_response(request, OriginNotAllowed("Origin not allowed."))
             return empty(
                 status=204,
                 headers={

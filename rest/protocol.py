@@ -16,7 +16,7 @@ import secrets
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from hub.errors import BadRequest
+from hub.errors import MalformedRequest
 from hub.security import BASE_SECURITY_HEADERS, ERROR_ONLY_CSP
 from rest.jsonutil import dumps
 
@@ -32,7 +32,7 @@ _HEADERS = [
 
 
 def malformed_body(request_id: str) -> bytes:
-    err = BadRequest("The request is malformed.", code="malformed_request")
+    err = MalformedRequest("The request is malformed.")
     return dumps({"error": {**err.to_dict(), "request_id": request_id}}).encode()
 
 

@@ -1,4 +1,4 @@
-"""The README's configuration reference is generated from the settings and kept in sync."""
+"""The generated references (settings in the README, error codes in docs/errors.md) are kept in sync."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hub.config import Settings
 from hub.config_docs import SETTING_DOCS, reference_table
+from hub.errors_docs import errors_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +20,13 @@ def test_every_setting_is_documented() -> None:
 def test_readme_reference_is_current() -> None:
     readme = (ROOT / "README.md").read_text()
     assert reference_table() in readme, "regenerate the README table with `hub config --reference`"
+
+
+def test_error_code_reference_is_current() -> None:
+    doc = (ROOT / "docs" / "errors.md").read_text()
+    assert doc == errors_reference(), "regenerate it: `hub errors --reference > docs/errors.md`"
+    assert "(docs/errors.md)" in (ROOT / "README.md").read_text()
+    assert "(errors.md)" in (ROOT / "docs" / "realtime.md").read_text()
 
 
 def test_quick_start_commands() -> None:

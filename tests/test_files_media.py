@@ -16,7 +16,7 @@ from PIL import Image
 from redis.asyncio import Redis
 
 from hub.config import Settings
-from hub.errors import ServiceUnavailable
+from hub.errors import QueueUnavailable
 from hub.ports.files import JobQueue
 from storage.memory.jobs import MemoryJobQueue
 from storage.redis.jobs import RedisJobQueue
@@ -162,7 +162,7 @@ class FlakyQueue:
     async def enqueue(self, job_id: str, kind: str, payload: dict[str, Any]) -> bool:
         if self.failures > 0:
             self.failures -= 1
-            raise ServiceUnavailable("The job queue is unavailable.", code="queue_unavailable")
+            raise QueueUnavailable("The job queue is unavailable.")
         return await self.inner.enqueue(job_id, kind, payload)
 
     def __getattr__(self, name: str) -> Any:

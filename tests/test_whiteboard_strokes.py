@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from hub.errors import ServiceUnavailable
+from hub.errors import ServiceUnavailable, SpaceNotFound
 from hub.ports.whiteboard import PendingStroke, Stroke
 from storage.postgres.db import PostgresDatabase
 from storage.postgres.strokes import PostgresStrokeStore
@@ -42,6 +42,17 @@ async def test_many_concurrent_first_joins_of_a_new_board_all_succeed(db: Postgr
         assert {p.epoch for p in positions} == {positions[0].epoch}
         assert {p.seq for p in positions} == {0}
         assert await db.fetchval("SELECT count(*) FROM whiteboards WHERE space_id = $1", space) == 1
+
+
+async def test_a_missing_space_is_space_not_found_as_on_rest(db: PostgresDatabase) -> None:
+    # The whiteboard answered a missing space with the generic `not_found` where REST says
+    # `space_not_found`; one condition has one code.
+    store = PostgresStrokeStore(db)
+    with pytest.raises(SpaceNotFound) as position:
+        await store.position(uuid.uuid4().hex)
+    with pytest.raises(SpaceNotFound) as snapshot:
+        await store.snapshot(uuid.uuid4().hex)
+    assert position.value.code == snapshot.value.code == "space_not_found"
 
 
 def pending(space: str, author: str, stroke_id: str | None = None) -> PendingStroke:

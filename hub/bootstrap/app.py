@@ -215,9 +215,9 @@ class _RedisPing:
         self._redis = redis
 
     async def check(self) -> None:
-        from hub.errors import ServiceUnavailable
+        from hub.errors import RedisUnavailable
 
         try:
             await self._redis.ping()
         except Exception as exc:
-            raise ServiceUnavailable("Redis is unreachable.", code="redis_unavailable") from exc
+            raise RedisUnavailable("Redis is unreachable.") from exc

@@ -1,4 +1,4 @@
-"""`hub` command line: serve, migrate, config, demo, worker."""
+"""`hub` command line: serve, migrate, config, errors, demo, worker."""
 
 from __future__ import annotations
 
@@ -195,6 +195,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_errors(args: argparse.Namespace) -> int:
+    from hub.errors_docs import errors_reference
+
+    if args.reference:
+        sys.stdout.write(errors_reference())
+        return 0
+    from hub.errors import codes
+
+    for code, cls in codes().items():
+        print(f"{cls.status} {code}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Realtime collaboration hub.")
     parser.add_argument("--config", help="TOML configuration file (also HUB_CONFIG)")
@@ -214,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--reference", action="store_true", help="print the settings reference (Markdown)")
     config.add_argument("--env-example", action="store_true", help="print every environment variable at its default")
     config.set_defaults(func=cmd_config)
+    errors = sub.add_parser("errors", help="list every error code and its HTTP status")
+    errors.add_argument("--reference", action="store_true", help="print the error code reference (Markdown)")
+    errors.set_defaults(func=cmd_errors)
     sub.add_parser("worker", help="process media jobs (scaled mode: Redis and PostgreSQL)").set_defaults(
         func=cmd_worker
     )

@@ -7,7 +7,13 @@ import logging
 import re
 from datetime import timedelta
 
-from hub.errors import Conflict, Gone, NotFound, ValidationFailed
+from hub.errors import (
+    BinExpired,
+    BinNotFound,
+    RevisionNotFound,
+    ValidationFailed,
+    VersionConflict,
+)
 from hub.events import BusEvent, space_topic
 from hub.models import Principal, Role
 from hub.pagination import Cursor, Page, page_of
@@ -90,9 +96,9 @@ class BinService:
     async def _live(self, space_id: str, bin_id: str) -> BinRecord:
         record = await self.repo.get(space_id, bin_id) if len(bin_id) <= 64 else None
         if record is None:
-            raise NotFound("No such bin.", code="bin_not_found")
+            raise BinNotFound("No such bin.")
         if record.expires_at is not None and record.expires_at <= now():
-            raise Gone("This bin has expired.", code="bin_expired")
+            raise BinExpired("This bin has expired.")
         return record
 
     async def read(self, principal: Principal, space_id: str, bin_id: str) -> tuple[BinRecord, bool]:
@@ -102,7 +108,7 @@ class BinService:
         if record.burn_after_reading and record.created_by != principal.user_id:
             burned = await self.repo.burn(space_id, bin_id)
             if burned is None:  # someone else read it first
-                raise NotFound("No such bin.", code="bin_not_found")
+                raise BinNotFound("No such bin.")
             await self._publish(BusEvent.BIN_DELETED, burned, principal.user_id)
             return burned, True
         return record, False
@@ -139,9 +145,8 @@ class BinService:
             record = await self.repo.update(space_id, bin_id, expected_version, fields, principal.user_id)
         if record is None:
             current = await self._live(space_id, bin_id)
-            raise Conflict(
+            raise VersionConflict(
                 "The bin changed since you loaded it.",
-                code="version_conflict",
                 details={"current_version": current.version, "your_version": expected_version},
             )
         await self._publish(BusEvent.BIN_UPDATED, record, principal.user_id)
@@ -172,7 +177,7 @@ class BinService:
         await self._live(space_id, bin_id)
         record = await self.repo.revision(bin_id, version)
         if record is None:
-            raise NotFound("No such revision.", code="revision_not_found")
+            raise RevisionNotFound("No such revision.")
         return record
 
     async def sweep_forever(self, interval: float) -> None:

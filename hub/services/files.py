@@ -28,7 +28,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.config import Settings
-from hub.errors import Conflict, Gone, HubError, NotFound, PayloadTooLarge, ValidationFailed
+from hub.errors import (
+    DownloadLimitReached,
+    FileExpired,
+    FileNotFound,
+    FileNotReady,
+    FileTooLarge,
+    HubError,
+    NotFound,
+    NotMultipart,
+    NotPending,
+    QuotaExceeded,
+    UploadIncomplete,
+    UploadMismatch,
+    ValidationFailed,
+    VariantNotFound,
+)
 from hub.events import BusEvent, space_topic
 from hub.logs import log_event
 from hub.metrics import Metrics
@@ -56,20 +71,8 @@ MEDIA_REQUEUE_GRACE = 60.0
 MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
-class UploadMismatch(HubError):
-    status = 422
-    code = "upload_mismatch"
-    default_message = "The uploaded object does not match what was declared; it was deleted."
-
-
-class QuotaExceeded(HubError):
-    status = 413
-    code = "quota_exceeded"
-    default_message = "The space's storage quota would be exceeded."
-
-
 def _no_such_file() -> NotFound:
-    return NotFound("No such file.", code="file_not_found")
+    return FileNotFound("No such file.")
 
 
 def now() -> datetime:
@@ -190,9 +193,8 @@ class FileService:
         """(part size, part count) of a new multipart upload: the configured part size, larger when the
         file would need more than MAX_PARTS parts."""
         if size > MAX_MULTIPART_BYTES:
-            raise PayloadTooLarge(
+            raise FileTooLarge(
                 "The file is larger than a multipart upload can be.",
-                code="file_too_large",
                 details={"max_bytes": MAX_MULTIPART_BYTES},
             )
         part_size = max(self.settings.multipart_part_bytes, math.ceil(size / MAX_PARTS))
@@ -225,9 +227,7 @@ class FileService:
         if req.size < 0:
             raise ValidationFailed({"size": "must not be negative"})
         if req.size > s.file_max_bytes:
-            raise PayloadTooLarge(
-                "The file is larger than allowed.", code="file_too_large", details={"max_bytes": s.file_max_bytes}
-            )
+            raise FileTooLarge("The file is larger than allowed.", details={"max_bytes": s.file_max_bytes})
         sha256 = check_sha256(req.sha256)
         expires_at = None
         if req.expires_in is not None:
@@ -278,7 +278,7 @@ class FileService:
     async def presign_parts(self, principal: Principal, file_id: str, numbers: list[int]) -> list[PresignedUpload]:
         record = await self._file(principal, file_id, Role.EDITOR)
         if record.status != "pending" or record.multipart_upload_id is None:
-            raise Conflict("This file is not a multipart upload in progress.", code="not_multipart")
+            raise NotMultipart("This file is not a multipart upload in progress.")
         part_size, count = self._plan_of(record)
         bad = [n for n in numbers if not 1 <= n <= count]
         if bad or not numbers:
@@ -304,7 +304,7 @@ class FileService:
     async def list_parts(self, principal: Principal, file_id: str) -> UploadedParts:
         record = await self._file(principal, file_id, Role.EDITOR)
         if record.status != "pending" or record.multipart_upload_id is None:
-            raise Conflict("This file is not a multipart upload in progress.", code="not_multipart")
+            raise NotMultipart("This file is not a multipart upload in progress.")
         part_size, count = self._plan_of(record)
         parts = await self.store.list_parts(record.object_key, record.multipart_upload_id)
         return UploadedParts(part_size, count, parts)
@@ -328,9 +328,8 @@ class FileService:
         parts = {p.number: p for p in await self.store.list_parts(record.object_key, record.multipart_upload_id)}
         missing = [n for n in range(1, count + 1) if n not in parts]
         if missing:
-            raise Conflict(
+            raise UploadIncomplete(
                 "Some parts have not been uploaded yet.",
-                code="upload_incomplete",
                 details={"missing_parts": missing[:100]},
             )
         # The part URLs admit only the planned sizes, but a store that does not check them (or a part sent
@@ -358,11 +357,11 @@ class FileService:
             await self._complete_multipart(record)
         info = await self.store.head(record.object_key)
         if info is None:
-            raise Conflict("The object has not been uploaded yet.", code="upload_incomplete")
+            raise UploadIncomplete("The object has not been uploaded yet.")
         if info.size != record.size:
             raise await self._reject(record, "size", expected=record.size, actual=info.size)
         if info.size > self.settings.file_max_bytes:
-            raise await self._reject(record, "file_too_large", max_bytes=self.settings.file_max_bytes)
+            raise await self._reject(record, FileTooLarge.code, max_bytes=self.settings.file_max_bytes)
         if info.content_type.lower() != record.content_type:
             raise await self._reject(record, "content_type", expected=record.content_type)
         if record.sha256 is not None:
@@ -408,7 +407,7 @@ class FileService:
     async def abort(self, principal: Principal, file_id: str) -> None:
         record = await self._file(principal, file_id, Role.EDITOR)
         if record.status != "pending":
-            raise Conflict("Only an upload in progress can be aborted.", code="not_pending")
+            raise NotPending("Only an upload in progress can be aborted.")
         await self.delete(principal, file_id)
 
     # --- read and manage ---------------------------------------------------------------------------
@@ -455,19 +454,19 @@ class FileService:
     ) -> Download:
         record = await self._file(principal, file_id, Role.VIEWER)
         if record.status != "ready":
-            raise Conflict("The file has not finished uploading.", code="file_not_ready")
+            raise FileNotReady("The file has not finished uploading.")
         if record.expires_at is not None and record.expires_at <= now():
-            raise Gone("This file has expired.", code="file_expired")
+            raise FileExpired("This file has expired.")
         key, content_type, filename = record.object_key, record.content_type, record.filename
         if variant is not None:
             found = record.variants.get(variant)
             if not isinstance(found, dict) or "key" not in found:
-                raise NotFound("No such variant.", code="variant_not_found")
+                raise VariantNotFound("No such variant.")
             key, content_type = str(found["key"]), str(found["content_type"])
             stem = filename.rsplit(".", 1)[0] if "." in filename else filename
             filename = f"{stem}.{variant}.webp"
         elif not await self.repo.count_download(file_id):
-            raise Gone("This file has reached its maximum number of downloads.", code="download_limit_reached")
+            raise DownloadLimitReached("This file has reached its maximum number of downloads.")
         kind = disposition_kind(content_type, attachment)
         ttl = self.settings.download_url_ttl
         url = await self._timed(

@@ -25,7 +25,14 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from hub.errors import Conflict, Unauthorized, ValidationFailed
+from hub.errors import (
+    AlreadyRegistered,
+    InvalidCredentials,
+    TokenReused,
+    TokenRevoked,
+    UsernameTaken,
+    ValidationFailed,
+)
 from hub.events import BusEvent, user_topic
 from hub.logs import log_event
 from hub.models import Principal
@@ -202,13 +209,13 @@ class IdentityService:
         check_password(password)
         name = clean_display_name(display_name)
         if await self.users.by_username(username) is not None:
-            raise Conflict("That username is taken.", code="username_taken")
+            raise UsernameTaken("That username is taken.")
         password_hash = await self._hash(password)
         if guest is not None and guest.is_guest:
             # A guest keeps its id, and so its spaces, when it registers.
             user = await self.users.upgrade_guest(guest.user_id, username=username, password_hash=password_hash)
             if user is None:
-                raise Conflict("This account is already registered.", code="already_registered")
+                raise AlreadyRegistered("This account is already registered.")
             if name != user.display_name:
                 user = await self.users.set_display_name(user.id, name) or user
         else:
@@ -230,7 +237,7 @@ class IdentityService:
         stored = user.password_hash if user is not None and user.password_hash else self._dummy_hash
         ok = await self._verify(stored, password)
         if user is None or not user.password_hash or not ok:
-            raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+            raise InvalidCredentials("Wrong username or password.")
         if self.hasher.check_needs_rehash(user.password_hash):
             await self.users.set_password_hash(user.id, await self._hash(password))
         return await self._issue(user)
@@ -242,12 +249,12 @@ class IdentityService:
             # A rotated token came back: someone holds a copy. Cut off the whole login, access tokens too.
             await self._end_session(claims.sub, claims.sid)
             log_event("refresh_reuse_detected", user_id=claims.sub, family=claims.sid)
-            raise Unauthorized("This refresh token was already used; the session is revoked.", code="token_reused")
+            raise TokenReused("This refresh token was already used; the session is revoked.")
         if outcome != "ok":
-            raise Unauthorized("The refresh token is not recognised.", code="token_revoked")
+            raise TokenRevoked("The refresh token is not recognised.")
         user = await self.users.by_id(claims.sub)
         if user is None or _issued_ms(claims.extra, claims.iat) <= int(user.tokens_not_before.timestamp() * 1000):
-            raise Unauthorized("The session was revoked.", code="token_revoked")
+            raise TokenRevoked("The session was revoked.")
         return await self._issue(user, family_id=claims.sid)
 
     # --- verification and revocation -----------------------------------------------------------
@@ -262,11 +269,11 @@ class IdentityService:
             state = await self.revocations.state(claims.sub, claims.sid)
             self.cache.put(claims.sub, claims.sid, state, generation)
         if not state.user_exists:
-            raise Unauthorized("The account no longer exists.", code="token_revoked")
+            raise TokenRevoked("The account no longer exists.")
         if state.session_revoked:
-            raise Unauthorized("The session was revoked.", code="token_revoked")
+            raise TokenRevoked("The session was revoked.")
         if _issued_ms(claims.extra, claims.iat) <= state.not_before_ms:
-            raise Unauthorized("The token was revoked.", code="token_revoked")
+            raise TokenRevoked("The token was revoked.")
         return Principal(
             user_id=claims.sub,
             display_name=str(claims.extra.get("name", "")),
@@ -324,13 +331,13 @@ class IdentityService:
     async def me(self, principal: Principal) -> UserRecord:
         user = await self.users.by_id(principal.user_id)
         if user is None:
-            raise Unauthorized("The account no longer exists.", code="token_revoked")
+            raise TokenRevoked("The account no longer exists.")
         return user
 
     async def rename(self, principal: Principal, display_name: str) -> UserRecord:
         user = await self.users.set_display_name(principal.user_id, clean_display_name(display_name))
         if user is None:
-            raise Unauthorized("The account no longer exists.", code="token_revoked")
+            raise TokenRevoked("The account no longer exists.")
         return user
 
 

@@ -17,9 +17,9 @@ from typing import TypeVar
 
 from hub.errors import (
     AccountRequired,
-    BadRequest,
     FollowLimit,
     FollowRequestNotFound,
+    InvalidCursor,
     NotYourProfile,
     RateLimited,
     SelfRelationship,
@@ -80,7 +80,7 @@ class PageRequest:
 def _position(token: str | None) -> Cursor | None:
     cursor = Cursor.decode(token)
     if cursor is not None and _uuid(cursor.id) is None:
-        raise BadRequest("The cursor is invalid.", code="invalid_cursor")
+        raise InvalidCursor("The cursor is invalid.")
     return cursor
 
 

@@ -13,7 +13,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from hub.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
+from hub.errors import (
+    InviteNotFound,
+    LastOwner,
+    MemberNotFound,
+    RoleRequired,
+    SpaceExpired,
+    SpaceNotFound,
+    ValidationFailed,
+)
 from hub.events import BusEvent, space_topic
 from hub.logs import log_event
 from hub.metrics import Metrics
@@ -81,17 +89,16 @@ class SpaceService:
     async def _member_space(self, principal: Principal, space_id: str, need: Role) -> tuple[SpaceRecord, Role]:
         # One membership query answers both the check and the record (`get` used to run it twice).
         if not space_id or len(space_id) > 64:
-            raise NotFound("No such space.", code="space_not_found")
+            raise SpaceNotFound("No such space.")
         space = await self.repo.for_member(space_id, principal.user_id)
         if space is None or space.role is None:
-            raise NotFound("No such space.", code="space_not_found")
+            raise SpaceNotFound("No such space.")
         if space.expires_at <= now():
-            raise Gone("This space has expired.", code="space_expired")
+            raise SpaceExpired("This space has expired.")
         role = Role(space.role)
         if not role.allows(need):
-            raise Forbidden(
+            raise RoleRequired(
                 f"This needs the {need.value} role.",
-                code="role_required",
                 details={"role": role.value, "needed": need.value},
             )
         return space, role
@@ -148,7 +155,7 @@ class SpaceService:
             fields["expires_at"] = self._ttl(ttl_seconds)
         space = await self.repo.update(space_id, fields)
         if space is None:
-            raise NotFound("No such space.", code="space_not_found")
+            raise SpaceNotFound("No such space.")
         await self.bus.publish(
             space_topic(space_id),
             {
@@ -171,12 +178,12 @@ class SpaceService:
         """Anyone holding a `link` space's id may join with its link role."""
         space = await self.repo.get(space_id) if 0 < len(space_id) <= 64 else None
         if space is None:
-            raise NotFound("No such space.", code="space_not_found")
+            raise SpaceNotFound("No such space.")
         member = await self.repo.for_member(space_id, principal.user_id)
         if member is None and space.visibility != Visibility.LINK.value:
-            raise NotFound("No such space.", code="space_not_found")
+            raise SpaceNotFound("No such space.")
         if space.expires_at <= now():
-            raise Gone("This space has expired.", code="space_expired")
+            raise SpaceExpired("This space has expired.")
         if member is None:
             await self.repo.add_member(space_id, principal.user_id, space.link_role)
             await self._member_joined(space_id, principal)
@@ -205,9 +212,9 @@ class SpaceService:
         await self.access(principal, space_id, Role.OWNER)
         outcome = await self.repo.set_role(space_id, user_id, role.value)
         if outcome == "missing":
-            raise NotFound("No such member.", code="member_not_found")
+            raise MemberNotFound("No such member.")
         if outcome == "last_owner":
-            raise Conflict("A space needs at least one owner.", code="last_owner")
+            raise LastOwner("A space needs at least one owner.")
         await self.bus.publish(
             space_topic(space_id),
             {
@@ -223,9 +230,9 @@ class SpaceService:
         await self.access(principal, space_id, need)
         outcome = await self.repo.remove_member(space_id, user_id)
         if outcome == "missing":
-            raise NotFound("No such member.", code="member_not_found")
+            raise MemberNotFound("No such member.")
         if outcome == "last_owner":
-            raise Conflict("The last owner cannot leave; delete the space or add an owner.", code="last_owner")
+            raise LastOwner("The last owner cannot leave; delete the space or add an owner.")
         await self.bus.publish(
             space_topic(space_id),
             {
@@ -263,14 +270,14 @@ class SpaceService:
     async def revoke_invite(self, principal: Principal, space_id: str, invite_id: str) -> None:
         await self.access(principal, space_id, Role.OWNER)
         if not await self.repo.revoke_invite(space_id, invite_id):
-            raise NotFound("No such invite.", code="invite_not_found")
+            raise InviteNotFound("No such invite.")
 
     async def redeem(self, principal: Principal, token: str) -> SpaceRecord:
         if not token or len(token) > 200:
-            raise NotFound("This invite is not valid.", code="invite_not_found")
+            raise InviteNotFound("This invite is not valid.")
         redeemed = await self.repo.redeem_invite(hash_token(token), principal.user_id)
         if redeemed is None:
-            raise NotFound("This invite is not valid, used up or expired.", code="invite_not_found")
+            raise InviteNotFound("This invite is not valid, used up or expired.")
         space_id, _role = redeemed
         await self._member_joined(space_id, principal)
         return await self.get(principal, space_id)

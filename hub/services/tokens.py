@@ -19,7 +19,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hub.errors import Unauthorized
+from hub.errors import TokenExpired, TokenInvalid, TokenWrongAudience, TokenWrongType
 
 ALGORITHM = "EdDSA"
 
@@ -121,16 +121,16 @@ class TokenSigner:
 
     def verify(self, token: str, typ: str) -> TokenClaims:
         if not token or len(token) > 4096:
-            raise Unauthorized("The token is malformed.", code="token_invalid")
+            raise TokenInvalid("The token is malformed.")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise Unauthorized("The token is malformed.", code="token_invalid") from None
+            raise TokenInvalid("The token is malformed.") from None
         if header.get("alg") != ALGORITHM:
-            raise Unauthorized("The token's algorithm is not accepted.", code="token_invalid")
+            raise TokenInvalid("The token's algorithm is not accepted.")
         key = self._public.get(str(header.get("kid", "")))
         if key is None:
-            raise Unauthorized("The token was signed by an unknown key.", code="token_invalid")
+            raise TokenInvalid("The token was signed by an unknown key.")
         try:
             payload = jwt.decode(
                 token,
@@ -141,13 +141,13 @@ class TokenSigner:
                 leeway=5,
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthorized("The token has expired.", code="token_expired") from None
+            raise TokenExpired("The token has expired.") from None
         except jwt.InvalidAudienceError:
-            raise Unauthorized("The token is for another audience.", code="token_wrong_audience") from None
+            raise TokenWrongAudience("The token is for another audience.") from None
         except jwt.PyJWTError:
-            raise Unauthorized("The token is invalid.", code="token_invalid") from None
+            raise TokenInvalid("The token is invalid.") from None
         if payload.get("typ") != typ:
-            raise Unauthorized(f"An {typ} token is required.", code="token_wrong_type")
+            raise TokenWrongType(f"An {typ} token is required.")
         known = {"sub", "jti", "iat", "exp", "typ", "aud", "sid"}
         return TokenClaims(
             sub=str(payload["sub"]),

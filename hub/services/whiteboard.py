@@ -23,7 +23,22 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hub.config import Settings
-from hub.errors import BadRequest, Conflict, Forbidden, Gone, HubError, NotFound, ServiceUnavailable, Unauthorized
+from hub.errors import (
+    Gone,
+    HubError,
+    NotConnected,
+    NotFound,
+    NotJoined,
+    RoleRequired,
+    ServiceUnavailable,
+    SpaceNotFound,
+    StrokeIdTaken,
+    TokenExpired,
+    TokenInvalid,
+    TokenRevoked,
+    Unauthorized,
+    UserMismatch,
+)
 from hub.events import RELAYED, BusEvent, ServerEvent, board_of, board_topic, space_of
 from hub.models import Principal, Role, SpaceAccess
 from hub.ports.infra import Bus
@@ -190,7 +205,7 @@ class WhiteboardService:
 
     async def connect(self, token: Any) -> Connection:
         if not isinstance(token, str) or not token or len(token) > 4096:
-            raise Unauthorized("An access token is required.", code="token_invalid")
+            raise TokenInvalid("An access token is required.")
         principal = await self._authenticate(token)
         s = self._settings
         conn = Connection(
@@ -215,25 +230,25 @@ class WhiteboardService:
         conn = self._conn(conn_id)
         token = parse.payload(raw).get("token")
         if not isinstance(token, str) or not token or len(token) > 4096:
-            raise Unauthorized("An access token is required.", code="token_invalid")
+            raise TokenInvalid("An access token is required.")
         principal = await self._authenticate(token)
         if principal.user_id != conn.principal.user_id:
-            raise Forbidden("The token belongs to another user.", code="user_mismatch")
+            raise UserMismatch("The token belongs to another user.")
         conn.principal, conn.token = principal, token
         return {"ok": True, "expires_at": principal.expires_at}
 
     def _conn(self, conn_id: str) -> Connection:
         conn = self._conns.get(conn_id)
         if conn is None:
-            raise Unauthorized("The connection is not authenticated.", code="not_connected")
+            raise NotConnected("The connection is not authenticated.")
         if conn.principal.expires_at <= time.time():
-            raise Unauthorized("The access token has expired.", code="token_expired")
+            raise TokenExpired("The access token has expired.")
         return conn
 
     async def _authorize(self, conn: Connection, space_id: str, need: Role) -> _Joined:
         joined = conn.spaces.get(space_id)
         if joined is None:
-            raise BadRequest("Join the space first.", code="not_joined")
+            raise NotJoined("Join the space first.")
         if time.monotonic() - joined.checked_at > self._recheck:
             try:
                 conn.principal = await self._authenticate(conn.token)
@@ -243,7 +258,7 @@ class WhiteboardService:
                 raise
             joined.checked_at = time.monotonic()
         if not joined.access.role.allows(need):
-            raise Forbidden(f"This needs the {need.value} role.")
+            raise RoleRequired(f"This needs the {need.value} role.")
         return joined
 
     # -- join / leave -----------------------------------------------------------------------------
@@ -324,7 +339,7 @@ class WhiteboardService:
         conn = self._conn(conn_id)
         space_id = parse.space_id(parse.payload(raw))
         if space_id not in conn.spaces:
-            raise BadRequest("Join the space first.", code="not_joined")
+            raise NotJoined("Join the space first.")
         await self._leave(conn, space_id)
         return {"ok": True}
 
@@ -383,9 +398,9 @@ class WhiteboardService:
         # Broadcast by `_after_commit` (the origin is excluded from it) before this returns.
         result = await self._committer.submit(PendingStroke(space_id, conn.principal.user_id, stroke), conn_id)
         if result.missing or result.seq is None:
-            raise NotFound("No such space.")
+            raise SpaceNotFound("No such space.")
         if result.foreign:
-            raise Conflict("That stroke id is already used.", code="stroke_id_taken")
+            raise StrokeIdTaken("That stroke id is already used.")
         return {"ok": True, "seq": result.seq}
 
     async def _after_commit(self, batch: Sequence[Committed]) -> None:
@@ -566,7 +581,7 @@ class WhiteboardService:
         for conn in list(self._conns.values()):
             p = conn.principal
             if p.user_id == user_id and (every_session or p.session_id == session):
-                await self._kick(conn.conn_id, "token_revoked", "Your session was revoked.")
+                await self._kick(conn.conn_id, TokenRevoked.code, "Your session was revoked.")
 
     async def _on_access_changed(self, space_id: str, _event: dict[str, Any]) -> None:
         # The cached authorization of every socket in the room is checked again before its next action.
@@ -607,7 +622,7 @@ class WhiteboardService:
         try:
             for conn in list(self._conns.values()):
                 if conn.principal.expires_at <= now:
-                    await self._kick(conn.conn_id, "token_expired", "The access token has expired.")
+                    await self._kick(conn.conn_id, TokenExpired.code, "The access token has expired.")
                     continue
                 for space_id in list(conn.spaces):
                     await self._presence.put(space_id, self._entry(conn, space_id), ttl)

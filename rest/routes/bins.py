@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import empty, text
 
-from hub.errors import BadRequest, HubError, NotFound
+from hub.errors import InvalidIfMatch, PreconditionRequired, RevisionNotFound
 from hub.ports.spaces import BinRecord, RevisionRecord
 from rest.auth import authenticate
 from rest.body import json_body, query
@@ -22,12 +22,6 @@ from rest.schemas import OutModel, PageQuery
 bp = Blueprint("bins")
 
 _ETAG = re.compile(r'^(?:W/)?"v(\d{1,9})"$')
-
-
-class PreconditionRequired(HubError):
-    status = 428
-    code = "precondition_required"
-    default_message = "Send If-Match with the bin's ETag (or a `version` field) to update it."
 
 
 class BinIn(BaseModel):
@@ -208,7 +202,7 @@ async def patch_bin(request: Request, space_id: str, bin_id: str) -> HTTPRespons
         else:
             match = _ETAG.match(if_match.strip())
             if match is None:
-                raise BadRequest('If-Match must be an ETag from this API, e.g. "v3", or *.', code="invalid_if_match")
+                raise InvalidIfMatch('If-Match must be an ETag from this API, e.g. "v3", or *.')
             expected = int(match.group(1))
     if expected is None and not any_version:
         raise PreconditionRequired()
@@ -265,6 +259,6 @@ async def list_revisions(request: Request, space_id: str, bin_id: str) -> HTTPRe
 async def get_revision(request: Request, space_id: str, bin_id: str, version: str) -> HTTPResponse:
     principal = await authenticate(request)
     if not version.isdigit() or len(version) > 9:
-        raise NotFound("No such revision.", code="revision_not_found")
+        raise RevisionNotFound("No such revision.")
     record = await hub(request).bins.revision(principal, space_id, bin_id, int(version))
     return json(revision_out(record))

@@ -22,7 +22,14 @@ from sanic.response import ResponseStream, empty
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from hub.errors import (
+    EntityTooLarge,
+    EntityTooSmall,
+    MalformedRequest,
+    NotFound,
+    PolicyConditionFailed,
+    SignatureMismatch,
+)
 from hub.ports.blob_face import BlobWriter, SignedUrlFace
 from hub.ports.files import ObjectInfo
 from rest import context
@@ -53,7 +60,7 @@ def _store(request: Request) -> SignedUrlFace:
 def _token(request: Request) -> str:
     token = str(request.args.get("t", ""))
     if not token or len(token) > 4096:
-        raise Forbidden("The URL signature does not match.", code="signature_mismatch")
+        raise SignatureMismatch("The URL signature does not match.")
     return token
 
 
@@ -62,7 +69,7 @@ def _declared_length(request: Request) -> int | None:
     if raw is None:
         return None
     if not raw.isdigit():
-        raise BadRequest("Invalid Content-Length.", code="malformed_request")
+        raise MalformedRequest("Invalid Content-Length.")
     return int(raw)
 
 
@@ -92,11 +99,11 @@ async def upload(request: Request) -> HTTPResponse:
         if name.lower() == "boundary":
             boundary = value.strip('"')
     if content_type.strip().lower() != "multipart/form-data" or not 0 < len(boundary) <= 70:
-        raise BadRequest("Expected a multipart/form-data upload.", code="malformed_request")
+        raise MalformedRequest("Expected a multipart/form-data upload.")
     settings = context.settings(request)
     declared = _declared_length(request)
     if declared is not None and declared > settings.file_max_bytes + _FORM_OVERHEAD:
-        raise PayloadTooLarge("The upload exceeds the maximum allowed size.", code="entity_too_large")
+        raise EntityTooLarge("The upload exceeds the maximum allowed size.")
 
     decoder = MultipartDecoder(boundary.encode(), max_form_memory_size=_MAX_FORM_FIELDS_BYTES + CHUNK_SLACK)
     fields: dict[str, str] = {}
@@ -111,19 +118,19 @@ async def upload(request: Request) -> HTTPResponse:
                 decoder.receive_data(chunk)
             except RequestEntityTooLarge:
                 # Only reachable while buffering form fields: file data is drained as it arrives.
-                raise BadRequest("The form fields are too large.", code="malformed_request") from None
+                raise MalformedRequest("The form fields are too large.") from None
             while not done:
                 try:
                     event = decoder.next_event()
                 except ValueError:
-                    raise BadRequest("The multipart body is malformed.", code="malformed_request") from None
+                    raise MalformedRequest("The multipart body is malformed.") from None
                 if isinstance(event, NeedData):
                     break
                 if isinstance(event, Field):
                     field_name, field_buf = event.name, bytearray()
                 elif isinstance(event, File):
                     if event.name != "file":
-                        raise BadRequest("The file must be sent in a field named `file`.", code="malformed_request")
+                        raise MalformedRequest("The file must be sent in a field named `file`.")
                     claims = _check_policy(store, fields)
                     writer = store.open_writer(int(claims["max"]))
                     field_name = None
@@ -135,7 +142,7 @@ async def upload(request: Request) -> HTTPResponse:
                     elif field_name is not None:
                         field_buf += event.data
                         if len(field_buf) > _MAX_FORM_FIELDS_BYTES:
-                            raise BadRequest("A form field is too large.", code="malformed_request")
+                            raise MalformedRequest("A form field is too large.")
                         if not event.more_data:
                             fields[field_name] = field_buf.decode("utf-8", "replace")
                             field_name = None
@@ -144,9 +151,9 @@ async def upload(request: Request) -> HTTPResponse:
             if done:
                 break
         if writer is None or not done:
-            raise BadRequest("The upload has no complete `file` field.", code="malformed_request")
+            raise MalformedRequest("The upload has no complete `file` field.")
         if writer.size < int(claims["min"]):
-            raise BadRequest("The upload is smaller than allowed.", code="entity_too_small")
+            raise EntityTooSmall("The upload is smaller than allowed.")
         await store.commit_object(writer, str(claims["key"]), str(claims["ct"]))
         writer = None
     finally:
@@ -162,7 +169,7 @@ def _check_policy(store: SignedUrlFace, fields: dict[str, str]) -> dict[str, Any
     token = f"{fields.get('policy', '')}.{fields.get('signature', '')}"
     claims = store.verify_token(token, "post")
     if fields.get("key") != claims.get("key") or fields.get("Content-Type") != claims.get("ct"):
-        raise Forbidden("Invalid according to policy: a condition failed.", code="policy_condition_failed")
+        raise PolicyConditionFailed("Invalid according to policy: a condition failed.")
     return claims
 
 
@@ -183,11 +190,9 @@ async def upload_part(request: Request) -> HTTPResponse:
     low, high = int(claims.get("min", 0)), int(claims["max"])
     declared = _declared_length(request)
     if declared is not None and declared > high:
-        raise PayloadTooLarge("The part exceeds the maximum part size.", code="entity_too_large")
+        raise EntityTooLarge("The part exceeds the maximum part size.")
     if declared is not None and declared < low:
-        raise BadRequest(
-            "The part is smaller than its signed size.", code="entity_too_small", details={"min_bytes": low}
-        )
+        raise EntityTooSmall("The part is smaller than its signed size.", details={"min_bytes": low})
     part = await store.write_part(str(claims["key"]), str(claims["uid"]), int(claims["n"]), _body(request), high, low)
     return empty(status=200, headers={"ETag": part.etag})
 

@@ -11,7 +11,7 @@ from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import html, raw
 
 import hub
-from hub.errors import NotFound, Unauthorized
+from hub.errors import MetricsTokenInvalid, NotFound, NotReady
 from rest import context
 from rest.jsonutil import json
 from rest.openapi import build_openapi, endpoint, render_docs
@@ -49,8 +49,8 @@ async def readyz(request: Request) -> HTTPResponse:
     if ok:
         return json(body)
     rid = request.ctx.request_id
-    error = {"code": "not_ready", "message": "Not ready.", "details": checks, "request_id": rid}
-    return json({**body, "error": error}, status=503, headers={"Retry-After": "2"})
+    err = NotReady(details=checks)
+    return json({**body, "error": {**err.to_dict(), "request_id": rid}}, status=err.status, headers=err.headers)
 
 
 @endpoint(
@@ -71,7 +71,7 @@ async def metrics(request: Request) -> HTTPResponse:
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             presented.strip().encode(), settings.metrics_token.encode()
         ):
-            raise Unauthorized("A valid metrics token is required.", code="metrics_token_invalid")
+            raise MetricsTokenInvalid("A valid metrics token is required.")
     m = context.metrics(request)
     size, idle = context.hub(request).db.pool_stats()
     m.db_pool_size.set(size)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import empty
 
-from hub.errors import NotFound
+from hub.errors import MemberNotFound
 from hub.models import Role, Visibility
 from hub.ports.spaces import InviteRecord, SpaceRecord
 from rest.auth import authenticate
@@ -329,4 +329,4 @@ def _uuid(value: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise NotFound("No such member.", code="member_not_found") from None
+        raise MemberNotFound("No such member.") from None

@@ -17,7 +17,7 @@ from pathlib import Path
 from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import empty, raw
 
-from hub.errors import NotFound
+from hub.errors import StaticNotFound
 from rest.openapi import endpoint
 
 bp = Blueprint("web")
@@ -66,10 +66,10 @@ class AssetCache:
             or "\x00" in relative
             or any(not p or p.startswith(".") for p in parts)
         ):
-            raise NotFound("No such file.", code="static_not_found")
+            raise StaticNotFound("No such file.")
         path = (self.root / relative).resolve()
         if not path.is_relative_to(self.root) or not path.is_file():
-            raise NotFound("No such file.", code="static_not_found")
+            raise StaticNotFound("No such file.")
         return path
 
     def get(self, path: Path) -> _Asset:

@@ -22,7 +22,15 @@ from urllib.parse import quote
 
 import orjson
 
-from hub.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from hub.errors import (
+    EntityTooLarge,
+    EntityTooSmall,
+    InvalidPart,
+    NoSuchKey,
+    NoSuchUpload,
+    NotFound,
+    ObjectTooLarge,
+)
 from hub.ports.blob_face import BlobWriter, SignedUrlFace, TokenKind
 from hub.ports.files import BlobStore, ObjectInfo, PartInfo, PresignedUpload
 from storage.blobs.signing import Signer
@@ -49,9 +57,8 @@ class _Writer:
         self.size += len(chunk)
         if self.size > self.max_bytes:
             self.discard()
-            raise PayloadTooLarge(
+            raise EntityTooLarge(
                 "The upload exceeds the maximum allowed size.",
-                code="entity_too_large",
                 details={"max_bytes": self.max_bytes},
             )
         self._md5.update(chunk)
@@ -98,7 +105,7 @@ class LocalBlobStore:
     def _upload_dir(self, upload_id: str) -> Path:
         # Upload ids come back from clients inside signed tokens, but check the shape anyway.
         if not upload_id or len(upload_id) != 32 or not set(upload_id) <= _UPLOAD_ID_CHARS:
-            raise NotFound("No such multipart upload.", code="no_such_upload")
+            raise NoSuchUpload("No such multipart upload.")
         return self.root / "multipart" / upload_id
 
     # --- SignedUrlFace -----------------------------------------------------------------------------
@@ -175,7 +182,7 @@ class LocalBlobStore:
                 meta = orjson.loads(path.with_suffix(".meta").read_bytes())
                 fh = open(path, "rb")  # the caller closes it when the response ends
             except (FileNotFoundError, orjson.JSONDecodeError):
-                raise NotFound("No such object.", code="no_such_key") from None
+                raise NoSuchKey("No such object.") from None
             size = os.fstat(fh.fileno()).st_size
             return fh, ObjectInfo(key=key, size=size, content_type=meta["content_type"], etag=meta["etag"])
 
@@ -186,13 +193,13 @@ class LocalBlobStore:
         try:
             fh = await asyncio.to_thread(open, path, "rb")
         except FileNotFoundError:
-            raise NotFound("No such object.", code="no_such_key") from None
+            raise NoSuchKey("No such object.") from None
         try:
             total = 0
             while chunk := await asyncio.to_thread(fh.read, CHUNK):
                 total += len(chunk)
                 if total > max_bytes:
-                    raise PayloadTooLarge("The object is larger than allowed.", code="object_too_large")
+                    raise ObjectTooLarge("The object is larger than allowed.")
                 yield chunk
         finally:
             fh.close()
@@ -244,9 +251,9 @@ class LocalBlobStore:
         try:
             meta: dict[str, Any] = orjson.loads((directory / "upload.json").read_bytes())
         except FileNotFoundError:
-            raise NotFound("No such multipart upload.", code="no_such_upload") from None
+            raise NoSuchUpload("No such multipart upload.") from None
         if meta.get("key") != key:
-            raise NotFound("No such multipart upload.", code="no_such_upload")
+            raise NoSuchUpload("No such multipart upload.")
         return meta
 
     async def write_part(
@@ -265,9 +272,8 @@ class LocalBlobStore:
             async for chunk in chunks:
                 await writer.write(chunk)
             if writer.size < min_bytes:
-                raise BadRequest(
+                raise EntityTooSmall(
                     "The part is smaller than its signed size.",
-                    code="entity_too_small",
                     details={"min_bytes": min_bytes},
                 )
             target = self._upload_dir(upload_id) / f"{part_number:05d}"
@@ -308,9 +314,9 @@ class LocalBlobStore:
                     try:
                         etag = path.with_suffix(".etag").read_text()
                     except FileNotFoundError:
-                        raise BadRequest("A listed part was not uploaded.", code="invalid_part") from None
+                        raise InvalidPart("A listed part was not uploaded.") from None
                     if etag != part.etag:
-                        raise BadRequest("A part's ETag does not match.", code="invalid_part")
+                        raise InvalidPart("A part's ETag does not match.")
                     with open(path, "rb") as src:
                         shutil.copyfileobj(src, writer._fh, CHUNK)
                     writer.size += path.stat().st_size
@@ -323,7 +329,7 @@ class LocalBlobStore:
             shutil.rmtree(directory, ignore_errors=True)
 
         if not parts:
-            raise Conflict("No parts were uploaded.", code="invalid_part")
+            raise InvalidPart("No parts were uploaded.")
         await asyncio.to_thread(assemble)
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
@@ -335,9 +341,9 @@ class LocalBlobStore:
 
     async def check(self) -> None:
         if not os.access(self.root / "objects", os.W_OK):
-            from hub.errors import ServiceUnavailable
+            from hub.errors import BlobStoreUnavailable
 
-            raise ServiceUnavailable("The blob directory is not writable.", code="blob_store_unavailable")
+            raise BlobStoreUnavailable("The blob directory is not writable.")
 
     async def close(self) -> None:
         return None

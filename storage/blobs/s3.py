@@ -17,7 +17,14 @@ import aioboto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hub.errors import BadRequest, HubError, NotFound, PayloadTooLarge, ServiceUnavailable
+from hub.errors import (
+    BlobStoreUnavailable,
+    HubError,
+    InvalidPart,
+    NoSuchKey,
+    NotFound,
+    ObjectTooLarge,
+)
 from hub.ports.files import ObjectInfo, PartInfo, PresignedUpload
 
 log = logging.getLogger(__name__)
@@ -37,12 +44,12 @@ def translate_s3_errors() -> Iterator[None]:
         code = str(error.get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in _MISSING or status == 404:
-            raise NotFound("No such object or upload.", code="no_such_key") from exc
+            raise NoSuchKey("No such object or upload.") from exc
         if code in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}:
-            raise BadRequest("The uploaded parts are invalid.", code="invalid_part") from exc
-        raise ServiceUnavailable("The object store refused the request.", code="blob_store_unavailable") from exc
+            raise InvalidPart("The uploaded parts are invalid.") from exc
+        raise BlobStoreUnavailable("The object store refused the request.") from exc
     except (BotoCoreError, OSError, TimeoutError) as exc:
-        raise ServiceUnavailable("The object store is unreachable.", code="blob_store_unavailable") from exc
+        raise BlobStoreUnavailable("The object store is unreachable.") from exc
 
 
 def _expiry(ttl: int) -> datetime:
@@ -158,7 +165,7 @@ class S3BlobStore:
             response = await self._client.get_object(Bucket=self.bucket, Key=key)
         if int(response.get("ContentLength", 0)) > max_bytes:
             response["Body"].close()
-            raise PayloadTooLarge("The object is larger than allowed.", code="object_too_large")
+            raise ObjectTooLarge("The object is larger than allowed.")
         body = response["Body"]
         async with body:  # releases the connection even when the reader stops early
             while True:

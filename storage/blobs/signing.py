@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from hub.errors import Forbidden
+from hub.errors import SignatureMismatch, UrlExpired
 
 SECRET_FILE = "blob.secret"
 
@@ -77,13 +77,13 @@ class Signer:
             given = b""
         expected = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
         if not payload or not hmac.compare_digest(given, expected):
-            raise Forbidden("The URL signature does not match.", code="signature_mismatch")
+            raise SignatureMismatch("The URL signature does not match.")
         try:
             claims = orjson.loads(_unb64(payload))
         except (binascii.Error, ValueError, orjson.JSONDecodeError):
-            raise Forbidden("The URL signature does not match.", code="signature_mismatch") from None
+            raise SignatureMismatch("The URL signature does not match.") from None
         if not isinstance(claims, dict) or claims.get("op") != op:
-            raise Forbidden("This URL is not valid for this request.", code="signature_mismatch")
+            raise SignatureMismatch("This URL is not valid for this request.")
         if not isinstance(claims.get("exp"), int) or claims["exp"] < self.now():
-            raise Forbidden("The URL has expired.", code="url_expired")
+            raise UrlExpired("The URL has expired.")
         return claims

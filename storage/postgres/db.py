@@ -15,7 +15,14 @@ from typing import Any
 import asyncpg
 import orjson
 
-from hub.errors import BadRequest, Conflict, HubError, ServiceUnavailable
+from hub.errors import (
+    Conflict,
+    DbBusy,
+    DbTimeout,
+    DbUnavailable,
+    HubError,
+    InvalidValue,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +52,13 @@ def translate_errors() -> Any:
     except asyncpg.exceptions.ForeignKeyViolationError as exc:
         raise Conflict("A referenced item does not exist.") from exc
     except (asyncpg.exceptions.DataError, asyncpg.exceptions.CharacterNotInRepertoireError) as exc:
-        raise BadRequest("A value is out of range or malformed.", code="invalid_value") from exc
+        raise InvalidValue("A value is out of range or malformed.") from exc
     except asyncpg.exceptions.QueryCanceledError as exc:
-        raise ServiceUnavailable("The database took too long to answer.", code="db_timeout") from exc
+        raise DbTimeout("The database took too long to answer.") from exc
     except asyncpg.exceptions.SerializationError as exc:
-        raise ServiceUnavailable("Concurrent update; retry.", retry_after=1, code="db_busy") from exc
+        raise DbBusy("Concurrent update; retry.") from exc
     except _UNAVAILABLE as exc:
-        raise ServiceUnavailable("The database is unavailable.", code="db_unavailable") from exc
+        raise DbUnavailable("The database is unavailable.") from exc
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, SpaceNotFound
 from hub.ports.whiteboard import (
     BoardPosition,
     CommitResult,
@@ -208,7 +208,7 @@ class PostgresStrokeStore:
             # our INSERT did nothing and our SELECT could not see theirs. A second statement can.
             row = await self._db.fetchrow(_POSITION, space_id, new_epoch())
         if row is None:
-            raise NotFound("No such space.")
+            raise SpaceNotFound("No such space.")
         return BoardPosition(int(row["seq"]), str(row["epoch"]))
 
     async def commit_strokes(self, items: Sequence[PendingStroke]) -> list[CommitResult]:
@@ -245,7 +245,7 @@ class PostgresStrokeStore:
                 space_id,
             )
         if board is None:
-            raise NotFound("No such space.")
+            raise SpaceNotFound("No such space.")
         return BoardPosition(int(board["seq"]), str(board["epoch"])), [_stored(r) for r in rows]
 
     async def _remove(self, space_id: str, where: str, *args: Any) -> Removal | None:

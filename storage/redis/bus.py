@@ -19,7 +19,7 @@ import msgpack
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from hub.errors import ServiceUnavailable
+from hub.errors import BusNotReady
 from hub.ports.infra import BusHandler
 
 log = logging.getLogger(__name__)
@@ -115,9 +115,9 @@ class RedisBus:
 
     async def check(self) -> None:
         if not self._subscribed.is_set():
-            raise ServiceUnavailable("Redis subscription is not established.", code="bus_not_ready")
+            raise BusNotReady("Redis subscription is not established.")
         if time.monotonic() - self._last_canary > 3 * self._canary_interval + 1:
-            raise ServiceUnavailable("Redis pub/sub canary was not received.", code="bus_not_ready")
+            raise BusNotReady("Redis pub/sub canary was not received.")
 
     async def close(self) -> None:
         self._closing = True

@@ -17,7 +17,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from hub.errors import ServiceUnavailable
+from hub.errors import QueueUnavailable
 from hub.ports.files import Job
 
 _DEDUPE_TTL = 7 * 86_400
@@ -37,7 +37,7 @@ def _translate() -> Iterator[None]:
     try:
         yield
     except (RedisError, OSError) as exc:
-        raise ServiceUnavailable("The job queue is unavailable.", code="queue_unavailable") from exc
+        raise QueueUnavailable("The job queue is unavailable.") from exc
 
 
 def _text(value: Any) -> str:

@@ -12,7 +12,7 @@ import msgpack
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from hub.errors import ServiceUnavailable
+from hub.errors import PresenceUnavailable
 from hub.ports.whiteboard import PresenceEntry
 
 _NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) + tonumber(t[2]) / 1000000 "
@@ -94,7 +94,7 @@ class RedisPresence:
         try:
             return await script(keys=self._keys(space_id), args=list(args))
         except RedisError as exc:
-            raise ServiceUnavailable("Presence is unavailable.", code="presence_unavailable") from exc
+            raise PresenceUnavailable("Presence is unavailable.") from exc
 
     async def put(self, space_id: str, entry: PresenceEntry, ttl: float) -> None:
         await self._run(self._put, space_id, entry.conn_id, _pack(entry), ttl)

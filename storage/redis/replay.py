@@ -14,7 +14,7 @@ import msgpack
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from hub.errors import ServiceUnavailable
+from hub.errors import ReplayUnavailable
 
 _CHUNK = 256
 
@@ -45,7 +45,7 @@ class RedisReplayBuffer:
                 pipe.expire(key, int(self._max_age) + 1)
                 await pipe.execute()
         except RedisError as exc:
-            raise ServiceUnavailable("The replay buffer is unavailable.", code="replay_unavailable") from exc
+            raise ReplayUnavailable("The replay buffer is unavailable.") from exc
 
     async def since(self, space_id: str, epoch: str, seq: int) -> list[dict[str, Any]]:
         key = self._prefix + space_id
@@ -70,7 +70,7 @@ class RedisReplayBuffer:
                 if done:
                     break
         except RedisError as exc:
-            raise ServiceUnavailable("The replay buffer is unavailable.", code="replay_unavailable") from exc
+            raise ReplayUnavailable("The replay buffer is unavailable.") from exc
         return [found[s] for s in sorted(found)]
 
     async def close(self) -> None:

@@ -1,7 +1,7 @@
-// Every error code the web client looks at, in one place. The hub's codes are declared with its
-// error hierarchy (hub/errors.py, refined per raise site in hub/services/ and realtime/) and listed
-// in docs/realtime.md and the README; the client's own codes are marked as such. Modules compare
-// against these names and sets, never against string literals of their own.
+// Every error code the web client looks at, in one place. The hub declares each of its codes once,
+// as a class in hub/errors.py, and lists them all in docs/errors.md (tests/test_web_static.py checks
+// that every hub code named here is one of those); the client's own codes are marked as such.
+// Modules compare against these names and sets, never against string literals of their own.
 
 // -- made up by this client (never sent by the hub) ----------------------------------------------
 
@@ -32,20 +32,14 @@ export const SIGNED_OUT_CODES = new Set([TOKEN_REVOKED, TOKEN_REUSED, UNAUTHORIZ
 /** A fresh access token may mend these; a dead refresh token then signs out (401 from /auth/refresh). */
 export const REFRESHABLE_CODES = new Set([TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_WRONG_AUDIENCE, TOKEN_WRONG_TYPE]);
 
-// -- the space: hub/services/spaces.py, hub/errors.py (NotFound, Gone) -----------------------------
+// -- the space: hub/errors.py SpaceNotFound, SpaceExpired -------------------------------------------
 
+/** A missing space, or one we are no member of: the same code on REST and in acks. */
 export const SPACE_NOT_FOUND = "space_not_found";
-/** hub/errors.py NotFound's generic code, which older hubs send for a missing space. */
-export const NOT_FOUND = "not_found";
 export const SPACE_EXPIRED = "space_expired";
-/** hub/errors.py Gone's generic code, which older hubs send for an expired space. */
-export const GONE = "gone";
-// The older generic code of each pair goes once the hub sends only the specific one.
-const SPACE_NOT_FOUND_CODES = new Set([SPACE_NOT_FOUND, NOT_FOUND]);
-const SPACE_EXPIRED_CODES = new Set([SPACE_EXPIRED, GONE]);
 
 /** A join refused because the space is missing (or we are no member), or has expired. */
-export const isSpaceGone = (code) => SPACE_NOT_FOUND_CODES.has(code) || SPACE_EXPIRED_CODES.has(code);
+export const isSpaceGone = (code) => code === SPACE_NOT_FOUND || code === SPACE_EXPIRED;
 
 // Domain events (hub/services/spaces.py, hub/services/whiteboard.py) that end a space for us; the
 // hub also closes sockets with `kicked {code}` carrying the same names (docs/realtime.md).
@@ -63,8 +57,6 @@ export const NOT_CONNECTED = "not_connected";
 export const STARTING = "starting";
 /** hub/errors.py ServiceUnavailable's code: a backing service is down. */
 export const UNAVAILABLE = "unavailable";
-/** Not sent by the hub today (its code is `unavailable`); the client has always treated it as "not now". */
-export const SERVICE_UNAVAILABLE = "service_unavailable";
 
 /** Ack codes that mean "not now", not "never": the whiteboard keeps the stroke and resends it. */
 // storage/postgres/db.py: PostgreSQL unreachable, too slow, or a concurrent update; strokes are
@@ -73,7 +65,7 @@ export const DB_UNAVAILABLE = "db_unavailable";
 export const DB_TIMEOUT = "db_timeout";
 export const DB_BUSY = "db_busy";
 export const TRANSIENT_ACK_CODES = new Set([
-  NOT_JOINED, NOT_CONNECTED, STARTING, UNAVAILABLE, SERVICE_UNAVAILABLE, DB_UNAVAILABLE, DB_TIMEOUT, DB_BUSY,
+  NOT_JOINED, NOT_CONNECTED, STARTING, UNAVAILABLE, DB_UNAVAILABLE, DB_TIMEOUT, DB_BUSY,
 ]);
 
 // -- limits and edits: hub/errors.py, hub/services/bins.py ----------------------------------------
