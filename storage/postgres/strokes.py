@@ -42,7 +42,7 @@ LIMIT 1
 
 # A whole group commit in one statement. Rows out: ("b", space) for every board that exists,
 # ("n", n, seq) for every stored stroke (n = 1-based position in the batch), ("o", n, seq, author,
-# gone) for every stroke id that was already stored (gone: erased since). Later copies of an id
+# erased) for every stroke id that was already stored (erased: removed since). Later copies of an id
 # within the batch are neither: the caller answers them from the first copy.
 _COMMIT = """
 WITH v AS (
@@ -53,7 +53,7 @@ b AS MATERIALIZED (
     SELECT space_id, seq FROM whiteboards WHERE space_id = ANY($8::text[]) ORDER BY space_id FOR UPDATE
 ),
 ex AS MATERIALIZED (
-    SELECT v.n, w.seq, w.author_id, w.removed_seq IS NOT NULL AS gone
+    SELECT v.n, w.seq, w.author_id, w.removed_seq IS NOT NULL AS erased
     FROM v JOIN whiteboard_strokes w ON w.space_id = v.s AND w.id = v.i
 ),
 firsts AS (
@@ -74,9 +74,9 @@ upd AS (
     FROM (SELECT s, max(q) AS q FROM numbered GROUP BY s) m WHERE w.space_id = m.s
 )
 SELECT 'b' AS kind, space_id AS space, NULL::bigint AS n, NULL::bigint AS seq, NULL::uuid AS author,
-    NULL::boolean AS gone FROM b
+    NULL::boolean AS erased FROM b
 UNION ALL SELECT 'n', NULL, n, q, NULL, NULL FROM numbered
-UNION ALL SELECT 'o', NULL, n, seq, author_id, gone FROM ex
+UNION ALL SELECT 'o', NULL, n, seq, author_id, erased FROM ex
 """
 
 
@@ -133,7 +133,7 @@ def _parse_commit(items: Sequence[PendingStroke], rows: Sequence[asyncpg.Record]
         elif r["kind"] == "n":
             new[int(r["n"]) - 1] = int(r["seq"])
         else:
-            old[int(r["n"]) - 1] = (int(r["seq"]), str(r["author"]) if r["author"] else None, bool(r["gone"]))
+            old[int(r["n"]) - 1] = (int(r["seq"]), str(r["author"]) if r["author"] else None, bool(r["erased"]))
     return _results(items, boards, new, old)
 
 
