@@ -27,6 +27,7 @@ import pytest
 from hub.config import Settings, load_settings
 from storage.postgres.migrate import migrate
 from tests.support import services
+from tests.support.realtime import Board, two_on_a_board
 from tests.support.server import Running, serve
 
 TEMPLATE_DB = "hub_template"
@@ -127,6 +128,13 @@ async def running(request: pytest.FixtureRequest, make_settings: Callable[..., S
     """A hub serving this test, with the settings its `settings` markers choose."""
     async with serve(make_settings(**marked_settings(request.node))) as hub:
         yield hub
+
+
+@pytest.fixture
+async def board(running: Running) -> AsyncIterator[Board]:
+    """Two sockets (Alice's and Bob's) on one space of the `running` hub, closed after the test."""
+    async with two_on_a_board(running.url, running.http) as two:
+        yield two
 
 
 @pytest.fixture
