@@ -89,3 +89,14 @@ async def serve(settings: Settings, port: int | None = None) -> AsyncIterator[Ru
     a hub of its own (a second one, or one it stops and starts again)."""
     async with running_hub(settings, port) as (url, app), httpx.AsyncClient(base_url=url, timeout=10) as http:
         yield Running(url, http, app, hub_of(app))
+
+
+async def wait_ready(url: str, proc: asyncio.subprocess.Process | None = None, *, timeout: float = 30) -> None:
+    """Wait until the hub at `url` answers /readyz with 200; fail at once if its process `proc` exits."""
+    async with httpx.AsyncClient() as client:
+
+        async def ready() -> bool:
+            assert proc is None or proc.returncode is None, "hub exited during start-up"
+            return (await client.get(f"{url}/readyz")).status_code == 200
+
+        await eventually(ready, timeout=timeout, ignore=(httpx.TransportError,), message=f"{url} did not become ready")

@@ -37,5 +37,5 @@ async def eventually(
         if result:
             return result  # type: ignore[return-value]
         if loop.time() >= deadline:
-            raise AssertionError(f"{message} (after {timeout} s)")
+            raise AssertionError(f"timed out after {timeout} s: {message}")
         await asyncio.sleep(interval)
