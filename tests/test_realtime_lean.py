@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import engineio.packet
 import pytest
 import websockets
 from websockets.frames import Frame, Opcode
@@ -165,6 +166,15 @@ async def test_polling_then_upgrade_keeps_the_library_path(running: Running) -> 
     alice, bob = await guest(c), await guest(c)
     sid = await space(c, alice, bob)
     polled = Sock()
+    pongs = 0
+    send_packet = polled.client.eio._send_packet
+
+    async def counting_pongs(pkt: Any) -> None:  # the client answers every PING it gets with a PONG
+        nonlocal pongs
+        pongs += pkt.packet_type == engineio.packet.PONG
+        await send_packet(pkt)
+
+    polled.client.eio._send_packet = counting_pongs
     await polled.client.connect(url, auth={"token": bob.token}, transports=["polling", "websocket"], wait_timeout=5)
     sender = await connect(url, alice)
     try:
@@ -172,8 +182,9 @@ async def test_polling_then_upgrade_keeps_the_library_path(running: Running) -> 
         assert (await sender.call("join", {"space_id": sid}))["ok"]
         ack = await sender.call("stroke", stroke(sid))
         await polled.wait_for("stroke", lambda e: e["seq"] == ack["seq"])
-        # Past a few ping intervals, the upgraded socket is alive and still delivering.
-        await asyncio.sleep(2.5)
+        # Past a few ping intervals (two pings answered), the upgraded socket is alive and still delivering.
+        answered = pongs
+        await eventually(lambda: pongs >= answered + 2, timeout=10, interval=0.1, message="the hub did not ping twice")
         ack = await sender.call("stroke", stroke(sid))
         await polled.wait_for("stroke", lambda e: e["seq"] == ack["seq"])
         assert polled.client.connected and polled.client.transport() == "websocket"
