@@ -116,13 +116,14 @@ class Board:
 
 
 @contextlib.asynccontextmanager
-async def two_on_a_board(url: str, client: httpx.AsyncClient) -> AsyncIterator[Board]:
-    """A `Board` on the hub at `url`; both sockets are closed on the way out, whatever happened."""
+async def two_on_a_board(url: str, client: httpx.AsyncClient, bob_url: str | None = None) -> AsyncIterator[Board]:
+    """A `Board` on the hub at `url` (Bob's socket on `bob_url`, another instance, if given); both sockets
+    are closed on the way out, whatever happened."""
     alice, bob = await guest(client, "Alice"), await guest(client, "Bob")
     space_id = await space(client, alice, bob)
     async with contextlib.AsyncExitStack() as stack:
         a = await connect(url, alice)
         stack.push_async_callback(a.close)
-        b = await connect(url, bob)
+        b = await connect(bob_url or url, bob)
         stack.push_async_callback(b.close)
         yield Board(space_id, alice, bob, a, b)
