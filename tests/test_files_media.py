@@ -69,7 +69,8 @@ async def test_queue_dedupes_retries_and_dead_letters(queue: JobQueue) -> None:
 async def test_redis_reclaims_a_lost_consumers_job(redis_service: Any, redis_prefix: str) -> None:
     redis = Redis.from_url(redis_service.url)
     try:
-        q = RedisJobQueue(redis, redis_prefix, max_attempts=5, visibility_timeout=0.2)
+        # Invisible for half a second: long enough that the look right after cannot race the timeout.
+        q = RedisJobQueue(redis, redis_prefix, max_attempts=5, visibility_timeout=0.5)
         await q.enqueue("media:x", "media", {"file_id": "x"})
         lost = await q.receive("crashed-worker", timeout=1)
         assert lost is not None  # never acknowledged: that worker died
