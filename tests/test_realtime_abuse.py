@@ -320,37 +320,32 @@ async def test_a_websocket_that_never_sends_connect_is_closed_after_the_deadline
     assert loud(caplog) == []
 
 
-async def test_a_refused_connect_does_not_keep_the_websocket_past_the_deadline(
-    make_settings: Callable[..., Settings],
-) -> None:
-    settings = make_settings(ws_connect_timeout=0.5)
-    async with (
-        running_hub(settings) as (url, _app),
-        websockets.asyncio.client.connect(
-            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
-        ) as ws,
-    ):
+@pytest.mark.settings(ws_connect_timeout=0.5)
+async def test_a_refused_connect_does_not_keep_the_websocket_past_the_deadline(running: Running) -> None:
+    async with websockets.asyncio.client.connect(
+        running.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+    ) as ws:
         assert str(await ws.recv()).startswith("0")
         await ws.send("40" + json.dumps({"token": "not-a-token"}))
         assert str(await ws.recv()).startswith("44")  # CONNECT_ERROR
         await closed_by_server(ws, 3)
 
 
-async def test_a_connected_socket_outlives_the_connect_deadline(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(ws_connect_timeout=0.3, ws_ping_interval=1)
-    async with running_hub(settings) as (url, _app), httpx.AsyncClient(base_url=url, timeout=10) as c:
-        user = await guest(c)
-        async with websockets.asyncio.client.connect(
-            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
-        ) as ws:
-            assert str(await ws.recv()).startswith("0")
-            await ws.send("40" + json.dumps({"token": user.token}))
-            assert str(await ws.recv()).startswith("40")
-            # The first PING comes a second in, well past the connect deadline; the socket still answers.
-            assert await asyncio.wait_for(ws.recv(), 5) == "2"
-            await ws.send("3")
-            await ws.send('421["nope",{}]')
-            assert str(await ws.recv()).startswith("431")
+@pytest.mark.settings(ws_connect_timeout=0.3, ws_ping_interval=1)
+async def test_a_connected_socket_outlives_the_connect_deadline(running: Running) -> None:
+    url, c = running.url, running.http
+    user = await guest(c)
+    async with websockets.asyncio.client.connect(
+        url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+    ) as ws:
+        assert str(await ws.recv()).startswith("0")
+        await ws.send("40" + json.dumps({"token": user.token}))
+        assert str(await ws.recv()).startswith("40")
+        # The first PING comes a second in, well past the connect deadline; the socket still answers.
+        assert await asyncio.wait_for(ws.recv(), 5) == "2"
+        await ws.send("3")
+        await ws.send('421["nope",{}]')
+        assert str(await ws.recv()).startswith("431")
 
 
 async def test_a_kicked_websocket_is_closed_by_the_server_promptly(running: Running) -> None:
