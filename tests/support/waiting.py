@@ -5,19 +5,41 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    condition: Callable[[], T | Awaitable[T]],
+    condition: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    ignore: tuple[type[BaseException], ...] = ...,
+    message: str = ...,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    condition: Callable[[], T],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    ignore: tuple[type[BaseException], ...] = ...,
+    message: str = ...,
+) -> T: ...
+
+
+async def eventually(
+    condition: Callable[[], Any],
     *,
     timeout: float = 10.0,
     interval: float = 0.05,
     ignore: tuple[type[BaseException], ...] = (),
-    message: str = "condition not reached in time",
-) -> T:
+    message: str = "condition not reached",
+) -> Any:
     """Poll `condition` (a plain or an async callable) until it returns something truthy, and return that.
 
     Fails with an AssertionError after `timeout` seconds. Exceptions of the `ignore` types count as "not
@@ -33,9 +55,9 @@ async def eventually(
             if inspect.isawaitable(result):
                 result = await result
         except ignore:
-            result = None  # type: ignore[assignment]
+            result = None
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if loop.time() >= deadline:
             raise AssertionError(f"timed out after {timeout} s: {message}")
         await asyncio.sleep(interval)
