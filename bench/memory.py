@@ -75,7 +75,7 @@ def owner(frames: Sequence[tracemalloc.Frame]) -> str:
 
 def _serve(frames: int) -> int:
     tracemalloc.start(frames)
-    from hub.cli import main
+    from hub.bootstrap.cli import main
 
     def commands() -> None:
         # The driver writes one snapshot path per line on our stdin; we answer by creating <path>.done.

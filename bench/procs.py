@@ -199,7 +199,7 @@ class HubProcess:
 
     def start(self, start_timeout: float = 60) -> None:
         hub_bin = Path(sys.executable).parent / "hub"
-        cmd = [str(hub_bin), "serve"] if hub_bin.exists() else [sys.executable, "-m", "hub.cli", "serve"]
+        cmd = [str(hub_bin), "serve"] if hub_bin.exists() else [sys.executable, "-m", "hub.bootstrap.cli", "serve"]
         with open(self.log, "ab") as out:
             self.proc = proc = subprocess.Popen(
                 cmd,

@@ -13,7 +13,7 @@ import os
 import tomllib
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -148,7 +148,9 @@ class Settings:
     job_max_attempts: int = 5
     job_visibility_timeout: int = 120
 
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Social.
+    max_following: int = 5_000
+    follow_rate_limit: str = "120/minute"
 
     @property
     def production(self) -> bool:
@@ -186,8 +188,6 @@ class Settings:
         """The effective settings with every secret hidden, for `hub config` and start-up logs."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name == "extra":
-                continue
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS and value:
                 value = _redact_url(value) if "://" in str(value) else "***"
@@ -273,6 +273,7 @@ def _validate(s: Settings) -> None:
         "download_url_ttl",
         "multipart_part_bytes",
         "graceful_shutdown_seconds",
+        "max_following",
     ]
     for name in positive:
         if getattr(s, name) <= 0:
@@ -328,7 +329,7 @@ def load_settings(
     env = dict(os.environ if environ is None else environ)
     hints = typing.get_type_hints(Settings)
     values: dict[str, Any] = {}
-    known = {f.name for f in fields(Settings) if f.name != "extra"}
+    known = {f.name for f in fields(Settings)}
 
     path = config_path or env.get("HUB_CONFIG")
     if path:

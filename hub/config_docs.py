@@ -88,6 +88,8 @@ SETTING_DOCS: dict[str, str] = {
     "media_max_bytes": "Largest image file (bytes) the media worker reads",
     "job_max_attempts": "Media job attempts before dead-lettering",
     "job_visibility_timeout": "Seconds before an unacknowledged media job is retried by another worker",
+    "max_following": "Accounts one account may follow (past it: 409 `follow_limit`)",
+    "follow_rate_limit": "Per-account limit on follow, block and mute writes and follow-request answers",
 }
 
 
@@ -99,8 +101,6 @@ def reference_table() -> str:
     """The Markdown table printed by `hub config --reference` and kept in README.md."""
     lines = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
     for f in fields(Settings):
-        if f.name == "extra":
-            continue
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else default
         shown = f"`{shown}`" if shown not in ("", ()) else ""
@@ -119,8 +119,6 @@ def example_env() -> str:
         "# Empty DATABASE_URL, REDIS_URL and S3_* select the embedded mode.",
     ]
     for f in fields(Settings):
-        if f.name == "extra":
-            continue
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else default
         if isinstance(shown, bool):

@@ -142,3 +142,55 @@ class InternalError(HubError):
     status = 500
     code = "internal"
     default_message = "Something went wrong on our side."
+
+
+# --- social --------------------------------------------------------------------------------------
+
+
+class AccountRequired(Forbidden):
+    """A guest tried a social write; register first."""
+
+    code = "account_required"
+    default_message = "Register an account to do that; a guest keeps its id when it registers."
+
+
+class UserNotFound(NotFound):
+    """No such profile, or one whose owner blocks the caller: the same answer, so blocks cannot be probed."""
+
+    code = "user_not_found"
+    default_message = "No such user."
+
+
+class NotYourProfile(Forbidden):
+    """Someone tried to edit a profile that is not their own."""
+
+    code = "not_your_profile"
+    default_message = "You can only change your own profile."
+
+
+class SelfRelationship(BadRequest):
+    """An account tried to follow, block or mute itself."""
+
+    code = "self_relationship"
+    default_message = "You cannot follow, block or mute yourself."
+
+
+class FollowLimit(Conflict):
+    """The account already follows as many accounts as HUB_MAX_FOLLOWING allows."""
+
+    code = "follow_limit"
+    default_message = "You follow as many accounts as allowed; unfollow some first."
+
+
+class UnblockFirst(Conflict):
+    """The caller tried to follow an account it blocks."""
+
+    code = "unblock_first"
+    default_message = "You block this account; unblock it first."
+
+
+class FollowRequestNotFound(NotFound):
+    """No pending follow request with that id addressed to the caller."""
+
+    code = "follow_request_not_found"
+    default_message = "No such follow request."

@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 import orjson
@@ -57,3 +57,42 @@ def page_of(rows: list[T], limit: int, position: Callable[[T], tuple[datetime, s
     items = rows[:limit]
     at, ident = position(items[-1])
     return Page(items, Cursor(at, ident).encode())
+
+
+# Where a list starts: the position before every item (a `since` from here reads from the oldest).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TwoWayPage(Generic[T]):
+    """A newest-first page that can be followed both ways.
+
+    `next_cursor` continues with older items (None at the end); `prev_cursor` is the newest item's
+    position, or where the request stood when the page is empty, so it is always set: `since=` it
+    reads what arrived after, oldest of those first, so that nothing is skipped however much arrived.
+    """
+
+    items: list[T]
+    next_cursor: str | None
+    prev_cursor: str
+
+
+def two_way_page(
+    rows: list[T],
+    limit: int,
+    position: Callable[[T], tuple[datetime, str]],
+    *,
+    cursor: Cursor | None,
+    since: Cursor | None,
+    origin_id: str = "",
+) -> TwoWayPage[T]:
+    """`rows`: with `since`, up to `limit` items just after it, oldest first; otherwise fetched newest
+    first with LIMIT limit+1 after `cursor`. `origin_id` is the smallest id of the list's id type."""
+    if since is not None:
+        items = list(reversed(rows[:limit]))
+        if not items:
+            return TwoWayPage(items, None, since.encode())
+        return TwoWayPage(items, Cursor(*position(items[-1])).encode(), Cursor(*position(items[0])).encode())
+    page = page_of(rows, limit, position)
+    newest = Cursor(*position(page.items[0])) if page.items else (cursor or Cursor(EPOCH, origin_id))
+    return TwoWayPage(page.items, page.next_cursor, newest.encode())

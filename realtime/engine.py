@@ -16,8 +16,16 @@ session only (413 or 400). Every other request still goes through the library's 
 become the hub's JSON errors (`{"error": {"code", "message", "details", "request_id"}}`) and every
 HTTP response carries the hub's security headers. Closing a session never waits for the client:
 packets already queued go out with the writer or the next poll, then the socket is dropped.
-Invalid WebSocket frames are refused in `realtime.lean` (lean handler) and `realtime.direct`
-(the library's handler, after an upgrade from long-polling).
+Invalid WebSocket frames are refused in `realtime.fastpath.handler` (lean handler) and
+`realtime.fastpath.direct` (the library's handler, after an upgrade from long-polling).
+
+This module is part of the adapter, not of `realtime.fastpath`, although it overrides private methods
+of the library's server: it exists for what clients see (which requests are refused, with which code
+and headers, and when a session ends), not for speed, and that must hold whether or not the fast path
+is active. It only uses the fast path where it is there: the direct writers to abort a socket whose
+peer stopped reading, the shared timers for connect deadlines (none without them), and the lean queue
+to answer waiting polls of a closed session at once (with the library's queue they wait out their
+timeout).
 """
 
 from __future__ import annotations
@@ -35,8 +43,7 @@ from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 
-from realtime.direct import Writers
-from realtime.lean import CLIENT_PACKET_TYPES, LeanQueue, Timers
+from realtime.fastpath import CLIENT_PACKET_TYPES, LeanQueue, Timers, Writers
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +90,7 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped library
     """`engineio.AsyncServer` that never waits for, echoes or loudly logs a misbehaving client."""
 
-    # Set by `realtime.direct.install`: the direct-write sockets and the shared per-socket timers.
+    # Set by `realtime.fastpath.install`: the direct-write sockets and the shared per-socket timers.
     writers: Writers | None = None
     timers: Timers | None = None
     # After the server ends a long-polling session (a kick), its client has this long to collect the
@@ -134,7 +141,7 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
             answer = await self._handle_post(environ)
             if answer is not None:
                 return await self._make_response(answer, environ)
-        # `translate_request` passes an environ it built itself through (`realtime.direct`).
+        # `translate_request` passes an environ it built itself through (`realtime.fastpath.environ`).
         return await super().handle_request(environ)
 
     async def _handle_post(self, environ: dict[str, Any]) -> dict[str, Any] | None:

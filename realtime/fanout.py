@@ -3,10 +3,10 @@
 `AsyncServer.emit(room=...)` in python-socketio 5.x already encodes a room message once, but then
 creates one asyncio task per recipient and awaits them all; on the stroke fan-out that task churn is
 most of the cost. Here the Socket.IO packet, its Engine.IO text and its WebSocket frame are built
-once per broadcast. A recipient whose socket can take a direct write (see `realtime.direct`) gets the
-frame appended to its write buffer (one `transport.write` per socket per event-loop iteration); any
-other socket gets the very same pre-encoded Engine.IO packet on its queue (its writer sends
-`pkt.encode()`, which returns the cached string). No task, no re-encoding, no per-recipient await.
+once per broadcast. A recipient whose socket can take a direct write (see `realtime.fastpath.direct`)
+gets the frame appended to its write buffer (one `transport.write` per socket per event-loop
+iteration); any other socket gets the very same pre-encoded Engine.IO packet on its queue (its writer
+sends `pkt.encode()`, which returns the cached string). No task, no re-encoding, no per-recipient await.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from socketio import packet as sio_packet
 
 from hub.logs import log_event
 from hub.metrics import Metrics
-from realtime.direct import DirectWebSocket, Writers, text_frame
+from realtime.fastpath import DirectWebSocket, Writers, text_frame
 
 log = logging.getLogger(__name__)
 

@@ -17,22 +17,44 @@ from engineio import packet as eio_packet
 
 from hub.config import Settings
 from hub.errors import HubError, InternalError, RateLimited, ServiceUnavailable
-from realtime.codec import JsonPacket, OrjsonCodec
-from realtime.direct import Writers, install, text_frame
+from hub.events import ClientEvent, ServerEvent
+from hub.runtime import Hub
+from hub.security import origin_allowed, scope_client_address, security_headers
+from hub.services.whiteboard import WhiteboardService
 from realtime.engine import HubEngineServer
 from realtime.fanout import LocalFanout
-from rest.middleware import origin_allowed, scope_client_address, security_headers
+from realtime.fastpath import JsonPacket, OrjsonCodec, Writers, install, text_frame
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
-EVENTS = ("join", "leave", "stroke", "erase", "clear", "undo", "cursor", "auth")
+
+
+def handlers(wb: WhiteboardService) -> dict[str, Handler]:
+    """Where each client event is handled: (connection id, payload) -> ack."""
+    return {
+        ClientEvent.JOIN: wb.join,
+        ClientEvent.LEAVE: wb.leave,
+        ClientEvent.STROKE: wb.stroke,
+        ClientEvent.ERASE: wb.erase,
+        ClientEvent.CLEAR: wb.clear,
+        ClientEvent.UNDO: wb.undo,
+        ClientEvent.CURSOR: wb.cursor,
+        ClientEvent.AUTH: wb.reauthenticate,
+    }
+
+
+_KNOWN = frozenset(ClientEvent)
+
+
+# The hub is built by the ASGI lifespan after this server exists: None until then and after shutdown.
+HubGetter = Callable[[], Hub | None]
 
 
 class HubSocketServer(socketio.AsyncServer):  # type: ignore[misc]  # untyped library
     """`AsyncServer` that treats a malformed packet as the sender's problem, not a server error.
 
-    Its own packets (acks, connect replies) take the direct write path of `realtime.direct` when the
+    Its own packets (acks, connect replies) take the direct write path of `realtime.fastpath` when the
     socket allows it, in order with everything else sent to that socket.
     """
 
@@ -110,19 +132,24 @@ def _refusal(exc: HubError) -> socketio.exceptions.ConnectionRefusedError:
 class RealtimeAdapter:
     """Maps Socket.IO sessions to whiteboard connections, both ways."""
 
-    def __init__(self, sio: socketio.AsyncServer, get_hub: Callable[[], Any]) -> None:
+    def __init__(self, sio: socketio.AsyncServer, get_hub: HubGetter) -> None:
         self._sio = sio
         self._get_hub = get_hub
         self._conn_by_sid: dict[str, str] = {}
         self._sid_by_conn: dict[str, str] = {}
         self._eio_by_conn: dict[str, str] = {}
-        self._bound: Any = None
+        self._bound: WhiteboardService | None = None
+        self._handlers: dict[str, Handler] = {}
 
-    def _service(self) -> Any:
+    def _running(self) -> Hub:
         hub = self._get_hub()
-        service = getattr(hub, "whiteboard", None) if hub is not None else None
-        if service is None:
+        if hub is None:
             raise ServiceUnavailable("The hub is starting.", code="starting")
+        return hub
+
+    def _service(self) -> WhiteboardService:
+        hub = self._running()
+        service = hub.whiteboard
         if self._bound is not service:
             # The hub is built by the ASGI lifespan after this server exists; bind on first use.
             writers = getattr(self._sio, "writers", None)
@@ -136,6 +163,7 @@ class RealtimeAdapter:
                 )
             )
             service.add_disconnector(self._kick)
+            self._handlers = handlers(service)
             self._bound = service
         return service
 
@@ -146,7 +174,7 @@ class RealtimeAdapter:
 
     async def _limit_connects(self, environ: dict[str, Any]) -> None:
         """The per-IP connect limit, keyed by the address REST would see for this client."""
-        hub = self._get_hub()
+        hub = self._running()
         address = scope_client_address(hub.settings, environ.get("asgi.scope") or {})
         try:
             retry_after = await hub.rate_limiter.hit(hub.settings.connect_rate_limit, "connect", address)
@@ -173,8 +201,7 @@ class RealtimeAdapter:
         self._conn_by_sid[sid] = conn.conn_id
         self._sid_by_conn[conn.conn_id] = sid
         self._eio_by_conn[conn.conn_id] = eio_sid
-        hub = self._get_hub()
-        hub.metrics.sockets_connected.inc()
+        self._running().metrics.sockets_connected.inc()
         self._count("connect", "ok")
         return True
 
@@ -187,20 +214,18 @@ class RealtimeAdapter:
         hub = self._get_hub()
         if hub is not None:
             hub.metrics.sockets_connected.dec()
-            service = getattr(hub, "whiteboard", None)
-            if service is not None:
-                await service.disconnect(conn_id)
+            await hub.whiteboard.disconnect(conn_id)
 
     async def _kick(self, conn_id: str, code: str, message: str) -> None:
         sid = self._sid_by_conn.get(conn_id)
         if sid is None:
             return
         # Tell the client why before closing, so it does not blindly reconnect with a dead token.
-        await self._sio.emit("kicked", {"code": code, "message": message}, to=sid)
+        await self._sio.emit(ServerEvent.KICKED, {"code": code, "message": message}, to=sid)
         await self._sio.disconnect(sid)
 
     async def dispatch(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
-        name = event if event in EVENTS else "unknown"
+        name = event if event in _KNOWN else "unknown"
         conn_id = self._conn_by_sid.get(sid)
         try:
             if conn_id is None:
@@ -209,9 +234,8 @@ class RealtimeAdapter:
                 raise HubError("Unknown event.", code="unknown_event")
             if len(args) != 1:
                 raise HubError("An event carries exactly one payload object.", code="bad_payload")
-            service = self._service()
-            handler: Handler = getattr(service, "reauthenticate" if name == "auth" else name)
-            ack = await handler(conn_id, args[0])
+            self._service()  # binds `_handlers` to the hub's whiteboard on first use
+            ack = await self._handlers[name](conn_id, args[0])
         except HubError as exc:
             self._count(name, exc.code)
             return _error(exc)
@@ -223,7 +247,7 @@ class RealtimeAdapter:
         return ack
 
 
-def create_socketio(settings: Settings, get_hub: Callable[[], Any]) -> socketio.AsyncServer:
+def create_socketio(settings: Settings, get_hub: HubGetter) -> socketio.AsyncServer:
     sio = HubSocketServer(
         async_mode="asgi",
         cors_allowed_origins=lambda origin, environ=None: origin_allowed(settings, origin or ""),

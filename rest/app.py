@@ -11,6 +11,8 @@ from sanic.config import Config
 
 from hub.config import Settings
 from hub.metrics import Metrics
+from hub.runtime import Hub
+from rest.context import AppContext
 from rest.errors import install_error_handlers
 from rest.jsonutil import dumps
 from rest.middleware import install_middleware
@@ -19,16 +21,16 @@ _app_ids = itertools.count(1)
 
 
 def blueprints() -> list[Any]:
-    from rest.routes import auth, bins, blobs, files, health, spaces, web
+    from rest.routes import auth, bins, blobs, files, health, social, spaces, web
 
-    return [health.bp, auth.bp, spaces.bp, bins.bp, files.bp, blobs.bp, web.bp]
+    return [health.bp, auth.bp, spaces.bp, bins.bp, files.bp, blobs.bp, social.bp, web.bp]
 
 
 def create_sanic_app(
     settings: Settings,
     metrics: Metrics,
-    start: Callable[[], Awaitable[Any]],
-    stop: Callable[[Any], Awaitable[None]],
+    start: Callable[[], Awaitable[Hub]],
+    stop: Callable[[Hub], Awaitable[None]],
 ) -> Sanic:
     """`start()` builds the hub when the server starts; `stop(hub)` closes it on shutdown."""
     config = Config()
@@ -44,20 +46,18 @@ def create_sanic_app(
     if settings.trust_forwarded:
         config.PROXIES_COUNT = 1
     # Sanic keeps a registry of app names; tests build many apps in one process.
-    app = Sanic(f"hub{next(_app_ids)}", config=config, dumps=dumps, configure_logging=False)
-    app.ctx.settings = settings
-    app.ctx.metrics = metrics
-    app.ctx.hub = None
+    ctx = AppContext(settings=settings, metrics=metrics)
+    app = Sanic(f"hub{next(_app_ids)}", config=config, ctx=ctx, dumps=dumps, configure_logging=False)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:
-        app.ctx.hub = await start()
+        ctx.hub = await start()
 
     @app.after_server_stop
     async def _stop(app: Sanic) -> None:
-        if app.ctx.hub is not None:
-            await stop(app.ctx.hub)
-            app.ctx.hub = None
+        if ctx.hub is not None:
+            await stop(ctx.hub)
+            ctx.hub = None
 
     install_error_handlers(app)
     install_middleware(app)

@@ -8,6 +8,7 @@ from sanic import Request
 
 from hub.errors import RateLimited, Unauthorized
 from hub.models import Principal
+from rest.context import hub
 from rest.middleware import client_address
 
 # RFC 6750's b64token. Header bytes that are not UTF-8 reach here as lone surrogates, which nothing
@@ -35,7 +36,7 @@ async def authenticate(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("A bearer token is required.", code="token_missing")
-    principal: Principal = await request.app.ctx.hub.identity.authenticate(token)
+    principal = await hub(request).identity.authenticate(token)
     request.ctx.principal = principal
     return principal
 
@@ -46,7 +47,7 @@ async def optional_principal(request: Request) -> Principal | None:
 
 async def limit_auth(request: Request) -> None:
     """The stricter per-IP limit of credential endpoints (slows password guessing)."""
-    hub = request.app.ctx.hub
-    retry = await hub.rate_limiter.hit(hub.settings.auth_rate_limit, "auth", client_address(request))
+    running = hub(request)
+    retry = await running.rate_limiter.hit(running.settings.auth_rate_limit, "auth", client_address(request))
     if retry:
         raise RateLimited(retry)

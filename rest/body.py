@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from sanic import Request
 
 from hub.errors import BadRequest, InvalidJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from rest import context
 
 M = TypeVar("M", bound=BaseModel)
 MAX_SAFE_NUMBER = 2**53
@@ -73,7 +74,7 @@ def validate(model: type[M], data: Any) -> M:
 
 def json_body(request: Request, model: type[M]) -> M:
     """Parse and validate the request's JSON body as `model`."""
-    settings = request.app.ctx.settings
+    settings = context.settings(request)
     content_type = (request.content_type or "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType()

@@ -19,6 +19,7 @@ from hub.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from rest.context import app_context
 from rest.jsonutil import dumps
 
 log = logging.getLogger("hub.http")
@@ -54,14 +55,13 @@ def _from_sanic(exc: sanic_exc.SanicException) -> HubError:
 def error_response(request: Request, err: HubError) -> HTTPResponse:
     request_id = getattr(request.ctx, "request_id", "")
     body = {"error": {**err.to_dict(), "request_id": request_id}}
-    metrics = getattr(request.app.ctx, "metrics", None)
-    if metrics is not None:
-        metrics.errors.labels(err.code).inc()
+    app_context(request.app).metrics.errors.labels(err.code).inc()
     return json_response(body, status=err.status, headers=dict(err.headers), dumps=dumps)
 
 
 def install_error_handlers(app: Sanic) -> None:
-    show_internal = bool(app.ctx.settings.debug_errors and not app.ctx.settings.production)
+    settings = app_context(app).settings
+    show_internal = bool(settings.debug_errors and not settings.production)
 
     @app.exception(HubError)
     async def on_hub_error(request: Request, exc: HubError) -> HTTPResponse:
@@ -82,7 +82,7 @@ def install_error_handlers(app: Sanic) -> None:
 
     @app.exception(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> HTTPResponse:
-        hub = getattr(request.app.ctx, "hub", None)
+        hub = app_context(request.app).hub
         unavailable = hub.unavailable(exc) if hub is not None else None
         if unavailable is not None:
             # A dependency went away under a call no repository translated: transient, not a bug.

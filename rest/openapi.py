@@ -71,6 +71,8 @@ class Operation:
     auth: bool = True
     content: Literal["json", "text", "redirect", "empty", "html", "any"] = "json"
     extra_responses: dict[int, str] = field(default_factory=dict)
+    # Response headers of the success answer: name -> description.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def endpoint(
@@ -86,6 +88,7 @@ def endpoint(
     errors: tuple[int, ...] = (),
     auth: bool = True,
     content: Literal["json", "text", "redirect", "empty", "html", "any"] = "json",
+    headers: dict[str, str] | None = None,
 ) -> Callable[[F], F]:
     """Register `handler` for `method path` (OpenAPI-style `{param}` path) and describe it."""
 
@@ -102,6 +105,7 @@ def endpoint(
             errors=errors,
             auth=auth,
             content=content,
+            headers=headers or {},
         )
         handler.__openapi__ = op  # type: ignore[attr-defined]
         sanic_path = _PARAM.sub(r"<\1:str>", path)
@@ -174,6 +178,8 @@ def build_openapi(app: Sanic, *, title: str, version: str, server_url: str) -> d
             ok["content"] = {"application/json": {"schema": {"type": "object"}}}
         elif op.content == "redirect":
             ok["headers"] = {"Location": {"schema": {"type": "string"}}}
+        for name, description in op.headers.items():
+            ok.setdefault("headers", {})[name] = {"description": description, "schema": {"type": "string"}}
         item["responses"][str(op.status)] = ok
         statuses = set(_COMMON_ERRORS) | set(op.errors)
         if op.auth:

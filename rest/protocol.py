@@ -17,8 +17,8 @@ import secrets
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from hub.errors import BadRequest
+from hub.security import BASE_SECURITY_HEADERS, ERROR_ONLY_CSP
 from rest.jsonutil import dumps
-from rest.middleware import BASE_SECURITY_HEADERS, ERROR_ONLY_CSP
 
 log = logging.getLogger("hub.access")
 

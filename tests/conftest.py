@@ -13,7 +13,6 @@ module, class and test merge, the closest winning).
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -149,7 +148,6 @@ def client(running: Running) -> httpx.AsyncClient:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "settings(**overrides): settings of the hub the `running` fixture starts")
-    os.environ.setdefault("HUB_TESTING", "1")
     # Artifacts (screenshots, logs) of failing browser tests land here.
     Path("test-artifacts").mkdir(exist_ok=True)
     asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())

@@ -1,5 +1,5 @@
-"""One contract, every backend: the memory and Redis implementations of the bus, the key/value store
-and the rate limiter behave the same."""
+"""One contract, every backend: the memory and Redis implementations of the bus and the rate limiter
+behave the same."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from hub.events import space_topic
 from storage.memory.bus import MemoryBus
-from storage.memory.kv import MemoryKV
 from storage.ratelimit import LimitsRateLimiter
 from storage.redis.bus import RedisBus
-from storage.redis.kv import RedisKV
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -27,18 +26,6 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, An
     redis = Redis.from_url(service.url)
     yield "redis", (redis, prefix, service.url)
     await redis.aclose()
-
-
-async def test_kv_contract(backend: tuple[str, Any]) -> None:
-    kind, ctx = backend
-    kv = MemoryKV() if kind == "memory" else RedisKV(ctx[0], ctx[1])
-    assert await kv.get("missing") is None
-    await kv.set("a", "1", 60)
-    assert await kv.get("a") == "1"
-    assert await kv.set_if_absent("a", "2", 60) is False
-    assert await kv.set_if_absent("b", "2", 60) is True
-    assert await kv.get("b") == "2"
-    await kv.close()
 
 
 async def test_rate_limiter_contract(backend: tuple[str, Any]) -> None:
@@ -62,9 +49,9 @@ async def test_bus_contract_local_delivery_first(backend: tuple[str, Any]) -> No
     bus.subscribe(handler)
     await bus.start()
     await bus.check()
-    await bus.publish("space:x", {"type": "ping", "n": 1})
+    await bus.publish(space_topic("x"), {"type": "ping", "n": 1})
     # Local subscribers have the event when publish returns: no round trip through Redis.
-    assert got == [("space:x", {"type": "ping", "n": 1})]
+    assert got == [(space_topic("x"), {"type": "ping", "n": 1})]
     await bus.close()
 
 
@@ -88,12 +75,12 @@ async def test_redis_bus_crosses_instances_and_ignores_own_echo(redis_service, r
     b.subscribe(on_b)
     await a.start()
     await b.start()
-    await a.publish("space:y", {"type": "hello"})
+    await a.publish(space_topic("y"), {"type": "hello"})
     await asyncio.wait_for(arrived.wait(), timeout=5)
     assert seen_b == [{"type": "hello"}]
     # Redis delivers a channel's messages in order, so once b's reply reaches a, a's own echo of
     # "hello" (published earlier) has been seen and ignored.
-    await b.publish("space:y", {"type": "second"})
+    await b.publish(space_topic("y"), {"type": "second"})
     await asyncio.wait_for(second.wait(), timeout=5)
     assert seen_a == [{"type": "hello"}, {"type": "second"}]
     await a.close()

@@ -22,6 +22,7 @@ import pytest
 
 from hub.config import Settings
 from hub.errors import NotFound, PayloadTooLarge
+from hub.ports.blob_face import SignedUrlFace
 from hub.ports.files import BlobStore, PresignedUpload
 from storage.blobs.s3 import S3BlobStore
 from tests.support.server import hub_of, running_hub
@@ -88,6 +89,11 @@ def retarget(url: str, key: str, other: str) -> str:
 
 async def read_all(store: BlobStore, key: str, max_bytes: int = 64 * MIB) -> bytes:
     return b"".join([chunk async for chunk in store.read(key, max_bytes=max_bytes)])
+
+
+async def test_only_a_store_the_hub_serves_has_a_signed_url_face(sut: StoreUnderTest) -> None:
+    """The hub's /blobs routes serve the local store through `SignedUrlFace`; S3 answers its own URLs."""
+    assert isinstance(sut.store, SignedUrlFace) is not isinstance(sut.store, S3BlobStore)
 
 
 async def test_post_upload_then_download_roundtrip(sut: StoreUnderTest) -> None:

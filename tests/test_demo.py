@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.app import build_hub
-from hub.cli import _examples_dir, build_parser
-from hub.demo import DEFAULT_DIR, ExamplesError, load_demo, load_examples
+from hub.bootstrap.app import build_hub
+from hub.bootstrap.cli import _examples_dir, build_parser
+from hub.bootstrap.demo import DEFAULT_DIR, ExamplesError, load_demo, load_examples
 from storage.postgres.server import free_port
 
 MARGARET = {

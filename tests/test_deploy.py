@@ -39,7 +39,7 @@ from tests.support.waiting import eventually
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 DEFAULTS = Settings()
-SETTING_ENV = {env_name(f.name) for f in fields(Settings) if f.name != "extra"} | {"HUB_CONFIG"}
+SETTING_ENV = {env_name(f.name) for f in fields(Settings)} | {"HUB_CONFIG"}
 # Read by uvicorn itself (which proxies it trusts for X-Forwarded-*), not by the hub's settings.
 UVICORN_ENV = {"FORWARDED_ALLOW_IPS"}
 # The hub drains for this long at most; every stop budget must cover it.
@@ -74,7 +74,7 @@ def test_example_env_lists_every_setting_at_its_default() -> None:
 
 
 def test_env_example_command(capsys: pytest.CaptureFixture[str]) -> None:
-    from hub.cli import main
+    from hub.bootstrap.cli import main
 
     assert main(["config", "--env-example"]) == 0
     assert capsys.readouterr().out == example_env()

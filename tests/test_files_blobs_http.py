@@ -61,6 +61,9 @@ async def test_blob_routes_do_not_exist_with_s3(make_settings, s3_service) -> No
     )
     async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url) as c:
         assert (await c.get("/blobs/object?t=a.b")).status_code == 404
+        assert (await c.put("/blobs/part?t=a.b", content=b"data")).status_code == 404
+        form = await c.post("/blobs/upload", data={"key": "k"}, files={"file": ("a", b"x")})
+        assert form.status_code == 404
         ready = await c.get("/readyz")
         assert ready.json()["checks"]["s3"] == "ok"
 

@@ -278,7 +278,7 @@ async def test_hub_worker_process_with_redis_and_s3(
             "HUB_LOG_LEVEL": "WARNING",
             "HUB_SWEEP_INTERVAL": "0",
         }
-        worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "hub.cli", "worker", env=env)
+        worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "hub.bootstrap.cli", "worker", env=env)
         try:
             # The worker publishes on its own bus; this hub hears it through Redis.
             event = await next_event(events, "file_processed", timeout=60)

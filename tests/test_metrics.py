@@ -22,7 +22,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.app import build_hub
+from hub.bootstrap.app import build_hub
 from hub.config import Settings
 from storage.postgres.server import free_port
 from tests.helpers import auth, make_space, register
@@ -223,7 +223,7 @@ async def test_warning_when_an_external_database_meets_a_generated_key(
     def warnings() -> list[logging.LogRecord]:
         return [r for r in caplog.records if r.levelno == logging.WARNING and "HUB_SIGNING_KEY" in r.getMessage()]
 
-    caplog.set_level(logging.WARNING, logger="hub.app")
+    caplog.set_level(logging.WARNING, logger="hub.bootstrap.app")
     hub = await build_hub(make_settings(sweep_interval=0, signing_key=""))
     await hub.close()
     assert len(warnings()) == 1
@@ -236,7 +236,7 @@ async def test_warning_when_an_external_database_meets_a_generated_key(
 
 
 def test_one_metrics_address_cannot_serve_several_worker_processes(monkeypatch: Any, capsys: Any) -> None:
-    from hub.cli import main
+    from hub.bootstrap.cli import main
 
     for name, value in {
         "DATABASE_URL": "postgresql://h/db",

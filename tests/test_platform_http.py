@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from hub.config import load_settings
-from rest.middleware import content_security_policy
+from hub.security import content_security_policy
 from tests.support.server import running_hub
 
 

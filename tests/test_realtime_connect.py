@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.config import Settings
+from hub.security import scope_client_address
 from hub.services.tokens import TokenSigner
-from rest.middleware import scope_client_address
 from tests.support import services
 from tests.support.realtime import User, guest
 from tests.support.server import Running, running_hub

@@ -1,16 +1,22 @@
-"""The direct write path of `realtime.direct`: frame bytes, the lean queue, and order on the wire."""
+"""The direct write path of `realtime.fastpath`: frame bytes, the lean queue, order on the wire, and its use."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import engineio
+import httpx
 import pytest
 from websockets.frames import Frame, Opcode
 
-from realtime.direct import LeanQueue, text_frame
+from hub.config import Settings
+from realtime.fastpath import LeanQueue, direct, handler, inactive_parts, install, text_frame
 from tests.support.realtime import connect, guest, space, stroke
-from tests.support.server import Running
+from tests.support.server import Running, running_hub
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
@@ -84,3 +90,74 @@ async def test_concurrent_senders_are_delivered_complete_in_seq_order_and_acked_
     finally:
         for s in socks:
             await s.close()
+
+
+@contextlib.contextmanager
+def fastpath_warnings() -> Iterator[list[logging.LogRecord]]:
+    """The fast path's warnings (on its own logger: a running hub replaces the root handlers)."""
+    records: list[logging.LogRecord] = []
+    sink = logging.Handler(logging.WARNING)
+    sink.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("realtime.fastpath")
+    level = logger.level
+    logger.addHandler(sink)
+    logger.setLevel(logging.WARNING)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(sink)
+        logger.setLevel(level)
+
+
+def test_install_warns_once_naming_every_part_that_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    with fastpath_warnings() as records:
+        install(engineio.AsyncServer(async_mode="asgi"))
+    assert records == []  # the libraries are the ones the fast path was written against
+    # A python-engineio without the functions the lean handler and the shared ping timer stand in for.
+    monkeypatch.setattr(handler, "LIBRARY_HANDLER", None)
+    monkeypatch.setattr(handler, "LIBRARY_SEND_PING", None)
+    with fastpath_warnings() as records:
+        install(engineio.AsyncServer(async_mode="asgi"))
+    [record] = records
+    message = record.getMessage()
+    assert "lean WebSocket handler" in message and "shared ping timer" in message
+    assert record.fields["inactive"] == inactive_parts(engineio.AsyncServer(async_mode="asgi"))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("guard_holds", [True, False], ids=["direct", "guard-fails"])
+async def test_fan_out_and_acks_take_the_direct_write_path(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, guard_holds: bool
+) -> None:
+    """Counted through the direct writer: every stroke's event to the other socket and its ack to the
+    sender go past the Engine.IO queue. When a guard falls back (here: the ASGI server's WebSocket is
+    not the uvicorn protocol the direct path checks for) strokes still arrive, by the library's path,
+    nothing is counted, and one warning says which part stood down."""
+    if not guard_holds:
+        monkeypatch.setattr(direct, "WebSocketsSansIOProtocol", type("OtherProtocol", (), {}))
+    strokes = 5
+    with fastpath_warnings() as warnings:
+        async with running_hub(make_settings()) as (url, app), httpx.AsyncClient(base_url=url, timeout=10) as c:
+            sio = app.other_asgi_app.ctx.sio
+            assert inactive_parts(sio.eio) == []
+            alice, bob = await guest(c), await guest(c)
+            sid = await space(c, alice, bob)
+            sender, receiver = await connect(url, alice), await connect(url, bob)
+            try:
+                for sock in (sender, receiver):
+                    assert (await sock.call("join", {"space_id": sid}))["ok"]
+                before = sio.writers.direct_frames
+                for _ in range(strokes):
+                    ack = await sender.call("stroke", stroke(sid))
+                    assert ack["ok"]
+                    await receiver.wait_for("stroke", lambda e, seq=ack["seq"]: e["seq"] == seq)
+                direct_frames = sio.writers.direct_frames - before
+            finally:
+                await sender.close()
+                await receiver.close()
+    if guard_holds:
+        assert direct_frames >= 2 * strokes
+        assert warnings == []
+    else:
+        assert direct_frames == 0
+        [warning] = warnings
+        assert "direct writes" in warning.getMessage()

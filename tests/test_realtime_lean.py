@@ -1,4 +1,4 @@
-"""The lean per-connection structures of `realtime.lean`: same behaviour, less state per idle socket."""
+"""The lean per-connection structures of `realtime.fastpath`: same behaviour, less state per idle socket."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
 
-from realtime.lean import LeanEvent, LeanQueue, LeanWebSocketProtocol, Timers, _Wait, release_handshake_parser
+from realtime.fastpath import Deadline, LeanEvent, LeanQueue, Timers
+from realtime.fastpath.uvicorn_protocol import LeanWebSocketProtocol, release_handshake_parser
 from tests.support.realtime import Sock, connect, guest, space, stroke
 from tests.support.server import Running
 from tests.support.waiting import eventually
@@ -242,23 +243,20 @@ async def test_timers_bound_a_wait_like_asyncio_timeout() -> None:
     gate = asyncio.Event()
 
     async def waiter(timeout: float, kicks: int) -> str:
-        bound = _Wait.start(timers, timeout)
+        deadline = Deadline.start(timers, timeout)
         try:
             while True:
-                bound.due = timers.now() + timeout
-                bound.armed = True
                 try:
-                    await gate.wait()
+                    with deadline:
+                        await gate.wait()
                 except asyncio.CancelledError:
-                    return "timed out" if bound.timed_out() else "cancelled"
-                finally:
-                    bound.armed = False
+                    return "timed out" if deadline.fired else "cancelled"
                 gate.clear()
                 kicks -= 1
                 if kicks < 0:
                     return "woken"
         finally:
-            bound.finish()
+            deadline.finish()
 
     # Deadlines and kicks are a few tenths of a second apart: a busy machine's scheduling jitter is not.
     started = time.monotonic()

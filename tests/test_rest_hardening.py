@@ -350,7 +350,7 @@ def _directives(csp: str) -> dict[str, list[str]]:
 )
 def test_connect_src_is_the_hubs_own_origins_and_the_store(settings: dict[str, Any], expected: list[str]) -> None:
     from hub.config import load_settings
-    from rest.middleware import content_security_policy
+    from hub.security import content_security_policy
 
     connect = _directives(content_security_policy(load_settings(environ={}, env="test", **settings)))["connect-src"]
     # No bare scheme (ws:, wss:, https:) and no wildcard: a page may open a socket to its own hub only.

@@ -4,6 +4,6 @@ Infrastructure ports live in :mod:`hub.ports.infra`; each capability keeps its r
 module of its own (identity, spaces, whiteboard, files).
 """
 
-from hub.ports.infra import Bus, BusHandler, Database, HealthCheck, KeyValueTTL, RateLimiter
+from hub.ports.infra import Bus, BusHandler, Database, HealthCheck, RateLimiter
 
-__all__ = ["Bus", "BusHandler", "Database", "HealthCheck", "KeyValueTTL", "RateLimiter"]
+__all__ = ["Bus", "BusHandler", "Database", "HealthCheck", "RateLimiter"]

@@ -95,6 +95,7 @@ class BlobStore(Protocol):
     async def close(self) -> None: ...
 
 
+# `pending` from the upload's creation until `complete` checked the object, then `ready`; nothing else.
 FileStatus = Literal["pending", "ready"]
 
 
@@ -107,7 +108,7 @@ class FileRecord:
     content_type: str
     size: int
     sha256: str | None
-    status: str
+    status: FileStatus
     multipart_upload_id: str | None
     created_by: str | None
     created_at: datetime
@@ -171,8 +172,6 @@ class FileRepo(Protocol):
         """Count one download unless the file's maximum is reached; False when it is."""
         ...
 
-    async def set_upload_id(self, file_id: str, upload_id: str) -> None: ...
-
     async def delete(self, file_id: str) -> FileRecord | None: ...
 
     async def set_variants(
@@ -199,8 +198,6 @@ class FileRepo(Protocol):
         ...
 
     async def finish_blob_deletions(self, done: Sequence[int], failed: Sequence[tuple[int, str]]) -> None: ...
-
-    async def pending_blob_deletions(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,8 +37,9 @@ class Database(Protocol):
 class Bus(Protocol):
     """Publishes domain events to every hub instance (including this one), after commit.
 
-    Topics are space ids (``space:<id>``) or user ids (``user:<id>``); events are JSON-able dicts with
-    a ``type``. Delivery to local subscribers happens first and does not wait for the network.
+    Topics and event types are named by ``hub.events`` (a space's, a whiteboard room's relay, a user's);
+    events are JSON-able dicts with a ``type``. Delivery to local subscribers happens first and does not
+    wait for the network.
     """
 
     name: str
@@ -58,18 +59,5 @@ class RateLimiter(Protocol):
     """Moving-window limiter. `hit` returns 0 when allowed, else seconds until a retry may succeed."""
 
     async def hit(self, limit: str, *keys: str) -> int: ...
-
-    async def close(self) -> None: ...
-
-
-class KeyValueTTL(Protocol):
-    """A tiny shared key space with expiry for one-shot markers; never a source of truth (it may be
-    flushed or restarted at any time: revocations live in the database)."""
-
-    async def set(self, key: str, value: str, ttl_seconds: int) -> None: ...
-
-    async def get(self, key: str) -> str | None: ...
-
-    async def set_if_absent(self, key: str, value: str, ttl_seconds: int) -> bool: ...
 
     async def close(self) -> None: ...

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 from hub.errors import Conflict, Gone, NotFound, ValidationFailed
+from hub.events import BusEvent, space_topic
 from hub.models import Principal, Role
 from hub.pagination import Cursor, Page, page_of
 from hub.ports.infra import Bus
@@ -40,9 +41,9 @@ class BinService:
         if errors:
             raise ValidationFailed(errors)
 
-    async def _publish(self, kind: str, record: BinRecord, by: str) -> None:
+    async def _publish(self, kind: BusEvent, record: BinRecord, by: str) -> None:
         await self.bus.publish(
-            f"space:{record.space_id}",
+            space_topic(record.space_id),
             {
                 "type": kind,
                 "space_id": record.space_id,
@@ -77,7 +78,7 @@ class BinService:
             burn_after_reading=burn_after_reading,
             expires_at=now() + timedelta(seconds=expires_in) if expires_in else None,
         )
-        await self._publish("bin_created", record, principal.user_id)
+        await self._publish(BusEvent.BIN_CREATED, record, principal.user_id)
         return record
 
     async def in_space(self, principal: Principal, space_id: str, cursor: str | None, limit: int) -> Page[BinRecord]:
@@ -102,7 +103,7 @@ class BinService:
             burned = await self.repo.burn(space_id, bin_id)
             if burned is None:  # someone else read it first
                 raise NotFound("No such bin.", code="bin_not_found")
-            await self._publish("bin_deleted", burned, principal.user_id)
+            await self._publish(BusEvent.BIN_DELETED, burned, principal.user_id)
             return burned, True
         return record, False
 
@@ -143,14 +144,14 @@ class BinService:
                 code="version_conflict",
                 details={"current_version": current.version, "your_version": expected_version},
             )
-        await self._publish("bin_updated", record, principal.user_id)
+        await self._publish(BusEvent.BIN_UPDATED, record, principal.user_id)
         return record
 
     async def delete(self, principal: Principal, space_id: str, bin_id: str) -> None:
         await self.spaces.access(principal, space_id, Role.EDITOR)
         record = await self._live(space_id, bin_id)
         if await self.repo.delete(space_id, bin_id):
-            await self._publish("bin_deleted", record, principal.user_id)
+            await self._publish(BusEvent.BIN_DELETED, record, principal.user_id)
 
     async def revisions(
         self, principal: Principal, space_id: str, bin_id: str, cursor: str | None, limit: int
@@ -179,9 +180,9 @@ class BinService:
             try:
                 for space_id, bin_id in await self.repo.purge_expired(500):
                     await self.bus.publish(
-                        f"space:{space_id}",
+                        space_topic(space_id),
                         {
-                            "type": "bin_deleted",
+                            "type": BusEvent.BIN_DELETED,
                             "space_id": space_id,
                             "bin_id": bin_id,
                             "reason": "expired",

@@ -5,6 +5,7 @@ enforces (key, exact Content-Type, exact size), then checks the object when the 
 Quota is reserved when the upload is created (pending files count) and checked again at completion.
 Objects are deleted through the `blob_deletions` queue that the database fills in the same transaction
 as the row deletion, so a space that expires, a user's delete and the sweepers all go one way.
+What a client declares (filename, content type, checksum) is checked by `files_input.py` first.
 
 An image's media job is enqueued after the commit that makes the file ready; when that enqueue is lost
 (the queue unavailable, the process gone in between), the sweeper enqueues it again once the file has
@@ -19,28 +20,32 @@ import contextlib
 import hashlib
 import logging
 import math
-import re
 import secrets
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from hub.config import Settings
 from hub.errors import Conflict, Gone, HubError, NotFound, PayloadTooLarge, ValidationFailed
+from hub.events import BusEvent, space_topic
 from hub.logs import log_event
 from hub.metrics import Metrics
 from hub.models import Principal, Role, SpaceAccess
 from hub.pagination import Cursor, Page, page_of
 from hub.ports.files import BlobStore, FileRecord, FileRepo, JobQueue, NewFile, PartInfo, PresignedUpload
 from hub.ports.infra import Bus
+from hub.services.files_input import (
+    check_content_type,
+    check_sha256,
+    content_disposition,
+    disposition_kind,
+    normalize_filename,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_FILENAME_BYTES = 255
 # S3's multipart limits: at most 10,000 parts, each but the last 5 MiB to 5 GiB, 5 TiB in all. The
 # configured part size is within the part bounds (hub.config), so a plan of `_part_plan` never breaks them.
 MAX_PARTS = 10_000
@@ -49,26 +54,6 @@ MAX_MULTIPART_BYTES = 5 * 1024**4
 # enough that the enqueue right after completion normally comes first (a second one would be dropped).
 MEDIA_REQUEUE_GRACE = 60.0
 MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-# Types a browser may render in place without risk to the page that links them.
-INLINE_SAFE = frozenset(
-    {
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "image/avif",
-        "video/mp4",
-        "video/webm",
-        "audio/mpeg",
-        "audio/ogg",
-        "audio/wav",
-        "audio/webm",
-    }
-)
-_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-_SHA256 = re.compile(r"[0-9a-f]{64}")  # fullmatch: `$` would let "\n" through
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9]|conin\$|conout\$)(\..*)?$", re.I)
-_UNSAFE_CHARS = re.compile(r'[/\\:*?"<>|]')
 
 
 class UploadMismatch(HubError):
@@ -94,53 +79,6 @@ def now() -> datetime:
 def media_job_id(file_id: str) -> str:
     """One job id per file: enqueueing it again while it waits in the queue is a no-op."""
     return f"media:{file_id}"
-
-
-def normalize_filename(raw: str) -> str:
-    """A display name that is harmless anywhere it may end up: never a path, never a device, no
-    control or bidirectional characters, at most 255 UTF-8 bytes with the extension kept."""
-    name = unicodedata.normalize("NFC", raw)
-    # Cc: controls (NUL...), Cf: format chars (RTL override, zero-width), Zl/Zp: line separators.
-    name = "".join(
-        " " if unicodedata.category(c) in {"Zl", "Zp", "Zs"} else c
-        for c in name
-        if unicodedata.category(c) not in {"Cc", "Cf", "Cs", "Co", "Cn"}
-    )
-    name = _UNSAFE_CHARS.sub("_", name)
-    name = re.sub(r"\s+", " ", name).strip(" .")
-    if _WINDOWS_RESERVED.match(name):
-        name = "_" + name
-    if len(name.encode()) > MAX_FILENAME_BYTES:
-        stem, dot, ext = name.rpartition(".")
-        ext = ext if dot and stem and 0 < len(ext.encode()) <= 16 else ""
-        room = MAX_FILENAME_BYTES - (len(ext.encode()) + 1 if ext else 0)
-        stem = (stem if ext else name).encode()[:room].decode("utf-8", "ignore").rstrip(" .")
-        name = f"{stem}.{ext}" if ext else stem
-    return name or "file"
-
-
-def content_disposition(kind: str, filename: str) -> str:
-    """RFC 6266 with an ASCII fallback and the exact name in RFC 5987 `filename*`."""
-    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    fallback = re.sub(r"[^A-Za-z0-9._ ()-]", "_", fallback).strip(" .") or "download"
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-def _type_matches(content_type: str, patterns: tuple[str, ...]) -> bool:
-    for pattern in patterns:
-        p = pattern.strip().lower()
-        if p == content_type or (p.endswith("/*") and content_type.startswith(p[:-1])) or p == "*/*":
-            return True
-    return False
-
-
-def check_content_type(raw: str, allow: tuple[str, ...], deny: tuple[str, ...]) -> str:
-    content_type = raw.strip().lower()
-    if not _CONTENT_TYPE.match(content_type):
-        raise ValidationFailed({"content_type": "must be a MIME type like image/png, without parameters"})
-    if _type_matches(content_type, deny) or (allow and not _type_matches(content_type, allow)):
-        raise ValidationFailed({"content_type": "this type of file is not accepted here"})
-    return content_type
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -193,6 +131,15 @@ class CreatedUpload:
     part_size: int | None
     part_count: int | None
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedParts:
+    """Where a multipart upload stands, for a client that resumes it: its plan and the parts received."""
+
+    part_size: int
+    part_count: int
+    parts: list[PartInfo]
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,9 +228,7 @@ class FileService:
             raise PayloadTooLarge(
                 "The file is larger than allowed.", code="file_too_large", details={"max_bytes": s.file_max_bytes}
             )
-        sha256 = req.sha256.lower() if req.sha256 else None
-        if sha256 is not None and not _SHA256.fullmatch(sha256):
-            raise ValidationFailed({"sha256": "must be 64 hexadecimal characters"})
+        sha256 = check_sha256(req.sha256)
         expires_at = None
         if req.expires_in is not None:
             expires_at = min(now() + timedelta(seconds=req.expires_in), access.expires_at)
@@ -356,13 +301,13 @@ class FileService:
         self.metrics.uploads_created.inc(len(urls))
         return urls
 
-    async def list_parts(self, principal: Principal, file_id: str) -> tuple[FileRecord, list[PartInfo], int, int]:
+    async def list_parts(self, principal: Principal, file_id: str) -> UploadedParts:
         record = await self._file(principal, file_id, Role.EDITOR)
         if record.status != "pending" or record.multipart_upload_id is None:
             raise Conflict("This file is not a multipart upload in progress.", code="not_multipart")
         part_size, count = self._plan_of(record)
         parts = await self.store.list_parts(record.object_key, record.multipart_upload_id)
-        return record, parts, part_size, count
+        return UploadedParts(part_size, count, parts)
 
     async def _reject(
         self, record: FileRecord, reason: str, message: str | None = None, **details: Any
@@ -444,9 +389,9 @@ class FileService:
         self.metrics.bytes_confirmed.inc(ready.size)
         log_event("file_uploaded", file_id=file_id, space_id=ready.space_id, size=ready.size)
         await self.bus.publish(
-            f"space:{ready.space_id}",
+            space_topic(ready.space_id),
             {
-                "type": "file_uploaded",
+                "type": BusEvent.FILE_UPLOADED,
                 "space_id": ready.space_id,
                 "file": file_public(ready),
             },
@@ -497,9 +442,9 @@ class FileService:
         log_event("file_deleted", file_id=file_id, space_id=record.space_id, by=principal.user_id)
         if deleted.status == "ready":
             await self.bus.publish(
-                f"space:{record.space_id}",
+                space_topic(record.space_id),
                 {
-                    "type": "file_deleted",
+                    "type": BusEvent.FILE_DELETED,
                     "space_id": record.space_id,
                     "file_id": file_id,
                 },
@@ -523,7 +468,7 @@ class FileService:
             filename = f"{stem}.{variant}.webp"
         elif not await self.repo.count_download(file_id):
             raise Gone("This file has reached its maximum number of downloads.", code="download_limit_reached")
-        kind = "inline" if content_type in INLINE_SAFE and not attachment else "attachment"
+        kind = disposition_kind(content_type, attachment)
         ttl = self.settings.download_url_ttl
         url = await self._timed(
             self.store.presign_download(
@@ -548,9 +493,9 @@ class FileService:
         for record in expired:
             if record.status == "ready":
                 await self.bus.publish(
-                    f"space:{record.space_id}",
+                    space_topic(record.space_id),
                     {
-                        "type": "file_deleted",
+                        "type": BusEvent.FILE_DELETED,
                         "space_id": record.space_id,
                         "file_id": record.id,
                         "reason": "expired",

@@ -26,6 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from hub.errors import Conflict, Unauthorized, ValidationFailed
+from hub.events import BusEvent, user_topic
 from hub.logs import log_event
 from hub.models import Principal
 from hub.ports.identity import RefreshTokenRepo, RevocationRepo, RevocationState, UserRecord, UserRepo
@@ -281,9 +282,9 @@ class IdentityService:
         await self.refresh_tokens.revoke_family(session_id, user_id=user_id, access_expires_at=until)
         self.cache.session_revoked(session_id)
         await self.bus.publish(
-            f"user:{user_id}",
+            user_topic(user_id),
             {
-                "type": "session_revoked",
+                "type": BusEvent.SESSION_REVOKED,
                 "user_id": user_id,
                 "session_id": session_id,
             },
@@ -296,15 +297,17 @@ class IdentityService:
     async def logout_all(self, principal: Principal) -> None:
         await self.users.revoke_all(principal.user_id)
         self.cache.user_revoked(principal.user_id)
-        await self.bus.publish(f"user:{principal.user_id}", {"type": "user_revoked", "user_id": principal.user_id})
+        await self.bus.publish(
+            user_topic(principal.user_id), {"type": BusEvent.USER_REVOKED, "user_id": principal.user_id}
+        )
         log_event("logout_all", user_id=principal.user_id)
 
     async def _on_bus(self, topic: str, event: dict[str, Any]) -> None:
         # Published after the commit, so a lookup after this eviction sees the revocation.
         kind = event.get("type")
-        if kind == "session_revoked" and isinstance(session := event.get("session_id"), str) and session:
+        if kind == BusEvent.SESSION_REVOKED and isinstance(session := event.get("session_id"), str) and session:
             self.cache.session_revoked(session)
-        elif kind == "user_revoked" and isinstance(user := event.get("user_id"), str) and user:
+        elif kind == BusEvent.USER_REVOKED and isinstance(user := event.get("user_id"), str) and user:
             self.cache.user_revoked(user)
 
     async def purge_expired(self, batch: int = 1000) -> int:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from hub.errors import HubError, PayloadTooLarge, ServiceUnavailable
+from hub.events import BusEvent, space_topic
 from hub.logs import log_event
 from hub.metrics import Metrics
 from hub.ports.files import BlobStore, FileRepo, Job, JobQueue
@@ -187,9 +188,9 @@ class MediaWorker:
         self.processed += 1
         log_event("media_processed", file_id=file_id, space_id=updated.space_id)
         await self.bus.publish(
-            f"space:{updated.space_id}",
+            space_topic(updated.space_id),
             {
-                "type": "file_processed",
+                "type": BusEvent.FILE_PROCESSED,
                 "space_id": updated.space_id,
                 "file": file_public(updated),
             },

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from hub.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
+from hub.events import BusEvent, space_topic
 from hub.logs import log_event
 from hub.metrics import Metrics
 from hub.models import Principal, Role, SpaceAccess, Visibility
@@ -149,9 +150,9 @@ class SpaceService:
         if space is None:
             raise NotFound("No such space.", code="space_not_found")
         await self.bus.publish(
-            f"space:{space_id}",
+            space_topic(space_id),
             {
-                "type": "space_updated",
+                "type": BusEvent.SPACE_UPDATED,
                 "space_id": space_id,
                 "name": space.name,
                 "visibility": space.visibility,
@@ -164,7 +165,7 @@ class SpaceService:
         await self.access(principal, space_id, Role.OWNER)
         if await self.repo.delete(space_id):
             log_event("space_deleted", space_id=space_id, by=principal.user_id)
-            await self.bus.publish(f"space:{space_id}", {"type": "space_deleted", "space_id": space_id})
+            await self.bus.publish(space_topic(space_id), {"type": BusEvent.SPACE_DELETED, "space_id": space_id})
 
     async def join_by_link(self, principal: Principal, space_id: str) -> SpaceRecord:
         """Anyone holding a `link` space's id may join with its link role."""
@@ -183,9 +184,9 @@ class SpaceService:
 
     async def _member_joined(self, space_id: str, principal: Principal) -> None:
         await self.bus.publish(
-            f"space:{space_id}",
+            space_topic(space_id),
             {
-                "type": "member_joined",
+                "type": BusEvent.MEMBER_JOINED,
                 "space_id": space_id,
                 "user_id": principal.user_id,
                 "display_name": principal.display_name,
@@ -208,9 +209,9 @@ class SpaceService:
         if outcome == "last_owner":
             raise Conflict("A space needs at least one owner.", code="last_owner")
         await self.bus.publish(
-            f"space:{space_id}",
+            space_topic(space_id),
             {
-                "type": "member_role_changed",
+                "type": BusEvent.MEMBER_ROLE_CHANGED,
                 "space_id": space_id,
                 "user_id": user_id,
                 "role": role.value,
@@ -226,9 +227,9 @@ class SpaceService:
         if outcome == "last_owner":
             raise Conflict("The last owner cannot leave; delete the space or add an owner.", code="last_owner")
         await self.bus.publish(
-            f"space:{space_id}",
+            space_topic(space_id),
             {
-                "type": "member_removed",
+                "type": BusEvent.MEMBER_REMOVED,
                 "space_id": space_id,
                 "user_id": user_id,
             },
@@ -283,7 +284,7 @@ class SpaceService:
             for space_id, name in rows:
                 log_event("space_expired", space_id=space_id, name=name)
                 self.metrics.spaces_expired.inc()
-                await self.bus.publish(f"space:{space_id}", {"type": "space_expired", "space_id": space_id})
+                await self.bus.publish(space_topic(space_id), {"type": BusEvent.SPACE_EXPIRED, "space_id": space_id})
             purged += len(rows)
             if len(rows) < batch:
                 return purged

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from hub.config import Settings
 from hub.errors import BadRequest, Conflict, Forbidden, Gone, HubError, NotFound, ServiceUnavailable, Unauthorized
+from hub.events import RELAYED, BusEvent, ServerEvent, board_of, board_topic, space_of
 from hub.models import Principal, Role, SpaceAccess
 from hub.ports.infra import Bus
 from hub.ports.whiteboard import (
@@ -43,27 +44,6 @@ from hub.services.whiteboard_input import TokenBucket
 
 log = logging.getLogger(__name__)
 
-# Domain events other services publish on `space:<id>` that every socket in the room should see.
-RELAYED = frozenset(
-    {
-        "bin_created",
-        "bin_updated",
-        "bin_deleted",
-        "space_updated",
-        "space_expired",
-        "space_deleted",
-        "file_uploaded",
-        "file_processed",
-        "file_deleted",
-        "member_joined",
-        "member_removed",
-        "member_role_changed",
-    }
-)
-# Events that end the space for everyone in its room.
-_SPACE_GONE = frozenset({"space_expired", "space_deleted"})
-# Events after which a cached authorization must be checked again before the next action.
-_RECHECK = frozenset({"space_updated", "member_updated", "member_role_changed", "member_added"})
 _PALETTE = (
     "#e6194b",
     "#3cb44b",
@@ -85,6 +65,8 @@ class AccessCheck(Protocol):
 
 
 Authenticate = Callable[[str], Awaitable[Principal]]
+# A reaction to a bus event, given its space id ("" when it names none: no room has that id) and the event.
+_BusHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 def color_for(user_id: str) -> str:
@@ -113,7 +95,7 @@ class Connection:
 
 def stroke_event(space_id: str, seq: int, author: str | None, s: Any) -> dict[str, Any]:
     return {
-        "type": "stroke",
+        "type": ServerEvent.STROKE,
         "space_id": space_id,
         "seq": seq,
         "id": s.id,
@@ -181,6 +163,16 @@ class WhiteboardService:
         # Leases whose removal failed while presence was unreachable, (space, conn) -> user; retried.
         self._unremoved: dict[tuple[str, str], str] = {}
         self._presence_down = False
+        # What a bus event does here beyond reaching the room (`RELAYED`), by its type.
+        self._bus_handlers: dict[str, _BusHandler] = {
+            BusEvent.SPACE_EXPIRED: self._on_space_gone,
+            BusEvent.SPACE_DELETED: self._on_space_gone,
+            BusEvent.MEMBER_REMOVED: self._on_member_removed,
+            BusEvent.USER_REVOKED: self._on_revoked,
+            BusEvent.SESSION_REVOKED: self._on_revoked,
+            BusEvent.SPACE_UPDATED: self._on_access_changed,
+            BusEvent.MEMBER_ROLE_CHANGED: self._on_access_changed,
+        }
         bus.subscribe(self._on_bus)
 
     # -- wiring -----------------------------------------------------------------------------------
@@ -369,17 +361,24 @@ class WhiteboardService:
             user = _group(mine)[0]
         else:
             action, user = "leave", {"user_id": user_id, "connections": 0}
-        payload = {"type": "presence", "space_id": space_id, "action": action, "user": user}
-        await self._broadcast(space_id, "presence", payload, exclude=joined_conn)
+        payload = {"type": ServerEvent.PRESENCE, "space_id": space_id, "action": action, "user": user}
+        await self._broadcast(space_id, ServerEvent.PRESENCE, payload, exclude=joined_conn)
 
     # -- drawing ----------------------------------------------------------------------------------
 
-    async def stroke(self, conn_id: str, raw: Any) -> dict[str, Any]:
+    async def _editor_action(self, conn_id: str, raw: Any) -> tuple[Connection, str, dict[str, Any]]:
+        """The checks of every action that changes the board, in this order: a live connection, a valid
+        payload and space id, a joined space where the caller is an editor, then one token of the stroke
+        bucket (an action refused by an earlier check spends none). Returns (connection, space id, payload)."""
         conn = self._conn(conn_id)
         data = parse.payload(raw)
         space_id = parse.space_id(data)
         await self._authorize(conn, space_id, Role.EDITOR)
         conn.strokes.take()
+        return conn, space_id, data
+
+    async def stroke(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        conn, space_id, data = await self._editor_action(conn_id, raw)
         stroke = parse.stroke(data, self._settings.stroke_max_points)
         # Broadcast by `_after_commit` (the origin is excluded from it) before this returns.
         result = await self._committer.submit(PendingStroke(space_id, conn.principal.user_id, stroke), conn_id)
@@ -402,14 +401,14 @@ class WhiteboardService:
                 # The stroke is committed; a resuming client falls back to a snapshot (gap check).
                 log.warning("replay append failed", extra={"fields": {"space_id": space_id}})
             for event, origin in events:
-                await self._deliver_local(space_id, "stroke", event, origin, False)
+                await self._deliver_local(space_id, ServerEvent.STROKE, event, origin, False)
             if self._cross_instance:
                 await self._bus.publish(
-                    f"wb:{space_id}",
+                    board_topic(space_id),
                     {
-                        "type": "wb",
+                        "type": BusEvent.BOARD_RELAY,
                         "origin": self.instance_id,
-                        "event": "stroke",
+                        "event": ServerEvent.STROKE,
                         "batch": [[e, o] for e, o in events],
                         "volatile": False,
                     },
@@ -422,31 +421,21 @@ class WhiteboardService:
         return epoch
 
     async def erase(self, conn_id: str, raw: Any) -> dict[str, Any]:
-        conn = self._conn(conn_id)
-        data = parse.payload(raw)
-        space_id = parse.space_id(data)
-        await self._authorize(conn, space_id, Role.EDITOR)
-        conn.strokes.take()
+        conn, space_id, data = await self._editor_action(conn_id, raw)
         removal = await self._strokes.erase(space_id, parse.stroke_ids(data))
-        return await self._removed(conn, space_id, "erase", removal, "erase")
+        return await self._removed(conn, space_id, ServerEvent.ERASE, removal, "erase")
 
     async def clear(self, conn_id: str, raw: Any) -> dict[str, Any]:
-        conn = self._conn(conn_id)
-        space_id = parse.space_id(parse.payload(raw))
-        await self._authorize(conn, space_id, Role.EDITOR)
-        conn.strokes.take()
-        return await self._removed(conn, space_id, "clear", await self._strokes.clear(space_id), "clear")
+        conn, space_id, _ = await self._editor_action(conn_id, raw)
+        return await self._removed(conn, space_id, ServerEvent.CLEAR, await self._strokes.clear(space_id), "clear")
 
     async def undo(self, conn_id: str, raw: Any) -> dict[str, Any]:
-        conn = self._conn(conn_id)
-        space_id = parse.space_id(parse.payload(raw))
-        await self._authorize(conn, space_id, Role.EDITOR)
-        conn.strokes.take()
+        conn, space_id, _ = await self._editor_action(conn_id, raw)
         removal = await self._strokes.undo(space_id, conn.principal.user_id)
-        return await self._removed(conn, space_id, "erase", removal, "undo")
+        return await self._removed(conn, space_id, ServerEvent.ERASE, removal, "undo")
 
     async def _removed(
-        self, conn: Connection, space_id: str, kind: str, removal: Removal | None, reason: str
+        self, conn: Connection, space_id: str, kind: ServerEvent, removal: Removal | None, reason: str
     ) -> dict[str, Any]:
         if removal is None:
             return {"ok": True, "seq": None, "ids": []}
@@ -475,14 +464,14 @@ class WhiteboardService:
         joined.cursor = parse.cursor(data)
         # Volatile: never stored per move; the heartbeat writes the last position into presence.
         payload = {
-            "type": "cursor",
+            "type": ServerEvent.CURSOR,
             "space_id": space_id,
             "user_id": conn.principal.user_id,
             "conn": conn_id,
             "x": joined.cursor[0],
             "y": joined.cursor[1],
         }
-        await self._broadcast(space_id, "cursor", payload, exclude=conn_id, volatile=True)
+        await self._broadcast(space_id, ServerEvent.CURSOR, payload, exclude=conn_id, volatile=True)
         return {"ok": True}
 
     # -- fan-out ----------------------------------------------------------------------------------
@@ -490,7 +479,7 @@ class WhiteboardService:
     async def _deliver_local(
         self, space_id: str, event: str, payload: dict[str, Any], exclude: str | None, volatile: bool
     ) -> None:
-        if event == "presence":
+        if event == ServerEvent.PRESENCE:
             self._track(space_id, payload)
         room = self._rooms.get(space_id)
         if not room:
@@ -516,9 +505,9 @@ class WhiteboardService:
         await self._deliver_local(space_id, event, payload, exclude, volatile)
         if self._cross_instance:
             await self._bus.publish(
-                f"wb:{space_id}",
+                board_topic(space_id),
                 {
-                    "type": "wb",
+                    "type": BusEvent.BOARD_RELAY,
                     "origin": self.instance_id,
                     "event": event,
                     "data": payload,
@@ -528,39 +517,54 @@ class WhiteboardService:
             )
 
     async def _on_bus(self, topic: str, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if topic.startswith("wb:"):
-            if event.get("origin") == self.instance_id:
-                return
-            name, volatile = str(event.get("event")), bool(event.get("volatile"))
-            if isinstance(event.get("data"), dict):
-                await self._deliver_local(topic[3:], name, event["data"], event.get("exclude"), volatile)
-            batch = event.get("batch")
-            for entry in batch if isinstance(batch, list) else ():
-                if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], dict):
-                    await self._deliver_local(topic[3:], name, entry[0], entry[1], volatile)
+        board = board_of(topic)
+        if board is not None:
+            await self._on_relay(board, event)
             return
-        space_id = str(event.get("space_id") or (topic[6:] if topic.startswith("space:") else ""))
+        kind = event.get("type")
+        space_id = str(event.get("space_id") or space_of(topic) or "")
         if kind in RELAYED and space_id:
             await self._deliver_local(space_id, str(kind), event, None, False)
-        if kind in _SPACE_GONE and space_id:
-            for conn_id in list(self._rooms.get(space_id, ())):
-                await self._kick(conn_id, str(kind), "The space is gone.", space_id=space_id)
-        elif kind == "member_removed" and space_id:
-            user_id = str(event.get("user_id", ""))
-            for conn in list(self._conns.values()):
-                if conn.principal.user_id == user_id and space_id in conn.spaces:
-                    await self._kick(conn.conn_id, "member_removed", "You were removed from the space.")
-        elif kind in ("user_revoked", "session_revoked"):
-            user_id, session = str(event.get("user_id", "")), event.get("session_id")
-            for conn in list(self._conns.values()):
-                p = conn.principal
-                if p.user_id == user_id and (kind == "user_revoked" or p.session_id == session):
-                    await self._kick(conn.conn_id, "token_revoked", "Your session was revoked.")
-        elif kind in _RECHECK and space_id:
-            for conn in self._conns.values():
-                if space_id in conn.spaces:
-                    conn.spaces[space_id].checked_at = -1e18
+        handler = self._bus_handlers.get(kind) if isinstance(kind, str) else None
+        if handler is not None:
+            await handler(space_id, event)
+
+    async def _on_relay(self, space_id: str, event: dict[str, Any]) -> None:
+        """Another instance's live board events, for this instance's sockets in the room."""
+        if event.get("origin") == self.instance_id:
+            return
+        name, volatile = str(event.get("event")), bool(event.get("volatile"))
+        if isinstance(event.get("data"), dict):
+            await self._deliver_local(space_id, name, event["data"], event.get("exclude"), volatile)
+        batch = event.get("batch")
+        for entry in batch if isinstance(batch, list) else ():
+            if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], dict):
+                await self._deliver_local(space_id, name, entry[0], entry[1], volatile)
+
+    async def _on_space_gone(self, space_id: str, event: dict[str, Any]) -> None:
+        # The kick code is the event's type: `space_expired` or `space_deleted`.
+        for conn_id in list(self._rooms.get(space_id, ())):
+            await self._kick(conn_id, str(event["type"]), "The space is gone.", space_id=space_id)
+
+    async def _on_member_removed(self, space_id: str, event: dict[str, Any]) -> None:
+        user_id = str(event.get("user_id", ""))
+        for conn in list(self._conns.values()):
+            if conn.principal.user_id == user_id and space_id in conn.spaces:
+                await self._kick(conn.conn_id, BusEvent.MEMBER_REMOVED, "You were removed from the space.")
+
+    async def _on_revoked(self, _space_id: str, event: dict[str, Any]) -> None:
+        user_id, session = str(event.get("user_id", "")), event.get("session_id")
+        every_session = event["type"] == BusEvent.USER_REVOKED
+        for conn in list(self._conns.values()):
+            p = conn.principal
+            if p.user_id == user_id and (every_session or p.session_id == session):
+                await self._kick(conn.conn_id, "token_revoked", "Your session was revoked.")
+
+    async def _on_access_changed(self, space_id: str, _event: dict[str, Any]) -> None:
+        # The cached authorization of every socket in the room is checked again before its next action.
+        for conn in self._conns.values():
+            if space_id in conn.spaces:
+                conn.spaces[space_id].checked_at = -1e18
 
     async def _kick(self, conn_id: str, code: str, message: str, *, space_id: str | None = None) -> None:
         conn = self._conns.get(conn_id)
@@ -652,8 +656,8 @@ class WhiteboardService:
                 changes.append(("update", user))
         changes += [("leave", {"user_id": u, "connections": 0}) for u in shown if u not in current]
         for action, user in changes:
-            payload = {"type": "presence", "space_id": space_id, "action": action, "user": user}
-            await self._deliver_local(space_id, "presence", payload, None, False)
+            payload = {"type": ServerEvent.PRESENCE, "space_id": space_id, "action": action, "user": user}
+            await self._deliver_local(space_id, ServerEvent.PRESENCE, payload, None, False)
 
 
 def _snapshot_stroke(space_id: str, s: StoredStroke) -> dict[str, Any]:

@@ -12,8 +12,10 @@ from hub.ports.identity import UserRecord
 from hub.services.identity import IssuedTokens
 from rest.auth import authenticate, limit_auth, optional_principal
 from rest.body import json_body
+from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
+from rest.schemas import OutModel
 
 bp = Blueprint("auth", url_prefix="")
 
@@ -41,7 +43,7 @@ class MePatch(BaseModel):
     display_name: str = Field(min_length=1, max_length=128)
 
 
-class UserOut(BaseModel):
+class UserOut(OutModel):
     id: str
     username: str | None
     display_name: str
@@ -49,7 +51,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class TokensOut(BaseModel):
+class TokensOut(OutModel):
     access_token: str
     refresh_token: str
     token_type: str = "Bearer"
@@ -58,23 +60,11 @@ class TokensOut(BaseModel):
 
 
 def user_out(user: UserRecord) -> UserOut:
-    return UserOut(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        is_guest=user.is_guest,
-        created_at=user.created_at,
-    )
+    return UserOut.model_validate(user)
 
 
 def tokens_out(issued: IssuedTokens, status: int = 200) -> HTTPResponse:
-    body = TokensOut(
-        access_token=issued.access_token,
-        refresh_token=issued.refresh_token,
-        expires_in=issued.expires_in,
-        user=user_out(issued.user),
-    )
-    return json(body, status=status, headers={"Cache-Control": "no-store"})
+    return json(TokensOut.model_validate(issued), status=status, headers={"Cache-Control": "no-store"})
 
 
 @endpoint(
@@ -92,7 +82,7 @@ async def register(request: Request) -> HTTPResponse:
     await limit_auth(request)
     data = json_body(request, RegisterIn)
     guest = await optional_principal(request)
-    issued = await request.app.ctx.hub.identity.register(data.username, data.password, data.display_name, guest=guest)
+    issued = await hub(request).identity.register(data.username, data.password, data.display_name, guest=guest)
     return tokens_out(issued, 201)
 
 
@@ -109,7 +99,7 @@ async def register(request: Request) -> HTTPResponse:
 async def login(request: Request) -> HTTPResponse:
     await limit_auth(request)
     data = json_body(request, LoginIn)
-    return tokens_out(await request.app.ctx.hub.identity.login(data.username, data.password))
+    return tokens_out(await hub(request).identity.login(data.username, data.password))
 
 
 @endpoint(
@@ -118,7 +108,7 @@ async def login(request: Request) -> HTTPResponse:
 async def guest(request: Request) -> HTTPResponse:
     await limit_auth(request)
     data = json_body(request, GuestIn)
-    return tokens_out(await request.app.ctx.hub.identity.guest(data.display_name), 201)
+    return tokens_out(await hub(request).identity.guest(data.display_name), 201)
 
 
 @endpoint(
@@ -134,30 +124,30 @@ async def guest(request: Request) -> HTTPResponse:
 async def refresh(request: Request) -> HTTPResponse:
     await limit_auth(request)
     data = json_body(request, RefreshIn)
-    return tokens_out(await request.app.ctx.hub.identity.refresh(data.refresh_token))
+    return tokens_out(await hub(request).identity.refresh(data.refresh_token))
 
 
 @endpoint(
     bp, "POST", "/auth/logout", summary="End this session (its access and refresh tokens).", status=204, content="empty"
 )
 async def logout(request: Request) -> HTTPResponse:
-    await request.app.ctx.hub.identity.logout(await authenticate(request))
+    await hub(request).identity.logout(await authenticate(request))
     return empty()
 
 
 @endpoint(bp, "POST", "/auth/logout-all", summary="End every session of this account.", status=204, content="empty")
 async def logout_all(request: Request) -> HTTPResponse:
-    await request.app.ctx.hub.identity.logout_all(await authenticate(request))
+    await hub(request).identity.logout_all(await authenticate(request))
     return empty()
 
 
 @endpoint(bp, "GET", "/auth/me", summary="The current account.", response=UserOut)
 async def me(request: Request) -> HTTPResponse:
-    return json(user_out(await request.app.ctx.hub.identity.me(await authenticate(request))))
+    return json(user_out(await hub(request).identity.me(await authenticate(request))))
 
 
 @endpoint(bp, "PATCH", "/auth/me", summary="Change the display name.", body=MePatch, response=UserOut)
 async def patch_me(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, MePatch)
-    return json(user_out(await request.app.ctx.hub.identity.rename(principal, data.display_name)))
+    return json(user_out(await hub(request).identity.rename(principal, data.display_name)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -13,9 +14,10 @@ from hub.errors import BadRequest, HubError, NotFound
 from hub.ports.spaces import BinRecord, RevisionRecord
 from rest.auth import authenticate
 from rest.body import json_body, query
+from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.schemas import PageQuery
+from rest.schemas import OutModel, PageQuery
 
 bp = Blueprint("bins")
 
@@ -43,7 +45,7 @@ class BinPatch(BaseModel):
     version: int | None = Field(None, ge=1, le=10**9)
 
 
-class BinOut(BaseModel):
+class BinOut(OutModel):
     id: str
     space_id: str
     title: str
@@ -59,7 +61,7 @@ class BinOut(BaseModel):
     burned: bool = False
 
 
-class BinSummary(BaseModel):
+class BinSummary(OutModel):
     id: str
     title: str
     language: str
@@ -76,7 +78,7 @@ class BinPage(BaseModel):
     next_cursor: str | None
 
 
-class RevisionOut(BaseModel):
+class RevisionOut(OutModel):
     version: int
     title: str
     content: str
@@ -85,7 +87,7 @@ class RevisionOut(BaseModel):
     created_at: datetime
 
 
-class RevisionPage(BaseModel):
+class RevisionPage(OutModel):
     items: list[RevisionOut]
     next_cursor: str | None
 
@@ -95,46 +97,15 @@ def etag(record: BinRecord) -> str:
 
 
 def bin_out(record: BinRecord, burned: bool = False) -> BinOut:
-    return BinOut(
-        id=record.id,
-        space_id=record.space_id,
-        title=record.title,
-        content=record.content,
-        language=record.language,
-        version=record.version,
-        created_by=record.created_by,
-        updated_by=record.updated_by,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        burn_after_reading=record.burn_after_reading,
-        expires_at=record.expires_at,
-        burned=burned,
-    )
+    return BinOut.model_validate({**asdict(record), "burned": burned})
 
 
 def summary(record: BinRecord) -> BinSummary:
-    return BinSummary(
-        id=record.id,
-        title=record.title,
-        language=record.language,
-        version=record.version,
-        size=len(record.content),
-        updated_at=record.updated_at,
-        created_at=record.created_at,
-        burn_after_reading=record.burn_after_reading,
-        expires_at=record.expires_at,
-    )
+    return BinSummary.model_validate({**asdict(record), "size": len(record.content)})
 
 
 def revision_out(r: RevisionRecord) -> RevisionOut:
-    return RevisionOut(
-        version=r.version,
-        title=r.title,
-        content=r.content,
-        language=r.language,
-        author_id=r.author_id,
-        created_at=r.created_at,
-    )
+    return RevisionOut.model_validate(r)
 
 
 def _with_etag(record: BinRecord, status: int = 200, burned: bool = False) -> HTTPResponse:
@@ -155,7 +126,7 @@ def _with_etag(record: BinRecord, status: int = 200, burned: bool = False) -> HT
 async def create_bin(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, BinIn)
-    record = await request.app.ctx.hub.bins.create(
+    record = await hub(request).bins.create(
         principal,
         space_id,
         title=data.title,
@@ -179,7 +150,7 @@ async def create_bin(request: Request, space_id: str) -> HTTPResponse:
 async def list_bins(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
-    page = await request.app.ctx.hub.bins.in_space(principal, space_id, q.cursor, q.limit)
+    page = await hub(request).bins.in_space(principal, space_id, q.cursor, q.limit)
     return json(BinPage(items=[summary(b) for b in page.items], next_cursor=page.next_cursor))
 
 
@@ -188,7 +159,7 @@ async def list_bins(request: Request, space_id: str) -> HTTPResponse:
 )
 async def get_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    record, burned = await request.app.ctx.hub.bins.read(principal, space_id, bin_id)
+    record, burned = await hub(request).bins.read(principal, space_id, bin_id)
     if not burned and request.headers.get("if-none-match") == etag(record):
         return empty(status=304, headers={"ETag": etag(record)})
     return _with_etag(record, burned=burned)
@@ -204,7 +175,7 @@ async def get_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
 )
 async def raw_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    record, _ = await request.app.ctx.hub.bins.read(principal, space_id, bin_id)
+    record, _ = await hub(request).bins.read(principal, space_id, bin_id)
     return text(
         record.content,
         headers={
@@ -241,7 +212,7 @@ async def patch_bin(request: Request, space_id: str, bin_id: str) -> HTTPRespons
             expected = int(match.group(1))
     if expected is None and not any_version:
         raise PreconditionRequired()
-    record = await request.app.ctx.hub.bins.update(
+    record = await hub(request).bins.update(
         principal,
         space_id,
         bin_id,
@@ -263,7 +234,7 @@ async def patch_bin(request: Request, space_id: str, bin_id: str) -> HTTPRespons
     errors=(403, 404, 410),
 )
 async def delete_bin(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
-    await request.app.ctx.hub.bins.delete(await authenticate(request), space_id, bin_id)
+    await hub(request).bins.delete(await authenticate(request), space_id, bin_id)
     return empty()
 
 
@@ -279,8 +250,8 @@ async def delete_bin(request: Request, space_id: str, bin_id: str) -> HTTPRespon
 async def list_revisions(request: Request, space_id: str, bin_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
-    page = await request.app.ctx.hub.bins.revisions(principal, space_id, bin_id, q.cursor, q.limit)
-    return json(RevisionPage(items=[revision_out(r) for r in page.items], next_cursor=page.next_cursor))
+    page = await hub(request).bins.revisions(principal, space_id, bin_id, q.cursor, q.limit)
+    return json(RevisionPage.model_validate(page))
 
 
 @endpoint(
@@ -295,5 +266,5 @@ async def get_revision(request: Request, space_id: str, bin_id: str, version: st
     principal = await authenticate(request)
     if not version.isdigit() or len(version) > 9:
         raise NotFound("No such revision.", code="revision_not_found")
-    record = await request.app.ctx.hub.bins.revision(principal, space_id, bin_id, int(version))
+    record = await hub(request).bins.revision(principal, space_id, bin_id, int(version))
     return json(revision_out(record))

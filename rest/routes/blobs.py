@@ -1,4 +1,7 @@
-"""The local-disk store's signed URLs, served by the hub (404 when the hub uses S3).
+"""The signed URLs of a store without a server of its own (the local-disk store), served by the hub.
+
+The routes reach the store only through `hub.ports.blob_face.SignedUrlFace`; when the hub's store does
+not implement it (S3 answers its own URLs) they answer 404.
 
 These routes behave like S3's: `POST /blobs/upload` takes a browser form upload (fields first, then
 `file`) and enforces the signed policy — key, exact Content-Type, size range, expiry — while streaming
@@ -20,10 +23,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from hub.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from hub.ports.blob_face import BlobWriter, SignedUrlFace
 from hub.ports.files import ObjectInfo
+from rest import context
+from rest.context import hub
 from rest.openapi import endpoint
 from rest.ranges import ByteRange, parse_range
-from storage.blobs.local import CHUNK, LocalBlobStore
 
 bp = Blueprint("blobs")
 
@@ -38,9 +43,9 @@ def streamed(handler: F) -> F:
     return handler
 
 
-def _store(request: Request) -> LocalBlobStore:
-    store = getattr(request.app.ctx.hub, "blobs", None)
-    if not isinstance(store, LocalBlobStore):
+def _store(request: Request) -> SignedUrlFace:
+    store = hub(request).blobs
+    if not isinstance(store, SignedUrlFace):
         raise NotFound()
     return store
 
@@ -88,7 +93,7 @@ async def upload(request: Request) -> HTTPResponse:
             boundary = value.strip('"')
     if content_type.strip().lower() != "multipart/form-data" or not 0 < len(boundary) <= 70:
         raise BadRequest("Expected a multipart/form-data upload.", code="malformed_request")
-    settings = request.app.ctx.settings
+    settings = context.settings(request)
     declared = _declared_length(request)
     if declared is not None and declared > settings.file_max_bytes + _FORM_OVERHEAD:
         raise PayloadTooLarge("The upload exceeds the maximum allowed size.", code="entity_too_large")
@@ -97,7 +102,7 @@ async def upload(request: Request) -> HTTPResponse:
     fields: dict[str, str] = {}
     field_name: str | None = None
     field_buf = bytearray()
-    writer = None
+    writer: BlobWriter | None = None
     claims: dict[str, Any] = {}
     done = False
     try:
@@ -153,9 +158,9 @@ async def upload(request: Request) -> HTTPResponse:
 CHUNK_SLACK = 256 * 1024  # one network chunk may arrive on top of the buffered fields
 
 
-def _check_policy(store: LocalBlobStore, fields: dict[str, str]) -> dict[str, Any]:
+def _check_policy(store: SignedUrlFace, fields: dict[str, str]) -> dict[str, Any]:
     token = f"{fields.get('policy', '')}.{fields.get('signature', '')}"
-    claims = store.signer.verify(token, "post")
+    claims = store.verify_token(token, "post")
     if fields.get("key") != claims.get("key") or fields.get("Content-Type") != claims.get("ct"):
         raise Forbidden("Invalid according to policy: a condition failed.", code="policy_condition_failed")
     return claims
@@ -173,7 +178,7 @@ def _check_policy(store: LocalBlobStore, fields: dict[str, str]) -> dict[str, An
 @streamed
 async def upload_part(request: Request) -> HTTPResponse:
     store = _store(request)
-    claims = store.signer.verify(_token(request), "part")
+    claims = store.verify_token(_token(request), "part")
     # `min` and `max` are both the part's planned size; a token without `min` bounds only the maximum.
     low, high = int(claims.get("min", 0)), int(claims["max"])
     declared = _declared_length(request)
@@ -198,7 +203,7 @@ async def upload_part(request: Request) -> HTTPResponse:
 )
 async def download(request: Request) -> ResponseStream:
     store = _store(request)
-    claims = store.signer.verify(_token(request), "get")
+    claims = store.verify_token(_token(request), "get")
     fh, info = await store.open_object(str(claims["key"]))
     try:
         wanted = _requested_range(request, info)
@@ -224,7 +229,7 @@ async def download(request: Request) -> ResponseStream:
         try:
             offset, left = start, length
             while left > 0:
-                chunk = await asyncio.to_thread(os.pread, fh.fileno(), min(CHUNK, left), offset)
+                chunk = await asyncio.to_thread(os.pread, fh.fileno(), min(store.chunk_size, left), offset)
                 if not chunk:
                     break
                 await response.write(chunk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -9,13 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sanic import Blueprint, HTTPResponse, Request
 from sanic.response import empty, redirect
 
-from hub.ports.files import FileRecord, PresignedUpload
+from hub.ports.files import FileRecord, FileStatus, PresignedUpload
 from hub.services.files import MAX_PARTS, FileService, UploadRequest, file_public
 from rest.auth import authenticate
 from rest.body import json_body, query
+from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.schemas import PageQuery
+from rest.schemas import OutModel, PageQuery
 
 bp = Blueprint("files")
 
@@ -43,7 +45,7 @@ class FileOut(BaseModel):
     content_type: str
     size: int
     sha256: str | None
-    status: Literal["pending", "ready"]
+    status: FileStatus
     created_by: str | None
     created_at: datetime
     completed_at: datetime | None
@@ -57,7 +59,7 @@ class FileOut(BaseModel):
     multipart: bool
 
 
-class PresignedOut(BaseModel):
+class PresignedOut(OutModel):
     method: Literal["POST", "PUT"]
     url: str
     fields: dict[str, str] = Field(description="POST: send these form fields first, then the file as `file`.")
@@ -88,7 +90,7 @@ class PartsIn(BaseModel):
     part_numbers: list[Annotated[int, Field(ge=1, le=MAX_PARTS)]] = Field(min_length=1, max_length=100)
 
 
-class PartUrlOut(BaseModel):
+class PartUrlOut(OutModel):
     part_number: int
     method: Literal["PUT"]
     url: str = Field(description="Accepts exactly the part's planned size: part_size, or the rest for the last.")
@@ -100,13 +102,13 @@ class PartUrls(BaseModel):
     parts: list[PartUrlOut]
 
 
-class PartOut(BaseModel):
-    part_number: int
+class PartOut(OutModel):
+    part_number: int = Field(validation_alias="number")  # read from `PartInfo.number`
     size: int
     etag: str
 
 
-class PartList(BaseModel):
+class PartList(OutModel):
     part_size: int
     part_count: int
     parts: list[PartOut]
@@ -120,14 +122,13 @@ class DownloadQuery(BaseModel):
     redirect: bool = True
 
 
-class DownloadOut(BaseModel):
+class DownloadOut(OutModel):
     url: str
     expires_at: datetime
 
 
 def _files(request: Request) -> FileService:
-    service: FileService = request.app.ctx.hub.files
-    return service
+    return hub(request).files
 
 
 def file_out(record: FileRecord) -> FileOut:
@@ -135,7 +136,7 @@ def file_out(record: FileRecord) -> FileOut:
 
 
 def _presigned(p: PresignedUpload) -> PresignedOut:
-    return PresignedOut(method=p.method, url=p.url, fields=p.fields, headers=p.headers, expires_at=p.expires_at)
+    return PresignedOut.model_validate(p)
 
 
 @endpoint(
@@ -248,8 +249,7 @@ async def presign_parts(request: Request, file_id: str) -> HTTPResponse:
     return json(
         PartUrls(
             parts=[
-                PartUrlOut(part_number=n, method="PUT", url=u.url, headers=u.headers, expires_at=u.expires_at)
-                for n, u in zip(numbers, urls, strict=True)
+                PartUrlOut.model_validate({**asdict(u), "part_number": n}) for n, u in zip(numbers, urls, strict=True)
             ]
         )
     )
@@ -265,14 +265,7 @@ async def presign_parts(request: Request, file_id: str) -> HTTPResponse:
 )
 async def list_parts(request: Request, file_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    _record, parts, part_size, count = await _files(request).list_parts(principal, file_id)
-    return json(
-        PartList(
-            part_size=part_size,
-            part_count=count,
-            parts=[PartOut(part_number=p.number, size=p.size, etag=p.etag) for p in parts],
-        )
-    )
+    return json(PartList.model_validate(await _files(request).list_parts(principal, file_id)))
 
 
 @endpoint(
@@ -304,6 +297,6 @@ async def download(request: Request, file_id: str) -> HTTPResponse:
     q = query(request, DownloadQuery)
     found = await _files(request).download(principal, file_id, variant=q.variant, attachment=q.attachment)
     if not q.redirect:
-        return json(DownloadOut(url=found.url, expires_at=found.expires_at))
+        return json(DownloadOut.model_validate(found))
     headers: dict[str, Any] = {"Cache-Control": "no-store"}
     return redirect(found.url, status=302, headers=headers)

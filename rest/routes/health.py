@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -11,6 +12,7 @@ from sanic.response import html, raw
 
 import hub
 from hub.errors import NotFound, Unauthorized
+from rest import context
 from rest.jsonutil import json
 from rest.openapi import build_openapi, endpoint, render_docs
 
@@ -41,8 +43,7 @@ async def healthz(request: Request) -> HTTPResponse:
     errors=(503,),
 )
 async def readyz(request: Request) -> HTTPResponse:
-    hub_ = request.app.ctx.hub
-    checks = await hub_.ready()
+    checks = await context.hub(request).ready()
     ok = all(v == "ok" for v in checks.values())
     body = {"status": "ok" if ok else "unavailable", "checks": checks}
     if ok:
@@ -62,8 +63,7 @@ async def readyz(request: Request) -> HTTPResponse:
     errors=(401, 404),
 )
 async def metrics(request: Request) -> HTTPResponse:
-    hub_ = request.app.ctx.hub
-    settings = request.app.ctx.settings
+    settings = context.settings(request)
     if settings.metrics_address is not None:
         raise NotFound()  # served on HUB_METRICS_LISTEN only; indistinguishable from an unknown path
     if settings.metrics_token:
@@ -72,28 +72,31 @@ async def metrics(request: Request) -> HTTPResponse:
             presented.strip().encode(), settings.metrics_token.encode()
         ):
             raise Unauthorized("A valid metrics token is required.", code="metrics_token_invalid")
-    m = request.app.ctx.metrics
-    size, idle = hub_.db.pool_stats()
+    m = context.metrics(request)
+    size, idle = context.hub(request).db.pool_stats()
     m.db_pool_size.set(size)
     m.db_pool_idle.set(idle)
     return raw(generate_latest(m.registry), content_type=CONTENT_TYPE_LATEST)
 
 
-@endpoint(bp, "GET", "/openapi.json", summary="This API's OpenAPI 3.1 document.", auth=False)
-async def openapi(request: Request) -> HTTPResponse:
-    spec = request.app.ctx.__dict__.get("openapi")
-    if spec is None:
-        spec = build_openapi(
+def _spec(request: Request) -> dict[str, Any]:
+    """Built on first use: it describes the routes registered by then (all of them)."""
+    ctx = context.app_context(request.app)
+    if ctx.openapi is None:
+        ctx.openapi = build_openapi(
             request.app,
             title="Collab Hub",
             version=hub.__version__,
-            server_url=request.app.ctx.settings.base_url,
+            server_url=ctx.settings.base_url,
         )
-        request.app.ctx.openapi = spec
-    return json(spec)
+    return ctx.openapi
+
+
+@endpoint(bp, "GET", "/openapi.json", summary="This API's OpenAPI 3.1 document.", auth=False)
+async def openapi(request: Request) -> HTTPResponse:
+    return json(_spec(request))
 
 
 @endpoint(bp, "GET", "/docs", summary="Human-readable API reference.", auth=False, content="html")
 async def docs(request: Request) -> HTTPResponse:
-    await openapi(request)
-    return html(render_docs(request.app.ctx.openapi))
+    return html(render_docs(_spec(request)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from typing import Literal
 
@@ -12,12 +13,13 @@ from sanic.response import empty
 
 from hub.errors import NotFound
 from hub.models import Role, Visibility
-from hub.ports.spaces import InviteRecord, MemberRecord, SpaceRecord
+from hub.ports.spaces import InviteRecord, SpaceRecord
 from rest.auth import authenticate
 from rest.body import json_body, query
+from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.schemas import PageQuery
+from rest.schemas import OutModel, PageQuery
 
 bp = Blueprint("spaces")
 
@@ -36,7 +38,7 @@ class SpacePatch(BaseModel):
     link_role: Literal["viewer", "editor"] | None = None
 
 
-class SpaceOut(BaseModel):
+class SpaceOut(OutModel):
     id: str
     name: str
     owner_id: str
@@ -54,7 +56,7 @@ class SpacePage(BaseModel):
     next_cursor: str | None
 
 
-class MemberOut(BaseModel):
+class MemberOut(OutModel):
     user_id: str
     display_name: str
     is_guest: bool
@@ -62,7 +64,7 @@ class MemberOut(BaseModel):
     joined_at: datetime
 
 
-class MemberPage(BaseModel):
+class MemberPage(OutModel):
     items: list[MemberOut]
     next_cursor: str | None
 
@@ -77,7 +79,7 @@ class InviteIn(BaseModel):
     expires_in: int | None = Field(None, ge=60, le=90 * 86_400)
 
 
-class InviteOut(BaseModel):
+class InviteOut(OutModel):
     id: str
     role: str
     max_uses: int | None
@@ -100,30 +102,11 @@ class JoinIn(BaseModel):
 
 
 def space_out(request: Request, space: SpaceRecord) -> SpaceOut:
-    return SpaceOut(
-        id=space.id,
-        name=space.name,
-        owner_id=space.owner_id,
-        visibility=space.visibility,
-        link_role=space.link_role,
-        role=space.role,
-        link=request.app.ctx.hub.spaces.link(space.id),
-        created_at=space.created_at,
-        updated_at=space.updated_at,
-        expires_at=space.expires_at,
-    )
-
-
-def member_out(m: MemberRecord) -> MemberOut:
-    return MemberOut(
-        user_id=m.user_id, display_name=m.display_name, is_guest=m.is_guest, role=m.role, joined_at=m.joined_at
-    )
+    return SpaceOut.model_validate({**asdict(space), "link": hub(request).spaces.link(space.id)})
 
 
 def invite_out(i: InviteRecord) -> InviteOut:
-    return InviteOut(
-        id=i.id, role=i.role, max_uses=i.max_uses, uses=i.uses, expires_at=i.expires_at, created_at=i.created_at
-    )
+    return InviteOut.model_validate(i)
 
 
 @endpoint(
@@ -138,7 +121,7 @@ def invite_out(i: InviteRecord) -> InviteOut:
 async def create_space(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, SpaceIn)
-    space = await request.app.ctx.hub.spaces.create(
+    space = await hub(request).spaces.create(
         principal,
         name=data.name,
         ttl_seconds=data.ttl_seconds,
@@ -152,14 +135,14 @@ async def create_space(request: Request) -> HTTPResponse:
 async def list_spaces(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
-    page = await request.app.ctx.hub.spaces.mine(principal, q.cursor, q.limit)
+    page = await hub(request).spaces.mine(principal, q.cursor, q.limit)
     return json(SpacePage(items=[space_out(request, s) for s in page.items], next_cursor=page.next_cursor))
 
 
 @endpoint(bp, "GET", "/spaces/{space_id}", summary="One space.", response=SpaceOut, errors=(404, 410))
 async def get_space(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return json(space_out(request, await request.app.ctx.hub.spaces.get(principal, space_id)))
+    return json(space_out(request, await hub(request).spaces.get(principal, space_id)))
 
 
 @endpoint(
@@ -174,7 +157,7 @@ async def get_space(request: Request, space_id: str) -> HTTPResponse:
 async def patch_space(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, SpacePatch)
-    space = await request.app.ctx.hub.spaces.update(
+    space = await hub(request).spaces.update(
         principal,
         space_id,
         name=data.name,
@@ -195,7 +178,7 @@ async def patch_space(request: Request, space_id: str) -> HTTPResponse:
     errors=(403, 404, 410),
 )
 async def delete_space(request: Request, space_id: str) -> HTTPResponse:
-    await request.app.ctx.hub.spaces.delete(await authenticate(request), space_id)
+    await hub(request).spaces.delete(await authenticate(request), space_id)
     return empty()
 
 
@@ -209,7 +192,7 @@ async def delete_space(request: Request, space_id: str) -> HTTPResponse:
 )
 async def join_by_link(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return json(space_out(request, await request.app.ctx.hub.spaces.join_by_link(principal, space_id)))
+    return json(space_out(request, await hub(request).spaces.join_by_link(principal, space_id)))
 
 
 @endpoint(
@@ -224,7 +207,7 @@ async def join_by_link(request: Request, space_id: str) -> HTTPResponse:
 async def join_by_invite(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, JoinIn)
-    return json(space_out(request, await request.app.ctx.hub.spaces.redeem(principal, data.token)))
+    return json(space_out(request, await hub(request).spaces.redeem(principal, data.token)))
 
 
 @endpoint(
@@ -239,8 +222,8 @@ async def join_by_invite(request: Request) -> HTTPResponse:
 async def list_members(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, PageQuery)
-    page = await request.app.ctx.hub.spaces.members(principal, space_id, q.cursor, q.limit)
-    return json(MemberPage(items=[member_out(m) for m in page.items], next_cursor=page.next_cursor))
+    page = await hub(request).spaces.members(principal, space_id, q.cursor, q.limit)
+    return json(MemberPage.model_validate(page))
 
 
 @endpoint(
@@ -256,7 +239,7 @@ async def list_members(request: Request, space_id: str) -> HTTPResponse:
 async def set_role(request: Request, space_id: str, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, RoleIn)
-    await request.app.ctx.hub.spaces.set_role(principal, space_id, _uuid(user_id), Role(data.role))
+    await hub(request).spaces.set_role(principal, space_id, _uuid(user_id), Role(data.role))
     return empty()
 
 
@@ -271,7 +254,7 @@ async def set_role(request: Request, space_id: str, user_id: str) -> HTTPRespons
 )
 async def remove_member(request: Request, space_id: str, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    await request.app.ctx.hub.spaces.remove_member(principal, space_id, _uuid(user_id))
+    await hub(request).spaces.remove_member(principal, space_id, _uuid(user_id))
     return empty()
 
 
@@ -286,7 +269,7 @@ async def remove_member(request: Request, space_id: str, user_id: str) -> HTTPRe
 )
 async def leave(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    await request.app.ctx.hub.spaces.remove_member(principal, space_id, principal.user_id)
+    await hub(request).spaces.remove_member(principal, space_id, principal.user_id)
     return empty()
 
 
@@ -303,7 +286,7 @@ async def leave(request: Request, space_id: str) -> HTTPResponse:
 async def create_invite(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, InviteIn)
-    spaces = request.app.ctx.hub.spaces
+    spaces = hub(request).spaces
     created = await spaces.create_invite(
         principal, space_id, role=Role(data.role), max_uses=data.max_uses, expires_in=data.expires_in
     )
@@ -323,7 +306,7 @@ async def create_invite(request: Request, space_id: str) -> HTTPResponse:
 )
 async def list_invites(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    invites = await request.app.ctx.hub.spaces.invites(principal, space_id)
+    invites = await hub(request).spaces.invites(principal, space_id)
     return json(InviteList(items=[invite_out(i) for i in invites]))
 
 
@@ -338,7 +321,7 @@ async def list_invites(request: Request, space_id: str) -> HTTPResponse:
 )
 async def revoke_invite(request: Request, space_id: str, invite_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    await request.app.ctx.hub.spaces.revoke_invite(principal, space_id, invite_id)
+    await hub(request).spaces.revoke_invite(principal, space_id, invite_id)
     return empty()
 
 

@@ -17,13 +17,14 @@ import shutil
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 import orjson
 
 from hub.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
-from hub.ports.files import ObjectInfo, PartInfo, PresignedUpload
+from hub.ports.blob_face import BlobWriter, SignedUrlFace, TokenKind
+from hub.ports.files import BlobStore, ObjectInfo, PartInfo, PresignedUpload
 from storage.blobs.signing import Signer
 
 CHUNK = 256 * 1024
@@ -75,9 +76,11 @@ class _Writer:
 
 
 class LocalBlobStore:
-    """Implements `hub.ports.files.BlobStore` on a directory; URLs point at the hub's /blobs routes."""
+    """Implements `hub.ports.files.BlobStore` on a directory; URLs point at the hub's /blobs routes,
+    which reach the store through `hub.ports.blob_face.SignedUrlFace`."""
 
     name = "blobs"
+    chunk_size = CHUNK
 
     def __init__(self, root: Path, signer: Signer, base_url: str) -> None:
         self.root = root
@@ -98,10 +101,18 @@ class LocalBlobStore:
             raise NotFound("No such multipart upload.", code="no_such_upload")
         return self.root / "multipart" / upload_id
 
+    # --- SignedUrlFace -----------------------------------------------------------------------------
+
+    def verify_token(self, token: str, kind: TokenKind) -> dict[str, Any]:
+        return self.signer.verify(token, kind)
+
     def open_writer(self, max_bytes: int) -> _Writer:
         return _Writer(self.root / "tmp", max_bytes)
 
-    async def commit_object(self, writer: _Writer, key: str, content_type: str) -> ObjectInfo:
+    async def commit_object(self, writer: BlobWriter, key: str, content_type: str) -> ObjectInfo:
+        # The port takes any writer; only one this store opened has a temporary file under its root.
+        if not isinstance(writer, _Writer):
+            raise TypeError("commit_object takes a writer opened by this store")
         info = ObjectInfo(key=key, size=writer.size, content_type=content_type, etag=writer.etag)
         path = self._object_path(key)
 
@@ -330,3 +341,9 @@ class LocalBlobStore:
 
     async def close(self) -> None:
         return None
+
+
+if TYPE_CHECKING:
+    # Conformance, checked by mypy: the store is a `BlobStore` and the face its /blobs routes serve.
+    def _conforms(store: LocalBlobStore) -> tuple[BlobStore, SignedUrlFace]:
+        return store, store

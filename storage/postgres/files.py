@@ -130,9 +130,6 @@ class PostgresFileRepo:
         )
         return status.endswith(" 1")
 
-    async def set_upload_id(self, file_id: str, upload_id: str) -> None:
-        await self._db.execute("UPDATE files SET multipart_upload_id = $2 WHERE id = $1", file_id, upload_id)
-
     async def delete(self, file_id: str) -> FileRecord | None:
         return _record(await self._db.fetchrow(f"DELETE FROM files WHERE id = $1 RETURNING {_COLUMNS}", file_id))
 
@@ -210,6 +207,3 @@ class PostgresFileRepo:
                     row_id,
                     error[:500],
                 )
-
-    async def pending_blob_deletions(self) -> int:
-        return int(await self._db.fetchval("SELECT count(*) FROM blob_deletions"))

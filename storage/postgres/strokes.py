@@ -147,7 +147,7 @@ class PostgresStrokeStore:
     """Implements `hub.ports.whiteboard.StrokeStore`."""
 
     def __init__(self, db: PostgresDatabase, *, commit_db: PostgresDatabase | None = None) -> None:
-        """`commit_db`: a pool of its own for the group commit (see `hub.wiring.wire_whiteboard`),
+        """`commit_db`: a pool of its own for the group commit (see `hub.bootstrap.wiring.wire_whiteboard`),
         whose connections the store then holds between commits; `close()` gives them back."""
         self._db = db
         self._commit_db = commit_db

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import uvicorn
 
-from hub.asgi import create_app
+from hub.bootstrap.asgi import create_app
 from hub.config import Settings
-from realtime.lean import UVICORN_WS
+from realtime.fastpath import UVICORN_WS
 from rest.protocol import JsonErrorHttpToolsProtocol
 from storage.postgres.server import free_port
 from tests.support.waiting import eventually

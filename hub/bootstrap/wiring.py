@@ -1,11 +1,13 @@
-"""Capability wiring used by the composition root (`hub.app.build_hub`).
+"""Capability wiring used by the composition root (`hub.bootstrap.app.build_hub`).
 
-Each function builds one capability's repositories and services from the hub's settings and backends,
-registers its health checks and background loops, and sets the hub attribute the adapters use.
+Each function builds one capability's repositories and services from the hub's settings and the
+backends chosen for it, registers its health checks and background loops, and sets the hub attribute
+the adapters use.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher, Type
@@ -13,7 +15,8 @@ from argon2 import PasswordHasher, Type
 from hub.services.tokens import TokenSigner, generate_key_file, load_private_key, load_public_key
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.bootstrap.app import Backends
+    from hub.runtime import Hub
 
 
 def _signer(hub: Hub) -> TokenSigner:
@@ -23,7 +26,7 @@ def _signer(hub: Hub) -> TokenSigner:
     return TokenSigner(load_private_key(material), s.token_audience, extra)
 
 
-async def wire_identity_spaces_bins(hub: Hub) -> None:
+async def wire_identity_spaces_bins(hub: Hub, backends: Backends) -> None:
     from hub.services.bins import BinService
     from hub.services.identity import IdentityService
     from hub.services.spaces import SpaceService
@@ -38,9 +41,9 @@ async def wire_identity_spaces_bins(hub: Hub) -> None:
         type=Type.ID,
     )
     hub.identity = IdentityService(
-        PostgresUserRepo(hub.db),
-        PostgresRefreshTokenRepo(hub.db),
-        PostgresRevocationRepo(hub.db),
+        PostgresUserRepo(backends.db),
+        PostgresRefreshTokenRepo(backends.db),
+        PostgresRevocationRepo(backends.db),
         _signer(hub),
         hub.bus,
         access_ttl=s.access_token_ttl,
@@ -49,41 +52,40 @@ async def wire_identity_spaces_bins(hub: Hub) -> None:
         revocation_cache_ttl=s.revocation_cache_ttl,
     )
     hub.spaces = SpaceService(
-        PostgresSpaceRepo(hub.db),
+        PostgresSpaceRepo(backends.db),
         hub.bus,
         hub.metrics,
         default_ttl=s.space_default_ttl,
         max_ttl=s.space_max_ttl,
         base_url=s.base_url,
     )
-    hub.bins = BinService(PostgresBinRepo(hub.db), hub.spaces, hub.bus, max_chars=s.bin_max_chars)
+    hub.bins = BinService(PostgresBinRepo(backends.db), hub.spaces, hub.bus, max_chars=s.bin_max_chars)
     if s.sweep_interval > 0:
         hub.spawn(hub.spaces.sweep_forever(s.sweep_interval), "space-sweeper")
         hub.spawn(hub.bins.sweep_forever(s.sweep_interval), "bin-sweeper")
         hub.spawn(hub.identity.sweep_forever(s.sweep_interval), "revocation-sweeper")
 
 
-async def wire_whiteboard(hub: Hub) -> None:
+async def wire_whiteboard(hub: Hub, backends: Backends) -> None:
     from hub.services.whiteboard import WhiteboardService
     from hub.services.whiteboard_commit import CommitObserver
     from storage.postgres.db import PostgresDatabase
     from storage.postgres.strokes import PostgresStrokeStore
 
-    assert hub.replay is not None and hub.presence is not None
     # Group commits get their own two connections (the committer runs at most two transactions at
     # once), with generic plans: PostgreSQL otherwise re-plans the commit statement on every call
     # (custom plans for array parameters), which measured as half of its cost (0.8 -> 0.4 ms).
     commit_db: PostgresDatabase | None = None
-    if hub.dsn:
+    if backends.dsn:
         commit_db = await PostgresDatabase.connect(
-            hub.dsn,
+            backends.dsn,
             min_size=1,
             max_size=2,
             command_timeout=hub.settings.db_command_timeout,
             server_settings={"plan_cache_mode": "force_generic_plan"},
         )
         hub.on_close(commit_db.close)  # closed after the whiteboard service (closers run in reverse)
-    strokes = PostgresStrokeStore(hub.db, commit_db=commit_db)
+    strokes = PostgresStrokeStore(backends.db, commit_db=commit_db)
     hub.on_close(strokes.close)  # after the whiteboard service, before the pools
     hub.whiteboard = WhiteboardService(
         hub.settings,
@@ -106,11 +108,11 @@ async def wire_whiteboard(hub: Hub) -> None:
     hub.spawn(hub.whiteboard.run_heartbeat(), "whiteboard-heartbeat")
 
 
-async def wire_files(hub: Hub) -> None:
-    """Blob store (S3 when configured, else local disk), media job queue and worker, file service.
+async def wire_files(hub: Hub, backends: Backends) -> None:
+    """Blob store (S3 when configured, else local disk), media worker, file service.
 
-    With Redis the queue is a shared stream consumed by `hub worker` processes; embedded, the queue is
-    in-process and this hub runs the worker loop itself.
+    With Redis the job queue (`Backends.jobs`) is a shared stream consumed by `hub worker` processes;
+    embedded, it is in-process and this hub runs the worker loop itself.
     """
     from hub.services.files import FileService
     from hub.services.media import MediaWorker
@@ -121,17 +123,7 @@ async def wire_files(hub: Hub) -> None:
     hub.blobs = await open_blob_store(s)
     hub.on_close(hub.blobs.close)
     hub.health_checks.append(hub.blobs)
-    if hub.redis is not None:
-        from storage.redis.jobs import RedisJobQueue
-
-        hub.jobs = RedisJobQueue(
-            hub.redis, s.redis_prefix, max_attempts=s.job_max_attempts, visibility_timeout=s.job_visibility_timeout
-        )
-    else:
-        from storage.memory.jobs import MemoryJobQueue
-
-        hub.jobs = MemoryJobQueue(max_attempts=s.job_max_attempts)
-    repo = PostgresFileRepo(hub.db)
+    repo = PostgresFileRepo(backends.db)
     hub.files = FileService(
         repo,
         hub.blobs,
@@ -150,7 +142,25 @@ async def wire_files(hub: Hub) -> None:
         max_pixels=s.media_max_pixels,
         max_bytes=s.media_max_bytes,
     )
-    if hub.redis is None:
+    if backends.redis is None:
         hub.spawn(hub.media.run("embedded"), "media-worker")
     if s.sweep_interval > 0:
         hub.spawn(hub.files.maintain_forever(s.sweep_interval), "file-maintenance")
+
+
+async def wire_social(hub: Hub, backends: Backends) -> None:
+    """Profiles and the social graph."""
+    from hub.services.social import SocialService
+    from storage.postgres.social import PostgresSocialRepo
+
+    hub.social = SocialService(
+        PostgresSocialRepo(backends.db),
+        hub.rate_limiter,
+        max_following=hub.settings.max_following,
+        write_rate_limit=hub.settings.follow_rate_limit,
+    )
+
+
+# Capability wiring, in order: each adds its services, health checks and background loops to the hub.
+Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
+CAPABILITIES: tuple[Wiring, ...] = (wire_identity_spaces_bins, wire_whiteboard, wire_files, wire_social)

@@ -16,10 +16,10 @@ from hub.errors import Conflict, ValidationFailed
 from hub.models import Principal, Role, Visibility
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime import Hub
 
 # The source tree's examples/; an installed hub (the container image) finds them in the working directory.
-_SOURCE_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+_SOURCE_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEFAULT_DIR = _SOURCE_EXAMPLES if _SOURCE_EXAMPLES.is_dir() else Path("examples")
 DEFAULT_FILE = DEFAULT_DIR / "demo.json"
 

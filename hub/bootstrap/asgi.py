@@ -11,10 +11,11 @@ from typing import Any
 
 import socketio
 
-from hub.app import Hub, build_hub
+from hub.bootstrap.app import build_hub
 from hub.config import Settings, load_settings
 from hub.logs import configure_logging
 from hub.metrics import Metrics
+from hub.runtime import Hub
 
 
 def create_app(settings: Settings | None = None) -> Any:
@@ -36,15 +37,17 @@ def create_app(settings: Settings | None = None) -> Any:
 
     from realtime.server import create_socketio
     from rest.app import create_sanic_app
+    from rest.context import app_context
 
     sanic_app = create_sanic_app(settings, metrics, start, stop)
-    sio = create_socketio(settings, lambda: sanic_app.ctx.hub)
-    sanic_app.ctx.sio = sio
+    ctx = app_context(sanic_app)
+    sio = create_socketio(settings, lambda: ctx.hub)
+    ctx.sio = sio
     return socketio.ASGIApp(sio, other_asgi_app=sanic_app, socketio_path="socket.io")
 
 
 def factory() -> Any:
-    """Entry point for `uvicorn --factory hub.asgi:factory` (used by multi-worker serving)."""
+    """Entry point for `uvicorn --factory hub.bootstrap.asgi:factory` (used by multi-worker serving)."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     return create_app(settings)

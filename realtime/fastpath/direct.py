@@ -9,22 +9,18 @@ once per broadcast and appended to each recipient's buffer, and one `call_soon` 
 loop iteration writes each socket's buffer with one `transport.write`. Several strokes committed in
 one batch then cost one syscall per recipient instead of one per stroke.
 
-This module and `realtime.lean` are the only ones that reach into library internals. Here, in two places:
+The library internals used here:
 - `engineio.AsyncServer._async["websocket"]` (the ASGI driver's WebSocket wrapper class) is replaced
-  by `DirectWebSocket`, a subclass that remembers the uvicorn protocol object behind `asgi.send`;
+  by `DirectWebSocket` (`realtime.fastpath.install`), a subclass that remembers the uvicorn protocol
+  object behind `asgi.send`; it also empties the ASGI scope's raw header list once python-engineio
+  has copied the headers into its environ;
 - uvicorn's `WebSocketsSansIOProtocol` attributes (`transport`, `conn`, `writable`, `close_sent`,
   `disconnected`, `handshake_complete`) are read to decide whether a direct write is safe.
-More replacements in the same server cut the memory of every idle socket (measured with tracemalloc,
-`python -m bench.memory`): `create_queue` returns `realtime.lean.LeanQueue` (an `asyncio.Queue` is
-four deques, ~3.3 KB, before it holds anything); `translate_request` no longer defines a new class per
-request (~2.7 KB per socket in python-engineio's version); a socket that opens as a WebSocket runs
-`realtime.lean.lean_websocket_handler` (two tasks instead of five) and every socket's ping timer is on
-`realtime.lean.Pinger`; the ASGI scope's raw header list is emptied once python-engineio has copied
-the headers into its environ.
 Anything else (another ASGI server, the wsproto implementation, a negotiated compression extension,
 a socket that is paused by flow control or has packets queued) takes the library's normal path, so
-the worst case of a library change is the old speed, not a broken socket. `tests/test_realtime_direct.py`
-checks the frame bytes against websockets and the ordering rules.
+the worst case of a library change is the old speed, not a broken socket; a WebSocket served by
+anything but uvicorn's sans-io protocol is logged once. `tests/test_realtime_direct.py` checks the
+frame bytes against websockets, the ordering rules, and that fan-out does take this path.
 
 Ordering: a packet goes direct only while the socket's Engine.IO writer task is idle (nothing queued,
 nothing taken from the queue but not yet written); the writer's own sends land in the same buffer.
@@ -40,12 +36,11 @@ from typing import Any
 
 from engineio.async_drivers import asgi as eio_asgi
 
-from realtime.lean import LeanQueue, Pinger, Timers, client_packet, lean_handler_for
-
-try:  # The direct path needs uvicorn's sans-io protocol; without it everything takes the normal path.
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-except ImportError:  # pragma: no cover - uvicorn is a dependency, but the adapter must not require it
-    WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]
+from realtime.fastpath.guards import warn_inactive
+from realtime.fastpath.handler import client_packet, lean_handler_for
+from realtime.fastpath.primitives import LeanQueue
+from realtime.fastpath.timers import Timers
+from realtime.fastpath.uvicorn_protocol import WebSocketsSansIOProtocol
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -63,8 +58,18 @@ class Writers:
 
     def __init__(self) -> None:
         self.by_sid: dict[str, DirectWebSocket] = {}
+        # Frames written by the direct path (`DirectWebSocket.write_frame`), not by a writer task:
+        # what shows that fan-out, acks and `emit(to=...)` bypass the Engine.IO queue.
+        self.direct_frames = 0
         self._dirty: list[DirectWebSocket] = []
         self._scheduled = False
+        self._warned = False
+
+    def not_direct(self, why: str) -> None:
+        """A WebSocket that cannot take the direct path for a reason every other one shares: say so once."""
+        if not self._warned:
+            self._warned = True
+            warn_inactive([f"direct writes: {why}"])
 
     def get(self, eio_sid: str) -> DirectWebSocket | None:
         return self.by_sid.get(eio_sid)
@@ -103,6 +108,12 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # untyped libr
         if WebSocketsSansIOProtocol is not None and isinstance(proto, WebSocketsSansIOProtocol) and sid:
             self.proto = proto
             self.writers.by_sid[sid] = self
+        elif WebSocketsSansIOProtocol is not None:  # (without it, `install` has said so at start-up)
+            self.writers.not_direct(
+                f"the WebSocket is served by {type(proto).__qualname__}, not uvicorn's websockets-sansio protocol"
+                if sid
+                else "python-engineio's WebSocket handler is not a bound method of its socket"
+            )
         scope = environ.get("asgi.scope")
         if isinstance(scope, dict) and scope.get("type") == "websocket" and isinstance(scope.get("headers"), list):
             # python-engineio has copied every header into `environ` (HTTP_*), which python-socketio
@@ -159,6 +170,8 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # untyped libr
         return self.proto is not None and not self.proto.writable.is_set()
 
     def write_frame(self, frame: bytes) -> None:
+        """The direct path: `frame` goes out at the end of this event-loop iteration, past the queue."""
+        self.writers.direct_frames += 1
         self.writers.append(self, frame)
 
     def flush(self) -> None:
@@ -189,7 +202,7 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # untyped libr
             await p.writable.wait()  # uvicorn's flow control: the transport buffer is full
             if not self.open():
                 raise ConnectionError("websocket closed")  # the writer task stops on any error
-        self.write_frame(text_frame(message.encode()))
+        self.writers.append(self, text_frame(message.encode()))
 
     async def close(self) -> None:
         self.flush()  # the close frame must follow everything already sent
@@ -197,7 +210,7 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]  # untyped libr
 
 
 def valid_frame(data: Any) -> bool:
-    """Whether a WebSocket frame is an Engine.IO packet a client may send (see `realtime.lean.client_packet`)."""
+    """Whether a WebSocket frame is an Engine.IO packet a client may send (see `handler.client_packet`)."""
     if isinstance(data, bytes):
         return True  # a binary MESSAGE: Socket.IO decides
     if not isinstance(data, str) or not data:
@@ -211,75 +224,3 @@ def _writer_waiting(queue: Any) -> bool:
     if isinstance(queue, LeanQueue):
         return queue.waiting()
     return any(not getter.done() for getter in queue._getters)  # a plain asyncio.Queue
-
-
-class _RequestBody:
-    """python-engineio's `AwaitablePayload`, defined once instead of once per request."""
-
-    __slots__ = ("event", "payload", "receive")
-
-    def __init__(self, event: dict[str, Any], receive: Callable[[], Any]) -> None:
-        self.event = event
-        self.receive = receive
-        self.payload: bytes | None = None
-
-    async def read(self, length: int | None = None) -> bytes:
-        if self.payload is None and self.event["type"] == "http.request":
-            self.payload = self.event.get("body") or b""
-            # Past `length` the rest is not read at all: a body that never ends must not keep the request.
-            while self.event.get("more_body") and (length is None or len(self.payload) < length):
-                self.event = await self.receive()
-                if self.event["type"] == "http.request":
-                    self.payload += self.event.get("body") or b""
-        payload = self.payload or b""
-        if length is None:
-            self.payload = b""
-            return payload
-        self.payload = payload[length:]
-        return payload[:length]
-
-
-async def _translate_request(
-    scope: dict[str, Any],
-    receive: Callable[[], Any] | None = None,
-    send: Any = None,
-) -> dict[str, Any]:
-    if receive is None:
-        # Already an environ: `realtime.engine.HubEngineServer` translates the request itself, then
-        # hands the result to the library's router, which calls this again with it alone.
-        return scope
-    environ: dict[str, Any] = await eio_asgi.translate_request(scope, _NoEvent.receive, send)
-    # The library built its environ from a dummy event; put the real body reader in.
-    event = await receive()
-    if event["type"] not in ("http.request", "websocket.connect"):
-        return {}
-    environ["wsgi.input"] = _RequestBody(event, receive)
-    environ["asgi.receive"] = receive
-    return environ
-
-
-class _NoEvent:
-    """Feeds python-engineio's `translate_request` an event so it only builds the environ."""
-
-    @staticmethod
-    async def receive() -> dict[str, Any]:
-        return {"type": "websocket.connect"}
-
-
-def install(eio_server: Any) -> Writers:
-    """Make `eio_server` (an `engineio.AsyncServer` in asgi mode) build `DirectWebSocket`s and lean queues."""
-    writers = Writers()
-    timers = Timers()
-    driver = dict(eio_server._async)  # a copy: the module-level driver table is shared by all servers
-
-    def factory(handler: Callable[..., Any], server: Any) -> DirectWebSocket:
-        return DirectWebSocket(handler, server, writers, timers)
-
-    driver["websocket"] = factory
-    driver["translate_request"] = _translate_request
-    eio_server._async = driver
-    eio_server.create_queue = LeanQueue  # instance attribute: only this server
-    # `realtime.engine.HubEngineServer` closes sockets and keeps connect deadlines with them.
-    eio_server.writers, eio_server.timers = writers, timers
-    eio_server.start_background_task = Pinger(eio_server.start_background_task, timers).start_background_task
-    return writers

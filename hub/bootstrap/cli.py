@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hub.bootstrap.demo import ExamplesError
 from hub.config import ConfigError, Settings, load_settings
-from hub.demo import ExamplesError
 from hub.logs import configure_logging
 
 
@@ -36,7 +36,7 @@ def _announce(settings: Settings, port: int, workers: int = 1) -> None:
 
 
 def _examples_dir(args: argparse.Namespace) -> Path | None:
-    from hub.demo import DEFAULT_DIR
+    from hub.bootstrap.demo import DEFAULT_DIR
 
     if args.examples:
         return Path(args.examples)
@@ -46,7 +46,7 @@ def _examples_dir(args: argparse.Namespace) -> Path | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from realtime.lean import UVICORN_WS
+    from realtime.fastpath import UVICORN_WS
     from rest.protocol import JsonErrorHttpToolsProtocol
 
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
@@ -62,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "loop": "uvloop",
         # httptools, answering requests that are not valid HTTP with the hub's JSON error (rest/protocol.py).
         "http": JsonErrorHttpToolsProtocol,
-        # uvicorn's websockets sans-io protocol with lean per-connection state (realtime/lean.py).
+        # uvicorn's websockets sans-io protocol with lean per-connection state (realtime/fastpath/).
         "ws": UVICORN_WS,
         # Measured: browsers offer permessage-deflate and it multiplies tail latency on the
         # whiteboard fan-out; strokes are small msgpack frames that barely compress.
@@ -89,9 +89,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             os.environ["HUB_CONFIG"] = args.config
         # The supervisor binds the socket before it starts the workers.
         _announce(settings, settings.port, settings.workers)
-        uvicorn.run("hub.asgi:factory", factory=True, workers=settings.workers, **common)
+        uvicorn.run("hub.bootstrap.asgi:factory", factory=True, workers=settings.workers, **common)
         return 0
-    from hub.asgi import create_app
+    from hub.bootstrap.asgi import create_app
 
     class AnnouncingServer(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -132,8 +132,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 async def _load_demo(settings: Settings, directory: Path) -> dict[str, Any]:
-    from hub.app import build_hub
-    from hub.demo import example_files, load_examples
+    from hub.bootstrap.app import build_hub
+    from hub.bootstrap.demo import example_files, load_examples
 
     example_files(directory)  # a wrong directory fails before the hub starts
     hub = await build_hub(settings)
@@ -144,7 +144,7 @@ async def _load_demo(settings: Settings, directory: Path) -> dict[str, Any]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from hub.demo import DEFAULT_DIR
+    from hub.bootstrap.demo import DEFAULT_DIR
 
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_json)
@@ -179,7 +179,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise ConfigError("hub worker: needs DATABASE_URL and REDIS_URL (the embedded hub runs its own worker)")
 
     async def run() -> None:
-        from hub.app import build_hub
+        from hub.bootstrap.app import build_hub
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -1,0 +1,126 @@
+"""The running hub: the backends chosen from the settings, the services built on them, their lifetime.
+
+`Hub` is what the adapters reach (REST through `rest.context.hub`, Socket.IO through the getter the
+composition root hands it). It only knows ports; `hub.bootstrap` picks the implementations and builds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hub.config import Settings
+from hub.errors import HubError
+from hub.metrics import Metrics
+from hub.ports.files import JobQueue
+from hub.ports.infra import Bus, Database, HealthCheck, RateLimiter
+from hub.ports.whiteboard import Presence, ReplayBuffer
+
+if TYPE_CHECKING:
+    from hub.ports.files import BlobStore
+    from hub.services.bins import BinService
+    from hub.services.files import FileService
+    from hub.services.identity import IdentityService
+    from hub.services.media import MediaWorker
+    from hub.services.social import SocialService
+    from hub.services.spaces import SpaceService
+    from hub.services.whiteboard import WhiteboardService
+
+log = logging.getLogger(__name__)
+
+Closer = Callable[[], Awaitable[None]]
+
+# Gauges sampled in the background are at most this old; Prometheus scrapes every 15 s by default.
+METRICS_SAMPLE_SECONDS = 5.0
+
+
+# Seconds each backend gets to close at shutdown (the database pool terminates its connections sooner).
+CLOSE_TIMEOUT = 10.0
+
+
+@dataclass
+class Hub:
+    """Everything one hub process runs: backends, services and background tasks.
+
+    The backends are chosen together from the settings (Redis when scaled out, in-memory otherwise);
+    the capability services are set by their wiring (`hub.bootstrap.wiring`) before the hub serves.
+    """
+
+    settings: Settings
+    metrics: Metrics
+    db: Database
+    bus: Bus
+    rate_limiter: RateLimiter
+    jobs: JobQueue
+    replay: ReplayBuffer
+    presence: Presence
+    health_checks: list[HealthCheck] = field(default_factory=list)
+    # Driver knowledge for the adapters' last resort: an unreachable dependency as a 503, else None.
+    unavailable: Callable[[BaseException], HubError | None] = field(default=lambda _exc: None)
+    # Capabilities, set by their wiring functions.
+    identity: IdentityService = field(init=False)
+    spaces: SpaceService = field(init=False)
+    bins: BinService = field(init=False)
+    files: FileService = field(init=False)
+    blobs: BlobStore = field(init=False)
+    media: MediaWorker = field(init=False)
+    whiteboard: WhiteboardService = field(init=False)
+    social: SocialService = field(init=False)
+    _closers: list[Closer] = field(default_factory=list)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def on_close(self, closer: Closer) -> None:
+        self._closers.append(closer)
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> None:
+        """Run a background loop for the lifetime of the hub."""
+        self._tasks.append(asyncio.ensure_future(coro))
+        self._tasks[-1].set_name(name)
+
+    async def ready(self) -> dict[str, str]:
+        """Run every readiness check; returns {name: "ok" | error code}."""
+        results: dict[str, str] = {}
+        for check in self.health_checks:
+            try:
+                await asyncio.wait_for(check.check(), timeout=2.0)
+                results[check.name] = "ok"
+            except Exception as exc:  # readiness reports, it never raises
+                results[check.name] = getattr(exc, "code", type(exc).__name__)
+        self.metrics.record_readiness(results)
+        if self.metrics.redis_bus_connected is not None and self.bus.name in results:
+            self.metrics.redis_bus_connected.set(1 if results[self.bus.name] == "ok" else 0)
+        return results
+
+    async def sample_metrics(self) -> None:
+        """Refresh the gauges nothing updates on its own (pool, readiness, bus, job queue)."""
+        size, idle = self.db.pool_stats()
+        self.metrics.db_pool_size.set(size)
+        self.metrics.db_pool_idle.set(idle)
+        await self.ready()
+        with contextlib.suppress(Exception):  # a Redis outage is reported by readiness above
+            self.metrics.queue_depth.set(await asyncio.wait_for(self.jobs.depth(), timeout=2.0))
+            self.metrics.dead_letters.set(await asyncio.wait_for(self.jobs.dead_letter_count(), timeout=2.0))
+
+    async def sample_metrics_forever(self, interval: float = METRICS_SAMPLE_SECONDS) -> None:
+        while True:
+            await self.sample_metrics()
+            await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for closer in reversed(self._closers):
+            # Each bounded: a backend stuck on a dead peer must not hold the whole shutdown.
+            try:
+                await asyncio.wait_for(closer(), CLOSE_TIMEOUT)
+            except TimeoutError:
+                log.warning("a backend did not close in time", extra={"fields": {"closer": repr(closer)}})
+            except Exception:
+                log.exception("error while closing the hub")

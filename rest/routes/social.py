@@ -1,0 +1,315 @@
+"""Profiles and the social graph: /users/…, /follow-requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, HTTPResponse, Request
+
+from hub.pagination import TwoWayPage
+from hub.ports.social import FollowRequestRecord, ListedProfile, ProfileRecord, Relationship
+from hub.services.social import BIO_MAX_CHARS, PageRequest, SocialService
+from rest.auth import authenticate
+from rest.body import json_body, query
+from rest.context import hub
+from rest.jsonutil import json
+from rest.openapi import endpoint
+from rest.pagination import LINK_HEADER, page_links
+from rest.schemas import TwoWayPageQuery
+
+bp = Blueprint("social")
+
+
+class ProfileOut(BaseModel):
+    id: str
+    handle: str
+    display_name: str
+    bio: str
+    avatar: dict[str, Any] | None
+    locked: bool
+    created_at: datetime
+    followers_count: int
+    following_count: int
+    posts_count: int
+
+
+class ProfilePatch(BaseModel):
+    display_name: str | None = Field(None, min_length=1, max_length=128)
+    bio: str | None = Field(None, max_length=BIO_MAX_CHARS)
+    locked: bool | None = None
+
+
+class RelationshipOut(BaseModel):
+    id: str
+    following: bool
+    followed_by: bool
+    requested: bool
+    blocking: bool
+    blocked_by: bool
+    muting: bool
+
+
+class ProfilePage(BaseModel):
+    items: list[ProfileOut]
+    next_cursor: str | None
+    prev_cursor: str
+
+
+class FollowRequestOut(BaseModel):
+    id: str
+    account: ProfileOut
+    created_at: datetime
+
+
+class FollowRequestPage(BaseModel):
+    items: list[FollowRequestOut]
+    next_cursor: str | None
+    prev_cursor: str
+
+
+def social(request: Request) -> SocialService:
+    service: SocialService = hub(request).social
+    return service
+
+
+def profile_out(p: ProfileRecord) -> ProfileOut:
+    return ProfileOut(
+        id=p.id,
+        handle=p.handle,
+        display_name=p.display_name,
+        bio=p.bio,
+        avatar=None,  # variants arrive with account media
+        locked=p.locked,
+        created_at=p.created_at,
+        followers_count=p.followers_count,
+        following_count=p.following_count,
+        posts_count=p.posts_count,
+    )
+
+
+def relationship_out(r: Relationship) -> HTTPResponse:
+    return json(
+        RelationshipOut(
+            id=r.id,
+            following=r.following,
+            followed_by=r.followed_by,
+            requested=r.requested,
+            blocking=r.blocking,
+            blocked_by=r.blocked_by,
+            muting=r.muting,
+        )
+    )
+
+
+def page_request(request: Request) -> PageRequest:
+    q = query(request, TwoWayPageQuery)
+    return PageRequest(limit=q.limit, cursor=q.cursor, since=q.since)
+
+
+def profiles_page(request: Request, page: TwoWayPage[ListedProfile]) -> HTTPResponse:
+    body = ProfilePage(
+        items=[profile_out(p.profile) for p in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
+    )
+    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
+
+
+def requests_page(request: Request, page: TwoWayPage[FollowRequestRecord]) -> HTTPResponse:
+    body = FollowRequestPage(
+        items=[
+            FollowRequestOut(id=r.id, account=profile_out(r.requester), created_at=r.created_at) for r in page.items
+        ],
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+    )
+    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
+
+
+@endpoint(bp, "GET", "/users/by-handle/{handle}", summary="A profile by handle.", response=ProfileOut, errors=(404,))
+async def get_by_handle(request: Request, handle: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return json(profile_out(await social(request).profile_by_handle(principal, handle)))
+
+
+@endpoint(bp, "GET", "/users/{user_id}", summary="A profile.", response=ProfileOut, errors=(404,))
+async def get_profile(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return json(profile_out(await social(request).profile(principal, user_id)))
+
+
+@endpoint(
+    bp,
+    "PATCH",
+    "/users/{user_id}",
+    summary="Change my profile: display_name, bio, locked.",
+    body=ProfilePatch,
+    response=ProfileOut,
+    errors=(403, 404),
+)
+async def patch_profile(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    data = json_body(request, ProfilePatch)
+    updated = await social(request).update_profile(
+        principal, user_id, display_name=data.display_name, bio=data.bio, locked=data.locked
+    )
+    return json(profile_out(updated))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/users/{user_id}/relationship",
+    summary="How I stand to this account.",
+    response=RelationshipOut,
+    errors=(404,),
+)
+async def get_relationship(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return relationship_out(await social(request).relationship(principal, user_id))
+
+
+_WRITE_ERRORS = (403, 404, 409)
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/users/{user_id}/follow",
+    summary="Follow (a request when the account is locked); idempotent.",
+    response=RelationshipOut,
+    errors=_WRITE_ERRORS,
+)
+async def follow(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return relationship_out(await social(request).follow(principal, user_id))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/users/{user_id}/unfollow",
+    summary="Unfollow (or withdraw a request); idempotent.",
+    response=RelationshipOut,
+    errors=_WRITE_ERRORS,
+)
+async def unfollow(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return relationship_out(await social(request).unfollow(principal, user_id))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/users/{user_id}/block",
+    summary="Block: removes follows both ways; idempotent.",
+    response=RelationshipOut,
+    errors=_WRITE_ERRORS,
+)
+async def block(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return relationship_out(await social(request).block(principal, user_id))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/users/{user_id}/unblock",
+    summary="Unblock; idempotent.",
+    response=RelationshipOut,
+    errors=_WRITE_ERRORS,
+)
+async def unblock(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return relationship_out(await social(request).unblock(principal, user_id))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/users/{user_id}/mute",
+    summary="Mute (only I can tell); idempotent.",
+    response=RelationshipOut,
+    errors=_WRITE_ERRORS,
+)
+async def mute(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return relationship_out(await social(request).mute(principal, user_id))
+
+
+@endpoint(
+    bp, "POST", "/users/{user_id}/unmute", summary="Unmute; idempotent.", response=RelationshipOut, errors=_WRITE_ERRORS
+)
+async def unmute(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return relationship_out(await social(request).unmute(principal, user_id))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/users/{user_id}/followers",
+    summary="Accounts following this one, newest first.",
+    query=TwoWayPageQuery,
+    response=ProfilePage,
+    headers=LINK_HEADER,
+    errors=(404,),
+)
+async def followers(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return profiles_page(request, await social(request).followers(principal, user_id, page_request(request)))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/users/{user_id}/following",
+    summary="Accounts this one follows, newest first.",
+    query=TwoWayPageQuery,
+    response=ProfilePage,
+    headers=LINK_HEADER,
+    errors=(404,),
+)
+async def following(request: Request, user_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return profiles_page(request, await social(request).following(principal, user_id, page_request(request)))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/follow-requests",
+    summary="Pending requests to follow me, newest first.",
+    query=TwoWayPageQuery,
+    response=FollowRequestPage,
+    headers=LINK_HEADER,
+)
+async def list_follow_requests(request: Request) -> HTTPResponse:
+    principal = await authenticate(request)
+    return requests_page(request, await social(request).follow_requests(principal, page_request(request)))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/follow-requests/{request_id}/authorize",
+    summary="Accept a follow request; answers my relationship to the requester.",
+    response=RelationshipOut,
+    errors=_WRITE_ERRORS,
+)
+async def authorize_request(request: Request, request_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return relationship_out(await social(request).authorize(principal, request_id))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/follow-requests/{request_id}/reject",
+    summary="Reject a follow request; answers my relationship to the requester.",
+    response=RelationshipOut,
+    errors=(403, 404),
+)
+async def reject_request(request: Request, request_id: str) -> HTTPResponse:
+    principal = await authenticate(request)
+    return relationship_out(await social(request).reject(principal, request_id))
