@@ -134,6 +134,28 @@ def _fd_kinds(pid: int, peers: dict[int, str]) -> dict[str, int]:
     return dict(sorted(kinds.items()))
 
 
+def _redis_clients(pid: int, redis_port: int) -> dict[str, int]:
+    """A process's connections to Redis by client name (`<prefix>:hub`, `<prefix>:ratelimit`)."""
+    import redis as redis_py
+
+    inodes = _tcp_inodes()
+    mine: set[int] = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                ports = inodes.get(target[8:-1]) if target.startswith("socket:[") else None
+                if ports is not None and ports[1] == redis_port:
+                    mine.add(ports[0])
+    names: Counter[str] = Counter()
+    with contextlib.suppress(redis_py.RedisError, OSError):
+        with redis_py.Redis(port=redis_port, socket_timeout=5) as admin:
+            for client in admin.client_list():
+                if int(str(client.get("addr", ":0")).rsplit(":", 1)[1]) in mine:
+                    names[str(client.get("name") or "(unnamed)")] += 1
+    return dict(sorted(names.items()))
+
+
 def _sockets(url: str) -> int | None:
     with contextlib.suppress(httpx.HTTPError):
         match = re.search(r"^hub_sockets_connected ([0-9.e+]+)$", httpx.get(f"{url}/metrics", timeout=5).text, re.M)
@@ -277,7 +299,12 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
         layout = provision.hub_rooms(tracks[0].hub.url, opts.rooms, per_room, "soak")
         peers = {redis.port: "redis", pg.server.port: "postgres", **{t.hub.port: t.hub.name for t in tracks}}
         idle = {
-            t.hub.name: {"rss_kb": _rss_kb(t.hub.pid), "fds": _fds(t.hub.pid), "fd_kinds": _fd_kinds(t.hub.pid, peers)}
+            t.hub.name: {
+                "rss_kb": _rss_kb(t.hub.pid),
+                "fds": _fds(t.hub.pid),
+                "fd_kinds": _fd_kinds(t.hub.pid, peers),
+                "redis_clients": _redis_clients(t.hub.pid, redis.port),
+            }
             for t in tracks
         }
         result["idle_before"] = idle
@@ -378,6 +405,7 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
                 "fds": _fds(t.hub.pid),
                 "sockets": _sockets(t.hub.url),
                 "fd_kinds": _fd_kinds(t.hub.pid, peers),
+                "redis_clients": _redis_clients(t.hub.pid, redis.port),
             }
             for t in tracks
         }
@@ -505,12 +533,14 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             f"{lg.get('loadgen_cpu_pct')} % of a core",
             f"deliveries expected {lg['deliveries_expected']:,}: live {lg['delivered_live']:,}, replay "
             f"{lg['delivered_by_replay']:,}, snapshot {lg['delivered_by_snapshot']:,}; LOST {lg['lost']:,}; "
-            f"duplicates {lg['duplicates']}, replay overlap {lg['replay_overlap']}, echoes {lg['echoes']}",
+            f"duplicates {lg['duplicates']}, redelivered {lg.get('redelivered')}, replay overlap "
+            f"{lg['replay_overlap']}, echoes {lg['echoes']}",
             f"live deliveries/s {lg['deliveries_per_s']:,}; delivery ms p50 {d['p50']} p99 {d['p99']} max {d['max']}; "
             f"calm 5-s windows: median p99 {lat.get('calm_median_window_p99_ms')}, worst p99 "
             f"{lat.get('calm_worst_window_p99_ms')} ({lat.get('calm_windows')} windows)",
             f"reconnects {lg['reconnects']} (moved hub {lg['moved_hub']}), joins recovered {lg['recovered_joins']}, "
-            f"snapshot {lg['snapshot_joins']}; connected at end {lg['connected_at_end']}/{lg['clients']} "
+            f"snapshot {lg['snapshot_joins']}, on a seq gap {lg.get('gap_rejoins')} (recovered "
+            f"{lg.get('gap_rejoins_recovered')}); connected at end {lg['connected_at_end']}/{lg['clients']} "
             f"(per hub {lg['members_per_hub_at_end']}); disconnects {lg['disconnects']}",
         ]
         if lg.get("lost_samples"):
@@ -529,6 +559,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         )
         lines.append(f"    fds before {b.get('fd_kinds')}")
         lines.append(f"    fds after  {a.get('fd_kinds')}")
+        lines.append(f"    Redis connections by name before {b.get('redis_clients')}, after {a.get('redis_clients')}")
     for name, found in (result.get("hub_logs") or {}).items():
         if found:
             lines.append(f"  {name} log: {found}")
@@ -550,7 +581,13 @@ def docs_section(result: dict[str, Any], command: str, stamp: str) -> str:
             f"{lg.get('lost', 'n/a'):,}" if "lost" in lg else "n/a",
             ok[v.get("zero_loss")] if v.get("ran") else "n/a",
         ],
-        ["duplicate live deliveries", "0", str(lg.get("duplicates", "n/a")), ok[v.get("zero_duplicates")]],
+        [
+            "duplicates (a stroke id under two seqs)",
+            "0",
+            str(lg.get("duplicates", "n/a")),
+            ok[v.get("zero_duplicates")],
+        ],
+        ["redeliveries (same id and seq again, dropped by clients)", "", str(lg.get("redelivered", "n/a")), ""],
         [
             "clients connected at the end",
             str(lg.get("clients", "")),
@@ -598,7 +635,7 @@ def docs_section(result: dict[str, Any], command: str, stamp: str) -> str:
         f"{lg.get('deliveries_expected', 'n/a')}: {lg.get('delivered_live', 'n/a')} live, "
         f"{lg.get('delivered_by_replay', 'n/a')} by replay, {lg.get('delivered_by_snapshot', 'n/a')} in snapshots. "
         f"Reconnects {lg.get('reconnects', 'n/a')} (joins recovered by replay {lg.get('recovered_joins', 'n/a')}, "
-        f"by snapshot {lg.get('snapshot_joins', 'n/a')}).",
+        f"by snapshot {lg.get('snapshot_joins', 'n/a')}); rejoins on a seq gap {lg.get('gap_rejoins', 'n/a')}.",
         "",
         *table,
     ]

@@ -73,6 +73,8 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     redis_prefix: str = "hub"
+    redis_max_connections: int = 32
+    redis_pool_timeout: float = 2.0
     s3_endpoint: str = ""
     s3_region: str = "us-east-1"
     s3_bucket: str = ""
@@ -255,6 +257,8 @@ def _validate(s: Settings) -> None:
         "port",
         "workers",
         "db_pool_max",
+        "redis_max_connections",
+        "redis_pool_timeout",
         "body_limit_bytes",
         "json_max_depth",
         "access_token_ttl",

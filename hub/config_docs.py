@@ -24,6 +24,12 @@ SETTING_DOCS: dict[str, str] = {
     "database_url": "PostgreSQL URL; empty = private embedded PostgreSQL",
     "redis_url": "Redis URL; empty = in-memory pub/sub, presence, replay, rate limits",
     "redis_prefix": "Prefix of every Redis key and channel",
+    "redis_max_connections": (
+        "Redis connections per hub process (the bus subscription holds one); beyond them callers wait"
+    ),
+    "redis_pool_timeout": (
+        "Seconds a caller waits for a free Redis connection before the request is refused like an outage (503)"
+    ),
     "s3_endpoint": "S3-compatible endpoint; empty (with no bucket) = local-disk blob store",
     "s3_region": "S3 region",
     "s3_bucket": "Bucket for uploads",

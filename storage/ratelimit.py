@@ -52,6 +52,7 @@ class LimitsRateLimiter:
             "socket_timeout": _REDIS_TIMEOUT,
             "socket_connect_timeout": _REDIS_TIMEOUT,
             "retry": Retry(NoBackoff(), 1),
+            "client_name": f"{prefix}:ratelimit",  # its own pool: told apart in CLIENT LIST
         }
         shared = cls(
             RedisStorage(

@@ -72,23 +72,37 @@ def test_reference_replay_is_complete(node_ready: None, tmp_path: Path) -> None:
     assert report["replay_ms"]["n"] == 2
 
 
-def test_hub_soak_delivers_every_acked_stroke_through_a_hub_kill(node_ready: None, tmp_path: Path) -> None:
-    """`bench.soak` in miniature: two hubs on one PostgreSQL and Redis, one SIGKILLed mid-run.
+def test_hub_soak_delivers_every_acked_stroke_through_a_redis_restart_and_a_hub_kill(
+    node_ready: None, tmp_path: Path
+) -> None:
+    """`bench.soak` in miniature: two hubs on one PostgreSQL and Redis; Redis restarted, then one hub
+    SIGKILLed mid-run.
 
     The dead hub's clients reconnect by themselves and resume, and the soak's counts add up: every
-    expected delivery is live, replayed, in a snapshot or counted as lost, none twice. Loss itself is
-    what the soak measures and reports (docs/performance.md, "Soak"), as the other benchmarks report
-    their latencies; it is not asserted here.
+    expected delivery is live, replayed or in a snapshot, none lost, no stroke under two seqs. Strokes
+    whose fan-out Redis could not carry reach the others all the same: their seq gap makes the clients
+    join again from their mark, as the web client does.
     """
     opts = soak.Options(
-        seconds=12, clients=8, rooms=2, rate=120, faults=("kill",), kill_at=0.4, hub_down=2, drain_s=20, sample_s=2
+        seconds=16,
+        clients=8,
+        rooms=2,
+        rate=120,
+        faults=("redis", "kill"),
+        redis_at=0.1,
+        redis_down=1.5,
+        kill_at=0.35,
+        hub_down=2,
+        drain_s=20,
+        sample_s=2,
     )
     result = soak.run(opts, tmp_path)
     lg = result.get("loadgen") or {}
     summary = "\n".join(soak.summary_lines(result))
     assert result.get("error") is None and lg.get("error") is None, summary
-    assert [f["action"] for f in result["faults"]] == ["hub1 SIGKILL", "hub1 start"], summary
-    assert "error" not in result["faults"][1], summary
+    actions = ["redis stop", "redis start", "hub1 SIGKILL", "hub1 start"]
+    assert [f["action"] for f in result["faults"]] == actions, summary
+    assert "error" not in result["faults"][3], summary
     # Members alternate between the hubs, so the 4 on hub1 lost their socket and came back.
     assert lg["clients"] == 8 and lg["connected_at_end"] == 8, summary
     assert sum(lg["disconnects"].values()) == 4 and lg["reconnects"] >= 4, summary
@@ -96,10 +110,12 @@ def test_hub_soak_delivers_every_acked_stroke_through_a_hub_kill(node_ready: Non
     assert lg["unacked"] == 0 and lg["acked"] == lg["strokes_sent"] > 0, summary
     assert lg["deliveries_expected"] == 3 * lg["acked"], summary
     delivered = lg["delivered_live"] + lg["delivered_by_replay"] + lg["delivered_by_snapshot"]
-    assert delivered + lg["lost"] == lg["deliveries_expected"], summary
-    assert sum(lg["lost_by_room"].values()) == lg["lost"], summary
+    assert lg["lost"] == 0 and delivered == lg["deliveries_expected"], summary
     assert lg["duplicates"] == 0 and lg["echoes"] == 0 and lg["unknown_events"] == 0, summary
     assert lg["delivery_ms"]["n"] == lg["delivered_live"], summary
-    assert {p["process"] for p in result["processes"]} >= {"hub0", "hub1", "hub1 (restarted)"}, summary
+    # The killed hub came back; on a busy machine its start-up may outlast the strokes, so it need not
+    # have been sampled under load.
+    assert result["faults"][3]["took_s"] is not None, summary
+    assert {p["process"] for p in result["processes"]} >= {"hub0", "hub1"}, summary
     assert all(p["rss_start_kb"] > 0 and p["fds_start"] > 0 for p in result["processes"]), summary
     assert result["verdict"]["ran"], summary

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from hub.config import Settings
 from hub.ports.whiteboard import PresenceEntry
@@ -112,3 +113,45 @@ async def test_removal_disconnects_sockets_on_the_other_instance(pair: Any) -> N
         assert m.events["kicked"][0]["code"] == "member_removed"
     finally:
         await m.close()
+
+
+async def test_a_retried_stroke_whose_fan_out_was_lost_reaches_the_other_instance(
+    make_settings: Callable[..., Settings], redis_service: RedisHandle, redis_prefix: str
+) -> None:
+    """The commit happened, the publish to Redis did not (Redis unreachable at that moment): the author's
+    retry of the same id is answered as a duplicate and must still fan the stroke out."""
+    settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix)
+    async with contextlib.AsyncExitStack() as stack:
+        url_a, app_a = await stack.enter_async_context(running_hub(settings))
+        url_b, _ = await stack.enter_async_context(running_hub(settings))
+        c = await stack.enter_async_context(httpx.AsyncClient(base_url=url_a, timeout=10))
+        alice, bob = await guest(c, "Alice"), await guest(c, "Bob")
+        sid = await space(c, alice, bob)
+        a, b = await connect(url_a, alice), await connect(url_b, bob)
+        stack.push_async_callback(a.close)
+        stack.push_async_callback(b.close)
+        await a.call("join", {"space_id": sid})
+        await b.call("join", {"space_id": sid})
+
+        body = stroke(sid)
+        redis = app_a.other_asgi_app.ctx.hub.bus._redis
+        publish = redis.publish
+        failed: list[bytes] = []
+
+        async def publish_failing_once(channel: Any, data: bytes) -> Any:
+            if body["id"].encode() in data and not failed:
+                failed.append(data)
+                raise RedisConnectionError("Connection refused.")
+            return await publish(channel, data)
+
+        redis.publish = publish_failing_once
+        try:
+            first = await a.call("stroke", body)
+        finally:
+            redis.publish = publish
+        assert first["ok"] is True and len(failed) == 1  # committed, and its fan-out lost
+
+        retry = await a.call("stroke", body)  # as the web client does when an ack is in doubt
+        assert retry == first
+        seen = await b.wait_for("stroke", lambda e: e["id"] == body["id"])
+        assert seen["seq"] == first["seq"]

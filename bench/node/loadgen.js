@@ -466,9 +466,14 @@ async function runReplay(cfg, report) {
 // Long-running load over several hubs with faults injected from outside (bench/soak.py restarts Redis
 // and SIGKILLs a hub). Unlike the other modes, sockets reconnect on their own: a lost socket tries the
 // next URL in `urls` (then the next...) with capped backoff and joins with `since` = the last {seq,
-// epoch} it saw, as the web client does; strokes whose ack never came are sent again with the same id.
-// Every acked stroke is expected once at every other member of its room, live, by replay or in a
-// snapshot; what is missing at the end is loss.
+// epoch} up to which it saw every event, as the web client does (web/static/js/realtime.js); strokes
+// whose ack never came are sent again with the same id. As the web client too, a seq that stays missing
+// for `gapGraceMs` (an event the hub could not fan out: Redis down at publish time, a hub killed
+// between commit and broadcast) makes the socket join again from that mark, which replays what it
+// missed or answers with a snapshot. Every acked stroke is expected once at every other member of its
+// room, live, by replay or in a snapshot; what is missing at the end is loss. Strokes are counted by
+// id: the same id again under the same seq (a retry fanned out again) is a redelivery, which clients
+// drop; the same id under another seq would be a stroke committed twice, a duplicate.
 
 const TRANSIENT_CODES = new Set(['not_joined', 'not_connected', 'starting', 'unavailable', 'service_unavailable']);
 
@@ -481,6 +486,7 @@ const SOAK_DEFAULTS = {
   reconnectMinMs: 200,
   reconnectMaxMs: 2000,
   maxReconnects: 500, // per socket
+  gapGraceMs: 1500, // as GAP_GRACE in web/static/js/realtime.js
 };
 
 function soakConfig(cfg) {
@@ -503,8 +509,9 @@ async function runSoak(rawCfg, report) {
   const windows = [];
   const totals = {
     sent: 0, resent: 0, acked: 0, ackErrors: {}, gaveUp: 0, live: 0, replayed: 0, snapshotted: 0,
-    duplicates: 0, replayOverlap: 0, echoes: 0, unknown: 0, reconnects: 0, recoveredJoins: 0,
-    snapshotJoins: 0, joinErrors: {}, connectErrors: {}, disconnects: {}, movedHub: 0,
+    duplicates: 0, redelivered: 0, replayOverlap: 0, echoes: 0, unknown: 0, reconnects: 0, recoveredJoins: 0,
+    snapshotJoins: 0, gapRejoins: 0, gapRecovered: 0, joinErrors: {}, connectErrors: {}, disconnects: {},
+    movedHub: 0,
   };
   const allLatencies = [];
   const t0 = now();
@@ -522,19 +529,27 @@ async function runSoak(rawCfg, report) {
   };
   const bump = (obj, key) => { obj[key] = (obj[key] || 0) + 1; };
 
-  const markDelivered = (member, id, how, t) => {
+  // The first seq a stroke id is known under (its ack or any delivery); another one is a duplicate.
+  const checkSeq = (s, seq) => {
+    if (typeof seq !== 'number') return;
+    if (s.seq == null) s.seq = seq;
+    else if (s.seq !== seq) totals.duplicates++;
+  };
+
+  const markDelivered = (member, id, how, t, seq) => {
     const s = strokes.get(id);
     if (!s) {
       totals.unknown++;
       return;
     }
     if (s.room !== member.room) return;
+    checkSeq(s, seq);
     if (s.sender === member.index) {
       if (how === 'live') totals.echoes++;
       return; // a replay or snapshot naturally contains one's own strokes
     }
     if (s.got[member.index]) {
-      if (how === 'live' && s.got[member.index] === 1) totals.duplicates++;
+      if (how === 'live' && s.got[member.index] === 1) totals.redelivered++;
       else totals.replayOverlap++;
       return;
     }
@@ -548,11 +563,82 @@ async function runSoak(rawCfg, report) {
     else totals.snapshotted++;
   };
 
+  // The contiguous mark, as Realtime.note in web/static/js/realtime.js: the highest seq up to which
+  // this member has seen every event; seqs above it wait in `seen`.
+  const advance = (member) => {
+    while (member.seen.has(member.mark + 1)) {
+      member.mark += 1;
+      member.seen.delete(member.mark);
+    }
+  };
+
+  // Seqs below the highest one seen that this member has not seen. Up to `unacked` of them may be its
+  // own strokes, whose seq it learns from their ack: under load an ack can take longer than the grace,
+  // and a rejoin per slow ack (with every member of every room doing so) only adds to the load.
+  const unexplained = (member) => {
+    if (!member.seen.size) return 0;
+    return Math.max(...member.seen) - member.mark - member.seen.size - member.unacked;
+  };
+
+  // The grace doubles with every gap rejoin of the last 30 s (up to 8x): when the hubs lag, events of
+  // the other hub arrive late but arrive, and a rejoin per late event would add to the lag. A lost
+  // event still brings a rejoin within seconds.
+  const graceMs = (member) => {
+    const t = now();
+    member.gapRejoinTimes = member.gapRejoinTimes.filter((at) => t - at < 30000);
+    return cfg.gapGraceMs * 2 ** Math.min(3, member.gapRejoinTimes.length);
+  };
+
+  const armGap = (member) => {
+    if (member.seen.size && !member.gapTimer && !stopping) {
+      const markAtArm = member.mark;
+      member.gapTimer = setTimeout(() => {
+        member.gapTimer = null;
+        if (!member.seen.size || !member.connected || stopping) return;
+        // Still waiting, yet the mark moved (events arrive, late) or the gap may be our own strokes.
+        if (member.rejoining || member.mark > markAtArm || unexplained(member) <= 0) armGap(member);
+        else gapRejoin(member);
+      }, graceMs(member));
+    }
+  };
+
+  // Every seq a member learns of: live events, and the acks of its own strokes (never echoed to it).
+  const note = (member, seq) => {
+    if (seq <= member.mark) return;
+    member.seen.add(seq);
+    advance(member);
+    armGap(member);
+  };
+
+  // Join again on the same socket from the mark: the hub replays what is missing (or sends a snapshot).
+  const gapRejoin = (member) => {
+    const socket = member.socket;
+    totals.gapRejoins++;
+    member.gapRejoinTimes.push(now());
+    member.rejoining = true;
+    join(cfg, socket, rooms[member.room].spaceId, { seq: member.mark, epoch: member.epoch }).then(
+      (reply) => {
+        member.rejoining = false;
+        if (member.socket !== socket) return; // replaced meanwhile; that join carried its own since
+        if (reply.recovered === true) totals.gapRecovered++;
+        applyJoin(member, reply, false);
+        // As the web client after every join: strokes still waiting for an ack are sent again.
+        for (const id of member.pending.splice(0)) sendStroke(member, id);
+        armGap(member);
+      },
+      (err) => {
+        member.rejoining = false;
+        bump(totals.joinErrors, `gap ${String((err && err.message) || err).slice(0, 60)}`);
+        if (member.socket === socket) armGap(member); // try again if the gap is still there
+      },
+    );
+  };
+
   const onStroke = (member, ev) => {
     const t = now();
     if (!ev || typeof ev.id !== 'string') return;
-    if (typeof ev.seq === 'number' && ev.seq > member.lastSeq) member.lastSeq = ev.seq;
-    markDelivered(member, ev.id, 'live', t);
+    markDelivered(member, ev.id, 'live', t, ev.seq);
+    if (typeof ev.seq === 'number') note(member, ev.seq);
   };
 
   const applyJoin = (member, reply, first) => {
@@ -561,14 +647,23 @@ async function runSoak(rawCfg, report) {
     } else if (reply.recovered === true) {
       totals.recoveredJoins++;
       for (const ev of reply.events || []) {
-        if (ev && ev.type === 'stroke' && typeof ev.id === 'string') markDelivered(member, ev.id, 'replay', now());
+        if (ev && ev.type === 'stroke' && typeof ev.id === 'string') {
+          markDelivered(member, ev.id, 'replay', now(), ev.seq);
+        }
       }
     } else {
       totals.snapshotJoins++;
       const list = (reply.snapshot && reply.snapshot.strokes) || [];
-      for (const st of list) if (st && typeof st.id === 'string') markDelivered(member, st.id, 'snapshot', now());
+      for (const st of list) {
+        if (st && typeof st.id === 'string') markDelivered(member, st.id, 'snapshot', now(), st.seq);
+      }
     }
-    member.lastSeq = Math.max(member.lastSeq, reply.seq || 0);
+    // Everything up to reply.seq is now applied (replayed, in the snapshot or seen live before); what
+    // arrived live beyond it stays in `seen`. Another epoch: the old seqs mean nothing any more.
+    if (reply.epoch !== member.epoch) member.seen.clear();
+    member.mark = Math.max(reply.epoch === member.epoch ? member.mark : 0, reply.seq || 0);
+    for (const seq of member.seen) if (seq <= member.mark) member.seen.delete(seq);
+    advance(member);
     member.epoch = reply.epoch;
   };
 
@@ -616,7 +711,7 @@ async function runSoak(rawCfg, report) {
       // The first retry goes to the next hub; a hub that is down refuses at once, so the loop moves on.
       const target = member.urlIndex + n;
       try {
-        await openMember(member, target, member.epoch ? { seq: member.lastSeq, epoch: member.epoch } : null);
+        await openMember(member, target, member.epoch ? { seq: member.mark, epoch: member.epoch } : null);
         member.reconnecting = false;
         totals.reconnects++;
         windowAt(now()).reconnects++;
@@ -651,7 +746,11 @@ async function runSoak(rawCfg, report) {
     socket.timeout(cfg.ackTimeoutMs).emit('stroke', s.payload, (err, reply) => {
       inflight--;
       if (!err && reply && reply.ok === true) {
+        checkSeq(s, reply.seq);
+        member.resendDelay = 0;
+        if (typeof reply.seq === 'number') note(member, reply.seq);
         if (!s.acked) {
+          if (!s.refused && !s.gaveUp) member.unacked--;
           s.acked = true;
           totals.acked++;
           windowAt(now()).acked++;
@@ -663,24 +762,43 @@ async function runSoak(rawCfg, report) {
       windowAt(now()).ackErrors++;
       if (s.acked || stopping) return;
       if (!(err || TRANSIENT_CODES.has(code))) {
+        if (!s.refused && !s.gaveUp) member.unacked--;
         s.refused = code;
         return;
       }
       if (s.attempts >= cfg.maxAttempts) {
+        if (!s.refused && !s.gaveUp) member.unacked--;
+        s.gaveUp = true;
         totals.gaveUp++;
         return;
       }
       // The ack of a socket that has since been replaced: the next join already happened.
       if (member.connected && member.socket !== socket) sendStroke(member, id);
-      else member.pending.push(id);
+      else {
+        member.pending.push(id);
+        // Refused for a passing reason on a socket that stays joined: no join will come to resend
+        // it, so, as the web client, try again after a pause that grows while the refusals go on.
+        if (!err && member.connected) scheduleResend(member);
+      }
     });
+  };
+
+  const scheduleResend = (member) => {
+    if (member.resendTimer || stopping) return;
+    member.resendDelay = Math.min(10000, (member.resendDelay || 500) * 2);
+    member.resendTimer = setTimeout(() => {
+      member.resendTimer = null;
+      if (member.connected) for (const id of member.pending.splice(0)) sendStroke(member, id);
+    }, member.resendDelay * (0.75 + Math.random() / 2));
   };
 
   // Connect everyone: each room's first member first (it creates the board), then the rest.
   let k = 0;
   cfg.rooms.forEach((room, r) => room.tokens.forEach((token, i) => {
     const member = { room: r, index: i, token, homeIndex: k % cfg.urls.length, urlIndex: k % cfg.urls.length,
-      socket: null, connected: false, reconnecting: false, lastSeq: 0, epoch: null, pending: [] };
+      socket: null, connected: false, reconnecting: false, mark: 0, seen: new Set(), gapTimer: null,
+      rejoining: false, gapRejoinTimes: [], unacked: 0, resendTimer: null, resendDelay: 0, epoch: null,
+      pending: [] };
     k++;
     members.push(member);
     rooms[r].members.push(member);
@@ -759,6 +877,7 @@ async function runSoak(rawCfg, report) {
           strokes.set(payload.id, { t0: now(), room: room.r, sender: sender.index, payload, attempts: 0,
             acked: false, got: new Uint8Array(room.members.length) });
           totals.sent++;
+          sender.unacked++;
           sendStroke(sender, payload.id);
         }
       }
@@ -838,6 +957,7 @@ async function runSoak(rawCfg, report) {
     lost_by_room: lostByRoom,
     lost_samples: lostSamples,
     duplicates: totals.duplicates,
+    redelivered: totals.redelivered,
     replay_overlap: totals.replayOverlap,
     echoes: totals.echoes,
     unknown_events: totals.unknown,
@@ -847,6 +967,8 @@ async function runSoak(rawCfg, report) {
     moved_hub: totals.movedHub,
     recovered_joins: totals.recoveredJoins,
     snapshot_joins: totals.snapshotJoins,
+    gap_rejoins: totals.gapRejoins,
+    gap_rejoins_recovered: totals.gapRecovered,
     join_errors: totals.joinErrors,
     connect_errors: totals.connectErrors,
     disconnects: totals.disconnects,
@@ -860,7 +982,11 @@ async function runSoak(rawCfg, report) {
       disconnects: w.disconnects, reconnects: w.reconnects, connected_min: w.connectedMin,
       delivery_ms: summary(w.lat) })),
   });
-  for (const m of members) if (m.socket) m.socket.close();
+  for (const m of members) {
+    clearTimeout(m.gapTimer);
+    clearTimeout(m.resendTimer);
+    if (m.socket) m.socket.close();
+  }
 }
 
 // ---- main ----

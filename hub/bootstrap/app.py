@@ -87,14 +87,13 @@ async def _open_backends(settings: Settings, closers: list[Closer]) -> Backends:
     from storage.ratelimit import LimitsRateLimiter
 
     if settings.redis_url:
-        from redis.asyncio import Redis
-
         from storage.redis.bus import RedisBus
         from storage.redis.jobs import RedisJobQueue
+        from storage.redis.pool import connect
         from storage.redis.presence import RedisPresence
         from storage.redis.replay import RedisReplayBuffer
 
-        redis = Redis.from_url(settings.redis_url, health_check_interval=10, socket_keepalive=True)
+        redis = connect(settings)
         closers.append(redis.aclose)
         prefix = settings.redis_prefix
         return Backends(

@@ -52,6 +52,7 @@ class CommitResult:
     duplicate: bool = False
     missing: bool = False
     foreign: bool = False  # the id exists but belongs to another author
+    removed: bool = False  # a duplicate of a stroke that was erased (or cleared, undone) since
 
 
 @dataclass(frozen=True, slots=True)

@@ -390,16 +390,24 @@ class WhiteboardService:
 
     async def _after_commit(self, batch: Sequence[Committed]) -> None:
         per_space: dict[str, list[tuple[dict[str, Any], str | None]]] = {}
+        again: dict[str, list[tuple[dict[str, Any], str | None]]] = {}
         for c in batch:
-            if c.result.seq is not None and not c.result.duplicate and not c.result.missing:
-                event = stroke_event(c.item.space_id, c.result.seq, c.item.author_id, c.item.stroke)
-                per_space.setdefault(c.item.space_id, []).append((event, c.origin))
-        for space_id, events in per_space.items():
+            r = c.result
+            if r.seq is not None and not r.missing and not r.foreign and not r.removed:
+                event = stroke_event(c.item.space_id, r.seq, c.item.author_id, c.item.stroke)
+                # A retried id is fanned out again: its first broadcast may never have happened (Redis
+                # down at publish time, an instance that died between commit and fan-out). Receivers
+                # keep strokes by id, so a second copy changes nothing; it is not replayed twice.
+                (again if r.duplicate else per_space).setdefault(c.item.space_id, []).append((event, c.origin))
+        for space_id in per_space | again:
+            events = per_space.get(space_id, [])
             try:
-                await self._replay.append(space_id, await self._epoch(space_id), [e for e, _ in events])
+                if events:
+                    await self._replay.append(space_id, await self._epoch(space_id), [e for e, _ in events])
             except HubError:
                 # The stroke is committed; a resuming client falls back to a snapshot (gap check).
                 log.warning("replay append failed", extra={"fields": {"space_id": space_id}})
+            events = events + again.get(space_id, [])
             for event, origin in events:
                 await self._deliver_local(space_id, ServerEvent.STROKE, event, origin, False)
             if self._cross_instance:

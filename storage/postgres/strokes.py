@@ -41,9 +41,9 @@ LIMIT 1
 """
 
 # A whole group commit in one statement. Rows out: ("b", space) for every board that exists,
-# ("n", n, seq) for every stored stroke (n = 1-based position in the batch), ("o", n, seq, author)
-# for every stroke id that was already stored. Later copies of an id within the batch are neither:
-# the caller answers them from the first copy.
+# ("n", n, seq) for every stored stroke (n = 1-based position in the batch), ("o", n, seq, author,
+# gone) for every stroke id that was already stored (gone: erased since). Later copies of an id
+# within the batch are neither: the caller answers them from the first copy.
 _COMMIT = """
 WITH v AS (
     SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::float8[], $7::text[])
@@ -53,7 +53,8 @@ b AS MATERIALIZED (
     SELECT space_id, seq FROM whiteboards WHERE space_id = ANY($8::text[]) ORDER BY space_id FOR UPDATE
 ),
 ex AS MATERIALIZED (
-    SELECT v.n, w.seq, w.author_id FROM v JOIN whiteboard_strokes w ON w.space_id = v.s AND w.id = v.i
+    SELECT v.n, w.seq, w.author_id, w.removed_seq IS NOT NULL AS gone
+    FROM v JOIN whiteboard_strokes w ON w.space_id = v.s AND w.id = v.i
 ),
 firsts AS (
     SELECT DISTINCT ON (v.s, v.i) v.* FROM v
@@ -72,9 +73,10 @@ upd AS (
     UPDATE whiteboards w SET seq = m.q, updated_at = now()
     FROM (SELECT s, max(q) AS q FROM numbered GROUP BY s) m WHERE w.space_id = m.s
 )
-SELECT 'b' AS kind, space_id AS space, NULL::bigint AS n, NULL::bigint AS seq, NULL::uuid AS author FROM b
-UNION ALL SELECT 'n', NULL, n, q, NULL FROM numbered
-UNION ALL SELECT 'o', NULL, n, seq, author_id FROM ex
+SELECT 'b' AS kind, space_id AS space, NULL::bigint AS n, NULL::bigint AS seq, NULL::uuid AS author,
+    NULL::boolean AS gone FROM b
+UNION ALL SELECT 'n', NULL, n, q, NULL, NULL FROM numbered
+UNION ALL SELECT 'o', NULL, n, seq, author_id, gone FROM ex
 """
 
 
@@ -97,15 +99,18 @@ def _columns(items: Sequence[PendingStroke]) -> list[list[Any]]:
 
 
 def _results(
-    items: Sequence[PendingStroke], boards: set[str], new: dict[int, int], old: dict[int, tuple[int, str | None]]
+    items: Sequence[PendingStroke],
+    boards: set[str],
+    new: dict[int, int],
+    old: dict[int, tuple[int, str | None, bool]],
 ) -> list[CommitResult]:
     results: list[CommitResult] = []
     first: dict[tuple[str, str], tuple[int, str | None]] = {}
     for n, it in enumerate(items):
         key = (it.space_id, it.stroke.id)
         if n in old:
-            seq, author = old[n]
-            results.append(CommitResult(seq, duplicate=True, foreign=author != it.author_id))
+            seq, author, gone = old[n]
+            results.append(CommitResult(seq, duplicate=True, foreign=author != it.author_id, removed=gone))
         elif n in new:
             first[key] = (new[n], it.author_id)
             results.append(CommitResult(new[n]))
@@ -121,14 +126,14 @@ def _parse_commit(items: Sequence[PendingStroke], rows: Sequence[asyncpg.Record]
     """The results of `_COMMIT`'s rows (see there) for the batch `items`."""
     boards: set[str] = set()
     new: dict[int, int] = {}
-    old: dict[int, tuple[int, str | None]] = {}
+    old: dict[int, tuple[int, str | None, bool]] = {}
     for r in rows:
         if r["kind"] == "b":
             boards.add(r["space"])
         elif r["kind"] == "n":
             new[int(r["n"]) - 1] = int(r["seq"])
         else:
-            old[int(r["n"]) - 1] = (int(r["seq"]), str(r["author"]) if r["author"] else None)
+            old[int(r["n"]) - 1] = (int(r["seq"]), str(r["author"]) if r["author"] else None, bool(r["gone"]))
     return _results(items, boards, new, old)
 
 

@@ -1,0 +1,45 @@
+"""The one Redis client every Redis backend of a hub process shares, on a bounded, blocking pool.
+
+redis-py's default pool opens a new connection whenever none is idle and raises `MaxConnectionsError`
+once it has opened its maximum, so a burst of load beyond the pool fails at once (and, below the
+maximum, opens ever more sockets). A `BlockingConnectionPool` instead makes the burst wait for a
+connection to come back, up to `HUB_REDIS_POOL_TIMEOUT`; after that it raises redis-py's
+`ConnectionError("No connection available.")`, which every backend already translates like Redis being
+unreachable (a 503, a refused join or ack with a "not now" code), never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
+
+from hub.config import Settings
+
+__all__ = ["connect"]
+
+
+class _Pool(BlockingConnectionPool):
+    """Gives every connection back, even when the task that used it is cancelled while doing so.
+
+    redis-py releases a connection in a `finally` that waits for the pool's locks; a task cancelled in
+    that wait (a `wait_for` deadline, a closing socket's handler) never gave it back, so the pool
+    shrank for good until every caller waited on it. Shielded, the release completes regardless.
+    """
+
+    async def release(self, connection: AbstractConnection) -> None:
+        await asyncio.shield(super().release(connection))
+
+
+def connect(settings: Settings) -> Redis:
+    """A client on a pool of at most `redis_max_connections`; closing the client closes the pool."""
+    pool = _Pool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_timeout,
+        health_check_interval=10,
+        socket_keepalive=True,
+        client_name=f"{settings.redis_prefix}:hub",  # tells its connections apart in CLIENT LIST
+    )
+    return Redis.from_pool(pool)
