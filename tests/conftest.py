@@ -4,6 +4,10 @@
   from it for every test that asks for `database_url`.
 - Redis: one server per session; each test gets its own key prefix.
 - SeaweedFS (S3): one server per session, started on first use; each test gets its own bucket.
+
+A test that needs a hub asks for `running` (url, HTTP client, app, hub) and chooses its settings with a
+marker: `@pytest.mark.settings(stroke_rate=10_000)` (the keywords of `load_settings`; markers on the
+module, class and test merge, the closest winning).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import pytest
 from hub.config import Settings, load_settings
 from storage.postgres.migrate import migrate
 from tests.support import services
-from tests.support.server import running_hub
+from tests.support.realtime import Board, two_on_a_board
+from tests.support.server import Running, serve
 
 TEMPLATE_DB = "hub_template"
 
@@ -109,19 +114,40 @@ def make_settings(database_url: str, service_root: Path) -> Callable[..., Settin
     return make
 
 
-@pytest.fixture
-async def hub_url(make_settings: Callable[..., Settings]) -> AsyncIterator[str]:
-    async with running_hub(make_settings()) as (url, _app):
-        yield url
+def marked_settings(node: pytest.Item) -> dict[str, Any]:
+    """The overrides of every `settings` marker on a test, the closest (test over class over module) winning."""
+    overrides: dict[str, Any] = {}
+    for marker in reversed(list(node.iter_markers("settings"))):
+        overrides.update(marker.kwargs)
+    return overrides
 
 
 @pytest.fixture
-async def client(hub_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=hub_url, timeout=10) as c:
-        yield c
+async def running(request: pytest.FixtureRequest, make_settings: Callable[..., Settings]) -> AsyncIterator[Running]:
+    """A hub serving this test, with the settings its `settings` markers choose."""
+    async with serve(make_settings(**marked_settings(request.node))) as hub:
+        yield hub
+
+
+@pytest.fixture
+async def board(running: Running) -> AsyncIterator[Board]:
+    """Two sockets (Alice's and Bob's) on one space of the `running` hub, closed after the test."""
+    async with two_on_a_board(running.url, running.http) as two:
+        yield two
+
+
+@pytest.fixture
+def hub_url(running: Running) -> str:
+    return running.url
+
+
+@pytest.fixture
+def client(running: Running) -> httpx.AsyncClient:
+    return running.http
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "settings(**overrides): settings of the hub the `running` fixture starts")
     # Artifacts (screenshots, logs) of failing browser tests land here.
     Path("test-artifacts").mkdir(exist_ok=True)
     asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())

@@ -42,3 +42,12 @@ def bus_events(hub: Any) -> asyncio.Queue[dict[str, Any]]:
 
     hub.bus.subscribe(collect)
     return events
+
+
+async def next_event(events: asyncio.Queue[dict[str, Any]], kind: str, timeout: float = 15.0) -> dict[str, Any]:
+    """The next event of type `kind` from `bus_events` (the ones before it are dropped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await events.get()
+            if event["type"] == kind:
+                return event

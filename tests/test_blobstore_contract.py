@@ -7,7 +7,6 @@ a one-second TTL and the test waits on the clock (polling `time.time()`), not on
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import os
@@ -16,7 +15,6 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import orjson
@@ -27,7 +25,8 @@ from hub.errors import NotFound, PayloadTooLarge
 from hub.ports.blob_face import SignedUrlFace
 from hub.ports.files import BlobStore, PresignedUpload
 from storage.blobs.s3 import S3BlobStore
-from tests.support.server import running_hub
+from tests.support.server import hub_of, running_hub
+from tests.support.waiting import eventually
 
 MIB = 1024 * 1024
 
@@ -36,10 +35,6 @@ MIB = 1024 * 1024
 class StoreUnderTest:
     store: BlobStore
     http: httpx.AsyncClient
-
-
-def hub_of(app: Any) -> Any:
-    return app.other_asgi_app.ctx.hub
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -75,9 +70,8 @@ async def post_form(http: httpx.AsyncClient, upload: PresignedUpload, data: byte
 
 
 async def wait_for_clock(deadline: float) -> None:
-    """Wait until wall-clock time passes `deadline` (the condition the store checks)."""
-    while time.time() <= deadline:  # noqa: ASYNC110 - the clock is the condition; nothing can signal it
-        await asyncio.sleep(0.05)
+    """Wait until wall-clock time passes `deadline` (the condition the store checks; nothing can signal it)."""
+    await eventually(lambda: time.time() > deadline, timeout=max(0.0, deadline - time.time()) + 5)
 
 
 def retarget(url: str, key: str, other: str) -> str:

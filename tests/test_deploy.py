@@ -34,6 +34,7 @@ from hub.metrics import Metrics
 from storage.postgres.server import free_port
 from tests.support import services
 from tests.support.server import running_hub
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -219,18 +220,15 @@ async def test_compose_proxy_keeps_a_polling_client_on_one_hub(
         )
         proxy = f"http://127.0.0.1:{proxy_port}"
         try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 20
             async with httpx.AsyncClient(base_url=proxy, timeout=10) as browser:
-                while True:
+
+                async def caddy_up() -> bool:
                     assert proc.returncode is None, "caddy exited"
-                    try:
-                        if (await browser.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert loop.time() < deadline, "caddy did not start"
-                    await asyncio.sleep(0.1)
+                    return (await browser.get("/healthz")).status_code == 200
+
+                await eventually(
+                    caddy_up, timeout=20, interval=0.1, ignore=(httpx.TransportError,), message="caddy did not start"
+                )
                 browser.cookies.clear()
                 params = {"EIO": "4", "transport": "polling"}
                 handshake = await browser.get("/socket.io/", params=params)
@@ -437,18 +435,15 @@ async def test_nginx_serves_two_hubs_with_tls_websockets_and_sticky_polling(
         )
         base = f"https://127.0.0.1:{tls}"
         try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 20
             async with httpx.AsyncClient(base_url=base, timeout=10, verify=False) as http:
-                while True:
+
+                async def nginx_up() -> bool:
                     assert proc.returncode is None, "nginx exited"
-                    try:
-                        if (await http.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert loop.time() < deadline, "nginx did not start"
-                    await asyncio.sleep(0.1)
+                    return (await http.get("/healthz")).status_code == 200
+
+                await eventually(
+                    nginx_up, timeout=20, interval=0.1, ignore=(httpx.TransportError,), message="nginx did not start"
+                )
                 redirect = await http.get(f"http://127.0.0.1:{plain}/spaces?x=1")
                 assert redirect.status_code == 301
                 assert redirect.headers["location"] == "https://127.0.0.1/spaces?x=1"

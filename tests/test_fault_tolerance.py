@@ -29,6 +29,7 @@ from storage.ratelimit import LimitsRateLimiter
 from tests.support.realtime import Sock, User, connect, guest, space, stroke
 from tests.support.server import running_hub
 from tests.support.services import redis_argv
+from tests.support.waiting import eventually
 
 
 class PrivateRedis:
@@ -47,7 +48,7 @@ class PrivateRedis:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        await until(self._answers, timeout=10, what="redis-server to answer")
+        await eventually(self._answers, timeout=10, message="redis-server to answer")
 
     async def _answers(self) -> bool:
         assert self.proc is not None and self.proc.returncode is None, "redis-server exited"
@@ -65,15 +66,6 @@ class PrivateRedis:
             self.proc.terminate()
             await asyncio.wait_for(self.proc.wait(), 10)
         self.proc = None
-
-
-async def until(check: Callable[[], Awaitable[bool]], *, timeout: float, what: str, every: float = 0.05) -> None:
-    """Poll `check` until it is true; fail after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(every)
 
 
 class CountingHandler(logging.Handler):
@@ -137,7 +129,7 @@ async def test_rate_limiter_counts_locally_while_redis_is_down(private_redis: Pr
                 await limiter.hit("1000/minute", "ip", "probe")
                 return logs.count(logging.INFO) > 0
 
-            await until(back, timeout=5, what="the limiter to probe Redis again", every=0.1)
+            await eventually(back, timeout=5, message="the limiter to probe Redis again", interval=0.1)
             # Counting in Redis again: what the local window counted is not carried over.
             assert [await limiter.hit("3/minute", "ip", "b") for _ in range(3)] == [0, 0, 0]
             assert await limiter.hit("3/minute", "ip", "b") > 0
@@ -227,15 +219,15 @@ async def test_rest_answers_503_not_500_while_redis_is_down(
             assert r.status_code in (200, 503), r.text
             return r.status_code == 200
 
-        await until(me_ok, timeout=10, what="/auth/me after Redis came back")
+        await eventually(me_ok, timeout=10, message="/auth/me after Redis came back")
         for url in (url_a, url_b):
-            await until(lambda url=url: ready(c, url), timeout=15, what=f"{url}/readyz")
+            await eventually(lambda url=url: ready(c, url), timeout=15, message=f"{url}/readyz")
 
         # The limiter probes Redis again within a second of traffic and goes back to the shared counts.
         async def recovered() -> bool:
             return await me_ok() and logs.count(logging.INFO) > 0
 
-        await until(recovered, timeout=5, what="the limiter's recovery")
+        await eventually(recovered, timeout=5, message="the limiter's recovery")
     assert logs.count(logging.WARNING) == 1 and logs.count(logging.INFO) == 1, [r.msg for r in logs.records]
 
 
@@ -286,7 +278,7 @@ async def test_join_during_redis_outage_is_served_from_postgres(
                 carol.user_id,
             }
 
-        await until(converged, timeout=6, what="presence to converge", every=0.2)
+        await eventually(converged, timeout=6, message="presence to converge", interval=0.2)
     finally:
         for sock in socks:
             await sock.close()
@@ -402,7 +394,7 @@ async def test_dependency_restart_loses_no_acknowledged_stroke(cluster: Cluster)
             assert (await sock.call("join", {"space_id": sid}))["ok"]
         drawers = [Drawer(a, alice, sid), Drawer(b, bob, sid)]
         drawing = [asyncio.create_task(d.draw(timeout=45)) for d in drawers]
-        await until(lambda: _drew(drawers, 5), timeout=10, what="strokes before the outage")
+        await eventually(lambda: _drew(drawers, 5), timeout=10, message="strokes before the outage")
 
         await c.stop()
         statuses: list[int] = []
@@ -416,7 +408,7 @@ async def test_dependency_restart_loses_no_acknowledged_stroke(cluster: Cluster)
             return True
 
         if c.kind == "postgres":
-            await until(refused, timeout=15, what="REST to report the outage")
+            await eventually(refused, timeout=15, message="REST to report the outage")
         else:
             # Listing spaces needs only PostgreSQL: it keeps answering while Redis is down.
             for _ in range(5):
@@ -425,17 +417,17 @@ async def test_dependency_restart_loses_no_acknowledged_stroke(cluster: Cluster)
         during = [len(d.acked) for d in drawers]
         await c.start()
         for url in (c.url_a, c.url_b):
-            await until(lambda url=url: ready(c.http, url), timeout=15, what=f"{url}/readyz")
+            await eventually(lambda url=url: ready(c.http, url), timeout=15, message=f"{url}/readyz")
 
         async def answering() -> bool:
             r = await c.http.get(f"{c.url_b}/spaces", headers={"Authorization": f"Bearer {bob.token}"})
             statuses.append(r.status_code)
             return r.status_code == 200
 
-        await until(answering, timeout=5, what="REST to answer again")
+        await eventually(answering, timeout=5, message="REST to answer again")
         assert 500 not in statuses
         # Drawing goes on after the restart on both instances.
-        await until(lambda: _drew(drawers, max(during) + 5), timeout=15, what="strokes after the restart")
+        await eventually(lambda: _drew(drawers, max(during) + 5), timeout=15, message="strokes after the restart")
         for d in drawers:
             d.stop.set()
         await asyncio.wait_for(asyncio.gather(*drawing), timeout=15)
@@ -447,7 +439,7 @@ async def test_dependency_restart_loses_no_acknowledged_stroke(cluster: Cluster)
             ack = await late.call("join", {"space_id": sid}, timeout=10)
             return "degraded" not in ack and {u["user_id"] for u in ack["presence"]} == {alice.user_id, bob.user_id}
 
-        await until(converged, timeout=3 * 2, what="presence to converge", every=0.2)
+        await eventually(converged, timeout=3 * 2, message="presence to converge", interval=0.2)
         await late.close()
 
         acked = sorted((seq, sid_) for d in drawers for sid_, seq in d.acked)

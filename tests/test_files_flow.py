@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -20,8 +20,9 @@ import pytest
 
 from hub.config import Settings
 from hub.errors import HubError
-from tests.helpers import auth, bus_events, make_space, register
+from tests.helpers import auth, bus_events, make_space, next_event, register
 from tests.support.server import running_hub
+from tests.support.waiting import eventually
 
 MIB = 1024 * 1024
 
@@ -34,22 +35,6 @@ class Env:
     space: str
     events: asyncio.Queue[dict[str, Any]]
     store_kind: str
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
-async def next_event(events: asyncio.Queue[dict[str, Any]], kind: str, timeout: float = 15.0) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            event = await events.get()
-            if event["type"] == kind:
-                return event
 
 
 def store_settings(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -304,7 +289,7 @@ async def test_download_limits_and_file_expiry(env: Env, database_url: str) -> N
     async def object_gone() -> bool:
         return await env.hub.blobs.head(key) is None
 
-    await eventually(object_gone)
+    await eventually(object_gone, timeout=15)
     assert (await env.http.get(f"/files/{short['id']}", headers=auth(env.token))).status_code == 404
 
 
@@ -319,7 +304,7 @@ async def test_delete_removes_objects(env: Env) -> None:
     async def object_gone() -> bool:
         return await env.hub.blobs.head(key) is None
 
-    await eventually(object_gone)
+    await eventually(object_gone, timeout=15)
     assert (await env.http.get(f"/files/{done['id']}", headers=auth(env.token))).status_code == 404
 
 
@@ -394,7 +379,7 @@ async def test_multipart_upload_resumes(env: Env, database_url: str) -> None:
             return getattr(exc, "code", "") in {"no_such_key", "no_such_upload"}
         return False
 
-    await eventually(aborted)
+    await eventually(aborted, timeout=15)
     assert await env.hub.files.repo.get(fid) is None
 
 

@@ -20,9 +20,9 @@ from hub.errors import QueueUnavailable
 from hub.ports.files import JobQueue
 from storage.memory.jobs import MemoryJobQueue
 from storage.redis.jobs import RedisJobQueue
-from tests.helpers import auth, bus_events, make_space, register
+from tests.helpers import auth, bus_events, make_space, next_event, register
 from tests.support.server import running_hub
-from tests.test_files_flow import eventually, next_event
+from tests.support.waiting import eventually
 
 
 def image_bytes(width: int, height: int, fmt: str = "PNG") -> bytes:
@@ -69,7 +69,8 @@ async def test_queue_dedupes_retries_and_dead_letters(queue: JobQueue) -> None:
 async def test_redis_reclaims_a_lost_consumers_job(redis_service: Any, redis_prefix: str) -> None:
     redis = Redis.from_url(redis_service.url)
     try:
-        q = RedisJobQueue(redis, redis_prefix, max_attempts=5, visibility_timeout=0.2)
+        # Invisible for half a second: long enough that the look right after cannot race the timeout.
+        q = RedisJobQueue(redis, redis_prefix, max_attempts=5, visibility_timeout=0.5)
         await q.enqueue("media:x", "media", {"file_id": "x"})
         lost = await q.receive("crashed-worker", timeout=1)
         assert lost is not None  # never acknowledged: that worker died
@@ -137,7 +138,7 @@ async def test_embedded_worker_makes_variants_and_refuses_bombs(make_settings: C
             states = [(await http.get(f"/files/{f}", headers=auth(token))).json() for f in (bomb, fake)]
             return all(s["processing"] == "failed" and s["variants"] == {} for s in states)
 
-        await eventually(failed)
+        await eventually(failed, timeout=15)
 
         # Deleting an image deletes its variants too.
         record = await hub.files.repo.get(fid)
@@ -148,7 +149,7 @@ async def test_embedded_worker_makes_variants_and_refuses_bombs(make_settings: C
         async def gone() -> bool:
             return all([await hub.blobs.head(k) is None for k in keys])
 
-        await eventually(gone)
+        await eventually(gone, timeout=15)
 
 
 class FlakyQueue:

@@ -13,22 +13,7 @@ import httpx
 import orjson
 
 from storage.postgres.server import PostgresServer, ensure_database, free_port
-from tests.support.server import running_hub
-
-
-async def _wait_ready(url: str, proc: asyncio.subprocess.Process, timeout: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    async with httpx.AsyncClient() as c:
-        while loop.time() < deadline:
-            assert proc.returncode is None, "hub exited during start-up"
-            try:
-                if (await c.get(f"{url}/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("hub did not become ready")
+from tests.support.server import running_hub, wait_ready
 
 
 async def test_serve_and_graceful_shutdown_with_open_long_poll(database_url: str, tmp_path: Path) -> None:
@@ -50,7 +35,7 @@ async def test_serve_and_graceful_shutdown_with_open_long_poll(database_url: str
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        await _wait_ready(url, proc)
+        await wait_ready(url, proc)
         async with httpx.AsyncClient(base_url=url, timeout=60) as c:
             hs = await c.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
             assert hs.status_code == 200

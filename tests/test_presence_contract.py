@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -13,6 +11,7 @@ from hub.ports.whiteboard import Presence, PresenceEntry
 from storage.memory.presence import MemoryPresence
 from storage.redis.presence import RedisPresence
 from tests.support.services import RedisHandle
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -34,14 +33,7 @@ def entry(conn: str, user: str = "u1", cursor: tuple[float, float] | None = None
 
 
 async def wait_expired(presence: Presence, space: str, timeout: float = 5) -> list[PresenceEntry]:
-    async def poll() -> list[PresenceEntry]:
-        while True:
-            gone = await presence.expire(space)
-            if gone:
-                return gone
-            await asyncio.sleep(0.05)
-
-    return await asyncio.wait_for(poll(), timeout)
+    return await eventually(lambda: presence.expire(space), timeout=timeout)
 
 
 async def test_put_list_update_and_remove_once(presence: Presence) -> None:
@@ -85,9 +77,8 @@ async def test_expired_lease_is_not_listed(presence: Presence) -> None:
     await presence.put("s1", entry("c1"), 0.2)
     await presence.put("s1", entry("marker", "u2"), 0.2)
 
-    async def until_unlisted() -> Any:
-        while await presence.entries("s1"):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+    async def unlisted() -> bool:
+        return not await presence.entries("s1")
 
-    await asyncio.wait_for(until_unlisted(), 5)
+    await eventually(unlisted, timeout=5)
     assert sorted(e.conn_id for e in await presence.expire("s1")) == ["c1", "marker"]

@@ -20,15 +20,10 @@ from websockets.exceptions import ConnectionClosed
 
 from hub.config import Settings
 from tests.support.realtime import guest
-from tests.support.server import running_hub
+from tests.support.server import Running, running_hub
+from tests.support.waiting import eventually
 
 EIO = "/socket.io/?EIO=4&transport=polling"
-
-
-@pytest.fixture
-async def hub(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[str, Any, httpx.AsyncClient]]:
-    async with running_hub(make_settings()) as (url, app), httpx.AsyncClient(base_url=url, timeout=10) as c:
-        yield url, app, c
 
 
 def engine(app: Any) -> Any:
@@ -62,9 +57,8 @@ async def forgotten(app: Any, *sids: str, timeout: float = 2) -> None:
         sockets = engine(app).sockets
         return bool(sockets) if not sids else any(sid in sockets for sid in sids)
 
-    async with asyncio.timeout(timeout):
-        while present():  # noqa: ASYNC110 - the table is a plain dict; nothing to wait on
-            await asyncio.sleep(0.01)
+    # The table is a plain dict; nothing signals a change to it.
+    await eventually(lambda: not present(), timeout=timeout, interval=0.01, message=f"sessions {sids} still open")
 
 
 def loud(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -72,10 +66,10 @@ def loud(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def test_an_oversized_polling_post_gets_413_at_once_and_the_session_is_gone(
-    hub: Any,
+    running: Running,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    _url, app, c = hub
+    app, c = running.app, running.http
     sid = await open_polling(c)
     assert sid in engine(app).sockets
     r = await asyncio.wait_for(c.post(f"{EIO}&sid={sid}", content=b"4" + b"x" * 70_000), 5)
@@ -89,8 +83,8 @@ async def test_an_oversized_polling_post_gets_413_at_once_and_the_session_is_gon
     assert loud(caplog) == []
 
 
-async def test_many_oversized_polling_posts_leave_nothing_behind(hub: Any) -> None:
-    _url, app, c = hub
+async def test_many_oversized_polling_posts_leave_nothing_behind(running: Running) -> None:
+    app, c = running.app, running.http
     for _ in range(50):
         sid = await open_polling(c)
         r = await asyncio.wait_for(c.post(f"{EIO}&sid={sid}", content=b"4" + b"x" * 70_000), 5)
@@ -99,8 +93,8 @@ async def test_many_oversized_polling_posts_leave_nothing_behind(hub: Any) -> No
     assert app.engineio_server.environ == {}
 
 
-async def test_an_oversized_chunked_polling_post_is_refused_once_over_the_limit(hub: Any) -> None:
-    _, app, c = hub
+async def test_an_oversized_chunked_polling_post_is_refused_once_over_the_limit(running: Running) -> None:
+    app, c = running.app, running.http
     sid = await open_polling(c)
 
     async def body() -> AsyncIterator[bytes]:  # no Content-Length: the hub must count for itself
@@ -113,14 +107,12 @@ async def test_an_oversized_chunked_polling_post_is_refused_once_over_the_limit(
     assert sid not in engine(app).sockets
 
 
-async def test_polls_waiting_on_a_session_that_closes_are_answered_at_once(hub: Any) -> None:
-    _, app, c = hub
+async def test_polls_waiting_on_a_session_that_closes_are_answered_at_once(running: Running) -> None:
+    app, c = running.app, running.http
     for ending in (b"1", b"9"):  # the client's own CLOSE, or a payload that gets the session dropped
         sid = await open_polling(c)
         polls = [asyncio.create_task(c.get(f"{EIO}&sid={sid}")) for _ in range(2)]
-        async with asyncio.timeout(2):
-            while not engine(app).sockets[sid].queue.waiting():  # noqa: ASYNC110 - both GETs are parked
-                await asyncio.sleep(0.01)
+        await eventually(engine(app).sockets[sid].queue.waiting, timeout=2, interval=0.01)  # both GETs are parked
         await c.post(f"{EIO}&sid={sid}", content=ending)
         answered = await asyncio.wait_for(asyncio.gather(*polls), 2)
         assert [r.status_code for r in answered] == [200, 200]
@@ -141,11 +133,11 @@ async def test_polls_waiting_on_a_session_that_closes_are_answered_at_once(hub: 
     ],
 )
 async def test_a_bad_polling_payload_gets_a_json_400_and_closes_only_that_session(
-    hub: Any,
+    running: Running,
     caplog: pytest.LogCaptureFixture,
     body: bytes,
 ) -> None:
-    _url, app, c = hub
+    app, c = running.app, running.http
     bystander, sid = await open_polling(c), await open_polling(c)
     r = await asyncio.wait_for(c.post(f"{EIO}&sid={sid}", content=body), 5)
     assert r.status_code == 400, r.text
@@ -156,11 +148,11 @@ async def test_a_bad_polling_payload_gets_a_json_400_and_closes_only_that_sessio
 
 @pytest.mark.parametrize("headers", [{"content-length": "abc"}, {"content-length": "-5"}])
 async def test_a_bad_content_length_is_refused_quietly(
-    hub: Any,
+    running: Running,
     caplog: pytest.LogCaptureFixture,
     headers: dict[str, str],
 ) -> None:
-    url, _app, c = hub
+    url, c = running.url, running.http
     sid = await open_polling(c)
     port = int(url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -188,12 +180,12 @@ async def test_a_bad_content_length_is_refused_quietly(
     ],
 )
 async def test_bad_engineio_requests_get_json_errors_without_echoing_input(
-    hub: Any,
+    running: Running,
     caplog: pytest.LogCaptureFixture,
     query: str,
     code: str,
 ) -> None:
-    _url, _app, c = hub
+    c = running.http
     for method in ("GET", "POST"):
         if method == "POST" and "sid=" not in query:
             continue
@@ -207,20 +199,22 @@ async def test_bad_engineio_requests_get_json_errors_without_echoing_input(
 
 @pytest.mark.parametrize("connection", ["close", "keep-alive"])
 async def test_an_upgrade_header_on_a_plain_request_is_a_json_400(
-    hub: Any,
+    running: Running,
     caplog: pytest.LogCaptureFixture,
     connection: str,
 ) -> None:
     """`Upgrade: websocket` without a real upgrade (here `Connection: close`) arrives as plain HTTP."""
-    _url, _app, c = hub
+    c = running.http
     r = await c.get("/socket.io/?EIO=4&transport=websocket", headers={"Upgrade": "websocket", "Connection": connection})
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == "bad_transport"
     assert loud(caplog) == []
 
 
-async def test_a_huge_query_string_is_refused_without_a_traceback(hub: Any, caplog: pytest.LogCaptureFixture) -> None:
-    _, _, c = hub
+async def test_a_huge_query_string_is_refused_without_a_traceback(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = running.http
     # As large as uvicorn's parser lets through to the hub (beyond that, uvicorn answers 400 itself).
     r = await c.get(f"{EIO}&sid={'A' * 30_000}&" + "&".join(f"k{i}=v" for i in range(3_000)))
     assert r.status_code == 400 and r.json()["error"]["code"] == "session_not_found"
@@ -228,16 +222,16 @@ async def test_a_huge_query_string_is_refused_without_a_traceback(hub: Any, capl
     assert loud(caplog) == []
 
 
-async def test_an_unsupported_method_is_405_and_not_logged(hub: Any, caplog: pytest.LogCaptureFixture) -> None:
-    _url, _app, c = hub
+async def test_an_unsupported_method_is_405_and_not_logged(running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    c = running.http
     for _ in range(20):
         r = await c.put(EIO, content=b"x")
         assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
     assert loud(caplog) == []
 
 
-async def test_every_engineio_http_response_has_the_security_headers(hub: Any) -> None:
-    _url, _app, c = hub
+async def test_every_engineio_http_response_has_the_security_headers(running: Running) -> None:
+    c = running.http
     sid = await open_polling(c)
     responses = [
         await c.get(f"{EIO}&sid=nope"),
@@ -257,11 +251,11 @@ async def test_every_engineio_http_response_has_the_security_headers(hub: Any) -
 
 @pytest.mark.parametrize("frame", ["9", "hello", "", "b!!!", "0{}", b"\x00\xff garbage", "7"])
 async def test_an_invalid_frame_before_connect_closes_the_websocket_quietly(
-    hub: Any,
+    running: Running,
     caplog: pytest.LogCaptureFixture,
     frame: str | bytes,
 ) -> None:
-    url, app, _c = hub
+    url, app = running.url, running.app
     async with websockets.asyncio.client.connect(
         url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
     ) as ws:
@@ -278,11 +272,11 @@ async def test_an_invalid_frame_before_connect_closes_the_websocket_quietly(
 
 @pytest.mark.parametrize("frame", ["hello", "9", ""])
 async def test_an_invalid_frame_during_an_upgrade_from_polling_closes_quietly(
-    hub: Any,
+    running: Running,
     caplog: pytest.LogCaptureFixture,
     frame: str,
 ) -> None:
-    url, app, c = hub
+    url, app, c = running.url, running.app, running.http
     sid = await open_polling(c)
     async with websockets.asyncio.client.connect(
         url.replace("http", "ws") + f"/socket.io/?EIO=4&transport=websocket&sid={sid}",
@@ -326,41 +320,36 @@ async def test_a_websocket_that_never_sends_connect_is_closed_after_the_deadline
     assert loud(caplog) == []
 
 
-async def test_a_refused_connect_does_not_keep_the_websocket_past_the_deadline(
-    make_settings: Callable[..., Settings],
-) -> None:
-    settings = make_settings(ws_connect_timeout=0.5)
-    async with (
-        running_hub(settings) as (url, _app),
-        websockets.asyncio.client.connect(
-            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
-        ) as ws,
-    ):
+@pytest.mark.settings(ws_connect_timeout=0.5)
+async def test_a_refused_connect_does_not_keep_the_websocket_past_the_deadline(running: Running) -> None:
+    async with websockets.asyncio.client.connect(
+        running.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+    ) as ws:
         assert str(await ws.recv()).startswith("0")
         await ws.send("40" + json.dumps({"token": "not-a-token"}))
         assert str(await ws.recv()).startswith("44")  # CONNECT_ERROR
         await closed_by_server(ws, 3)
 
 
-async def test_a_connected_socket_outlives_the_connect_deadline(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(ws_connect_timeout=0.3, ws_ping_interval=1)
-    async with running_hub(settings) as (url, _app), httpx.AsyncClient(base_url=url, timeout=10) as c:
-        user = await guest(c)
-        async with websockets.asyncio.client.connect(
-            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
-        ) as ws:
-            assert str(await ws.recv()).startswith("0")
-            await ws.send("40" + json.dumps({"token": user.token}))
-            assert str(await ws.recv()).startswith("40")
-            # The first PING comes a second in, well past the connect deadline; the socket still answers.
-            assert await asyncio.wait_for(ws.recv(), 5) == "2"
-            await ws.send("3")
-            await ws.send('421["nope",{}]')
-            assert str(await ws.recv()).startswith("431")
+@pytest.mark.settings(ws_connect_timeout=0.3, ws_ping_interval=1)
+async def test_a_connected_socket_outlives_the_connect_deadline(running: Running) -> None:
+    url, c = running.url, running.http
+    user = await guest(c)
+    async with websockets.asyncio.client.connect(
+        url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+    ) as ws:
+        assert str(await ws.recv()).startswith("0")
+        await ws.send("40" + json.dumps({"token": user.token}))
+        assert str(await ws.recv()).startswith("40")
+        # The first PING comes a second in, well past the connect deadline; the socket still answers.
+        assert await asyncio.wait_for(ws.recv(), 5) == "2"
+        await ws.send("3")
+        await ws.send('421["nope",{}]')
+        assert str(await ws.recv()).startswith("431")
 
 
-async def test_a_kicked_websocket_is_closed_by_the_server_promptly(hub: Any) -> None:
-    url, app, c = hub
+async def test_a_kicked_websocket_is_closed_by_the_server_promptly(running: Running) -> None:
+    url, app, c = running.url, running.app, running.http
     user = await guest(c)
     async with websockets.asyncio.client.connect(
         url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
@@ -377,8 +366,8 @@ async def test_a_kicked_websocket_is_closed_by_the_server_promptly(hub: Any) -> 
     await forgotten(app)
 
 
-async def test_a_kicked_polling_session_is_told_why_then_forgotten_even_if_it_never_polls(hub: Any) -> None:
-    _url, app, c = hub
+async def test_a_kicked_polling_session_is_told_why_then_forgotten_even_if_it_never_polls(running: Running) -> None:
+    app, c = running.app, running.http
     user = await guest(c)
     polling, silent = await open_polling(c), await open_polling(c)
     for sid in (polling, silent):

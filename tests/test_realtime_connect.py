@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from hub.security import scope_client_address
 from hub.services.tokens import TokenSigner
 from tests.support import services
 from tests.support.realtime import User, guest
-from tests.support.server import running_hub
+from tests.support.server import Running, running_hub
 
 DEADLINE = 5.0
 
@@ -51,28 +51,21 @@ def accepted(packet: str) -> bool:
     return packet.startswith("40{")
 
 
-@pytest.fixture
-def signing_key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
-async def hub(
-    make_settings: Callable[..., Settings], signing_key: Ed25519PrivateKey
-) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
-    pem = signing_key.private_bytes(
+# The hub signs with a key of the test's own, so that the test can mint a token the hub takes for one of
+# its own (expired, here) without going through the API.
+SIGNING_KEY = Ed25519PrivateKey.generate()
+own_signing_key = pytest.mark.settings(
+    signing_key=SIGNING_KEY.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    async with running_hub(make_settings(signing_key=pem)) as (url, _), httpx.AsyncClient(base_url=url) as c:
-        yield url, c
+)
 
 
-async def test_refused_connects_carry_code_and_message_as_data(
-    hub: tuple[str, httpx.AsyncClient], signing_key: Ed25519PrivateKey
-) -> None:
-    url, c = hub
+@own_signing_key
+async def test_refused_connects_carry_code_and_message_as_data(running: Running) -> None:
+    url, c = running.url, running.http
     alice = await guest(c, "Alice")
-    expired, _ = TokenSigner(signing_key, "collab-hub").issue(sub=alice.user_id, typ="access", ttl=-60, sid="s")
+    expired, _ = TokenSigner(SIGNING_KEY, "collab-hub").issue(sub=alice.user_id, typ="access", ttl=-60, sid="s")
     leaving = await guest(c, "Leaving")
     r = await c.post("/auth/logout", headers={"Authorization": f"Bearer {leaving.token}"})
     assert r.status_code == 204, r.text
@@ -92,8 +85,8 @@ async def test_refused_connects_carry_code_and_message_as_data(
     assert accepted(await socketio_connect(url, {"token": alice.token}))
 
 
-async def test_python_socketio_client_sees_the_code(hub: tuple[str, httpx.AsyncClient]) -> None:
-    url, _c = hub
+async def test_python_socketio_client_sees_the_code(running: Running) -> None:
+    url = running.url
     client = socketio.AsyncClient(reconnection=False)
     seen: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
@@ -111,25 +104,23 @@ async def test_python_socketio_client_sees_the_code(hub: tuple[str, httpx.AsyncC
     }
 
 
-async def test_connects_are_limited_per_ip_and_refused_with_retry_after(
-    make_settings: Callable[..., Settings],
-) -> None:
-    settings = make_settings(connect_rate_limit="3/minute")
-    async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url) as c:
-        user = await guest(c, "Eager")
-        replies = [await socketio_connect(url, {"token": user.token}) for _ in range(4)]
-        assert [accepted(p) for p in replies] == [True, True, True, False]
-        body = refusal(replies[3])
-        data = body["data"]
-        assert data["code"] == "rate_limited"
-        assert data["message"] == body["message"] == "Too many connection attempts; wait before reconnecting."
-        assert set(data) == {"code", "message", "details"}
-        retry_after = data["details"]["retry_after"]
-        assert isinstance(retry_after, int) and 1 <= retry_after <= 60
-        # A bad token is limited too: the limit comes before any token work.
-        assert refusal(await socketio_connect(url, {"token": "x"}))["data"]["code"] == "rate_limited"
-        # The REST budget is a separate one.
-        assert (await c.get("/auth/me", headers={"Authorization": f"Bearer {user.token}"})).status_code == 200
+@pytest.mark.settings(connect_rate_limit="3/minute")
+async def test_connects_are_limited_per_ip_and_refused_with_retry_after(running: Running) -> None:
+    url, c = running.url, running.http
+    user = await guest(c, "Eager")
+    replies = [await socketio_connect(url, {"token": user.token}) for _ in range(4)]
+    assert [accepted(p) for p in replies] == [True, True, True, False]
+    body = refusal(replies[3])
+    data = body["data"]
+    assert data["code"] == "rate_limited"
+    assert data["message"] == body["message"] == "Too many connection attempts; wait before reconnecting."
+    assert set(data) == {"code", "message", "details"}
+    retry_after = data["details"]["retry_after"]
+    assert isinstance(retry_after, int) and 1 <= retry_after <= 60
+    # A bad token is limited too: the limit comes before any token work.
+    assert refusal(await socketio_connect(url, {"token": "x"}))["data"]["code"] == "rate_limited"
+    # The REST budget is a separate one.
+    assert (await c.get("/auth/me", headers={"Authorization": f"Bearer {user.token}"})).status_code == 200
 
 
 async def _connect_from(url: str, user: User, address: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import engineio
@@ -16,7 +16,7 @@ from websockets.frames import Frame, Opcode
 from hub.config import Settings
 from realtime.fastpath import LeanQueue, direct, handler, inactive_parts, install, text_frame
 from tests.support.realtime import connect, guest, space, stroke
-from tests.support.server import running_hub
+from tests.support.server import Running, running_hub
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
@@ -59,17 +59,11 @@ async def test_lean_queue_behaves_like_the_asyncio_queue_engineio_uses() -> None
         q.task_done()
 
 
-@pytest.fixture
-async def hub(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
-    settings = make_settings(stroke_rate=10_000, stroke_burst=10_000)
-    async with running_hub(settings) as (url, _app), httpx.AsyncClient(base_url=url, timeout=10) as c:
-        yield url, c
-
-
-async def test_concurrent_senders_are_delivered_complete_in_seq_order_and_acked_after(hub: Any) -> None:
+@pytest.mark.settings(stroke_rate=10_000, stroke_burst=10_000)
+async def test_concurrent_senders_are_delivered_complete_in_seq_order_and_acked_after(running: Running) -> None:
     """Many strokes from several sockets at once: batches are pipelined and written directly, yet
     every receiver sees every other sender's stroke once, in seq order, and each ack's seq matches."""
-    url, c = hub
+    url, c = running.url, running.http
     users = [await guest(c, f"U{i}") for i in range(4)]
     sid = await space(c, users[0], *users[1:])
     socks = [await connect(url, u) for u in users]

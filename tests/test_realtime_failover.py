@@ -20,6 +20,7 @@ import pytest
 
 from storage.postgres.server import free_port
 from tests.support.realtime import Sock, connect, guest, space, stroke
+from tests.support.server import wait_ready
 
 
 async def _start(env: dict[str, str], port: int | None = None) -> tuple[asyncio.subprocess.Process, str]:
@@ -32,18 +33,8 @@ async def _start(env: dict[str, str], port: int | None = None) -> tuple[asyncio.
         stderr=asyncio.subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    async with httpx.AsyncClient() as c:
-        while True:
-            assert proc.returncode is None, "hub exited during start-up"
-            assert loop.time() < deadline, "hub did not become ready"
-            try:
-                if (await c.get(f"{url}/readyz")).status_code == 200:
-                    return proc, url
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
+    await wait_ready(url, proc)
+    return proc, url
 
 
 class Hubs(list[tuple[asyncio.subprocess.Process, str]]):

@@ -8,23 +8,16 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
 import websockets.asyncio.client
 
-from hub.config import Settings
-from tests.support.realtime import Sock, connect, guest, space, stroke
-from tests.support.server import running_hub
+from tests.support.realtime import Board, Sock, connect, guest, space, stroke
+from tests.support.server import Running
 
-
-@pytest.fixture
-async def hub(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
-    settings = make_settings(stroke_max_points=50, ws_max_message_bytes=16_384)
-    async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url, timeout=10) as c:
-        yield url, c
+# Small limits, so that a test can exceed them cheaply.
+small_limits = pytest.mark.settings(stroke_max_points=50, ws_max_message_bytes=16_384)
 
 
 async def healthy(sock: Sock, space_id: str) -> None:
@@ -56,36 +49,31 @@ BAD_STROKES: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-async def test_bad_payloads_get_validation_errors_and_hurt_nobody(hub: Any) -> None:
-    url, c = hub
-    alice, bob = await guest(c), await guest(c)
-    sid = await space(c, alice, bob)
-    bad, good = await connect(url, alice), await connect(url, bob)
-    try:
-        await bad.call("join", {"space_id": sid})
-        await good.call("join", {"space_id": sid})
-        for overrides, field in BAD_STROKES:
-            ack = await bad.call("stroke", {**stroke(sid), **overrides})
-            assert ack["ok"] is False, overrides
-            assert ack["error"]["code"] in ("validation_failed", "not_joined"), ack
-            if ack["error"]["code"] == "validation_failed":
-                assert field in ack["error"]["details"]["fields"], ack
-        for payload in (None, 5, "x", [1, 2], {"space_id": sid, "since": {"seq": -1, "epoch": "e"}}):
-            ack = await bad.call("join", payload)
-            assert ack["ok"] is False and ack["error"]["code"] in ("validation_failed", "bad_payload"), payload
-        ack = await bad.call("erase", {"space_id": sid, "ids": ["x"] * 2000})
-        assert ack["error"]["code"] == "validation_failed"
-        ack = await bad.call("definitely_not_an_event", {"space_id": sid})
-        assert ack["error"]["code"] == "unknown_event"
-        ack = await bad.client.call("join", ({"space_id": sid}, 2), timeout=5)
-        assert ack["error"]["code"] == "bad_payload"
-        assert "stroke" not in good.events  # nothing invalid was broadcast
-        await healthy(good, sid)
-    finally:
-        await bad.close()
-        await good.close()
+@small_limits
+async def test_bad_payloads_get_validation_errors_and_hurt_nobody(board: Board) -> None:
+    bad, good, sid = board.a, board.b, board.space_id
+    await bad.call("join", {"space_id": sid})
+    await good.call("join", {"space_id": sid})
+    for overrides, field in BAD_STROKES:
+        ack = await bad.call("stroke", {**stroke(sid), **overrides})
+        assert ack["ok"] is False, overrides
+        assert ack["error"]["code"] in ("validation_failed", "not_joined"), ack
+        if ack["error"]["code"] == "validation_failed":
+            assert field in ack["error"]["details"]["fields"], ack
+    for payload in (None, 5, "x", [1, 2], {"space_id": sid, "since": {"seq": -1, "epoch": "e"}}):
+        ack = await bad.call("join", payload)
+        assert ack["ok"] is False and ack["error"]["code"] in ("validation_failed", "bad_payload"), payload
+    ack = await bad.call("erase", {"space_id": sid, "ids": ["x"] * 2000})
+    assert ack["error"]["code"] == "validation_failed"
+    ack = await bad.call("definitely_not_an_event", {"space_id": sid})
+    assert ack["error"]["code"] == "unknown_event"
+    ack = await bad.client.call("join", ({"space_id": sid}, 2), timeout=5)
+    assert ack["error"]["code"] == "bad_payload"
+    assert "stroke" not in good.events  # nothing invalid was broadcast
+    await healthy(good, sid)
 
 
+@small_limits
 @pytest.mark.parametrize(
     "raw",
     [
@@ -100,70 +88,45 @@ async def test_bad_payloads_get_validation_errors_and_hurt_nobody(hub: Any) -> N
         "49999999999999999999999999",
     ],
 )
-async def test_malformed_packets_drop_only_the_sender(hub: Any, raw: str) -> None:
-    url, c = hub
-    alice, bob = await guest(c), await guest(c)
-    sid = await space(c, alice, bob)
-    bad, good = await connect(url, alice), await connect(url, bob)
-    try:
-        await good.call("join", {"space_id": sid})
-        await bad.client.eio.send(raw)
-        # Either the sender is dropped or the packet was harmless; the server answers the bystander.
-        await healthy(good, sid)
-        if not bad.disconnected.is_set():
-            ack = await bad.call("join", {"space_id": sid})
-            assert ack["ok"] is True
-    finally:
-        await bad.close()
-        await good.close()
+async def test_malformed_packets_drop_only_the_sender(board: Board, raw: str) -> None:
+    bad, good, sid = board.a, board.b, board.space_id
+    await good.call("join", {"space_id": sid})
+    await bad.client.eio.send(raw)
+    # Either the sender is dropped or the packet was harmless; the server answers the bystander.
+    await healthy(good, sid)
+    if not bad.disconnected.is_set():
+        ack = await bad.call("join", {"space_id": sid})
+        assert ack["ok"] is True
 
 
-async def test_oversized_frame_closes_only_that_socket(hub: Any) -> None:
-    url, c = hub
-    alice, bob = await guest(c), await guest(c)
-    sid = await space(c, alice, bob)
-    bad, good = await connect(url, alice), await connect(url, bob)
-    try:
-        await good.call("join", {"space_id": sid})
-        await bad.client.emit("stroke", stroke(sid, points=[[1.123456789, 2.123456789]] * 4000))
-        await asyncio.wait_for(bad.disconnected.wait(), 5)
-        await healthy(good, sid)
-    finally:
-        await bad.close()
-        await good.close()
+@small_limits
+async def test_oversized_frame_closes_only_that_socket(board: Board) -> None:
+    bad, good, sid = board.a, board.b, board.space_id
+    await good.call("join", {"space_id": sid})
+    await bad.client.emit("stroke", stroke(sid, points=[[1.123456789, 2.123456789]] * 4000))
+    await asyncio.wait_for(bad.disconnected.wait(), 5)
+    await healthy(good, sid)
 
 
-async def test_stroke_and_cursor_floods_are_rate_limited_per_socket(
-    make_settings: Callable[..., Settings],
-) -> None:
-    settings = make_settings(stroke_rate=0.5, stroke_burst=3, cursor_rate=0.5, cursor_burst=2)
-    async with running_hub(settings) as (url, _), httpx.AsyncClient(base_url=url, timeout=10) as c:
-        await _flood(url, c)
+@pytest.mark.settings(stroke_rate=0.5, stroke_burst=3, cursor_rate=0.5, cursor_burst=2)
+async def test_stroke_and_cursor_floods_are_rate_limited_per_socket(board: Board) -> None:
+    flood, calm, sid = board.a, board.b, board.space_id
+    await flood.call("join", {"space_id": sid})
+    await calm.call("join", {"space_id": sid})
+    acks = [await flood.call("stroke", stroke(sid)) for _ in range(6)]
+    assert [a["ok"] for a in acks[:3]] == [True, True, True]
+    limited = [a for a in acks if not a["ok"]]
+    assert limited and all(a["error"]["code"] == "rate_limited" for a in limited)
+    assert limited[0]["error"]["details"]["retry_after"] >= 1
+    cursors = [await flood.call("cursor", {"space_id": sid, "x": i, "y": i}) for i in range(5)]
+    assert cursors[0] == {"ok": True}
+    assert any(not a["ok"] and a["error"]["code"] == "rate_limited" for a in cursors)
+    await healthy(calm, sid)  # buckets are per socket
 
 
-async def _flood(url: str, c: httpx.AsyncClient) -> None:
-    alice, bob = await guest(c), await guest(c)
-    sid = await space(c, alice, bob)
-    flood, calm = await connect(url, alice), await connect(url, bob)
-    try:
-        await flood.call("join", {"space_id": sid})
-        await calm.call("join", {"space_id": sid})
-        acks = [await flood.call("stroke", stroke(sid)) for _ in range(6)]
-        assert [a["ok"] for a in acks[:3]] == [True, True, True]
-        limited = [a for a in acks if not a["ok"]]
-        assert limited and all(a["error"]["code"] == "rate_limited" for a in limited)
-        assert limited[0]["error"]["details"]["retry_after"] >= 1
-        cursors = [await flood.call("cursor", {"space_id": sid, "x": i, "y": i}) for i in range(5)]
-        assert cursors[0] == {"ok": True}
-        assert any(not a["ok"] and a["error"]["code"] == "rate_limited" for a in cursors)
-        await healthy(calm, sid)  # buckets are per socket
-    finally:
-        await flood.close()
-        await calm.close()
-
-
-async def test_revoked_sessions_and_removed_members_are_disconnected(hub: Any) -> None:
-    url, c = hub
+@small_limits
+async def test_revoked_sessions_and_removed_members_are_disconnected(running: Running) -> None:
+    url, c = running.url, running.http
     owner, member, other = await guest(c), await guest(c), await guest(c)
     sid = await space(c, owner, member, other)
     o, m, x = await connect(url, owner), await connect(url, member), await connect(url, other)
@@ -192,50 +155,48 @@ async def test_revoked_sessions_and_removed_members_are_disconnected(hub: Any) -
             await sock.close()
 
 
-async def test_a_reader_too_far_behind_is_disconnected_and_nobody_else_loses_anything(
-    make_settings: Callable[..., Settings],
-) -> None:
-    settings = make_settings(ws_max_backlog_bytes=262_144, stroke_rate=100_000, stroke_burst=100_000)
-    async with running_hub(settings) as (url, app), httpx.AsyncClient(base_url=url, timeout=10) as c:
-        writer, reader, stalled = await guest(c, "Writer"), await guest(c, "Reader"), await guest(c, "Stalled")
-        sid = await space(c, writer, reader, stalled)
-        w, r = await connect(url, writer), await connect(url, reader)
-        # The stalled client speaks Engine.IO/Socket.IO by hand, joins, then never reads again: a
-        # small receive buffer and a one-frame queue make the kernel stop taking data for it soon.
-        raw = socket.socket()
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        raw.connect(("127.0.0.1", int(url.rsplit(":", 1)[1])))
-        ws = await websockets.asyncio.client.connect(
-            url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
-            sock=raw,
-            max_queue=1,
-        )
-        try:
-            assert str(await ws.recv()).startswith("0")  # Engine.IO OPEN
-            await ws.send("40" + json.dumps({"token": stalled.token}))
-            assert str(await ws.recv()).startswith("40")  # Socket.IO CONNECT
-            await ws.send("421" + json.dumps(["join", {"space_id": sid}]))
-            while not str(await ws.recv()).startswith("431"):  # the join ack
-                pass
-            for sock in (w, r):
-                await sock.call("join", {"space_id": sid})
-            metrics = app.other_asgi_app.ctx.hub.metrics
+@pytest.mark.settings(ws_max_backlog_bytes=262_144, stroke_rate=100_000, stroke_burst=100_000)
+async def test_a_reader_too_far_behind_is_disconnected_and_nobody_else_loses_anything(running: Running) -> None:
+    url, c = running.url, running.http
+    writer, reader, stalled = await guest(c, "Writer"), await guest(c, "Reader"), await guest(c, "Stalled")
+    sid = await space(c, writer, reader, stalled)
+    w, r = await connect(url, writer), await connect(url, reader)
+    # The stalled client speaks Engine.IO/Socket.IO by hand, joins, then never reads again: a
+    # small receive buffer and a one-frame queue make the kernel stop taking data for it soon.
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+    ws = await websockets.asyncio.client.connect(
+        url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+        sock=raw,
+        max_queue=1,
+    )
+    try:
+        assert str(await ws.recv()).startswith("0")  # Engine.IO OPEN
+        await ws.send("40" + json.dumps({"token": stalled.token}))
+        assert str(await ws.recv()).startswith("40")  # Socket.IO CONNECT
+        await ws.send("421" + json.dumps(["join", {"space_id": sid}]))
+        while not str(await ws.recv()).startswith("431"):  # the join ack
+            pass
+        for sock in (w, r):
+            await sock.call("join", {"space_id": sid})
+        metrics = running.hub.metrics
 
-            # ~20 KB strokes until the hub gives up on the stalled reader (bounded: 16 MB at most).
-            big = [[float(i), float(i % 97), 0.5] for i in range(1500)]
-            sent = 0
-            while metrics.slow_consumers_dropped._value.get() == 0:
-                assert sent < 800, "the stalled reader was never disconnected"
-                ack = await w.call("stroke", stroke(sid, points=big))
-                assert ack["ok"] is True
-                sent += 1
-            # Its presence ends; the healthy reader got every stroke, in order.
-            await r.wait_for("presence", lambda e: e["action"] == "leave" and e["user"]["user_id"] == stalled.user_id)
-            await r.wait_for("stroke", lambda _: len(r.events["stroke"]) >= sent, timeout=15)
-            seqs = [e["seq"] for e in r.events["stroke"]]
-            assert seqs == sorted(seqs) and len(set(seqs)) == sent
-            await healthy(w, sid)
-        finally:
-            await ws.close()
-            await w.close()
-            await r.close()
+        # ~20 KB strokes until the hub gives up on the stalled reader (bounded: 16 MB at most).
+        big = [[float(i), float(i % 97), 0.5] for i in range(1500)]
+        sent = 0
+        while metrics.slow_consumers_dropped._value.get() == 0:
+            assert sent < 800, "the stalled reader was never disconnected"
+            ack = await w.call("stroke", stroke(sid, points=big))
+            assert ack["ok"] is True
+            sent += 1
+        # Its presence ends; the healthy reader got every stroke, in order.
+        await r.wait_for("presence", lambda e: e["action"] == "leave" and e["user"]["user_id"] == stalled.user_id)
+        await r.wait_for("stroke", lambda _: len(r.events["stroke"]) >= sent, timeout=15)
+        seqs = [e["seq"] for e in r.events["stroke"]]
+        assert seqs == sorted(seqs) and len(set(seqs)) == sent
+        await healthy(w, sid)
+    finally:
+        await ws.close()
+        await w.close()
+        await r.close()

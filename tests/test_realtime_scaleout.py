@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from hub.config import Settings
 from hub.ports.whiteboard import PresenceEntry
 from storage.redis.presence import RedisPresence
-from tests.support.realtime import connect, guest, space, stroke
+from tests.support.realtime import Board, connect, guest, space, stroke, two_on_a_board
 from tests.support.server import running_hub
 from tests.support.services import RedisHandle
 
@@ -32,42 +32,44 @@ async def pair(
         yield url_a, url_b, c
 
 
-async def test_strokes_and_presence_cross_instances(pair: Any) -> None:
+@pytest.fixture
+async def across(pair: Any) -> AsyncIterator[Board]:
+    """Alice's socket on instance A, Bob's on instance B, both on one space."""
     url_a, url_b, c = pair
-    alice, bob = await guest(c, "Alice"), await guest(c, "Bob")
-    sid = await space(c, alice, bob)
-    a, b = await connect(url_a, alice), await connect(url_b, bob)
-    try:
-        await a.call("join", {"space_id": sid})
-        jb = await b.call("join", {"space_id": sid})
-        assert {u["user_id"] for u in jb["presence"]} == {alice.user_id, bob.user_id}
-        await a.wait_for("presence", lambda p: p["action"] == "join" and p["user"]["user_id"] == bob.user_id)
+    async with two_on_a_board(url_a, c, bob_url=url_b) as board:
+        yield board
 
-        sent = [stroke(sid) for _ in range(5)]
-        acks = await asyncio.gather(*(a.call("stroke", s) for s in sent[:3]), *(b.call("stroke", s) for s in sent[3:]))
-        seqs = sorted(ack["seq"] for ack in acks)
-        assert seqs == list(range(jb["seq"] + 1, jb["seq"] + 6))  # one gap-free order across instances
-        for s in sent[:3]:
-            await b.wait_for("stroke", lambda e, s=s: e["id"] == s["id"])
-        for s in sent[3:]:
-            await a.wait_for("stroke", lambda e, s=s: e["id"] == s["id"])
-        assert len(a.events["stroke"]) == 2 and len(b.events["stroke"]) == 3  # no echo, no duplicates
 
-        await a.call("cursor", {"space_id": sid, "x": 1, "y": 2})
-        assert (await b.wait_for("cursor"))["user_id"] == alice.user_id
+async def test_strokes_and_presence_cross_instances(pair: Any, across: Board) -> None:
+    url_a = pair[0]
+    a, b, sid, alice, bob = across.a, across.b, across.space_id, across.alice, across.bob
+    await a.call("join", {"space_id": sid})
+    jb = await b.call("join", {"space_id": sid})
+    assert {u["user_id"] for u in jb["presence"]} == {alice.user_id, bob.user_id}
+    await a.wait_for("presence", lambda p: p["action"] == "join" and p["user"]["user_id"] == bob.user_id)
 
-        # Resume on the other instance from the shared Redis Stream.
-        await b.close()
-        missed = await a.call("stroke", stroke(sid))
-        b2 = await connect(url_a, bob)
-        resumed = await b2.call("join", {"space_id": sid, "since": {"seq": seqs[-1], "epoch": jb["epoch"]}})
-        assert resumed["recovered"] is True and [e["seq"] for e in resumed["events"]] == [missed["seq"]]
-        await b2.close()
-        left = await a.wait_for("presence", lambda p: p["action"] == "leave")
-        assert left["user"]["user_id"] == bob.user_id
-    finally:
-        await a.close()
-        await b.close()
+    sent = [stroke(sid) for _ in range(5)]
+    acks = await asyncio.gather(*(a.call("stroke", s) for s in sent[:3]), *(b.call("stroke", s) for s in sent[3:]))
+    seqs = sorted(ack["seq"] for ack in acks)
+    assert seqs == list(range(jb["seq"] + 1, jb["seq"] + 6))  # one gap-free order across instances
+    for s in sent[:3]:
+        await b.wait_for("stroke", lambda e, s=s: e["id"] == s["id"])
+    for s in sent[3:]:
+        await a.wait_for("stroke", lambda e, s=s: e["id"] == s["id"])
+    assert len(a.events["stroke"]) == 2 and len(b.events["stroke"]) == 3  # no echo, no duplicates
+
+    await a.call("cursor", {"space_id": sid, "x": 1, "y": 2})
+    assert (await b.wait_for("cursor"))["user_id"] == alice.user_id
+
+    # Resume on the other instance from the shared Redis Stream.
+    await b.close()
+    missed = await a.call("stroke", stroke(sid))
+    b2 = await connect(url_a, bob)
+    resumed = await b2.call("join", {"space_id": sid, "since": {"seq": seqs[-1], "epoch": jb["epoch"]}})
+    assert resumed["recovered"] is True and [e["seq"] for e in resumed["events"]] == [missed["seq"]]
+    await b2.close()
+    left = await a.wait_for("presence", lambda p: p["action"] == "leave")
+    assert left["user"]["user_id"] == bob.user_id
 
 
 async def test_dead_instance_presence_expires_everywhere(

@@ -3,149 +3,121 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
 import socketio
 
 from hub.config import Settings
-from tests.support.realtime import Sock, connect, guest, space, stroke
-from tests.support.server import running_hub
+from tests.support.realtime import Board, Sock, connect, guest, space, stroke
+from tests.support.server import Running, running_hub
 
 
-@pytest.fixture
-async def hub(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[str, Any, httpx.AsyncClient]]:
-    async with running_hub(make_settings()) as (url, app), httpx.AsyncClient(base_url=url, timeout=10) as c:
-        yield url, app, c
+async def test_stroke_is_acked_after_commit_and_broadcast_to_others(running: Running, board: Board) -> None:
+    a, b, sid, alice, bob = board.a, board.b, board.space_id, board.alice, board.bob
+    ja = await a.call("join", {"space_id": sid})
+    assert ja["ok"] and ja["recovered"] is False and ja["snapshot"] == {"strokes": []}
+    jb = await b.call("join", {"space_id": sid})
+    assert jb["ok"] and {u["user_id"] for u in jb["presence"]} == {alice.user_id, bob.user_id}
+    await a.wait_for("presence", lambda p: p["action"] == "join" and p["user"]["user_id"] == bob.user_id)
+
+    body = stroke(sid)
+    ack = await a.call("stroke", body)
+    assert ack == {"ok": True, "seq": ja["seq"] + 1}
+    seen = await b.wait_for("stroke", lambda e: e["id"] == body["id"])
+    assert seen["seq"] == ack["seq"] and seen["author"] == alice.user_id
+    assert seen["points"] == body["points"]
+    assert "stroke" not in a.events  # not echoed to the author
+
+    # A late joiner gets it in the snapshot, straight from PostgreSQL.
+    late = await connect(running.url, alice)
+    snap = await late.call("join", {"space_id": sid})
+    assert [s["id"] for s in snap["snapshot"]["strokes"]] == [body["id"]]
+    assert snap["seq"] == ack["seq"]
+    await late.close()
 
 
-async def test_stroke_is_acked_after_commit_and_broadcast_to_others(hub: Any) -> None:
-    url, _app, c = hub
-    alice, bob = await guest(c, "Alice"), await guest(c, "Bob")
-    sid = await space(c, alice, bob)
-    a, b = await connect(url, alice), await connect(url, bob)
+async def test_retry_after_a_dropped_ack_gets_the_same_ack_and_the_same_seq(board: Board) -> None:
+    a, b, sid = board.a, board.b, board.space_id
+    await a.call("join", {"space_id": sid})
+    await b.call("join", {"space_id": sid})
+    body = stroke(sid)
+    await a.client.emit("stroke", body)  # the ack of this one is "lost": no callback asked
+    first = await b.wait_for("stroke", lambda e: e["id"] == body["id"])
+    retry = await a.call("stroke", body)
+    assert retry == {"ok": True, "seq": first["seq"]}
+    marker = stroke(sid)
+    marker_ack = await a.call("stroke", marker)
+    assert marker_ack["seq"] == first["seq"] + 1  # the retry took no seq
+    await b.wait_for("stroke", lambda e: e["id"] == marker["id"])
+    # The retry is fanned out again (its first fan-out may have been lost), under the same seq.
+    got = [(e["id"], e["seq"]) for e in b.events["stroke"]]
+    assert got == [(body["id"], first["seq"]), (body["id"], first["seq"]), (marker["id"], marker_ack["seq"])]
+
+    # A late retry of a stroke erased meanwhile is acknowledged but never brings it back to others.
+    await a.call("erase", {"space_id": sid, "ids": [body["id"]]})
+    await b.wait_for("erase")
+    assert (await a.call("stroke", body)) == retry
+    last = stroke(sid)
+    await a.call("stroke", last)
+    await b.wait_for("stroke", lambda e: e["id"] == last["id"])
+    assert [e["id"] for e in b.events["stroke"][3:]] == [last["id"]]
+
+
+async def test_resume_replays_missed_events_in_order(running: Running, board: Board) -> None:
+    a, b, sid, bob = board.a, board.b, board.space_id, board.bob
+    await a.call("join", {"space_id": sid})
+    joined = await b.call("join", {"space_id": sid})
+    kept = await a.call("stroke", stroke(sid))
+    await b.wait_for("stroke")
+    position = {"seq": kept["seq"], "epoch": joined["epoch"]}
+    await b.close()
+
+    missed = [stroke(sid) for _ in range(3)]
+    seqs = [(await a.call("stroke", m))["seq"] for m in missed]
+    erased = await a.call("erase", {"space_id": sid, "ids": [missed[0]["id"]]})
+    assert erased == {"ok": True, "seq": seqs[-1] + 1, "ids": [missed[0]["id"]]}
+
+    b2 = await connect(running.url, bob)
+    resumed = await b2.call("join", {"space_id": sid, "since": position})
+    assert resumed["recovered"] is True and "snapshot" not in resumed
+    assert [e["seq"] for e in resumed["events"]] == [*seqs, erased["seq"]]
+    assert [e.get("id") for e in resumed["events"][:3]] == [m["id"] for m in missed]
+    assert resumed["events"][-1]["type"] == "erase" and resumed["seq"] == erased["seq"]
+
+    # Already up to date: recovered with nothing to replay.
+    again = await b2.call("join", {"space_id": sid, "since": {"seq": resumed["seq"], "epoch": joined["epoch"]}})
+    assert again["recovered"] is True and again["events"] == []
+    await b2.close()
+
+
+@pytest.mark.settings(replay_max_events=2)
+async def test_pruned_history_or_other_epoch_gives_an_explicit_snapshot(running: Running) -> None:
+    url, c = running.url, running.http
+    alice = await guest(c)
+    sid = await space(c, alice)
+    a = await connect(url, alice)
     try:
-        ja = await a.call("join", {"space_id": sid})
-        assert ja["ok"] and ja["recovered"] is False and ja["snapshot"] == {"strokes": []}
-        jb = await b.call("join", {"space_id": sid})
-        assert jb["ok"] and {u["user_id"] for u in jb["presence"]} == {alice.user_id, bob.user_id}
-        await a.wait_for("presence", lambda p: p["action"] == "join" and p["user"]["user_id"] == bob.user_id)
+        joined = await a.call("join", {"space_id": sid})
+        bodies = [stroke(sid) for _ in range(5)]
+        for body in bodies:
+            assert (await a.call("stroke", body))["ok"]
+        erase = await a.call("erase", {"space_id": sid, "ids": [bodies[1]["id"]]})
 
-        body = stroke(sid)
-        ack = await a.call("stroke", body)
-        assert ack == {"ok": True, "seq": ja["seq"] + 1}
-        seen = await b.wait_for("stroke", lambda e: e["id"] == body["id"])
-        assert seen["seq"] == ack["seq"] and seen["author"] == alice.user_id
-        assert seen["points"] == body["points"]
-        assert "stroke" not in a.events  # not echoed to the author
+        pruned = await a.call("join", {"space_id": sid, "since": {"seq": joined["seq"], "epoch": joined["epoch"]}})
+        assert pruned["recovered"] is False and "events" not in pruned
+        assert pruned["seq"] == erase["seq"] and pruned["epoch"] == joined["epoch"]
+        live = [b["id"] for i, b in enumerate(bodies) if i != 1]
+        assert [s["id"] for s in pruned["snapshot"]["strokes"]] == live
 
-        # A late joiner gets it in the snapshot, straight from PostgreSQL.
-        late = await connect(url, alice)
-        snap = await late.call("join", {"space_id": sid})
-        assert [s["id"] for s in snap["snapshot"]["strokes"]] == [body["id"]]
-        assert snap["seq"] == ack["seq"]
-        await late.close()
+        wrong = await a.call("join", {"space_id": sid, "since": {"seq": erase["seq"], "epoch": "other"}})
+        assert wrong["recovered"] is False and len(wrong["snapshot"]["strokes"]) == 4
+
+        ahead = await a.call("join", {"space_id": sid, "since": {"seq": 10_000, "epoch": joined["epoch"]}})
+        assert ahead["recovered"] is False
     finally:
         await a.close()
-        await b.close()
-
-
-async def test_retry_after_a_dropped_ack_gets_the_same_ack_and_the_same_seq(hub: Any) -> None:
-    url, _app, c = hub
-    alice, bob = await guest(c), await guest(c)
-    sid = await space(c, alice, bob)
-    a, b = await connect(url, alice), await connect(url, bob)
-    try:
-        await a.call("join", {"space_id": sid})
-        await b.call("join", {"space_id": sid})
-        body = stroke(sid)
-        await a.client.emit("stroke", body)  # the ack of this one is "lost": no callback asked
-        first = await b.wait_for("stroke", lambda e: e["id"] == body["id"])
-        retry = await a.call("stroke", body)
-        assert retry == {"ok": True, "seq": first["seq"]}
-        marker = stroke(sid)
-        marker_ack = await a.call("stroke", marker)
-        assert marker_ack["seq"] == first["seq"] + 1  # the retry took no seq
-        await b.wait_for("stroke", lambda e: e["id"] == marker["id"])
-        # The retry is fanned out again (its first fan-out may have been lost), under the same seq.
-        got = [(e["id"], e["seq"]) for e in b.events["stroke"]]
-        assert got == [(body["id"], first["seq"]), (body["id"], first["seq"]), (marker["id"], marker_ack["seq"])]
-
-        # A late retry of a stroke erased meanwhile is acknowledged but never brings it back to others.
-        await a.call("erase", {"space_id": sid, "ids": [body["id"]]})
-        await b.wait_for("erase")
-        assert (await a.call("stroke", body)) == retry
-        last = stroke(sid)
-        await a.call("stroke", last)
-        await b.wait_for("stroke", lambda e: e["id"] == last["id"])
-        assert [e["id"] for e in b.events["stroke"][3:]] == [last["id"]]
-    finally:
-        await a.close()
-        await b.close()
-
-
-async def test_resume_replays_missed_events_in_order(hub: Any) -> None:
-    url, _app, c = hub
-    alice, bob = await guest(c), await guest(c)
-    sid = await space(c, alice, bob)
-    a, b = await connect(url, alice), await connect(url, bob)
-    try:
-        await a.call("join", {"space_id": sid})
-        joined = await b.call("join", {"space_id": sid})
-        kept = await a.call("stroke", stroke(sid))
-        await b.wait_for("stroke")
-        position = {"seq": kept["seq"], "epoch": joined["epoch"]}
-        await b.close()
-
-        missed = [stroke(sid) for _ in range(3)]
-        seqs = [(await a.call("stroke", m))["seq"] for m in missed]
-        erased = await a.call("erase", {"space_id": sid, "ids": [missed[0]["id"]]})
-        assert erased == {"ok": True, "seq": seqs[-1] + 1, "ids": [missed[0]["id"]]}
-
-        b2 = await connect(url, bob)
-        resumed = await b2.call("join", {"space_id": sid, "since": position})
-        assert resumed["recovered"] is True and "snapshot" not in resumed
-        assert [e["seq"] for e in resumed["events"]] == [*seqs, erased["seq"]]
-        assert [e.get("id") for e in resumed["events"][:3]] == [m["id"] for m in missed]
-        assert resumed["events"][-1]["type"] == "erase" and resumed["seq"] == erased["seq"]
-
-        # Already up to date: recovered with nothing to replay.
-        again = await b2.call("join", {"space_id": sid, "since": {"seq": resumed["seq"], "epoch": joined["epoch"]}})
-        assert again["recovered"] is True and again["events"] == []
-        await b2.close()
-    finally:
-        await a.close()
-
-
-async def test_pruned_history_or_other_epoch_gives_an_explicit_snapshot(
-    make_settings: Callable[..., Settings],
-) -> None:
-    async with running_hub(make_settings(replay_max_events=2)) as (url, _), httpx.AsyncClient(base_url=url) as c:
-        alice = await guest(c)
-        sid = await space(c, alice)
-        a = await connect(url, alice)
-        try:
-            joined = await a.call("join", {"space_id": sid})
-            bodies = [stroke(sid) for _ in range(5)]
-            for body in bodies:
-                assert (await a.call("stroke", body))["ok"]
-            erase = await a.call("erase", {"space_id": sid, "ids": [bodies[1]["id"]]})
-
-            pruned = await a.call("join", {"space_id": sid, "since": {"seq": joined["seq"], "epoch": joined["epoch"]}})
-            assert pruned["recovered"] is False and "events" not in pruned
-            assert pruned["seq"] == erase["seq"] and pruned["epoch"] == joined["epoch"]
-            live = [b["id"] for i, b in enumerate(bodies) if i != 1]
-            assert [s["id"] for s in pruned["snapshot"]["strokes"]] == live
-
-            wrong = await a.call("join", {"space_id": sid, "since": {"seq": erase["seq"], "epoch": "other"}})
-            assert wrong["recovered"] is False and len(wrong["snapshot"]["strokes"]) == 4
-
-            ahead = await a.call("join", {"space_id": sid, "since": {"seq": 10_000, "epoch": joined["epoch"]}})
-            assert ahead["recovered"] is False
-        finally:
-            await a.close()
 
 
 async def test_acknowledged_strokes_survive_a_restart(make_settings: Callable[..., Settings]) -> None:
@@ -168,8 +140,8 @@ async def test_acknowledged_strokes_survive_a_restart(make_settings: Callable[..
             await a.close()
 
 
-async def test_roles_erase_clear_and_undo(hub: Any) -> None:
-    url, _app, c = hub
+async def test_roles_erase_clear_and_undo(running: Running) -> None:
+    url, c = running.url, running.http
     owner, editor, viewer = await guest(c), await guest(c), await guest(c)
     sid = await space(c, owner, editor)
     view_space = await space(c, owner, viewer, link_role="viewer")
@@ -204,8 +176,8 @@ async def test_roles_erase_clear_and_undo(hub: Any) -> None:
             await sock.close()
 
 
-async def test_unauthenticated_connections_are_refused(hub: Any) -> None:
-    url, _app, _c = hub
+async def test_unauthenticated_connections_are_refused(running: Running) -> None:
+    url = running.url
     for token in (None, "", "not-a-jwt", 12345):
         sock = Sock()
         with pytest.raises(socketio.exceptions.ConnectionError):
@@ -214,29 +186,23 @@ async def test_unauthenticated_connections_are_refused(hub: Any) -> None:
             )
 
 
-async def test_cursor_is_volatile_and_presence_counts_tabs(hub: Any) -> None:
-    url, _app, c = hub
-    alice, bob = await guest(c, "Alice"), await guest(c, "Bob")
-    sid = await space(c, alice, bob)
-    a1, b = await connect(url, alice), await connect(url, bob)
-    try:
-        await a1.call("join", {"space_id": sid})
-        await b.call("join", {"space_id": sid})
-        a2 = await connect(url, alice)
-        await a2.call("join", {"space_id": sid})
-        tabs = await b.wait_for("presence", lambda p: p["action"] == "update" and p["user"]["connections"] == 2)
-        assert tabs["user"]["user_id"] == alice.user_id
-        assert (await a1.call("cursor", {"space_id": sid, "x": 5, "y": -7.5})) == {"ok": True}
-        moved = await b.wait_for("cursor")
-        assert (moved["user_id"], moved["x"], moved["y"]) == (alice.user_id, 5, -7.5)
-        await a2.close()
-        one = await b.wait_for("presence", lambda p: p["action"] == "update" and p["user"]["connections"] == 1)
-        assert one["user"]["user_id"] == alice.user_id
-        await a1.close()
-        left = await b.wait_for("presence", lambda p: p["action"] == "leave")
-        assert left["user"]["user_id"] == alice.user_id
-    finally:
-        await b.close()
+async def test_cursor_is_volatile_and_presence_counts_tabs(running: Running, board: Board) -> None:
+    a1, b, sid, alice = board.a, board.b, board.space_id, board.alice
+    await a1.call("join", {"space_id": sid})
+    await b.call("join", {"space_id": sid})
+    a2 = await connect(running.url, alice)
+    await a2.call("join", {"space_id": sid})
+    tabs = await b.wait_for("presence", lambda p: p["action"] == "update" and p["user"]["connections"] == 2)
+    assert tabs["user"]["user_id"] == alice.user_id
+    assert (await a1.call("cursor", {"space_id": sid, "x": 5, "y": -7.5})) == {"ok": True}
+    moved = await b.wait_for("cursor")
+    assert (moved["user_id"], moved["x"], moved["y"]) == (alice.user_id, 5, -7.5)
+    await a2.close()
+    one = await b.wait_for("presence", lambda p: p["action"] == "update" and p["user"]["connections"] == 1)
+    assert one["user"]["user_id"] == alice.user_id
+    await a1.close()
+    left = await b.wait_for("presence", lambda p: p["action"] == "leave")
+    assert left["user"]["user_id"] == alice.user_id
 
 
 def _metric(text: str, name: str) -> float:
@@ -246,8 +212,8 @@ def _metric(text: str, name: str) -> float:
     raise AssertionError(f"{name} not exported")
 
 
-async def test_concurrent_strokes_share_group_commits(hub: Any) -> None:
-    url, _app, c = hub
+async def test_concurrent_strokes_share_group_commits(running: Running) -> None:
+    url, c = running.url, running.http
     users = [await guest(c) for _ in range(4)]
     sid = await space(c, users[0], *users[1:])
     socks = [await connect(url, u) for u in users]

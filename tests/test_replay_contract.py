@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from hub.ports.whiteboard import ReplayBuffer
 from storage.memory.replay import MemoryReplayBuffer
 from storage.redis.replay import RedisReplayBuffer
 from tests.support.services import RedisHandle
+from tests.support.waiting import eventually
 
 Factory = Callable[[int, float], ReplayBuffer]
 
@@ -65,10 +65,9 @@ async def test_age_bound_prunes_old_events(make_buffer: Factory) -> None:
     buf = make_buffer(100, 0.3)
     await buf.append("s1", "e1", [ev(1)])
 
-    async def until_pruned() -> None:
-        while await buf.since("s1", "e1", 0):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+    async def pruned() -> bool:
+        return not await buf.since("s1", "e1", 0)
 
-    await asyncio.wait_for(until_pruned(), 5)
+    await eventually(pruned, timeout=5)
     await buf.append("s1", "e1", [ev(2)])
     assert [e["seq"] for e in await buf.since("s1", "e1", 0)] == [2]

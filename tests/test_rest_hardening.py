@@ -8,7 +8,6 @@ read has a deadline.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import sys
@@ -25,7 +24,7 @@ import pytest
 from hub.config import Settings
 from storage.postgres.server import free_port
 from tests.helpers import auth, make_space, register
-from tests.support.server import running_hub
+from tests.support.server import running_hub, wait_ready
 
 READ_DEADLINE = 10.0
 
@@ -459,13 +458,7 @@ async def test_hub_serve_answers_malformed_http_with_json(database_url: str, tmp
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        async with asyncio.timeout(30), httpx.AsyncClient() as c:
-            while True:
-                assert proc.returncode is None, "hub exited during start-up"
-                with contextlib.suppress(httpx.TransportError):
-                    if (await c.get(f"{url}/readyz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
+        await wait_ready(url, proc)
         r = await raw_request(url, MALFORMED["content-length and chunked"])
         assert r.status == 400 and r.json()["error"]["code"] == "malformed_request"
         assert r.json()["error"]["request_id"] == r.headers["x-request-id"]

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 import httpx
 
 from tests.helpers import auth, make_space, register
 from tests.support.server import running_hub
-
-
-async def _eventually(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Wait for a condition (not a fixed time): poll until `check()` is truthy or fail."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
+from tests.support.waiting import eventually
 
 
 async def test_expired_space_is_gone_then_purged(make_settings, database_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -39,7 +29,7 @@ async def test_expired_space_is_gone_then_purged(make_settings, database_url: st
             async def purged() -> bool:
                 return await conn.fetchval("SELECT count(*) FROM spaces WHERE id = $1", sid) == 0
 
-            await _eventually(purged)
+            await eventually(purged, timeout=10)
             assert await conn.fetchval("SELECT count(*) FROM bins WHERE space_id = $1", sid) == 0
             assert (await c.get(f"/spaces/{sid}", headers=auth(token))).status_code == 404
         finally:

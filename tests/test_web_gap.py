@@ -4,7 +4,6 @@ mark, which replays or reloads what it missed."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from playwright.async_api import Browser, expect
 
 from hub.config import Settings
 from tests.support.browser import Browsing, WebHub, browser_fixture, draw
+from tests.support.waiting import eventually
 from tests.test_fault_tolerance import PrivateRedis
 
 FIXTURES = (browser_fixture,)
@@ -36,12 +36,8 @@ async def ready(url: str) -> bool:
 
 
 async def until_ready(*urls: str, timeout: float = 20) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
     for url in urls:
-        while not await ready(url):
-            assert loop.time() < deadline, f"{url} not ready"
-            await asyncio.sleep(0.1)
+        await eventually(lambda url=url: ready(url), timeout=timeout, interval=0.1, message=f"{url} not ready")
 
 
 async def test_a_stroke_missed_during_a_redis_outage_arrives_after_the_gap_shows(

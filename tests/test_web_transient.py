@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 
@@ -13,6 +12,7 @@ from playwright.async_api import expect
 
 from hub.config import Settings
 from tests.support.browser import Browsing, WebHub, browser_fixture, browsing_fixture, draw
+from tests.support.waiting import eventually
 
 FIXTURES = (browser_fixture, browsing_fixture)
 
@@ -48,12 +48,14 @@ async def test_a_stroke_refused_by_a_busy_database_is_sent_again(browsing: Brows
             await db.execute("LOCK TABLE whiteboard_strokes IN ACCESS EXCLUSIVE MODE")
             await draw(alice.page, [(0.2, 0.2), (0.6, 0.5)])
             await expect(board).to_have_attribute("data-pending", "1")
+
             # Refused twice (sent, then sent again by the client itself) while the lock is held.
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 20
-            while await refusals(web_hub.url) < 2:
-                assert loop.time() < deadline, "the client did not send the refused stroke again"
-                await asyncio.sleep(0.1)
+            async def refused_twice() -> bool:
+                return await refusals(web_hub.url) >= 2
+
+            await eventually(
+                refused_twice, timeout=20, interval=0.1, message="the client did not send the refused stroke again"
+            )
             await expect(board).to_have_attribute("data-pending", "1")
             await lock.rollback()
             await expect(board).to_have_attribute("data-pending", "0", timeout=20_000)

@@ -6,6 +6,8 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
+import pytest
+
 from hub.ports.whiteboard import BoardPosition, CommitResult, PendingStroke, Removal, StoredStroke, Stroke
 from hub.services.whiteboard_commit import Committed, GroupCommitter
 
@@ -67,6 +69,8 @@ async def test_next_batch_commits_while_the_previous_fans_out_and_order_is_kept(
     hold_first = asyncio.Event()
 
     async def after_commit(batch: Sequence[Committed]) -> None:
+        if batch[0].item.space_id != "a":
+            return  # the barrier's space (below)
         if batch[0].result.seq == 1:
             await hold_first.wait()  # the first batch's fan-out is slow
         fanned.extend(c.result.seq for c in batch if c.result.seq is not None)
@@ -80,7 +84,12 @@ async def test_next_batch_commits_while_the_previous_fans_out_and_order_is_kept(
     store.gates[0].set()
     await store.wait_started(2)  # the second batch's transaction started during the first's fan-out
     store.gates[1].set()
-    await asyncio.sleep(0.01)
+    # A barrier: a stroke of another space, submitted after the second COMMIT was released, is acked;
+    # by then the second batch had its chance to fan out and ack, and must not have taken it.
+    barrier = asyncio.create_task(committer.submit(pending("b")))
+    await store.wait_started(3)
+    store.gates[2].set()
+    await asyncio.wait_for(barrier, 2)
     assert fanned == [] and not first.done() and not second.done()  # no ack before its fan-out
     hold_first.set()
     assert (await first).seq == 1 and (await second).seq == 2
@@ -97,7 +106,7 @@ async def test_spaces_commit_concurrently_up_to_the_limit_and_queued_items_batch
     more = [asyncio.create_task(committer.submit(pending(s))) for s in ("a", "a", "d")]
     await store.wait_started(2)
     assert store.started[1] == ["d"]  # a is busy; d may commit beside it
-    await asyncio.sleep(0.01)
+    # No wait for "nothing else started": the next transaction to start (below) must be a's.
     assert len(store.started) == 2 and store.max_in_flight == 2
     store.gates[0].set()
     await store.wait_started(3)
@@ -119,12 +128,9 @@ async def test_a_failed_commit_fails_its_callers_and_frees_the_space() -> None:
 
     store = Failing()
     committer = GroupCommitter(store, window=0)
-    try:
+    with pytest.raises(RuntimeError) as failed:
         await committer.submit(pending("a"))
-    except RuntimeError as exc:
-        assert str(exc) == "database down"
-    else:
-        raise AssertionError("the failure was not raised")
+    assert str(failed.value) == "database down"
     task = asyncio.create_task(committer.submit(pending("a")))
     await store.wait_started(2)
     store.gates[0].set()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,3 +101,29 @@ class Sock:
 
 async def connect(url: str, user: User) -> Sock:
     return await Sock().connect(url, user.token)
+
+
+@dataclass(frozen=True)
+class Board:
+    """Alice and Bob, members (editors) of one link space, each with a connected socket that has not
+    joined the space yet."""
+
+    space_id: str
+    alice: User
+    bob: User
+    a: Sock
+    b: Sock
+
+
+@contextlib.asynccontextmanager
+async def two_on_a_board(url: str, client: httpx.AsyncClient, bob_url: str | None = None) -> AsyncIterator[Board]:
+    """A `Board` on the hub at `url` (Bob's socket on `bob_url`, another instance, if given); both sockets
+    are closed on the way out, whatever happened."""
+    alice, bob = await guest(client, "Alice"), await guest(client, "Bob")
+    space_id = await space(client, alice, bob)
+    async with contextlib.AsyncExitStack() as stack:
+        a = await connect(url, alice)
+        stack.push_async_callback(a.close)
+        b = await connect(bob_url or url, bob)
+        stack.push_async_callback(b.close)
+        yield Board(space_id, alice, bob, a, b)
