@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hub.config import Settings
 from hub.errors import HubError
 from hub.metrics import Metrics
+from hub.ports.feed import FeedCache
 from hub.ports.files import JobQueue
 from hub.ports.infra import Bus, Database, HealthCheck, RateLimiter
 from hub.ports.whiteboard import Presence, ReplayBuffer
@@ -58,6 +59,7 @@ class Hub:
     jobs: JobQueue
     replay: ReplayBuffer
     presence: Presence
+    feed_cache: FeedCache
     health_checks: list[HealthCheck] = field(default_factory=list)
     # Driver knowledge for the adapters' last resort: an unreachable dependency as a 503, else None.
     unavailable: Callable[[BaseException], HubError | None] = field(default=lambda _exc: None)
