@@ -40,10 +40,8 @@ class PersonalRooms:
     async def feed_post(self, recipients: Iterable[str], post_id: str, author_id: str) -> None:
         """Tell each recipient's sockets, wherever they are connected, that `post_id` by `author_id` is
         new in their home feed. Call it after the post's commit."""
-        for user_id in recipients:
-            await self._bus.publish(
-                user_topic(user_id), {"type": BusEvent.FEED_POST, "id": post_id, "author": author_id}
-            )
+        event = {"type": BusEvent.FEED_POST, "id": post_id, "author": author_id}
+        await self._bus.publish_many([(user_topic(user_id), event) for user_id in recipients])
 
     async def _on_bus(self, topic: str, event: dict[str, Any]) -> None:
         user_id = user_of(topic)
