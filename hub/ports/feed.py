@@ -75,7 +75,8 @@ class FeedCache(Protocol):
         ...
 
     async def remove_post(self, accounts: Collection[str], post_id: str, author_id: str) -> None:
-        """Take one post out of the lists of `accounts` (the author and its followers)."""
+        """Take one post out of the lists of `accounts` (the author and its followers); `author_id` is
+        the post's author (an entry is known by both)."""
         ...
 
     async def remove_author(self, account: str, author_id: str) -> None:

@@ -119,7 +119,7 @@ class MemoryFeedCache:
         for account in accounts:
             held = self._list(account)
             if held is not None:
-                held.keys = [k for k in held.keys if k[0][1] != post_id]
+                held.keys = [k for k in held.keys if k[0][1] != post_id or k[1] != author_id]
             rebuild = self._rebuild(account)
             if rebuild is not None:
                 rebuild.added.pop(post_id, None)
