@@ -153,6 +153,8 @@ class Settings:
     # Social.
     max_following: int = 5_000
     follow_rate_limit: str = "120/minute"
+    feed_cache_items: int = 800
+    feed_cache_ttl: int = 86_400
 
     @property
     def production(self) -> bool:
@@ -278,6 +280,8 @@ def _validate(s: Settings) -> None:
         "multipart_part_bytes",
         "graceful_shutdown_seconds",
         "max_following",
+        "feed_cache_items",
+        "feed_cache_ttl",
     ]
     for name in positive:
         if getattr(s, name) <= 0:

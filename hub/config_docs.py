@@ -96,6 +96,8 @@ SETTING_DOCS: dict[str, str] = {
     "job_visibility_timeout": "Seconds before an unacknowledged media job is retried by another worker",
     "max_following": "Accounts one account may follow (past it: 409 `follow_limit`)",
     "follow_rate_limit": "Per-account limit on follow, block and mute writes and follow-request answers",
+    "feed_cache_items": "Entries kept in each account's cached home feed (older pages are read from the database)",
+    "feed_cache_ttl": "Seconds an account's cached home feed outlives its last read (then rebuilt on demand)",
 }
 
 

@@ -795,3 +795,10 @@ class FollowRequestNotFound(NotFound):
 
     code = "follow_request_not_found"
     default_message = "No such follow request."
+
+
+class FeedCacheUnavailable(ServiceUnavailable):
+    """The home feed's cache (Redis when scaled out) did not answer; the feed can be read from the database."""
+
+    code = "feed_cache_unavailable"
+    default_message = "The feed cache is unavailable; try again shortly."

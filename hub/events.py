@@ -5,9 +5,11 @@ and the code that receives them (as Centrifuge keeps its disconnect codes in one
 
 - bus topics: built and parsed only here (`space_topic`, `board_topic`, `user_topic`, and the
   parsers `space_of`, `board_of`, `user_of`), never with an f-string or a slice at a call site;
+  likewise the Socket.IO room of a user's sockets (`user_room`);
 - bus event types (`BusEvent`): the `type` of the domain events services publish after a commit;
 - Socket.IO event names: those a client sends (`ClientEvent`) and those the server emits
-  (`ServerEvent`, plus the domain events in `RELAYED`, emitted under their bus type).
+  (`ServerEvent`, plus the domain events in `RELAYED`, emitted under their bus type; `PERSONAL`
+  names what a user's topic carries to that user's sockets).
 
 The values are part of the wire protocol (docs/realtime.md) and of the bus between instances of
 different versions during a rolling deploy: rename a member freely, never change a value.
@@ -19,6 +21,7 @@ from enum import StrEnum
 from typing import Final
 
 __all__ = [
+    "PERSONAL",
     "RELAYED",
     "BusEvent",
     "ClientEvent",
@@ -28,6 +31,7 @@ __all__ = [
     "space_of",
     "space_topic",
     "user_of",
+    "user_room",
     "user_topic",
 ]
 
@@ -47,8 +51,13 @@ def board_topic(space_id: str) -> str:
 
 
 def user_topic(user_id: str) -> str:
-    """The topic of one user's events: today the revocations of their logins; a personal
-    `user:<id>` room would use this same topic."""
+    """The topic of one user's events: the revocations of their logins and what `PERSONAL` pushes
+    to their sockets."""
+    return _USER + user_id
+
+
+def user_room(user_id: str) -> str:
+    """The Socket.IO room every socket of a registered account joins on connect (named as its topic)."""
     return _USER + user_id
 
 
@@ -90,6 +99,7 @@ class BusEvent(StrEnum):
     # On `user_topic`.
     SESSION_REVOKED = "session_revoked"
     USER_REVOKED = "user_revoked"
+    FEED_POST = "feed_post"  # a new post in the user's home feed: {id, author}
     # On `board_topic`: an envelope carrying a `ServerEvent` (or a batch of them) to other instances.
     BOARD_RELAY = "wb"
 
@@ -119,6 +129,7 @@ class ServerEvent(StrEnum):
     CURSOR = "cursor"
     PRESENCE = "presence"
     KICKED = "kicked"
+    FEED_POST = "feed_post"  # to the personal room: {id, author}
 
 
 # Domain events every socket in the space's room sees, emitted under their bus type.
@@ -138,3 +149,7 @@ RELAYED: Final = frozenset(
         BusEvent.MEMBER_ROLE_CHANGED,
     }
 )
+
+# Events on a user's topic that reach every socket of that user on every instance, and what they
+# are emitted as (with the fields the protocol documents, nothing else of the bus event).
+PERSONAL: Final = {BusEvent.FEED_POST: ServerEvent.FEED_POST}

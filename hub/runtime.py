@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hub.config import Settings
 from hub.errors import HubError
 from hub.metrics import Metrics
+from hub.ports.feed import FeedCache
 from hub.ports.files import JobQueue
 from hub.ports.infra import Bus, Database, HealthCheck, RateLimiter
 from hub.ports.whiteboard import Presence, ReplayBuffer
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from hub.services.files import FileService
     from hub.services.identity import IdentityService
     from hub.services.media import MediaWorker
+    from hub.services.personal import PersonalRooms
     from hub.services.social import SocialService
     from hub.services.spaces import SpaceService
     from hub.services.whiteboard import WhiteboardService
@@ -58,6 +60,7 @@ class Hub:
     jobs: JobQueue
     replay: ReplayBuffer
     presence: Presence
+    feed_cache: FeedCache
     health_checks: list[HealthCheck] = field(default_factory=list)
     # Driver knowledge for the adapters' last resort: an unreachable dependency as a 503, else None.
     unavailable: Callable[[BaseException], HubError | None] = field(default=lambda _exc: None)
@@ -70,6 +73,7 @@ class Hub:
     media: MediaWorker = field(init=False)
     whiteboard: WhiteboardService = field(init=False)
     social: SocialService = field(init=False)
+    personal: PersonalRooms = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 

@@ -26,7 +26,7 @@ from hub.errors import (
     Starting,
     UnknownEvent,
 )
-from hub.events import ClientEvent, ServerEvent
+from hub.events import ClientEvent, ServerEvent, user_room
 from hub.runtime import Hub
 from hub.security import origin_allowed, scope_client_address, security_headers
 from hub.services.whiteboard import WhiteboardService
@@ -172,6 +172,7 @@ class RealtimeAdapter:
                 )
             )
             service.add_disconnector(self._kick)
+            hub.personal.add_deliverer(self._to_user)
             self._handlers = handlers(service)
             self._bound = service
         return service
@@ -206,6 +207,9 @@ class RealtimeAdapter:
             log.exception("realtime connect failed")
             self._count("connect", InternalError.code)
             raise _refusal(InternalError()) from None
+        if not conn.principal.is_guest:
+            # The personal room (hub.services.personal); left with every other room on disconnect.
+            await self._sio.enter_room(sid, user_room(conn.principal.user_id))
         eio_sid = self._sio.manager.eio_sid_from_sid(sid, "/")
         self._conn_by_sid[sid] = conn.conn_id
         self._sid_by_conn[conn.conn_id] = sid
@@ -232,6 +236,9 @@ class RealtimeAdapter:
         # Tell the client why before closing, so it does not blindly reconnect with a dead token.
         await self._sio.emit(ServerEvent.KICKED, {"code": code, "message": message}, to=sid)
         await self._sio.disconnect(sid)
+
+    async def _to_user(self, user_id: str, event: str, payload: dict[str, Any]) -> None:
+        await self._sio.emit(event, payload, room=user_room(user_id))
 
     async def dispatch(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
         name = event if event in _KNOWN else "unknown"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from hub.events import space_topic
+from hub.events import space_topic, user_topic
 from storage.memory.bus import MemoryBus
 from storage.ratelimit import LimitsRateLimiter
 from storage.redis.bus import RedisBus
@@ -87,3 +87,47 @@ async def test_redis_bus_crosses_instances_and_ignores_own_echo(redis_service, r
     await b.close()
     await r1.aclose()
     await r2.aclose()
+
+
+async def test_bus_contract_publish_many_delivers_each_in_order(backend: tuple[str, Any]) -> None:
+    kind, ctx = backend
+    bus = MemoryBus() if kind == "memory" else RedisBus(ctx[0], ctx[1], canary_interval=0.2)
+    got: list[tuple[str, dict[str, Any]]] = []
+
+    async def handler(topic: str, event: dict[str, Any]) -> None:
+        got.append((topic, event))
+
+    bus.subscribe(handler)
+    await bus.start()
+    messages = [(user_topic(f"u{n}"), {"type": "ping", "n": n}) for n in range(2_500)]
+    await bus.publish_many(messages)
+    assert got == messages  # locally, before publish_many returns
+    await bus.close()
+
+
+async def test_redis_bus_publish_many_crosses_instances_in_batches(redis_service, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    r1, r2 = Redis.from_url(redis_service.url), Redis.from_url(redis_service.url)
+    a, b = RedisBus(r1, redis_prefix, canary_interval=0.2), RedisBus(r2, redis_prefix, canary_interval=0.2)
+    seen_b: list[tuple[str, dict[str, Any]]] = []
+    done = asyncio.Event()
+    # More than one batch (1,000 events each), then a plain publish: Redis keeps the order.
+    messages = [(user_topic(f"u{n}"), {"type": "ping", "n": n}) for n in range(2_500)]
+
+    async def on_b(topic: str, event: dict[str, Any]) -> None:
+        seen_b.append((topic, event))
+        if event["type"] == "last":
+            done.set()
+
+    b.subscribe(on_b)
+    await a.start()
+    await b.start()
+    try:
+        await a.publish_many(messages)
+        await a.publish(space_topic("z"), {"type": "last"})
+        await asyncio.wait_for(done.wait(), timeout=5)
+        assert seen_b == [*messages, (space_topic("z"), {"type": "last"})]
+    finally:
+        await a.close()
+        await b.close()
+        await r1.aclose()
+        await r2.aclose()

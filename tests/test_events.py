@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 from hub import events
-from hub.events import ClientEvent, board_of, board_topic, space_of, space_topic, user_of, user_topic
+from hub.events import ClientEvent, board_of, board_topic, space_of, space_topic, user_of, user_room, user_topic
 from hub.services.whiteboard import WhiteboardService
 from realtime.server import handlers
 
@@ -71,7 +71,9 @@ def test_wire_names_are_unchanged() -> None:
     # These values are the protocol of docs/realtime.md and of the bus between versions.
     assert [space_topic("a"), board_topic("a"), user_topic("a")] == ["space:a", "wb:a", "user:a"]
     assert sorted(ClientEvent) == ["auth", "clear", "cursor", "erase", "join", "leave", "stroke", "undo"]
-    assert sorted(events.ServerEvent) == ["clear", "cursor", "erase", "kicked", "presence", "stroke"]
+    assert sorted(events.ServerEvent) == ["clear", "cursor", "erase", "feed_post", "kicked", "presence", "stroke"]
+    assert user_room("a") == "user:a"
+    assert events.PERSONAL == {"feed_post": "feed_post"}
     assert events.BusEvent.BOARD_RELAY == "wb"
     assert events.RELAYED <= set(events.BusEvent)
 

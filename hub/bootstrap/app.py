@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from hub.bootstrap.wiring import CAPABILITIES
 from hub.config import Settings
 from hub.metrics import Metrics
+from hub.ports.feed import FeedCache
 from hub.ports.files import JobQueue
 from hub.ports.infra import Bus, RateLimiter
 from hub.ports.whiteboard import Presence, ReplayBuffer
@@ -45,6 +46,7 @@ class Backends:
     jobs: JobQueue
     replay: ReplayBuffer
     presence: Presence
+    feed_cache: FeedCache
     redis: Redis | None = None
 
 
@@ -68,8 +70,8 @@ async def _database_url(settings: Settings, hub_closers: list[Closer]) -> str:
 async def _open_backends(settings: Settings, closers: list[Closer]) -> Backends:
     """The one switch from the settings to implementations: Redis when scaled out, memory otherwise.
 
-    The bus, the rate limiter, the whiteboard's replay and presence and the media job queue are chosen
-    together, so one hub never mixes a shared backend with a process-local one.
+    The bus, the rate limiter, the whiteboard's replay and presence, the media job queue and the home
+    feed's cache are chosen together, so one hub never mixes a shared backend with a process-local one.
     """
     dsn = await _database_url(settings, closers)
     if settings.migrate_on_start:
@@ -88,6 +90,7 @@ async def _open_backends(settings: Settings, closers: list[Closer]) -> Backends:
 
     if settings.redis_url:
         from storage.redis.bus import RedisBus
+        from storage.redis.feed import RedisFeedCache
         from storage.redis.jobs import RedisJobQueue
         from storage.redis.pool import connect
         from storage.redis.presence import RedisPresence
@@ -110,9 +113,11 @@ async def _open_backends(settings: Settings, closers: list[Closer]) -> Backends:
             ),
             replay=RedisReplayBuffer(redis, prefix, settings.replay_max_events, settings.replay_max_age),
             presence=RedisPresence(redis, prefix),
+            feed_cache=RedisFeedCache(redis, prefix, settings.feed_cache_items, settings.feed_cache_ttl),
             redis=redis,
         )
     from storage.memory.bus import MemoryBus
+    from storage.memory.feed import MemoryFeedCache
     from storage.memory.jobs import MemoryJobQueue
     from storage.memory.presence import MemoryPresence
     from storage.memory.replay import MemoryReplayBuffer
@@ -126,6 +131,7 @@ async def _open_backends(settings: Settings, closers: list[Closer]) -> Backends:
         jobs=MemoryJobQueue(max_attempts=settings.job_max_attempts),
         replay=MemoryReplayBuffer(settings.replay_max_events, settings.replay_max_age),
         presence=MemoryPresence(),
+        feed_cache=MemoryFeedCache(settings.feed_cache_items, settings.feed_cache_ttl),
     )
 
 
@@ -148,6 +154,7 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
         jobs=backends.jobs,
         replay=backends.replay,
         presence=backends.presence,
+        feed_cache=backends.feed_cache,
         _closers=closers,
         unavailable=as_unavailable,
     )
@@ -170,6 +177,7 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
         )
     hub.on_close(hub.rate_limiter.close)
     hub.on_close(hub.bus.close)
+    hub.on_close(hub.feed_cache.close)
     hub.health_checks.append(hub.db)
     if backends.redis is not None:
         hub.health_checks.append(_RedisPing(backends.redis))

@@ -161,6 +161,19 @@ async def wire_social(hub: Hub, backends: Backends) -> None:
     )
 
 
+async def wire_personal(hub: Hub, backends: Backends) -> None:
+    """The personal Socket.IO room: events on a user's topic reach that user's sockets."""
+    from hub.services.personal import PersonalRooms
+
+    hub.personal = PersonalRooms(hub.bus)
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
-CAPABILITIES: tuple[Wiring, ...] = (wire_identity_spaces_bins, wire_whiteboard, wire_files, wire_social)
+CAPABILITIES: tuple[Wiring, ...] = (
+    wire_identity_spaces_bins,
+    wire_whiteboard,
+    wire_files,
+    wire_social,
+    wire_personal,
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 BusHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -45,6 +45,11 @@ class Bus(Protocol):
     name: str
 
     async def publish(self, topic: str, event: dict[str, Any]) -> None: ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """`publish` each (topic, event) in order, in as few round trips as the backend allows (a fan-out
+        to thousands of users' topics)."""
+        ...
 
     def subscribe(self, handler: BusHandler) -> None: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from hub.ports.infra import BusHandler
@@ -27,6 +28,10 @@ class MemoryBus:
                 await handler(topic, event)
             except Exception:  # one bad subscriber must not break the publisher
                 log.exception("bus handler failed", extra={"fields": {"topic": topic}})
+
+    async def publish_many(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        for topic, event in messages:
+            await self.publish(topic, event)
 
     async def start(self) -> None:
         return None

