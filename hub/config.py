@@ -151,6 +151,9 @@ class Settings:
     # Social.
     max_following: int = 5_000
     follow_rate_limit: str = "120/minute"
+    media_upload_max_bytes: int = 10_485_760
+    media_unattached_ttl: int = 86_400
+    media_rate_limit: str = "60/minute"
 
     @property
     def production(self) -> bool:
@@ -274,6 +277,8 @@ def _validate(s: Settings) -> None:
         "multipart_part_bytes",
         "graceful_shutdown_seconds",
         "max_following",
+        "media_upload_max_bytes",
+        "media_unattached_ttl",
     ]
     for name in positive:
         if getattr(s, name) <= 0:
@@ -290,6 +295,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError("HUB_SPACE_DEFAULT_TTL: must not exceed HUB_SPACE_MAX_TTL")
     if s.upload_url_ttl > 3600 or s.download_url_ttl > 3600:
         raise ConfigError("HUB_UPLOAD_URL_TTL/HUB_DOWNLOAD_URL_TTL: presigned URLs live at most 3600 s")
+    if s.media_upload_max_bytes > s.media_max_bytes:
+        # The worker would refuse to read what the upload accepted.
+        raise ConfigError("HUB_MEDIA_UPLOAD_MAX_BYTES: must not exceed HUB_MEDIA_MAX_BYTES")
     if not 5 * 1024**2 <= s.multipart_part_bytes <= 5 * 1024**3:
         raise ConfigError("HUB_MULTIPART_PART_BYTES: S3 parts must be between 5 MiB and 5 GiB")
     if not 0 <= s.revocation_cache_ttl <= 300:

@@ -90,6 +90,9 @@ SETTING_DOCS: dict[str, str] = {
     "job_visibility_timeout": "Seconds before an unacknowledged media job is retried by another worker",
     "max_following": "Accounts one account may follow (past it: 409 `follow_limit`)",
     "follow_rate_limit": "Per-account limit on follow, block and mute writes and follow-request answers",
+    "media_upload_max_bytes": "Largest image (bytes) an account may upload to its media (`/media/upload`)",
+    "media_unattached_ttl": "Seconds after which media no post and no profile uses are deleted",
+    "media_rate_limit": "Per-account limit on media uploads started",
 }
 
 

@@ -194,3 +194,24 @@ class FollowRequestNotFound(NotFound):
 
     code = "follow_request_not_found"
     default_message = "No such follow request."
+
+
+class MediaNotFound(NotFound):
+    """No such media, or not one of the caller's: the same answer, so media ids cannot be probed."""
+
+    code = "media_not_found"
+    default_message = "No such media."
+
+
+class MediaTooLarge(PayloadTooLarge):
+    """The declared image is larger than HUB_MEDIA_UPLOAD_MAX_BYTES."""
+
+    code = "media_too_large"
+    default_message = "The image is larger than allowed."
+
+
+class UploadIncomplete(Conflict):
+    """Completion was asked before the object reached the store."""
+
+    code = "upload_incomplete"
+    default_message = "The object has not been uploaded yet."

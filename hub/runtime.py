@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hub.services.files import FileService
     from hub.services.identity import IdentityService
     from hub.services.media import MediaWorker
+    from hub.services.media_library import MediaLibraryService
     from hub.services.social import SocialService
     from hub.services.spaces import SpaceService
     from hub.services.whiteboard import WhiteboardService
@@ -68,6 +69,7 @@ class Hub:
     files: FileService = field(init=False)
     blobs: BlobStore = field(init=False)
     media: MediaWorker = field(init=False)
+    media_library: MediaLibraryService = field(init=False)
     whiteboard: WhiteboardService = field(init=False)
     social: SocialService = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
