@@ -252,7 +252,18 @@ async def test_sweeper_deletes_unattached_media_only(env: Env) -> None:
     assert left == {avatar["id"], posted["id"], fresh["id"]}
     assert (await env.http.get(f"/users/{env.user_id}", headers=auth(env.token))).json()["avatar"]["id"] == avatar["id"]
 
-    # A post that goes away releases its media: unattached now, they go with the next sweep.
+    # A post edited to drop its media releases them: unattached now, they go with the next sweep.
     assert await lib.repo.release_post(post_id) == 1
     assert await lib.sweep_once() == 1
     assert await lib.repo.get(posted["id"]) is None
+
+    # A deleted post's media go at once, objects included; one that is also the avatar stays.
+    other_post = str(uuid.uuid4())
+    both = [await upload_image(env, png(8, 8)) for _ in range(2)]
+    assert len(await lib.repo.claim_for_post(env.user_id, [m["id"] for m in both], other_post)) == 2
+    await env.http.patch(f"/users/{env.user_id}", json={"avatar": both[1]["id"]}, headers=auth(env.token))
+    keys = await object_keys(env, both[0]["id"])
+    assert await lib.post_deleted(other_post) == 1
+    await eventually(lambda: blobs_gone(env, keys))
+    kept = await lib.repo.get(both[1]["id"])
+    assert await lib.repo.get(both[0]["id"]) is None and kept is not None and kept.post_id is None

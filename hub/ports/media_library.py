@@ -75,6 +75,10 @@ class MediaLibraryRepo(Protocol):
         sweeper deletes them once they are older than the unattached TTL."""
         ...
 
+    async def delete_for_post(self, post_id: str) -> list[MediaRecord]:
+        """Delete a deleted post's media, except any that is a profile's avatar (that one is released)."""
+        ...
+
     async def delete_unattached(self, created_before: datetime, limit: int) -> list[MediaRecord]:
         """Delete media created before `created_before` that no post and no profile uses."""
         ...

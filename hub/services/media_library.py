@@ -259,6 +259,14 @@ class MediaLibraryService:
             self._deleted()
             log_event("media_deleted", media_id=record.id, owner_id=record.owner_id)
 
+    async def post_deleted(self, post_id: str) -> int:
+        """A post is gone: its media go too, objects included (an avatar among them only loses the post)."""
+        deleted = await self.repo.delete_for_post(post_id)
+        if deleted:
+            self._deleted()
+            log_event("media_deleted", post_id=post_id, media=len(deleted))
+        return len(deleted)
+
     async def set_avatar(self, user_id: str, media_id: str | None) -> None:
         """Make one of the account's ready images its avatar (None clears it)."""
         usable = media_id is None or 0 < len(media_id) <= 64

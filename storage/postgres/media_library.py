@@ -95,6 +95,17 @@ class PostgresMediaLibraryRepo:
         status = await self._db.execute("UPDATE media SET post_id = NULL WHERE post_id = $1::uuid", post_id)
         return int(status.rsplit(" ", 1)[-1])
 
+    async def delete_for_post(self, post_id: str) -> list[MediaRecord]:
+        async with self._db.transaction() as conn:
+            rows = await conn.fetch(
+                f"""DELETE FROM media m WHERE m.post_id = $1::uuid
+                      AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.id)
+                    RETURNING {_COLUMNS}""",
+                post_id,
+            )
+            await conn.execute("UPDATE media SET post_id = NULL WHERE post_id = $1::uuid", post_id)
+        return _records(rows)
+
     async def delete_unattached(self, created_before: datetime, limit: int) -> list[MediaRecord]:
         # SKIP LOCKED: several sweepers share the work; a row a post is claiming right now is skipped
         # (and re-checked under the claim's lock by the NOT EXISTS / post_id conditions next time).
