@@ -63,7 +63,8 @@ async def test_lost_library_job_is_requeued_and_rendered(
         assert media["variants"]["thumb"]["width"] == 256 and media["variants"]["thumb"]["height"] == 128
         assert (await http.get(f"/media/{fake}", headers=auth(token))).json()["variants"] == {}
         assert await hub.jobs.depth() == 0 and await lib.requeue(grace=0) == 0
-        # A failed image is no usable avatar.
+        # A failed image is no usable avatar, and others never see it.
         me = (await http.get("/auth/me", headers=auth(token))).json()["id"]
         r = await http.patch(f"/users/{me}", json={"avatar": fake}, headers=auth(token))
         assert r.status_code == 422
+        assert set(await lib.views([lost, fake])) == {lost}

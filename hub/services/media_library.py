@@ -213,7 +213,9 @@ class MediaLibraryService:
         """Ready media by id with URLs, for what others may see (avatars, a post's images): the caller
         has already decided that the viewer may see the profile or post that names them."""
         wanted = list(dict.fromkeys(i for i in media_ids if i))
-        records = [r for r in await self.repo.get_many(wanted) if r.status == "ready"]
+        # Bytes the worker could not decode as the declared image are never shown to others: they may
+        # be anything at all, and their type says image.
+        records = [r for r in await self.repo.get_many(wanted) if r.status == "ready" and r.processing != "failed"]
         return {v.media.id: v for v in await self._views(records)}
 
     async def _views(self, records: Sequence[MediaRecord]) -> list[MediaView]:
