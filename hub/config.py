@@ -155,6 +155,9 @@ class Settings:
     follow_rate_limit: str = "120/minute"
     feed_cache_items: int = 800
     feed_cache_ttl: int = 86_400
+    media_upload_max_bytes: int = 10_485_760
+    media_unattached_ttl: int = 86_400
+    media_rate_limit: str = "60/minute"
 
     @property
     def production(self) -> bool:
@@ -282,6 +285,8 @@ def _validate(s: Settings) -> None:
         "max_following",
         "feed_cache_items",
         "feed_cache_ttl",
+        "media_upload_max_bytes",
+        "media_unattached_ttl",
     ]
     for name in positive:
         if getattr(s, name) <= 0:
@@ -298,6 +303,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError("HUB_SPACE_DEFAULT_TTL: must not exceed HUB_SPACE_MAX_TTL")
     if s.upload_url_ttl > 3600 or s.download_url_ttl > 3600:
         raise ConfigError("HUB_UPLOAD_URL_TTL/HUB_DOWNLOAD_URL_TTL: presigned URLs live at most 3600 s")
+    if s.media_upload_max_bytes > s.media_max_bytes:
+        # The worker would refuse to read what the upload accepted.
+        raise ConfigError("HUB_MEDIA_UPLOAD_MAX_BYTES: must not exceed HUB_MEDIA_MAX_BYTES")
     if not 5 * 1024**2 <= s.multipart_part_bytes <= 5 * 1024**3:
         raise ConfigError("HUB_MULTIPART_PART_BYTES: S3 parts must be between 5 MiB and 5 GiB")
     if not 0 <= s.revocation_cache_ttl <= 300:

@@ -802,3 +802,17 @@ class FeedCacheUnavailable(ServiceUnavailable):
 
     code = "feed_cache_unavailable"
     default_message = "The feed cache is unavailable; try again shortly."
+
+
+class MediaNotFound(NotFound):
+    """No such media, or not one of the caller's: the same answer, so media ids cannot be probed."""
+
+    code = "media_not_found"
+    default_message = "No such media."
+
+
+class MediaTooLarge(PayloadTooLarge):
+    """The declared image is larger than HUB_MEDIA_UPLOAD_MAX_BYTES."""
+
+    code = "media_too_large"
+    default_message = "The image is larger than allowed."

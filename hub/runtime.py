@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from hub.services.files import FileService
     from hub.services.identity import IdentityService
     from hub.services.media import MediaWorker
+    from hub.services.media_library import MediaLibraryService
     from hub.services.personal import PersonalRooms
     from hub.services.social import SocialService
     from hub.services.spaces import SpaceService
@@ -71,6 +72,7 @@ class Hub:
     files: FileService = field(init=False)
     blobs: BlobStore = field(init=False)
     media: MediaWorker = field(init=False)
+    media_library: MediaLibraryService = field(init=False)
     whiteboard: WhiteboardService = field(init=False)
     social: SocialService = field(init=False)
     personal: PersonalRooms = field(init=False)

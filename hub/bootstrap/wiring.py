@@ -118,6 +118,7 @@ async def wire_files(hub: Hub, backends: Backends) -> None:
     from hub.services.media import MediaWorker
     from storage.blobs.factory import open_blob_store
     from storage.postgres.files import PostgresFileRepo
+    from storage.postgres.media_library import PostgresMediaLibraryRepo
 
     s = hub.settings
     hub.blobs = await open_blob_store(s)
@@ -141,11 +142,31 @@ async def wire_files(hub: Hub, backends: Backends) -> None:
         hub.metrics,
         max_pixels=s.media_max_pixels,
         max_bytes=s.media_max_bytes,
+        library=PostgresMediaLibraryRepo(backends.db),
     )
     if backends.redis is None:
         hub.spawn(hub.media.run("embedded"), "media-worker")
     if s.sweep_interval > 0:
         hub.spawn(hub.files.maintain_forever(s.sweep_interval), "file-maintenance")
+
+
+async def wire_media_library(hub: Hub, backends: Backends) -> None:
+    """Account-owned media on the files capability's store, worker and deletion queue."""
+    from hub.services.media_library import MediaLibraryService
+    from storage.postgres.media_library import PostgresMediaLibraryRepo
+
+    s = hub.settings
+    hub.media_library = MediaLibraryService(
+        PostgresMediaLibraryRepo(backends.db),
+        hub.blobs,
+        hub.rate_limiter,
+        hub.metrics,
+        s,
+        jobs=hub.jobs,
+        deleted=hub.files.wake,
+    )
+    if s.sweep_interval > 0:
+        hub.spawn(hub.media_library.sweep_forever(s.sweep_interval), "media-sweeper")
 
 
 async def wire_social(hub: Hub, backends: Backends) -> None:
@@ -158,6 +179,7 @@ async def wire_social(hub: Hub, backends: Backends) -> None:
         hub.rate_limiter,
         max_following=hub.settings.max_following,
         write_rate_limit=hub.settings.follow_rate_limit,
+        set_avatar=hub.media_library.set_avatar,
     )
 
 
@@ -174,6 +196,7 @@ CAPABILITIES: tuple[Wiring, ...] = (
     wire_identity_spaces_bins,
     wire_whiteboard,
     wire_files,
+    wire_media_library,
     wire_social,
     wire_personal,
 )

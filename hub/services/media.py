@@ -5,6 +5,9 @@ a file already processed is skipped, and variants written for a file deleted mea
 Transient failures (store or database unavailable) are retried with exponential backoff, then the job
 goes back to the queue, which dead-letters it after `job_max_attempts`. A file that is not a valid
 image (or is a decompression bomb) fails at once: retrying cannot help.
+
+The same worker renders the media library's images (account-owned, jobs of kind `LIBRARY_JOB`): only
+where the metadata lives differs, so the decoding, limits and variant keys are shared.
 """
 
 from __future__ import annotations
@@ -24,11 +27,15 @@ from hub.logs import log_event
 from hub.metrics import Metrics
 from hub.ports.files import BlobStore, FileRepo, Job, JobQueue
 from hub.ports.infra import Bus
+from hub.ports.media_library import MediaLibraryRepo
 from hub.services.files import file_public
 
 log = logging.getLogger(__name__)
 
 VARIANTS: tuple[tuple[str, int], ...] = (("thumb", 256), ("medium", 1280))
+# Job kinds: a space file's variants, and a media library image's.
+FILE_JOB = "media"
+LIBRARY_JOB = "library_media"
 _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
 
 
@@ -93,6 +100,7 @@ class MediaWorker:
         max_bytes: int,
         retry_attempts: int = 3,
         retry_wait: float = 0.2,
+        library: MediaLibraryRepo | None = None,
     ) -> None:
         self.repo = repo
         self.store = store
@@ -103,6 +111,7 @@ class MediaWorker:
         self.max_bytes = max_bytes
         self.retry_attempts = retry_attempts
         self.retry_wait = retry_wait
+        self.library = library
         self.processed = 0
 
     async def run(self, consumer: str, stop: asyncio.Event | None = None) -> None:
@@ -121,7 +130,9 @@ class MediaWorker:
 
     async def handle(self, job: Job) -> None:
         started = time.perf_counter()
-        file_id = str(job.payload.get("file_id", ""))
+        library = job.kind == LIBRARY_JOB
+        file_id = str(job.payload.get("media_id" if library else "file_id", ""))
+        process = self.process_library if library else self.process
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self.retry_attempts),
@@ -130,12 +141,12 @@ class MediaWorker:
                 reraise=True,
             ):
                 with attempt:
-                    await self.process(file_id)
+                    await process(file_id)
             await self.queue.ack(job)
         except BadImage as exc:
             self.metrics.job_failures.inc()
             log_event("media_failed", file_id=file_id, reason=str(exc))
-            await self._mark_failed(file_id)
+            await self._mark_failed(file_id, library)
             await self.queue.ack(job)
         except Exception as exc:
             self.metrics.job_failures.inc()
@@ -145,32 +156,31 @@ class MediaWorker:
             )
             if await self.queue.fail(job, code):
                 log_event("media_dead_lettered", file_id=file_id, job=job.id)
-                await self._mark_failed(file_id)
+                await self._mark_failed(file_id, library)
         finally:
             self.metrics.job_latency.observe(time.perf_counter() - started)
 
-    async def _mark_failed(self, file_id: str) -> None:
+    async def _mark_failed(self, file_id: str, library: bool = False) -> None:
         try:
-            await self.repo.set_variants(file_id, {}, None, None, "failed")
+            if library and self.library is not None:
+                await self.library.set_variants(file_id, {}, None, None, "failed")
+            else:
+                await self.repo.set_variants(file_id, {}, None, None, "failed")
         except HubError:
             log.warning("could not mark media job failed", extra={"fields": {"file_id": file_id}})
 
-    async def process(self, file_id: str) -> None:
-        record = await self.repo.get(file_id)
-        if record is None or record.status != "ready" or record.processing == "done":
-            return  # deleted, not uploaded, or a redelivery of finished work
+    async def _render(self, object_key: str, content_type: str) -> tuple[int, int, dict[str, dict[str, str | int]]]:
+        """Read the original, make its variants and store them; (width, height, stored variants)."""
         data = bytearray()
         try:
-            async for chunk in self.store.read(record.object_key, max_bytes=self.max_bytes):
+            async for chunk in self.store.read(object_key, max_bytes=self.max_bytes):
                 data += chunk
         except PayloadTooLarge:
             raise BadImage("the image is larger than the media size limit") from None
-        width, height, variants = await asyncio.to_thread(
-            make_variants, bytes(data), record.content_type, self.max_pixels
-        )
+        width, height, variants = await asyncio.to_thread(make_variants, bytes(data), content_type, self.max_pixels)
         stored: dict[str, dict[str, str | int]] = {}
         for v in variants:
-            key = variant_key(record.object_key, v.name)
+            key = variant_key(object_key, v.name)
             await self.store.put(key, v.data, content_type="image/webp")
             stored[v.name] = {
                 "key": key,
@@ -179,11 +189,21 @@ class MediaWorker:
                 "height": v.height,
                 "size": len(v.data),
             }
+        return width, height, stored
+
+    async def _discard(self, stored: dict[str, dict[str, str | int]]) -> None:
+        # The row was deleted while we worked: nothing references these objects, remove them.
+        for variant in stored.values():
+            await self.store.delete(str(variant["key"]))
+
+    async def process(self, file_id: str) -> None:
+        record = await self.repo.get(file_id)
+        if record is None or record.status != "ready" or record.processing == "done":
+            return  # deleted, not uploaded, or a redelivery of finished work
+        width, height, stored = await self._render(record.object_key, record.content_type)
         updated = await self.repo.set_variants(file_id, stored, width, height, "done")
         if updated is None:
-            # The file was deleted while we worked: nothing references these objects, remove them.
-            for variant in stored.values():
-                await self.store.delete(str(variant["key"]))
+            await self._discard(stored)
             return
         self.processed += 1
         log_event("media_processed", file_id=file_id, space_id=updated.space_id)
@@ -195,3 +215,17 @@ class MediaWorker:
                 "file": file_public(updated),
             },
         )
+
+    async def process_library(self, media_id: str) -> None:
+        """A media library image; its owner learns of the variants from `GET /media/{id}`."""
+        if self.library is None:
+            raise BadImage("this worker has no media library")
+        record = await self.library.get(media_id)
+        if record is None or record.status != "ready" or record.processing == "done":
+            return
+        width, height, stored = await self._render(record.object_key, record.content_type)
+        if await self.library.set_variants(media_id, stored, width, height, "done") is None:
+            await self._discard(stored)
+            return
+        self.processed += 1
+        log_event("media_processed", media_id=media_id, owner_id=record.owner_id)

@@ -13,6 +13,7 @@ import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import TypeVar
 
 from hub.errors import (
@@ -87,11 +88,21 @@ def _position(token: str | None) -> Cursor | None:
 class SocialService:
     """Profiles, relationships and the lists built on them."""
 
-    def __init__(self, repo: SocialRepo, limiter: RateLimiter, *, max_following: int, write_rate_limit: str) -> None:
+    def __init__(
+        self,
+        repo: SocialRepo,
+        limiter: RateLimiter,
+        *,
+        max_following: int,
+        write_rate_limit: str,
+        set_avatar: Callable[[str, str | None], Awaitable[None]] | None = None,
+    ) -> None:
         self.repo = repo
         self.limiter = limiter
         self.max_following = max_following
         self.write_rate_limit = write_rate_limit
+        # The media library's check-and-set of an avatar (a ready image of the account's own).
+        self._set_avatar = set_avatar
 
     # --- visibility -------------------------------------------------------------------------
 
@@ -141,18 +152,22 @@ class SocialService:
         display_name: str | None = None,
         bio: str | None = None,
         locked: bool | None = None,
+        avatar: str | EllipsisType | None = ...,
     ) -> ProfileRecord:
+        """`avatar`: a media id, None to remove the avatar, `...` (the default) to leave it."""
         if principal.is_guest:
             raise AccountRequired()
         if _uuid(user_id) != principal.user_id:
             await self.profile(principal, user_id)  # a missing or hidden id stays a 404
             raise NotYourProfile()
-        updated = await self.repo.update_profile(
-            principal.user_id,
-            display_name=clean_display_name(display_name) if display_name is not None else None,
-            bio=clean_bio(bio) if bio is not None else None,
-            locked=locked,
-        )
+        name = clean_display_name(display_name) if display_name is not None else None
+        text = clean_bio(bio) if bio is not None else None
+        if not isinstance(avatar, EllipsisType):
+            if self._set_avatar is None:
+                raise ValidationFailed({"avatar": "avatars are not available"})
+            # Last of the checks, first of the writes: a refused avatar changes nothing else.
+            await self._set_avatar(principal.user_id, avatar)
+        updated = await self.repo.update_profile(principal.user_id, display_name=name, bio=text, locked=locked)
         if updated is None:
             raise UserNotFound()
         return updated

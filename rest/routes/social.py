@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 from sanic import Blueprint, HTTPResponse, Request
@@ -17,6 +17,7 @@ from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
 from rest.pagination import LINK_HEADER, page_links
+from rest.routes.media import MediaPublicOut, media_library, media_public_out
 from rest.schemas import TwoWayPageQuery
 
 bp = Blueprint("social")
@@ -27,7 +28,7 @@ class ProfileOut(BaseModel):
     handle: str
     display_name: str
     bio: str
-    avatar: dict[str, Any] | None
+    avatar: MediaPublicOut | None = Field(description="Short-lived URLs of the image and its thumb/medium variants.")
     locked: bool
     created_at: datetime
     followers_count: int
@@ -39,6 +40,9 @@ class ProfilePatch(BaseModel):
     display_name: str | None = Field(None, min_length=1, max_length=128)
     bio: str | None = Field(None, max_length=BIO_MAX_CHARS)
     locked: bool | None = None
+    avatar: str | None = Field(
+        None, max_length=64, description="One of my completed image uploads (`POST /media/upload`); null removes it."
+    )
 
 
 class RelationshipOut(BaseModel):
@@ -74,19 +78,34 @@ def social(request: Request) -> SocialService:
     return service
 
 
-def profile_out(p: ProfileRecord) -> ProfileOut:
+def profile_out(p: ProfileRecord, avatar: MediaPublicOut | None = None) -> ProfileOut:
+    """A profile; `avatar` comes from `profiles_out`, which resolves the avatars of many at once."""
     return ProfileOut(
         id=p.id,
         handle=p.handle,
         display_name=p.display_name,
         bio=p.bio,
-        avatar=None,  # variants arrive with account media
+        avatar=avatar,
         locked=p.locked,
         created_at=p.created_at,
         followers_count=p.followers_count,
         following_count=p.following_count,
         posts_count=p.posts_count,
     )
+
+
+async def profiles_out(request: Request, profiles: Sequence[ProfileRecord]) -> list[ProfileOut]:
+    """Profiles with their avatars' URLs (one lookup for the page)."""
+    views = await media_library(request).views([p.avatar_media_id for p in profiles if p.avatar_media_id])
+    out = []
+    for p in profiles:
+        view = views.get(p.avatar_media_id) if p.avatar_media_id else None
+        out.append(profile_out(p, media_public_out(view) if view else None))
+    return out
+
+
+async def one_profile_out(request: Request, profile: ProfileRecord) -> ProfileOut:
+    return (await profiles_out(request, [profile]))[0]
 
 
 def relationship_out(r: Relationship) -> HTTPResponse:
@@ -108,17 +127,18 @@ def page_request(request: Request) -> PageRequest:
     return PageRequest(limit=q.limit, cursor=q.cursor, since=q.since)
 
 
-def profiles_page(request: Request, page: TwoWayPage[ListedProfile]) -> HTTPResponse:
-    body = ProfilePage(
-        items=[profile_out(p.profile) for p in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
-    )
+async def profiles_page(request: Request, page: TwoWayPage[ListedProfile]) -> HTTPResponse:
+    items = await profiles_out(request, [p.profile for p in page.items])
+    body = ProfilePage(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
     return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
 
 
-def requests_page(request: Request, page: TwoWayPage[FollowRequestRecord]) -> HTTPResponse:
+async def requests_page(request: Request, page: TwoWayPage[FollowRequestRecord]) -> HTTPResponse:
+    accounts = await profiles_out(request, [r.requester for r in page.items])
     body = FollowRequestPage(
         items=[
-            FollowRequestOut(id=r.id, account=profile_out(r.requester), created_at=r.created_at) for r in page.items
+            FollowRequestOut(id=r.id, account=account, created_at=r.created_at)
+            for r, account in zip(page.items, accounts, strict=True)
         ],
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
@@ -129,20 +149,20 @@ def requests_page(request: Request, page: TwoWayPage[FollowRequestRecord]) -> HT
 @endpoint(bp, "GET", "/users/by-handle/{handle}", summary="A profile by handle.", response=ProfileOut, errors=(404,))
 async def get_by_handle(request: Request, handle: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return json(profile_out(await social(request).profile_by_handle(principal, handle)))
+    return json(await one_profile_out(request, await social(request).profile_by_handle(principal, handle)))
 
 
 @endpoint(bp, "GET", "/users/{user_id}", summary="A profile.", response=ProfileOut, errors=(404,))
 async def get_profile(request: Request, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return json(profile_out(await social(request).profile(principal, user_id)))
+    return json(await one_profile_out(request, await social(request).profile(principal, user_id)))
 
 
 @endpoint(
     bp,
     "PATCH",
     "/users/{user_id}",
-    summary="Change my profile: display_name, bio, locked.",
+    summary="Change my profile: display_name, bio, locked, avatar.",
     body=ProfilePatch,
     response=ProfileOut,
     errors=(403, 404),
@@ -151,9 +171,14 @@ async def patch_profile(request: Request, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, ProfilePatch)
     updated = await social(request).update_profile(
-        principal, user_id, display_name=data.display_name, bio=data.bio, locked=data.locked
+        principal,
+        user_id,
+        display_name=data.display_name,
+        bio=data.bio,
+        locked=data.locked,
+        avatar=data.avatar if "avatar" in data.model_fields_set else ...,
     )
-    return json(profile_out(updated))
+    return json(await one_profile_out(request, updated))
 
 
 @endpoint(
@@ -257,7 +282,7 @@ async def unmute(request: Request, user_id: str) -> HTTPResponse:
 )
 async def followers(request: Request, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return profiles_page(request, await social(request).followers(principal, user_id, page_request(request)))
+    return await profiles_page(request, await social(request).followers(principal, user_id, page_request(request)))
 
 
 @endpoint(
@@ -272,7 +297,7 @@ async def followers(request: Request, user_id: str) -> HTTPResponse:
 )
 async def following(request: Request, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return profiles_page(request, await social(request).following(principal, user_id, page_request(request)))
+    return await profiles_page(request, await social(request).following(principal, user_id, page_request(request)))
 
 
 @endpoint(
@@ -286,7 +311,7 @@ async def following(request: Request, user_id: str) -> HTTPResponse:
 )
 async def list_follow_requests(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
-    return requests_page(request, await social(request).follow_requests(principal, page_request(request)))
+    return await requests_page(request, await social(request).follow_requests(principal, page_request(request)))
 
 
 @endpoint(
