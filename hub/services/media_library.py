@@ -176,7 +176,7 @@ class MediaLibraryService:
         if info.size != record.size:
             raise await self._reject(record, "size", expected=record.size, actual=info.size)
         if info.size > self.settings.media_upload_max_bytes:
-            raise await self._reject(record, "media_too_large", max_bytes=self.settings.media_upload_max_bytes)
+            raise await self._reject(record, "too_large", max_bytes=self.settings.media_upload_max_bytes)
         if info.content_type.lower() != record.content_type:
             raise await self._reject(record, "content_type", expected=record.content_type)
         ready = await self.repo.mark_ready(record.id, size=info.size, processing="queued" if self.jobs else None)
