@@ -151,6 +151,9 @@ class Settings:
     # Social.
     max_following: int = 5_000
     follow_rate_limit: str = "120/minute"
+    post_rate_limit: str = "30/minute"
+    comment_rate_limit: str = "60/minute"
+    like_rate_limit: str = "300/minute"
 
     @property
     def production(self) -> bool:

@@ -90,6 +90,9 @@ SETTING_DOCS: dict[str, str] = {
     "job_visibility_timeout": "Seconds before an unacknowledged media job is retried by another worker",
     "max_following": "Accounts one account may follow (past it: 409 `follow_limit`)",
     "follow_rate_limit": "Per-account limit on follow, block and mute writes and follow-request answers",
+    "post_rate_limit": "Per-account limit on creating, editing and deleting posts (429 with `Retry-After`)",
+    "comment_rate_limit": "Per-account limit on writing and deleting comments",
+    "like_rate_limit": "Per-account limit on likes and unlikes",
 }
 
 

@@ -161,6 +161,34 @@ async def wire_social(hub: Hub, backends: Backends) -> None:
     )
 
 
+async def wire_posts(hub: Hub, backends: Backends) -> None:
+    """Posts, likes and comments (after the social graph, whose visibility rules they follow)."""
+    from hub.services.posts import PostService
+    from hub.services.sweeping import every
+    from storage.postgres.posts import PostgresMediaClaims, PostgresPostRepo
+
+    s = hub.settings
+    hub.posts = PostService(
+        PostgresPostRepo(backends.db),
+        PostgresMediaClaims(backends.db),
+        hub.social,
+        hub.social.repo,
+        hub.rate_limiter,
+        hub.bus,
+        post_rate_limit=s.post_rate_limit,
+        comment_rate_limit=s.comment_rate_limit,
+        like_rate_limit=s.like_rate_limit,
+    )
+    if s.sweep_interval > 0:
+        hub.spawn(every(s.sweep_interval, hub.posts.purge_idempotency_keys, "idempotency key"), "idempotency-sweeper")
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
-CAPABILITIES: tuple[Wiring, ...] = (wire_identity_spaces_bins, wire_whiteboard, wire_files, wire_social)
+CAPABILITIES: tuple[Wiring, ...] = (
+    wire_identity_spaces_bins,
+    wire_whiteboard,
+    wire_files,
+    wire_social,
+    wire_posts,
+)
