@@ -184,8 +184,12 @@ async def test_media_are_claimed_from_the_authors_completed_uploads(
     for media in ([pending], [theirs], [ready[0], "missing"]):
         body = await publish(client, a, 422, media=media)
         assert body["error"]["code"] == "media_not_usable", media
-    post = await publish(client, a, media=[ready[1], ready[0]], text="")
+    key = {"Idempotency-Key": "with-media"}
+    with_media = {"text": "", "media": [ready[1], ready[0]]}
+    post = await call(client, a, "POST", "/posts", 201, json=with_media, headers=key)
     assert post["media"] == [{"id": ready[1]}, {"id": ready[0]}]
+    # A retry is answered with the first post, although its media are attached by now.
+    assert await call(client, a, "POST", "/posts", 201, json=with_media, headers=key) == post
     # A medium belongs to one post.
     assert (await publish(client, a, 422, media=[ready[0]]))["error"]["code"] == "media_not_usable"
     attached = await sql(database_url, "SELECT id, post_id::text FROM media WHERE post_id IS NOT NULL ORDER BY id")

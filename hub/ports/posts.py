@@ -101,6 +101,12 @@ class PostRepo(Protocol):
         Idempotency-Key already made: (an `IdempotencyOutcome`, the post; None on a mismatch)."""
         ...
 
+    async def replay(self, author_id: str, key: IdempotencyKey) -> tuple[IdempotencyOutcome, PostRecord | None] | None:
+        """What a live Idempotency-Key already stands for (REPLAYED with its post, or MISMATCH), or None
+        when the key is unused. `create` decides again under the key's lock; this only spares a retry
+        the checks that its own first attempt would now fail (its media are attached by then)."""
+        ...
+
     async def get(self, post_id: str, viewer: str) -> PostRecord | None:
         """The post if `viewer` may see it (`storage.postgres.posts.post_visible`), else None."""
         ...

@@ -138,21 +138,26 @@ class PostService:
         ).hexdigest()
         if not body and not media:
             raise ValidationFailed({"text": "a post needs text or media"})
-        # A reply to what one cannot see is a 404, as for a missing post.
-        parent = (await self._engage(principal, reply_to)).id if reply_to is not None else None
-        await self._claimed(principal, media)
-        outcome, record = await self.repo.create(
-            NewPost(
-                author_id=principal.user_id,
-                text=body,
-                visibility=visibility.value,
-                reply_to=parent,
-                media=media,
-                mentions=parse_mentions(body),
-                hashtags=parse_hashtags(body),
-            ),
-            IdempotencyKey(key, fingerprint, IDEMPOTENCY_TTL) if key else None,
-        )
+        idem = IdempotencyKey(key, fingerprint, IDEMPOTENCY_TTL) if key else None
+        replayed = await self.repo.replay(principal.user_id, idem) if idem else None
+        if replayed is not None:
+            outcome, record = replayed
+        else:
+            # A reply to what one cannot see is a 404, as for a missing post.
+            parent = (await self._engage(principal, reply_to)).id if reply_to is not None else None
+            await self._claimed(principal, media)
+            outcome, record = await self.repo.create(
+                NewPost(
+                    author_id=principal.user_id,
+                    text=body,
+                    visibility=visibility.value,
+                    reply_to=parent,
+                    media=media,
+                    mentions=parse_mentions(body),
+                    hashtags=parse_hashtags(body),
+                ),
+                idem,
+            )
         if outcome is IdempotencyOutcome.MISMATCH:
             raise IdempotencyKeyReused()
         if record is None:  # replayed, but the first post is gone meanwhile

@@ -149,6 +149,24 @@ async def _store_tags(
         )
 
 
+async def _replayed(
+    conn: asyncpg.Connection, author_id: str, key: IdempotencyKey
+) -> tuple[IdempotencyOutcome, PostRecord | None] | None:
+    first = await conn.fetchrow(
+        """SELECT fingerprint, post_id::text AS post_id FROM post_idempotency_keys
+           WHERE user_id = $1::uuid AND key = $2 AND created_at >= now() - make_interval(secs => $3)""",
+        author_id,
+        key.key,
+        key.ttl,
+    )
+    if first is None:
+        return None
+    if first["fingerprint"] != key.fingerprint:
+        return IdempotencyOutcome.MISMATCH, None
+    found = await _fetch_post(conn, first["post_id"], author_id) if first["post_id"] else None
+    return IdempotencyOutcome.REPLAYED, found
+
+
 class PostgresMediaClaims:
     """Implements `hub.ports.posts.MediaClaims` over the account media table (`media`)."""
 
@@ -197,16 +215,8 @@ class PostgresPostRepo:
                     key.fingerprint,
                 )
                 if not fresh:
-                    first = await conn.fetchrow(
-                        """SELECT fingerprint, post_id::text AS post_id FROM post_idempotency_keys
-                           WHERE user_id = $1::uuid AND key = $2""",
-                        post.author_id,
-                        key.key,
-                    )
-                    if first is not None and first["fingerprint"] != key.fingerprint:
-                        return IdempotencyOutcome.MISMATCH, None
-                    found = first and first["post_id"] and await _fetch_post(conn, first["post_id"], post.author_id)
-                    return IdempotencyOutcome.REPLAYED, found or None
+                    found = await _replayed(conn, post.author_id, key)
+                    return found or (IdempotencyOutcome.REPLAYED, None)
             post_id: str = await conn.fetchval(
                 """INSERT INTO posts (author_id, text, visibility, reply_to)
                    VALUES ($1::uuid, $2, $3, $4::uuid) RETURNING id::text""",
@@ -226,6 +236,10 @@ class PostgresPostRepo:
                     post_id,
                 )
             return IdempotencyOutcome.CREATED, await _fetch_post(conn, post_id, post.author_id)
+
+    async def replay(self, author_id: str, key: IdempotencyKey) -> tuple[IdempotencyOutcome, PostRecord | None] | None:
+        async with self._db.connection() as conn:
+            return await _replayed(conn, author_id, key)
 
     async def get(self, post_id: str, viewer: str) -> PostRecord | None:
         async with self._db.connection() as conn:
