@@ -172,7 +172,6 @@ async def wire_posts(hub: Hub, backends: Backends) -> None:
         PostgresPostRepo(backends.db),
         PostgresMediaClaims(backends.db),
         hub.social,
-        hub.social.repo,
         hub.rate_limiter,
         hub.bus,
         post_rate_limit=s.post_rate_limit,

@@ -68,7 +68,6 @@ class PostService:
         repo: PostRepo,
         media: MediaClaims,
         social: SocialService,
-        graph: SocialRepo,
         limiter: RateLimiter,
         bus: Bus,
         *,
@@ -79,7 +78,7 @@ class PostService:
         self.repo = repo
         self.media = media
         self.social = social
-        self.graph = graph
+        self.graph: SocialRepo = social.repo  # blocks between accounts
         self.limiter = limiter
         self.bus = bus
         self.post_rate_limit = post_rate_limit
