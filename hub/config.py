@@ -158,6 +158,9 @@ class Settings:
     media_upload_max_bytes: int = 10_485_760
     media_unattached_ttl: int = 86_400
     media_rate_limit: str = "60/minute"
+    post_rate_limit: str = "30/minute"
+    comment_rate_limit: str = "60/minute"
+    like_rate_limit: str = "300/minute"
 
     @property
     def production(self) -> bool:

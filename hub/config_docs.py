@@ -101,6 +101,9 @@ SETTING_DOCS: dict[str, str] = {
     "media_upload_max_bytes": "Largest image (bytes) an account may upload to its media (`/media/upload`)",
     "media_unattached_ttl": "Seconds after which media no post and no profile uses are deleted",
     "media_rate_limit": "Per-account limit on media uploads started",
+    "post_rate_limit": "Per-account limit on creating, editing and deleting posts (429 with `Retry-After`)",
+    "comment_rate_limit": "Per-account limit on writing and deleting comments",
+    "like_rate_limit": "Per-account limit on likes and unlikes",
 }
 
 

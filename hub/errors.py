@@ -816,3 +816,45 @@ class MediaTooLarge(PayloadTooLarge):
 
     code = "media_too_large"
     default_message = "The image is larger than allowed."
+
+
+class PostNotFound(NotFound):
+    """No such post, or not one you may see."""
+
+    code = "post_not_found"
+    default_message = "No such post."
+
+
+class NotYourPost(Forbidden):
+    """Someone tried to edit or delete a post that is not their own."""
+
+    code = "not_your_post"
+    default_message = "Only the author can do that to a post."
+
+
+class CommentNotFound(NotFound):
+    """No such comment on this post, or not one you may see."""
+
+    code = "comment_not_found"
+    default_message = "No such comment."
+
+
+class NotYourComment(Forbidden):
+    """Someone tried to delete a comment that is neither theirs nor on their post."""
+
+    code = "not_your_comment"
+    default_message = "Only the comment's author or the post's author can delete it."
+
+
+class MediaNotUsable(ValidationFailed):
+    """A post named media that are not completed uploads of its author, or are attached elsewhere."""
+
+    code = "media_not_usable"
+    default_message = "Some media are not completed uploads of yours that are free to attach."
+
+
+class IdempotencyKeyReused(Conflict):
+    """An Idempotency-Key was sent again with a different request."""
+
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was used for a different request."

@@ -100,6 +100,12 @@ class BusEvent(StrEnum):
     SESSION_REVOKED = "session_revoked"
     USER_REVOKED = "user_revoked"
     FEED_POST = "feed_post"  # a new post in the user's home feed: {id, author}
+    # On the author's `user_topic`, after the commit, for the feed and its caches:
+    # {type, post_id, author_id, visibility, reply_to, created_at (ISO 8601)}; POST_DELETED carries
+    # {type, post_id, author_id}. Never relayed to sockets as they are: a reader decides who may see them.
+    POST_CREATED = "post_created"
+    POST_UPDATED = "post_updated"
+    POST_DELETED = "post_deleted"
     # On `board_topic`: an envelope carrying a `ServerEvent` (or a batch of them) to other instances.
     BOARD_RELAY = "wb"
 

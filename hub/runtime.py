@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hub.services.media import MediaWorker
     from hub.services.media_library import MediaLibraryService
     from hub.services.personal import PersonalRooms
+    from hub.services.posts import PostService
     from hub.services.social import SocialService
     from hub.services.spaces import SpaceService
     from hub.services.whiteboard import WhiteboardService
@@ -76,6 +77,7 @@ class Hub:
     whiteboard: WhiteboardService = field(init=False)
     social: SocialService = field(init=False)
     personal: PersonalRooms = field(init=False)
+    posts: PostService = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 

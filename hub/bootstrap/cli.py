@@ -1,4 +1,4 @@
-"""`hub` command line: serve, migrate, config, errors, demo, worker."""
+"""`hub` command line: serve, migrate, config, errors, demo, worker, batch."""
 
 from __future__ import annotations
 
@@ -208,6 +208,25 @@ def cmd_errors(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch_counters(args: argparse.Namespace) -> int:
+    """Recompute every denormalised counter and print what was fixed, per counter."""
+    settings = _settings(args, sweep_interval=0.0)
+    configure_logging(settings.log_level, settings.log_json)
+
+    async def run() -> dict[str, int]:
+        from hub.bootstrap.app import build_hub
+
+        hub = await build_hub(settings)
+        try:
+            return await hub.posts.repair_counters()
+        finally:
+            await hub.close()
+
+    fixed = asyncio.run(run())
+    print(json.dumps({"fixed": fixed, "total": sum(fixed.values())}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Realtime collaboration hub.")
     parser.add_argument("--config", help="TOML configuration file (also HUB_CONFIG)")
@@ -232,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     errors.set_defaults(func=cmd_errors)
     sub.add_parser("worker", help="process media jobs (scaled mode: Redis and PostgreSQL)").set_defaults(
         func=cmd_worker
+    )
+    batch = sub.add_parser("batch", help="maintenance jobs").add_subparsers(dest="job", required=True)
+    batch.add_parser("counters", help="recompute posts, likes, comments, followers, following counts").set_defaults(
+        func=cmd_batch_counters
     )
     return parser
 

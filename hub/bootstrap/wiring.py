@@ -190,6 +190,27 @@ async def wire_personal(hub: Hub, backends: Backends) -> None:
     hub.personal = PersonalRooms(hub.bus)
 
 
+async def wire_posts(hub: Hub, backends: Backends) -> None:
+    """Posts, likes and comments (after the social graph, whose visibility rules they follow)."""
+    from hub.services.posts import PostService
+    from hub.services.sweeping import every
+    from storage.postgres.posts import PostgresMediaClaims, PostgresPostRepo
+
+    s = hub.settings
+    hub.posts = PostService(
+        PostgresPostRepo(backends.db),
+        PostgresMediaClaims(backends.db),
+        hub.social,
+        hub.rate_limiter,
+        hub.bus,
+        post_rate_limit=s.post_rate_limit,
+        comment_rate_limit=s.comment_rate_limit,
+        like_rate_limit=s.like_rate_limit,
+    )
+    if s.sweep_interval > 0:
+        hub.spawn(every(s.sweep_interval, hub.posts.purge_idempotency_keys, "idempotency key"), "idempotency-sweeper")
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
 CAPABILITIES: tuple[Wiring, ...] = (
@@ -198,5 +219,6 @@ CAPABILITIES: tuple[Wiring, ...] = (
     wire_files,
     wire_media_library,
     wire_social,
+    wire_posts,
     wire_personal,
 )
