@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hub.services.files import FileService
     from hub.services.identity import IdentityService
     from hub.services.media import MediaWorker
+    from hub.services.search import SearchService
     from hub.services.social import SocialService
     from hub.services.spaces import SpaceService
     from hub.services.whiteboard import WhiteboardService
@@ -70,6 +71,7 @@ class Hub:
     media: MediaWorker = field(init=False)
     whiteboard: WhiteboardService = field(init=False)
     social: SocialService = field(init=False)
+    search: SearchService = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 

@@ -161,6 +161,20 @@ async def wire_social(hub: Hub, backends: Backends) -> None:
     )
 
 
+async def wire_search(hub: Hub, backends: Backends) -> None:
+    """Search over accounts (posts join when they exist)."""
+    from hub.services.search import SearchService
+    from storage.postgres.search import PostgresSearchRepo
+
+    hub.search = SearchService(PostgresSearchRepo(backends.db))
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
-CAPABILITIES: tuple[Wiring, ...] = (wire_identity_spaces_bins, wire_whiteboard, wire_files, wire_social)
+CAPABILITIES: tuple[Wiring, ...] = (
+    wire_identity_spaces_bins,
+    wire_whiteboard,
+    wire_files,
+    wire_social,
+    wire_search,
+)
