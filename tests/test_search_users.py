@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 
 from tests.helpers import auth, register
+from tests.test_openapi import _validator
 
 Account = tuple[str, str]  # (token, id)
 
@@ -85,7 +86,7 @@ async def test_guests_search_but_are_never_found(client: httpx.AsyncClient) -> N
 
 async def test_blocks_hide_both_sides(client: httpx.AsyncClient) -> None:
     tag = "blk" + secrets.token_hex(3)
-    blocker, blocker_id = await _account(client, f"{tag}_a")
+    blocker, _ = await _account(client, f"{tag}_a")
     blocked, blocked_id = await _account(client, f"{tag}_b")
     bystander, _ = await _account(client)
     r = await client.post(f"/users/{blocked_id}/block", headers=auth(blocker))
@@ -137,7 +138,26 @@ async def test_bad_queries_and_cursors_are_refused(client: httpx.AsyncClient) ->
         r = await client.get("/search/users", params=params, headers=auth(me))
         assert r.status_code == 422, (params, r.text)
         assert r.json()["error"]["code"] == "validation_failed"
-    for cursor in ("!!", "bm90IGpzb24", "WzEsMl0", "WyJ4IiwiYSJd", "W3RydWUsIjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMCJd"):
+    for cursor in (
+        "!!",
+        "bm90IGpzb24",
+        "WzEsMl0",
+        "WyJ4IiwiYSJd",
+        "W3RydWUsIjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMCJd",
+    ):
         r = await client.get("/search/users", params={"q": "abc", "cursor": cursor}, headers=auth(me))
         assert r.status_code == 400, (cursor, r.text)
         assert r.json()["error"]["code"] == "invalid_cursor"
+
+
+async def test_answers_match_the_document(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    me, _ = await _account(client)
+    await _account(client, "doc" + secrets.token_hex(3))
+    ok = await client.get("/search/users", params={"q": "doc", "limit": 1}, headers=auth(me))
+    bad = await client.get("/search/users", params={"q": ""}, headers=auth(me))
+    for status, r in ((200, ok), (422, bad)):
+        _validator(spec, "/search/users", "get", status).validate(r.json())
+    assert "Link" in spec["paths"]["/search/users"]["get"]["responses"]["200"]["headers"]
+    params = {p["name"] for p in spec["paths"]["/search/users"]["get"]["parameters"]}
+    assert {"q", "limit", "cursor"} <= params
