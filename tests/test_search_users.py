@@ -161,3 +161,11 @@ async def test_answers_match_the_document(client: httpx.AsyncClient) -> None:
     assert "Link" in spec["paths"]["/search/users"]["get"]["responses"]["200"]["headers"]
     params = {p["name"] for p in spec["paths"]["/search/users"]["get"]["parameters"]}
     assert {"q", "limit", "cursor"} <= params
+
+
+async def test_hostile_queries_get_answers_not_errors(client: httpx.AsyncClient) -> None:
+    me, _ = await _account(client)
+    for raw in ("%ED%A0%80abc", "%FFabc", "%C3%A9t%C3%A9", "%F0%9D%94%B8" * 100, "a%00b", "%E2%80%AE%E2%80%AEx"):
+        r = await client.get(f"/search/users?q={raw}", headers=auth(me))
+        assert r.status_code in (200, 400, 422), (raw, r.status_code, r.text)
+        assert r.headers["content-type"].startswith("application/json"), raw
