@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from hub.services.media_library import MediaLibraryService
     from hub.services.personal import PersonalRooms
     from hub.services.posts import PostService
+    from hub.services.search import SearchService
     from hub.services.social import SocialService
     from hub.services.spaces import SpaceService
     from hub.services.whiteboard import WhiteboardService
@@ -78,6 +79,7 @@ class Hub:
     social: SocialService = field(init=False)
     personal: PersonalRooms = field(init=False)
     posts: PostService = field(init=False)
+    search: SearchService = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 

@@ -211,6 +211,14 @@ async def wire_posts(hub: Hub, backends: Backends) -> None:
         hub.spawn(every(s.sweep_interval, hub.posts.purge_idempotency_keys, "idempotency key"), "idempotency-sweeper")
 
 
+async def wire_search(hub: Hub, backends: Backends) -> None:
+    """Search over accounts (posts join when they exist)."""
+    from hub.services.search import SearchService
+    from storage.postgres.search import PostgresSearchRepo
+
+    hub.search = SearchService(PostgresSearchRepo(backends.db))
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
 CAPABILITIES: tuple[Wiring, ...] = (
@@ -220,5 +228,6 @@ CAPABILITIES: tuple[Wiring, ...] = (
     wire_media_library,
     wire_social,
     wire_posts,
+    wire_search,
     wire_personal,
 )

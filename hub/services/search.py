@@ -1,0 +1,108 @@
+"""Search: accounts by handle and display name, ranked, in keyset pages; posts once they exist.
+
+Search is a read, open to guests. Blocks apply both ways: an account that blocks the viewer, or that
+the viewer blocks, is never among the results (the repository filters with the same SQL condition as
+every other read path). A query of `MIN_ANYWHERE_CHARS` or more characters matches anywhere in a handle
+or display name; a shorter one only matches the start of a handle, where a substring would match
+nearly everything and say little.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import orjson
+
+from hub.errors import InvalidCursor, ValidationFailed
+from hub.models import Principal
+from hub.ports.search import MatchMode, RankedProfile, RankedWindow, RankPosition, SearchQuery, SearchRepo
+
+T = TypeVar("T")
+
+MIN_ANYWHERE_CHARS = 3
+MAX_QUERY_CHARS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RankCursor:
+    """Position after the last item of a ranked page: (its rank, its id)."""
+
+    rank: float
+    id: str
+
+    def encode(self) -> str:
+        raw = orjson.dumps([self.rank, self.id])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str | None) -> RankCursor | None:
+        if not token:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            rank, ident = orjson.loads(raw)
+            # bool is an int to Python, and NaN or infinities are no rank a row can have.
+            if isinstance(rank, bool) or not isinstance(rank, int | float) or not math.isfinite(rank):
+                raise ValueError(rank)
+            if not isinstance(ident, str) or len(ident) > 36:
+                raise ValueError(ident)
+            return cls(float(rank), str(uuid.UUID(ident)))
+        except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+            raise InvalidCursor("The cursor is invalid.") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RankedPage(Generic[T]):
+    """A best-first page: `next_cursor` continues with lower-ranked items (None at the end).
+
+    There is no `prev_cursor`: a ranked list has no "newer" end to poll; a client wanting the first page
+    again asks without a cursor.
+    """
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def clean_query(text: str) -> SearchQuery:
+    """The query as it is matched: NFC, without surrounding space; 422 when empty or too long."""
+    cleaned = unicodedata.normalize("NFC", text).strip()
+    if not cleaned:
+        raise ValidationFailed({"q": "must not be empty"})
+    if len(cleaned) > MAX_QUERY_CHARS:
+        raise ValidationFailed({"q": f"must be at most {MAX_QUERY_CHARS} characters"})
+    mode = MatchMode.ANYWHERE if len(cleaned) >= MIN_ANYWHERE_CHARS else MatchMode.HANDLE_PREFIX
+    return SearchQuery(cleaned, mode)
+
+
+def _window(limit: int, cursor: str | None) -> RankedWindow:
+    after = RankCursor.decode(cursor)
+    position: RankPosition | None = (after.rank, after.id) if after else None
+    # One row more than asked only tells whether there is a next page.
+    return RankedWindow(limit + 1, position)
+
+
+def _page(rows: list[RankedProfile], limit: int) -> RankedPage[RankedProfile]:
+    if len(rows) <= limit:
+        return RankedPage(rows, None)
+    items = rows[:limit]
+    return RankedPage(items, RankCursor(*items[-1].position).encode())
+
+
+class SearchService:
+    def __init__(self, repo: SearchRepo) -> None:
+        self.repo = repo
+
+    async def users(
+        self, viewer: Principal, q: str, *, limit: int, cursor: str | None = None
+    ) -> RankedPage[RankedProfile]:
+        """Accounts matching `q`, best first: the exact handle, then handles that start with it, then the
+        closest matches (trigram similarity where the server has pg_trgm)."""
+        query = clean_query(q)
+        rows = await self.repo.search_users(viewer.user_id, query, _window(limit, cursor))
+        return _page(rows, limit)

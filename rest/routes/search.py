@@ -1,0 +1,53 @@
+"""Search: /search/users (posts join once they exist)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, HTTPResponse, Request
+
+from hub.services.search import MAX_QUERY_CHARS, SearchService
+from rest.auth import authenticate
+from rest.body import query
+from rest.context import hub
+from rest.jsonutil import json
+from rest.openapi import endpoint
+from rest.pagination import page_links
+from rest.routes.social import ProfileOut, profile_out
+from rest.schemas import PageQuery
+
+bp = Blueprint("search")
+
+RANKED_LINK_HEADER = {"Link": 'RFC 8288 link to the next page (lower-ranked items): rel="next"'}
+
+
+class SearchQueryParams(PageQuery):
+    """`q` plus a page: `cursor` is the `next_cursor` of the page before."""
+
+    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+
+
+class ProfileSearchPage(BaseModel):
+    items: list[ProfileOut]
+    next_cursor: str | None
+
+
+def search(request: Request) -> SearchService:
+    service: SearchService = hub(request).search
+    return service
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/search/users",
+    summary="Accounts by handle or display name, best match first (3+ characters anywhere, else handle prefix).",
+    query=SearchQueryParams,
+    response=ProfileSearchPage,
+    headers=RANKED_LINK_HEADER,
+)
+async def search_users(request: Request) -> HTTPResponse:
+    principal = await authenticate(request)
+    params = query(request, SearchQueryParams)
+    page = await search(request).users(principal, params.q, limit=params.limit, cursor=params.cursor)
+    body = ProfileSearchPage(items=[profile_out(r.profile) for r in page.items], next_cursor=page.next_cursor)
+    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=None))
