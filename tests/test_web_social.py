@@ -11,6 +11,7 @@ from playwright.async_api import Locator, Page, expect
 from tests.helpers import auth
 from tests.helpers import register as register_by_api
 from tests.support.browser import Browsing, Person, WebHub, browser_fixture, browsing_fixture, web_hub_fixture
+from tests.test_web_client import _OVERFLOW, _UNLABELLED
 
 FIXTURES = (browser_fixture, web_hub_fixture, browsing_fixture)
 
@@ -132,9 +133,13 @@ async def test_follow_lock_authorize_and_block(browsing: Browsing) -> None:
 async def test_a_guest_sees_profiles_and_is_asked_to_register(browsing: Browsing) -> None:
     async with browsing.recording():
         await register(browsing, "erin", "Erin")
-        dave = await browsing.guest("Dave", "/u/erin")
+        dave = await browsing.guest("Dave", "/u/erin", width=375, height=740)
         page = dave.page
         await expect(page.get_by_role("heading", level=1, name="Erin")).to_be_visible()
+        await expect(people(page, "Followers")).to_be_empty()
+        # A phone's width: nothing scrolls sideways, every control has a name.
+        assert await page.evaluate(_OVERFLOW) <= 0
+        assert await page.evaluate(_UNLABELLED) == []
         await expect(page.get_by_role("note")).to_contain_text("Register to follow")
         await expect(page.get_by_role("button", name="Follow", exact=True)).to_have_count(0)
         await expect(page.get_by_role("navigation", name="Sections").get_by_role("link", name="Profile")).to_have_count(
@@ -146,6 +151,8 @@ async def test_a_guest_sees_profiles_and_is_asked_to_register(browsing: Browsing
         await expect(page).to_have_url(f"{browsing.base_url}/u/erin")
         await page.get_by_role("button", name="Follow", exact=True).click()
         await expect(counter(page, "followers")).to_have_attribute("data-count", "1")
+        assert await page.evaluate(_OVERFLOW) <= 0
+        assert await page.evaluate(_UNLABELLED) == []
         # Home finds a person by handle and lists the people one follows.
         await page.get_by_role("navigation", name="Sections").get_by_role("link", name="Home").click()
         await expect(people(page, "People you follow")).to_contain_text("Erin")
