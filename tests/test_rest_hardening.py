@@ -390,7 +390,9 @@ async def test_per_user_answers_are_not_stored(client: httpx.AsyncClient) -> Non
     assert "cache-control" not in (await client.get("/healthz")).headers
 
 
-@pytest.mark.parametrize("path", ["/", "/s/abc123", "/join", "/static/app.css", "/static/js/realtime.js"])
+@pytest.mark.parametrize(
+    "path", ["/", "/s/abc123", "/join", "/u/alice", "/home", "/static/app.css", "/static/js/realtime.js"]
+)
 async def test_head_answers_pages_like_get_without_a_body(hub_url: str, path: str) -> None:
     get = await raw_request(hub_url, get_with(path))
     head = await raw_request(hub_url, get_with(path, method=b"HEAD"))

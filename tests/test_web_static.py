@@ -16,7 +16,7 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 
 async def test_spa_routes_serve_index_with_csp_and_etag(client: httpx.AsyncClient) -> None:
     index = (WEB / "index.html").read_bytes()
-    for path in ("/", "/s/abc123", "/join"):
+    for path in ("/", "/s/abc123", "/join", "/u/alice", "/home"):
         r = await client.get(path)
         assert r.status_code == 200, path
         assert r.content == index

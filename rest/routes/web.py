@@ -144,6 +144,31 @@ async def join_page(request: Request) -> HTTPResponse:
     return _index(request)
 
 
+@endpoint(
+    bp,
+    "GET",
+    "/u/{handle}",
+    summary="The web client, opened on a profile.",
+    auth=False,
+    content="html",
+)
+async def profile_page(request: Request, handle: str) -> HTTPResponse:
+    # As for spaces: the client asks the API, so the page says nothing about whether the handle exists.
+    return _index(request)
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/home",
+    summary="The web client's social home (people; the feed, compose and search).",
+    auth=False,
+    content="html",
+)
+async def home_page(request: Request) -> HTTPResponse:
+    return _index(request)
+
+
 async def static_file(request: Request, path: str) -> HTTPResponse:
     """Static assets are not part of the API, so they stay out of the OpenAPI document."""
     return _serve(request, _static.get(_static.resolve(path)))
@@ -152,5 +177,11 @@ async def static_file(request: Request, path: str) -> HTTPResponse:
 bp.add_route(static_file, "/static/<path:path>", methods=["GET", "HEAD"], name="static_file")
 # HEAD on a page answers like GET (link checkers, monitors, proxies probing the client); the OpenAPI
 # document keeps describing the GET.
-for _page, _path in ((index, "/"), (space_page, "/s/<space_id:str>"), (join_page, "/join")):
+for _page, _path in (
+    (index, "/"),
+    (space_page, "/s/<space_id:str>"),
+    (join_page, "/join"),
+    (profile_page, "/u/<handle:str>"),
+    (home_page, "/home"),
+):
     bp.add_route(_page, _path, methods=["HEAD"], name=f"{_page.__name__}_head", strict_slashes=False)

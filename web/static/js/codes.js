@@ -73,3 +73,12 @@ export const TRANSIENT_ACK_CODES = new Set([
 export const RATE_LIMITED = "rate_limited";
 /** A bin saved over a newer version (If-Match); details.current_version says which. */
 export const VERSION_CONFLICT = "version_conflict";
+
+// -- profiles and the social graph: hub/errors.py (the "social" section) --------------------------
+
+/** A social write by a guest: the client shows "register to follow" instead of the buttons. */
+export const ACCOUNT_REQUIRED = "account_required";
+/** No such account, or one that blocks us: the same answer, so the profile reads "not found". */
+export const USER_NOT_FOUND = "user_not_found";
+/** A follow request that was withdrawn (or answered in another tab) meanwhile. */
+export const FOLLOW_REQUEST_NOT_FOUND = "follow_request_not_found";

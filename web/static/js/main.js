@@ -5,7 +5,9 @@ import { h, clear, skeleton } from "./dom.js";
 import * as session from "./session.js";
 import { toast } from "./ui.js";
 import { authView } from "./views/auth.js";
+import { homeView } from "./views/home.js";
 import { joinView } from "./views/join.js";
+import { profileView } from "./views/profile.js";
 import { spaceView } from "./views/space.js";
 import { spacesView } from "./views/spaces.js";
 
@@ -25,6 +27,15 @@ function route() {
   const space = /^\/s\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
   if (space) return { name: "space", spaceId: space[1] };
   if (path === "/join" || path === "/join/") return { name: "join", token: location.hash.slice(1) };
+  const profile = /^\/u\/([^/]{1,200})\/?$/.exec(path);
+  if (profile) {
+    try {
+      return { name: "profile", handle: decodeURIComponent(profile[1]) };
+    } catch {
+      return { name: "profile", handle: profile[1] };
+    }
+  }
+  if (path === "/home" || path === "/home/") return { name: "social" };
   return { name: "home" };
 }
 
@@ -45,12 +56,17 @@ async function render() {
   const ctx = { main, navigate, isCurrent: () => mine === renderId };
   if (!session.current()) {
     const reason = r.name === "join" ? "Sign in or continue as a guest to accept the invitation."
-      : r.name === "space" ? "Sign in or continue as a guest to open this space." : null;
+      : r.name === "space" ? "Sign in or continue as a guest to open this space."
+        : r.name === "profile" ? "Sign in or continue as a guest to see this profile." : null;
     cleanup = authView(ctx, { reason, onDone: () => render() });
   } else if (r.name === "space") {
     cleanup = spaceView(ctx, r.spaceId);
   } else if (r.name === "join") {
     cleanup = joinView(ctx, r.token);
+  } else if (r.name === "profile") {
+    cleanup = profileView(ctx, r.handle);
+  } else if (r.name === "social") {
+    cleanup = homeView(ctx);
   } else {
     cleanup = spacesView(ctx);
   }
@@ -62,9 +78,27 @@ async function render() {
   firstRender = false;
 }
 
+/** The sections of the client; the current one is marked for assistive technology. */
+function renderSections(user) {
+  const nav = document.getElementById("sections");
+  if (!nav) return;
+  if (!user) {
+    clear(nav);
+    return;
+  }
+  const here = location.pathname.replace(/\/$/, "") || "/";
+  const link = (href, label) => h("a.section-link", { href, "data-link": true,
+    "aria-current": (href === "/" ? here === "/" || here.startsWith("/s/") : here === href) ? "page" : null }, label);
+  clear(nav,
+    link("/", "Spaces"),
+    link("/home", "Home"),
+    user.is_guest ? null : link(`/u/${encodeURIComponent(user.username)}`, "Profile"));
+}
+
 function renderAccount() {
   const nav = document.getElementById("account");
   const user = session.user();
+  renderSections(user);
   if (!user) {
     clear(nav);
     return;

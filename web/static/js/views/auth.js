@@ -32,7 +32,7 @@ function form(title, fields, submitLabel, submit) {
   return el;
 }
 
-export function authView({ main }, { reason, onDone }) {
+export function authView({ main }, { reason, onDone, initial = "guest" }) {
   const done = (tokens) => {
     session.save(tokens);
     onDone();
@@ -86,6 +86,6 @@ export function authView({ main }, { reason, onDone }) {
       h("p.lead", {}, reason || "Draw, write and share files together in real time."),
       h("div.tabs", { role: "tablist", "aria-label": "How to continue" }, Object.values(tabs)),
       holder));
-  select("guest");
+  select(initial);
   return null;
 }
