@@ -19,6 +19,7 @@ from tests.support.server import running_hub
 
 Account = tuple[str, str, str]  # (token, id, handle)
 
+
 async def account(client: httpx.AsyncClient) -> Account:
     body = await register(client)
     return body["access_token"], body["user"]["id"], body["user"]["username"]
