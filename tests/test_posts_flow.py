@@ -15,7 +15,8 @@ from PIL import Image
 
 from hub.events import BusEvent
 from tests.helpers import auth, bus_events, register
-from tests.support.server import running_hub
+from tests.support.server import Running, running_hub
+from tests.support.waiting import eventually
 
 Account = tuple[str, str, str]  # (token, id, handle)
 
@@ -204,6 +205,22 @@ async def test_media_are_claimed_from_the_authors_completed_uploads(
     await call(client, a, "DELETE", f"/posts/{post['id']}", 204)
     left = await sql(database_url, "SELECT id FROM media WHERE id = ANY($1::text[])", [*ready, pending, theirs])
     assert {r["id"] for r in left} == {ready[0], pending, theirs}
+
+
+async def test_a_deleted_posts_images_leave_the_store_at_once(running: Running) -> None:
+    a = await account(running.http)
+    media = await add_media(running.http, a)
+    post = await publish(running.http, a, media=[media])
+    key = (await running.hub.media_library.repo.get(media)).object_key
+    assert await running.hub.blobs.head(key) is not None
+    await call(running.http, a, "DELETE", f"/posts/{post['id']}", 204)
+
+    async def gone() -> bool:
+        return await running.hub.blobs.head(key) is None
+
+    # The deletion drain is woken by the delete: its next regular run (HUB_SWEEP_INTERVAL) is later.
+    assert running.hub.settings.sweep_interval > 10
+    await eventually(gone, timeout=10)
 
 
 async def test_replies(client: httpx.AsyncClient) -> None:

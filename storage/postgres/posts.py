@@ -279,7 +279,11 @@ class PostgresPostRepo:
 
     async def delete(self, post_id: str) -> bool:
         async with self._db.transaction() as conn:
-            # Its media first, in this transaction, so the post and its images go together; the trigger
+            # The post's lock first: an edit attaching media meanwhile either ends before (and its media
+            # go too) or finds no post.
+            if not await conn.fetchval("SELECT true FROM posts WHERE id = $1::uuid FOR UPDATE", post_id):
+                return False
+            # Its media next, in this transaction, so the post and its images go together; the trigger
             # on `media` queues their objects for deletion. An avatar among them is only released.
             await conn.execute(DELETE_FOR_POST_SQL, post_id)
             await conn.execute(RELEASE_FROM_POST_SQL, post_id, None)
