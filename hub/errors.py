@@ -847,7 +847,7 @@ class NotYourComment(Forbidden):
 
 
 class MediaNotUsable(ValidationFailed):
-    """A post named media that are not completed uploads of its author, or are attached elsewhere."""
+    """A post named media that are someone else's, pending, refused by the media worker, or attached elsewhere."""
 
     code = "media_not_usable"
     default_message = "Some media are not completed uploads of yours that are free to attach."

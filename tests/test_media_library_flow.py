@@ -224,6 +224,12 @@ async def test_avatar_on_profiles(env: Env) -> None:
     assert cleared.status_code == 200 and cleared.json()["avatar"] is None
 
 
+async def text_post(env: Env) -> str:
+    r = await env.http.post("/posts", json={"text": "a post"}, headers=auth(env.token))
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
 async def test_sweeper_deletes_unattached_media_only(env: Env) -> None:
     lib = env.hub.media_library
     stray = await upload_image(env, png(16, 16))
@@ -234,16 +240,20 @@ async def test_sweeper_deletes_unattached_media_only(env: Env) -> None:
     for m in (stray, avatar, posted, fresh):
         await processed(env, m["id"])
     await env.http.patch(f"/users/{env.user_id}", json={"avatar": avatar["id"]}, headers=auth(env.token))
-    post_id = str(uuid.uuid4())
+    post_id, another_post, other_post = [await text_post(env) for _ in range(3)]
     claimed = await lib.repo.claim_for_post(env.user_id, [posted["id"], pending, "nope"], post_id)
     assert [m.id for m in claimed] == [posted["id"]] and claimed[0].post_id == post_id
     # Not the author's, or already another post's: not claimed.
     stranger = (await register(env.http))["user"]["id"]
     assert await lib.repo.claim_for_post(stranger, [stray["id"]], post_id) == []
-    assert await lib.repo.claim_for_post(env.user_id, [posted["id"]], str(uuid.uuid4())) == []
+    assert await lib.repo.claim_for_post(env.user_id, [posted["id"]], another_post) == []
 
     old = [stray["id"], avatar["id"], posted["id"], pending]
-    await env.hub.db.execute("UPDATE media SET created_at = now() - interval '2 days' WHERE id = ANY($1::text[])", old)
+    await env.hub.db.execute(
+        "UPDATE media SET created_at = now() - interval '2 days', unattached_since = now() - interval '2 days'"
+        " WHERE id = ANY($1::text[])",
+        old,
+    )
     keys = await object_keys(env, stray["id"])
     assert len(keys) == 3 and all([await env.hub.blobs.head(k) is not None for k in keys])
     assert await lib.sweep_once() == 2  # the stray image and the abandoned upload
@@ -252,13 +262,16 @@ async def test_sweeper_deletes_unattached_media_only(env: Env) -> None:
     assert left == {avatar["id"], posted["id"], fresh["id"]}
     assert (await env.http.get(f"/users/{env.user_id}", headers=auth(env.token))).json()["avatar"]["id"] == avatar["id"]
 
-    # A post edited to drop its media releases them: unattached now, they go with the next sweep.
+    # Released media (a post edited to drop them) are unattached from now: the delay starts again.
     assert await lib.repo.release_post(post_id) == 1
+    assert await lib.sweep_once() == 0
+    await env.hub.db.execute(
+        "UPDATE media SET unattached_since = now() - interval '2 days' WHERE id = $1", posted["id"]
+    )
     assert await lib.sweep_once() == 1
     assert await lib.repo.get(posted["id"]) is None
 
     # A deleted post's media go at once, objects included; one that is also the avatar stays.
-    other_post = str(uuid.uuid4())
     both = [await upload_image(env, png(8, 8)) for _ in range(2)]
     assert len(await lib.repo.claim_for_post(env.user_id, [m["id"] for m in both], other_post)) == 2
     await env.http.patch(f"/users/{env.user_id}", json={"avatar": both[1]["id"]}, headers=auth(env.token))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import secrets
 import uuid
 from typing import Any
@@ -10,20 +11,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from PIL import Image
 
 from hub.events import BusEvent
 from tests.helpers import auth, bus_events, register
-from tests.support.server import running_hub
+from tests.support.server import Running, running_hub
+from tests.support.waiting import eventually
 
 Account = tuple[str, str, str]  # (token, id, handle)
-
-# The columns of account media (`/media`) that posts rely on, plus the ones without defaults: a test
-# database may not have the table yet, and where it has the full one this is a no-op.
-MEDIA_TABLE = """CREATE TABLE IF NOT EXISTS media (
-    id text PRIMARY KEY, owner_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    object_key text NOT NULL UNIQUE, filename text NOT NULL, content_type text NOT NULL,
-    size bigint NOT NULL, status text NOT NULL DEFAULT 'pending', post_id uuid,
-    created_at timestamptz NOT NULL DEFAULT now())"""
 
 
 async def account(client: httpx.AsyncClient) -> Account:
@@ -44,22 +39,25 @@ async def publish(client: httpx.AsyncClient, who: Account, status: int = 201, **
     return await call(client, who, "POST", "/posts", status, json={"text": "hello", **fields})
 
 
-async def add_media(database_url: str, owner: str, status: str = "ready") -> str:
-    ident = secrets.token_urlsafe(12)
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(MEDIA_TABLE)
-        await conn.execute(
-            """INSERT INTO media (id, owner_id, object_key, filename, content_type, size, status)
-               VALUES ($1, $2::uuid, $3, 'a.png', 'image/png', 10, $4)""",
-            ident,
-            owner,
-            f"media/{owner}/{ident}",
-            status,
-        )
-    finally:
-        await conn.close()
-    return ident
+async def add_media(client: httpx.AsyncClient, who: Account, *, complete: bool = True) -> str:
+    """A real image upload of `who` through `/media` (the store enforces its type and size): completed,
+    or only started (a pending upload)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (12, 8), (200, 80, 20)).save(buf, "PNG")
+    data = buf.getvalue()
+    body = {"filename": "pic.png", "size": len(data), "content_type": "image/png"}
+    created = await call(client, who, "POST", "/media/upload", 201, json=body)
+    if complete:
+        upload = created["upload"]
+        sent = await client.post(upload["url"], data=upload["fields"], files={"file": ("b", data)})
+        assert sent.status_code in (200, 201, 204), sent.text
+        await call(client, who, "POST", f"/media/upload/{created['media_id']}/complete", 200)
+    return str(created["media_id"])
+
+
+def without_urls(post: dict[str, Any]) -> dict[str, Any]:
+    """A post answer without its media's short-lived URLs (signed anew for every answer)."""
+    return {**post, "media": [m["id"] for m in post["media"]]}
 
 
 async def sql(database_url: str, query: str, *args: Any) -> Any:
@@ -178,18 +176,19 @@ async def test_media_are_claimed_from_the_authors_completed_uploads(
     client: httpx.AsyncClient, database_url: str
 ) -> None:
     a, b = await account(client), await account(client)
-    ready = [await add_media(database_url, a[1]) for _ in range(3)]
-    pending = await add_media(database_url, a[1], status="pending")
-    theirs = await add_media(database_url, b[1])
+    ready = [await add_media(client, a) for _ in range(3)]
+    pending = await add_media(client, a, complete=False)
+    theirs = await add_media(client, b)
     for media in ([pending], [theirs], [ready[0], "missing"]):
         body = await publish(client, a, 422, media=media)
         assert body["error"]["code"] == "media_not_usable", media
     key = {"Idempotency-Key": "with-media"}
     with_media = {"text": "", "media": [ready[1], ready[0]]}
     post = await call(client, a, "POST", "/posts", 201, json=with_media, headers=key)
-    assert post["media"] == [{"id": ready[1]}, {"id": ready[0]}]
+    assert [m["id"] for m in post["media"]] == [ready[1], ready[0]]
     # A retry is answered with the first post, although its media are attached by now.
-    assert await call(client, a, "POST", "/posts", 201, json=with_media, headers=key) == post
+    again = await call(client, a, "POST", "/posts", 201, json=with_media, headers=key)
+    assert without_urls(again) == without_urls(post)
     # A medium belongs to one post.
     assert (await publish(client, a, 422, media=[ready[0]]))["error"]["code"] == "media_not_usable"
     attached = await sql(database_url, "SELECT id, post_id::text FROM media WHERE post_id IS NOT NULL ORDER BY id")
@@ -197,14 +196,31 @@ async def test_media_are_claimed_from_the_authors_completed_uploads(
 
     # An edit replaces the list: released media are free again, kept ones stay.
     edited = await call(client, a, "PATCH", f"/posts/{post['id']}", 200, json={"media": [ready[2], ready[1]]})
-    assert edited["media"] == [{"id": ready[2]}, {"id": ready[1]}]
+    assert [m["id"] for m in edited["media"]] == [ready[2], ready[1]]
     free = await sql(database_url, "SELECT post_id FROM media WHERE id = $1", ready[0])
     assert free[0]["post_id"] is None
     body = await call(client, a, "PATCH", f"/posts/{post['id']}", 422, json={"media": []})
     assert body["error"]["code"] == "validation_failed"  # no text and no media left
-    # Deleting the post releases its media for the media sweeper.
+    # Deleting the post deletes its media (tests/test_posts_media.py follows their objects).
     await call(client, a, "DELETE", f"/posts/{post['id']}", 204)
-    assert await sql(database_url, "SELECT id FROM media WHERE post_id IS NOT NULL") == []
+    left = await sql(database_url, "SELECT id FROM media WHERE id = ANY($1::text[])", [*ready, pending, theirs])
+    assert {r["id"] for r in left} == {ready[0], pending, theirs}
+
+
+async def test_a_deleted_posts_images_leave_the_store_at_once(running: Running) -> None:
+    a = await account(running.http)
+    media = await add_media(running.http, a)
+    post = await publish(running.http, a, media=[media])
+    key = (await running.hub.media_library.repo.get(media)).object_key
+    assert await running.hub.blobs.head(key) is not None
+    await call(running.http, a, "DELETE", f"/posts/{post['id']}", 204)
+
+    async def gone() -> bool:
+        return await running.hub.blobs.head(key) is None
+
+    # The deletion drain is woken by the delete: its next regular run (HUB_SWEEP_INTERVAL) is later.
+    assert running.hub.settings.sweep_interval > 10
+    await eventually(gone, timeout=10)
 
 
 async def test_replies(client: httpx.AsyncClient) -> None:

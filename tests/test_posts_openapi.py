@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.test_openapi import _validator
-from tests.test_posts_flow import account, call
+from tests.test_posts_flow import account, add_media, call
 
 
 async def test_post_responses_match_the_document(client: httpx.AsyncClient) -> None:
@@ -20,11 +20,15 @@ async def test_post_responses_match_the_document(client: httpx.AsyncClient) -> N
 
     post = await answer("POST", "/posts", 201, json={"text": f"hi @{other[2]} #tag"})
     pid = post["id"]
+    with_media = await answer("POST", "/posts", 201, json={"media": [await add_media(client, me)]})
+    assert len(with_media["media"]) == 1
     comment = await answer("POST", f"/posts/{pid}/comment", 201, json={"text": "c"})
     checks: list[tuple[str, str, int, Any]] = [
         ("/posts", "post", 201, post),
         ("/posts", "post", 422, await answer("POST", "/posts", 422, json={"text": "x" * 5001})),
         ("/posts/{post_id}", "get", 200, await answer("GET", f"/posts/{pid}", 200)),
+        ("/posts/{post_id}", "get", 200, await answer("GET", f"/posts/{with_media['id']}", 200)),
+        ("/posts", "post", 201, with_media),
         ("/posts/{post_id}", "get", 404, await answer("GET", f"/posts/{uuid.uuid4()}", 404)),
         ("/posts/{post_id}", "patch", 200, await answer("PATCH", f"/posts/{pid}", 200, json={"text": "edited"})),
         (

@@ -206,6 +206,7 @@ async def wire_posts(hub: Hub, backends: Backends) -> None:
         post_rate_limit=s.post_rate_limit,
         comment_rate_limit=s.comment_rate_limit,
         like_rate_limit=s.like_rate_limit,
+        media_deleted=hub.files.wake,
     )
     if s.sweep_interval > 0:
         hub.spawn(every(s.sweep_interval, hub.posts.purge_idempotency_keys, "idempotency key"), "idempotency-sweeper")

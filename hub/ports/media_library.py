@@ -71,16 +71,17 @@ class MediaLibraryRepo(Protocol):
         ...
 
     async def release_post(self, post_id: str) -> int:
-        """Detach every media of a post (deleted, or edited to drop them): they become unattached and the
-        sweeper deletes them once they are older than the unattached TTL."""
+        """Detach every media of a post: they become unattached now, and the sweeper deletes them once
+        they stayed so for the unattached TTL."""
         ...
 
     async def delete_for_post(self, post_id: str) -> list[MediaRecord]:
         """Delete a deleted post's media, except any that is a profile's avatar (that one is released)."""
         ...
 
-    async def delete_unattached(self, created_before: datetime, limit: int) -> list[MediaRecord]:
-        """Delete media created before `created_before` that no post and no profile uses."""
+    async def delete_unattached(self, unattached_before: datetime, limit: int) -> list[MediaRecord]:
+        """Delete media that no post and no profile uses, unattached since before `unattached_before`
+        (since their upload, or since an edit dropped them from a post)."""
         ...
 
     async def list_queued(

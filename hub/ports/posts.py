@@ -90,8 +90,9 @@ class MediaClaims(Protocol):
     """Which account media a post may carry (account media live with `/media`)."""
 
     async def claim(self, author_id: str, ids: list[str], *, post_id: str | None = None) -> list[str]:
-        """The ids among `ids`, in order, of COMPLETED uploads owned by `author_id` that are attached to
-        no post (or already to `post_id`, when a post is edited)."""
+        """The ids among `ids`, in order, of completed uploads owned by `author_id` that the media worker
+        did not refuse (still processing is fine) and that are attached to no post (or already to
+        `post_id`, when a post is edited)."""
         ...
 
 
@@ -125,7 +126,8 @@ class PostRepo(Protocol):
         ...
 
     async def delete(self, post_id: str) -> bool:
-        """Delete the post, its likes and comments, release its media; counters in the same transaction."""
+        """Delete the post, its likes, comments and media (objects queued for deletion; one that is also
+        an avatar is only released), counters in the same transaction."""
         ...
 
     async def user_posts(self, author_id: str, viewer: str, window: Window) -> list[PostRecord]: ...

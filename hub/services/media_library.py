@@ -7,9 +7,11 @@ accepted, at most HUB_MEDIA_UPLOAD_MAX_BYTES, and the worker's pixel limit refus
 bombs. Reads hand out presigned URLs; the hub never carries the bytes.
 
 A media row belongs to its owner alone: any other account gets, for its id, exactly the answer of an
-id that does not exist. Posts attach media through the repository's `claim_for_post`; media that no
-post and no profile uses within HUB_MEDIA_UNATTACHED_TTL are deleted by the sweeper, objects included
-(through the `blob_deletions` queue the files capability drains).
+id that does not exist. Posts attach media through the repository's `claim_for_post` (an image
+still being processed may be attached and shows its original; one the worker refused may not); a
+deleted post's media are deleted with it unless one is also an avatar; media that stay unattached
+(never used, or dropped from a post by an edit) for HUB_MEDIA_UNATTACHED_TTL are deleted by the
+sweeper. Objects go through the `blob_deletions` queue the files capability drains.
 """
 
 from __future__ import annotations

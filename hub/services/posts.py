@@ -14,6 +14,7 @@ commit, on the author's `user_topic`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import orjson
 
@@ -46,6 +47,7 @@ from hub.ports.posts import (
 from hub.ports.social import ListedProfile, SocialRepo, Window
 from hub.services.posts_input import (
     COMMENT_MAX_CHARS,
+    MEDIA_RULE,
     POST_MAX_CHARS,
     Visibility,
     clean_idempotency_key,
@@ -74,6 +76,7 @@ class PostService:
         post_rate_limit: str,
         comment_rate_limit: str,
         like_rate_limit: str,
+        media_deleted: Callable[[], None] = lambda: None,
     ) -> None:
         self.repo = repo
         self.media = media
@@ -84,6 +87,8 @@ class PostService:
         self.post_rate_limit = post_rate_limit
         self.comment_rate_limit = comment_rate_limit
         self.like_rate_limit = like_rate_limit
+        # Called after a deleted post took media with it, so their objects' deletion drain runs soon.
+        self._media_deleted = media_deleted
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -112,7 +117,7 @@ class PostService:
     async def _claimed(self, principal: Principal, ids: list[str], post_id: str | None = None) -> list[str]:
         media = clean_media(ids)
         if media and await self.media.claim(principal.user_id, media, post_id=post_id) != media:
-            raise MediaNotUsable({"media": "must be completed uploads of yours not attached to another post"})
+            raise MediaNotUsable({"media": MEDIA_RULE})
         return media
 
     # --- posts ------------------------------------------------------------------------------
@@ -200,6 +205,8 @@ class PostService:
         if not self._may_delete(principal, post):
             raise NotYourPost()
         if await self.repo.delete(post.id):
+            if post.media:
+                self._media_deleted()
             log_event("post_deleted", user_id=principal.user_id, post_id=post.id)
             await self.bus.publish(
                 user_topic(post.author_id),

@@ -20,6 +20,9 @@ MAX_HASHTAGS = 20
 HASHTAG_MAX_CHARS = 64
 IDEMPOTENCY_KEY_MAX = 255
 MEDIA_ID_MAX = 64
+# What a post's media must be. An image the media worker is still processing is accepted (the post
+# shows its original until the variants exist); one it could not decode is refused.
+MEDIA_RULE = "must be completed image uploads of yours, not refused by the media worker, attached to no other post"
 
 
 class Visibility(StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -12,6 +13,7 @@ from sanic.response import empty
 from hub.pagination import TwoWayPage
 from hub.ports.posts import CommentRecord, PostRecord
 from hub.ports.social import ListedProfile
+from hub.services.media_library import MediaView
 from hub.services.posts import PostService
 from hub.services.posts_input import COMMENT_MAX_CHARS, MAX_MEDIA, MEDIA_ID_MAX, POST_MAX_CHARS, Visibility
 from rest.auth import authenticate
@@ -20,6 +22,7 @@ from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
 from rest.pagination import LINK_HEADER, page_links
+from rest.routes.media import MediaPublicOut, media_library, media_public_out
 from rest.routes.social import ProfilePage, page_request, profiles_page
 from rest.schemas import TwoWayPageQuery
 
@@ -58,17 +61,17 @@ class MentionOut(BaseModel):
     handle: str
 
 
-class MediaOut(BaseModel):
-    id: str
-
-
 class PostOut(BaseModel):
     id: str
     author: AuthorOut
     text: str
     visibility: Literal["public", "unlisted", "followers"]
     reply_to: str | None
-    media: list[MediaOut]
+    media: list[MediaPublicOut] = Field(
+        description="The post's images in order, with short-lived URLs. An image the media worker is still "
+        "processing shows its original (`url`) and gains `variants` once they are made; one the worker could "
+        "not decode is left out."
+    )
     mentions: list[MentionOut]
     hashtags: list[str]
     likes_count: int
@@ -104,14 +107,16 @@ def posts(request: Request) -> PostService:
     return service
 
 
-def post_out(p: PostRecord) -> PostOut:
+def post_out(p: PostRecord, views: Mapping[str, MediaView]) -> PostOut:
+    """A post; `views` (from `posts_out`) holds its media with URLs, resolved for a whole page at once."""
+    media = [out for m in p.media if (view := views.get(m)) is not None and (out := media_public_out(view))]
     return PostOut(
         id=p.id,
         author=AuthorOut(id=p.author_id, handle=p.author_handle, display_name=p.author_display_name),
         text=p.text,
         visibility=Visibility(p.visibility).value,
         reply_to=p.reply_to,
-        media=[MediaOut(id=m) for m in p.media],
+        media=media,
         mentions=[MentionOut(id=m.id, handle=m.handle) for m in p.mentions],
         hashtags=p.hashtags,
         likes_count=p.likes_count,
@@ -120,6 +125,16 @@ def post_out(p: PostRecord) -> PostOut:
         created_at=p.created_at,
         edited_at=p.edited_at,
     )
+
+
+async def posts_out(request: Request, records: Sequence[PostRecord]) -> list[PostOut]:
+    """Posts with their media: one media lookup for all of them, never one per post."""
+    views = await media_library(request).views([m for p in records for m in p.media])
+    return [post_out(p, views) for p in records]
+
+
+async def one_post_out(request: Request, record: PostRecord) -> PostOut:
+    return (await posts_out(request, [record]))[0]
 
 
 def comment_out(c: CommentRecord) -> CommentOut:
@@ -159,13 +174,13 @@ async def create_post(request: Request) -> HTTPResponse:
         idempotency_key=request.headers.get("idempotency-key"),
     )
     headers = {} if created else {"Idempotent-Replayed": "true"}
-    return json(post_out(record), status=201, headers=headers)
+    return json(await one_post_out(request, record), status=201, headers=headers)
 
 
 @endpoint(bp, "GET", "/posts/{post_id}", summary="A post.", response=PostOut, errors=(404,))
 async def get_post(request: Request, post_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return json(post_out(await posts(request).post(principal, post_id)))
+    return json(await one_post_out(request, await posts(request).post(principal, post_id)))
 
 
 @endpoint(
@@ -180,7 +195,8 @@ async def get_post(request: Request, post_id: str) -> HTTPResponse:
 async def patch_post(request: Request, post_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     data = json_body(request, PostPatch)
-    return json(post_out(await posts(request).update(principal, post_id, text=data.text, media=data.media)))
+    record = await posts(request).update(principal, post_id, text=data.text, media=data.media)
+    return json(await one_post_out(request, record))
 
 
 @endpoint(bp, "DELETE", "/posts/{post_id}", summary="Delete my post.", status=204, content="empty", errors=(403, 404))
@@ -202,20 +218,22 @@ async def delete_post(request: Request, post_id: str) -> HTTPResponse:
 async def user_posts(request: Request, user_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     page = await posts(request).user_posts(principal, user_id, page_request(request))
-    body = PostPage(items=[post_out(p) for p in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
+    body = PostPage(
+        items=await posts_out(request, page.items), next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
+    )
     return json(body, headers=_links(request, page))
 
 
 @endpoint(bp, "POST", "/posts/{post_id}/like", summary="Like; idempotent.", response=PostOut, errors=(403, 404, 409))
 async def like(request: Request, post_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return json(post_out(await posts(request).like(principal, post_id)))
+    return json(await one_post_out(request, await posts(request).like(principal, post_id)))
 
 
 @endpoint(bp, "DELETE", "/posts/{post_id}/like", summary="Unlike; idempotent.", response=PostOut, errors=(403, 404))
 async def unlike(request: Request, post_id: str) -> HTTPResponse:
     principal = await authenticate(request)
-    return json(post_out(await posts(request).unlike(principal, post_id)))
+    return json(await one_post_out(request, await posts(request).unlike(principal, post_id)))
 
 
 @endpoint(

@@ -20,6 +20,17 @@ CLAIM_FOR_POST_SQL = f"""UPDATE media SET post_id = $3::uuid
       AND processing IS DISTINCT FROM 'failed' AND (post_id IS NULL OR post_id = $3::uuid)
     RETURNING {_COLUMNS}"""
 
+# Media leaving a post (an edit dropped them, or the post is going): unattached from now on, so the
+# sweeper's delay starts now. $1 the post, $2 the media ids to release (text[]), or NULL for all.
+RELEASE_FROM_POST_SQL = """UPDATE media SET post_id = NULL, unattached_since = now()
+    WHERE post_id = $1::uuid AND ($2::text[] IS NULL OR id = ANY($2::text[]))"""
+
+# A post is being deleted: its media go with it (their objects through the deletion queue's trigger),
+# except one that is also a profile's avatar, which `RELEASE_FROM_POST_SQL` then releases. $1 the post.
+DELETE_FOR_POST_SQL = f"""DELETE FROM media m WHERE m.post_id = $1::uuid
+      AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.id)
+    RETURNING {_COLUMNS}"""
+
 
 def _record(row: Any) -> MediaRecord | None:
     return None if row is None else MediaRecord(**dict(row))
@@ -92,32 +103,27 @@ class PostgresMediaLibraryRepo:
         return _records(await self._db.fetch(CLAIM_FOR_POST_SQL, author_id, list(media_ids), post_id))
 
     async def release_post(self, post_id: str) -> int:
-        status = await self._db.execute("UPDATE media SET post_id = NULL WHERE post_id = $1::uuid", post_id)
+        status = await self._db.execute(RELEASE_FROM_POST_SQL, post_id, None)
         return int(status.rsplit(" ", 1)[-1])
 
     async def delete_for_post(self, post_id: str) -> list[MediaRecord]:
         async with self._db.transaction() as conn:
-            rows = await conn.fetch(
-                f"""DELETE FROM media m WHERE m.post_id = $1::uuid
-                      AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.id)
-                    RETURNING {_COLUMNS}""",
-                post_id,
-            )
-            await conn.execute("UPDATE media SET post_id = NULL WHERE post_id = $1::uuid", post_id)
+            rows = await conn.fetch(DELETE_FOR_POST_SQL, post_id)
+            await conn.execute(RELEASE_FROM_POST_SQL, post_id, None)
         return _records(rows)
 
-    async def delete_unattached(self, created_before: datetime, limit: int) -> list[MediaRecord]:
+    async def delete_unattached(self, unattached_before: datetime, limit: int) -> list[MediaRecord]:
         # SKIP LOCKED: several sweepers share the work; a row a post is claiming right now is skipped
         # (and re-checked under the claim's lock by the NOT EXISTS / post_id conditions next time).
         rows = await self._db.fetch(
             f"""DELETE FROM media WHERE id IN (
                     SELECT m.id FROM media m
-                    WHERE m.post_id IS NULL AND m.created_at < $1
+                    WHERE m.post_id IS NULL AND m.unattached_since < $1
                       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.id)
-                    ORDER BY m.created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                    ORDER BY m.unattached_since LIMIT $2 FOR UPDATE SKIP LOCKED)
                   AND post_id IS NULL
                 RETURNING {_COLUMNS}""",
-            created_before,
+            unattached_before,
             limit,
         )
         return _records(rows)

@@ -20,7 +20,9 @@ from hub.ports.posts import (
     PostRecord,
 )
 from hub.ports.social import ListedProfile, Window
+from hub.services.posts_input import MEDIA_RULE
 from storage.postgres.db import PostgresDatabase
+from storage.postgres.media_library import CLAIM_FOR_POST_SQL, DELETE_FOR_POST_SQL, RELEASE_FROM_POST_SQL
 from storage.postgres.social import PROFILE_COLUMNS, _keyset, _listed, blocked_between
 
 
@@ -97,31 +99,15 @@ async def _attach_media(conn: asyncpg.Connection, post_id: str, author_id: str, 
     """Claim the media for the post (under their row locks) and keep their order."""
     if not media:
         return
-    claimed = await conn.fetch(
-        """UPDATE media SET post_id = $1::uuid
-           WHERE id = ANY($2::text[]) AND owner_id = $3::uuid AND status = 'ready'
-             AND processing IS DISTINCT FROM 'failed' AND (post_id IS NULL OR post_id = $1::uuid)
-           RETURNING id""",
-        post_id,
-        media,
-        author_id,
-    )
-    if len(claimed) != len(media):  # deleted or attached elsewhere since the service checked
-        raise MediaNotUsable({"media": "must be completed uploads of yours not attached to another post"})
+    claimed = await conn.fetch(CLAIM_FOR_POST_SQL, author_id, media, post_id)
+    if len(claimed) != len(media):  # deleted, failed or attached elsewhere since the service checked
+        raise MediaNotUsable({"media": MEDIA_RULE})
     await conn.execute(
         """INSERT INTO post_media (post_id, media_id, position)
            SELECT $1::uuid, t.media_id, t.ord - 1 FROM unnest($2::text[]) WITH ORDINALITY AS t(media_id, ord)""",
         post_id,
         media,
     )
-
-
-async def _release_media(conn: asyncpg.Connection, post_id: str, media: list[str]) -> None:
-    """Detach media from the post: unattached media are the media sweeper's to delete."""
-    if media:
-        await conn.execute(
-            "UPDATE media SET post_id = NULL WHERE id = ANY($1::text[]) AND post_id = $2::uuid", media, post_id
-        )
 
 
 async def _store_tags(
@@ -174,6 +160,7 @@ class PostgresMediaClaims:
         self._db = db
 
     async def claim(self, author_id: str, ids: list[str], *, post_id: str | None = None) -> list[str]:
+        # The conditions of CLAIM_FOR_POST_SQL, which attaches them under row locks.
         if not ids:
             return []
         rows = await self._db.fetch(
@@ -278,7 +265,11 @@ class PostgresPostRepo:
             )
             if media is not None:
                 await conn.execute("DELETE FROM post_media WHERE post_id = $1::uuid", post_id)
-                await _release_media(conn, post_id, [m for m in current["media"] if m not in media])
+                # Dropped media are unattached from now on: the media sweeper deletes them after
+                # HUB_MEDIA_UNATTACHED_TTL unless another post or the profile takes them first.
+                dropped = [m for m in current["media"] if m not in media]
+                if dropped:
+                    await conn.execute(RELEASE_FROM_POST_SQL, post_id, dropped)
                 await _attach_media(conn, post_id, author_id, media)
             if mentions is not None and hashtags is not None:
                 await conn.execute("DELETE FROM post_mentions WHERE post_id = $1::uuid", post_id)
@@ -288,16 +279,20 @@ class PostgresPostRepo:
 
     async def delete(self, post_id: str) -> bool:
         async with self._db.transaction() as conn:
-            media = await conn.fetchval(
-                "SELECT ARRAY(SELECT media_id FROM post_media WHERE post_id = $1::uuid)", post_id
-            )
+            # The post's lock first: an edit attaching media meanwhile either ends before (and its media
+            # go too) or finds no post.
+            if not await conn.fetchval("SELECT true FROM posts WHERE id = $1::uuid FOR UPDATE", post_id):
+                return False
+            # Its media next, in this transaction, so the post and its images go together; the trigger
+            # on `media` queues their objects for deletion. An avatar among them is only released.
+            await conn.execute(DELETE_FOR_POST_SQL, post_id)
+            await conn.execute(RELEASE_FROM_POST_SQL, post_id, None)
             author = await conn.fetchval("DELETE FROM posts WHERE id = $1::uuid RETURNING author_id", post_id)
             if author is None:
                 return False
             await conn.execute(
                 "UPDATE users SET posts_count = GREATEST(posts_count - 1, 0) WHERE id = $1::uuid", author
             )
-            await _release_media(conn, post_id, list(media))
             return True
 
     async def user_posts(self, author_id: str, viewer: str, window: Window) -> list[PostRecord]:
