@@ -8,10 +8,12 @@ from __future__ import annotations
 import io
 
 import httpx
+import pytest
 from PIL import Image
 from playwright.async_api import FilePayload, Page, expect
 
 from tests.helpers import auth
+from tests.helpers import register as register_by_api
 from tests.support.browser import Browsing, WebHub, browser_fixture, browsing_fixture, web_hub_fixture
 from tests.test_web_client import _OVERFLOW, _UNLABELLED
 from tests.test_web_social import register
@@ -148,3 +150,30 @@ async def test_search_people_as_one_types(browsing: Browsing, web_hub: WebHub) -
         await found.get_by_role("link", name="Carol Painter").click()
         await expect(page).to_have_url(f"{browsing.base_url}/u/carol")
         assert browsing.page_errors() == []
+
+
+async def test_new_posts_arrive_live(browsing: Browsing, web_hub: WebHub) -> None:
+    # The hub pushes `feed_post` to a follower's personal room; the page counts them and, asked,
+    # reads exactly those with since=<prev_cursor>, newest on top.
+    async with httpx.AsyncClient(base_url=web_hub.url) as client:
+        erin = await register_by_api(client, "erin")
+        if (await client.get("/feed", headers=auth(erin["access_token"]))).status_code == 404:
+            pytest.skip("this hub has no GET /feed (the client falls back to merging profiles, tested above)")
+        async with browsing.recording():
+            frank = await register(browsing, "frank", "Frank")
+            page = frank.page
+            await page.goto("/u/erin")
+            await page.get_by_role("button", name="Follow", exact=True).click()
+            await expect(page.get_by_role("button", name="Unfollow")).to_be_visible()
+            await page.goto("/home")
+            feed = page.get_by_role("region", name="Feed")
+            await expect(feed).to_have_attribute("data-live", "on")
+            await expect(feed).to_contain_text("Nothing here yet.")
+            for text in ("First news.", "Second news."):
+                r = await client.post("/posts", json={"text": text}, headers=auth(erin["access_token"]))
+                assert r.status_code == 201, r.text
+            banner = feed.get_by_role("button", name="2 new posts")
+            await banner.click()
+            await expect(banner).to_be_hidden()
+            await expect(feed.locator(".post-text")).to_have_text(["Second news.", "First news."])
+            assert browsing.page_errors() == []

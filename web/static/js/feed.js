@@ -60,10 +60,11 @@ async function followedIds(me) {
 }
 
 /**
- * One Socket.IO connection for the personal room (joined by the hub on connect): `onEvent(name, payload)`.
+ * One Socket.IO connection for the personal room (joined by the hub on connect): `onEvent(name, payload)`,
+ * `onLive(connected)`.
  * An expired token is refreshed and the connection made again; returns `close()`.
  */
-function personalSocket(onEvent) {
+function personalSocket(onEvent, onLive) {
   const socket = io({
     path: "/socket.io",
     transports: ["websocket", "polling"],
@@ -84,6 +85,8 @@ function personalSocket(onEvent) {
     }
   });
   socket.onAny((event, payload) => onEvent(event, payload));
+  socket.on("connect", () => onLive(true));
+  socket.on("disconnect", () => onLive(false));
   const unsubscribe = session.onChange((value) => {
     if (value && socket.connected) socket.emit("auth", { token: value.access_token });
   });
@@ -174,17 +177,21 @@ export function feedSection({ isCurrent }) {
   };
   banner.addEventListener("click", showNew);
 
+  // `data-live` says whether pushes can arrive (a missed one is still found by the next `since`).
+  const el = h("section.card.feed", { "aria-labelledby": "feed-title", dataset: { live: "off" } },
+    h("h2", { id: "feed-title" }, "Feed"), banner, holder);
   const close = personalSocket((event, payload) => {
     if (event !== FEED_POST || !payload || typeof payload.id !== "string" || !isCurrent()) return;
     if (list?.has(payload.id)) return;
     pending.add(payload.id);
     showCount();
+  }, (connected) => {
+    el.dataset.live = connected ? "on" : "off";
   });
 
   load();
   return {
-    el: h("section.card.feed", { "aria-labelledby": "feed-title" },
-      h("h2", { id: "feed-title" }, "Feed"), banner, holder),
+    el,
     prepend: (post) => {
       pending.delete(post.id);
       showCount();
