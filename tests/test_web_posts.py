@@ -21,6 +21,10 @@ from tests.test_web_social import register
 FIXTURES = (browser_fixture, web_hub_fixture, browsing_fixture)
 
 
+LOADED = """(id) => [...document.querySelectorAll(`.post[data-post-id="${id}"] .post-media img`)]
+    .every((img) => img.complete && img.naturalWidth > 0)"""
+
+
 def _png() -> bytes:
     image = Image.new("RGB", (320, 200), (200, 80, 40))
     out = io.BytesIO()
@@ -57,8 +61,17 @@ async def test_compose_like_comment_and_a_block(browsing: Browsing, web_hub: Web
         await expect(compose.locator(".attachment")).to_have_attribute("data-state", "ready")
         await compose.get_by_role("button", name="Remove one.png").click()
         await expect(compose.locator(".attachment")).to_have_count(0)
-        await images.set_input_files(files=[FilePayload(name="boxes.png", mimeType="image/png", buffer=_png())])
-        await expect(compose.locator(".attachment")).to_have_attribute("data-state", "ready")
+        # Four images are the most a post takes: the button to add more hides ([hidden] beats the
+        # display of `.button`), and comes back when one is removed.
+        names = ["boxes.png", "b.png", "c.png", "d.png"]
+        await images.set_input_files(files=[FilePayload(name=n, mimeType="image/png", buffer=_png()) for n in names])
+        await expect(compose.locator('.attachment[data-state="ready"]')).to_have_count(4)
+        add = compose.locator("label.button", has_text="Add images")
+        await expect(add).to_be_hidden()
+        for name in names[1:]:
+            await compose.get_by_role("button", name=f"Remove {name}").click()
+        await expect(add).to_be_visible()
+        await expect(compose.locator(".attachment")).to_have_count(1)
         await compose.get_by_label("Visible to").select_option("followers")
         await compose.get_by_role("button", name="Post").click()
         mine = page.get_by_role("feed", name="Home feed").locator(".post")
@@ -80,6 +93,8 @@ async def test_compose_like_comment_and_a_block(browsing: Browsing, web_hub: Web
         await bob.page.goto("/u/alice")
         card = bob.page.get_by_role("feed", name="Posts").locator(f'.post[data-post-id="{post_id}"]')
         await expect(card.locator(".post-media [data-media-id]")).to_have_count(1)
+        # Images the hub gives URLs for load from the store (the CSP allows its origin).
+        await bob.page.wait_for_function(LOADED, arg=post_id)
         await card.get_by_role("button", name="Like").click()
         await expect(card.locator(".like")).to_have_attribute("aria-pressed", "true")
         await expect(card.locator(".like")).to_have_attribute("data-count", "1")
