@@ -149,19 +149,35 @@ async def test_compose_like_comment_and_a_block(browsing: Browsing, web_hub: Web
         assert browsing.page_errors() == []
 
 
-async def test_search_people_as_one_types(browsing: Browsing, web_hub: WebHub) -> None:
+async def test_search_as_one_types(browsing: Browsing, web_hub: WebHub) -> None:
     async with browsing.recording():
-        await register(browsing, "carol", "Carol Painter")
+        carol = await register(browsing, "carol", "Carol Painter")
+        r = await carol.page.request.post(
+            "/posts", data={"text": "Sunset colours #sunset"}, headers=auth(await token(carol.page))
+        )
+        assert r.status == 201, await r.text()
         dan = await register(browsing, "dan", "Dan")
         page = dan.page
         await page.goto("/home")
-        search = page.get_by_role("region", name="Search people")
-        await search.get_by_label("Search people").fill("paint")
+        search = page.get_by_role("region", name="Search")
+        box = search.get_by_label("Search", exact=True)
+        await box.fill("paint")
         found = search.get_by_role("list", name="People found")
         await expect(found.get_by_role("link", name="Carol Painter")).to_be_visible()
-        await search.get_by_label("Search people").fill("zzzz")
-        await expect(search.get_by_role("status")).to_contain_text("No one matches")
-        await search.get_by_label("Search people").fill("car")
+        await box.fill("zzzz")
+        await expect(search.get_by_role("status")).to_contain_text("Nothing matches")
+        # A #tag in a post is a link to a search for it (posts, where the hub searches posts).
+        await page.goto("/u/carol")
+        await page.get_by_role("link", name="#sunset").click()
+        await expect(page).to_have_url(f"{browsing.base_url}/home?q=%23sunset")
+        await expect(search.get_by_label("Search", exact=True)).to_have_value("#sunset")
+        async with httpx.AsyncClient(base_url=web_hub.url) as client:
+            posts_searchable = (await client.get("/search/posts?q=%23sunset")).status_code != 404
+        if posts_searchable:
+            await expect(search.get_by_role("feed", name="Posts found")).to_contain_text("Sunset colours")
+        else:
+            await expect(search.get_by_role("status")).to_contain_text("Nothing matches")
+        await box.fill("car")
         await found.get_by_role("link", name="Carol Painter").click()
         await expect(page).to_have_url(f"{browsing.base_url}/u/carol")
         assert browsing.page_errors() == []

@@ -213,33 +213,57 @@ function firstThen(first, next) {
   };
 }
 
-/** Search for people as one types (GET /search/users, debounced); results link to profiles. */
-export function searchPeople({ isCurrent, initial = "", personItem }) {
+/**
+ * Search as one types (debounced): people (GET /search/users; results link to profiles) and posts
+ * (GET /search/posts: text from 3 characters on, or one #tag). A hub without post search (404) shows
+ * people only; a query it refuses (422, say a lone "#") finds no posts.
+ */
+export function searchBox({ isCurrent, initial = "", personItem }) {
   const input = h("input", {
-    id: "search-people", type: "search", name: "q", maxlength: 200, autocomplete: "off", spellcheck: false,
-    placeholder: "Name or handle",
+    id: "search-box", type: "search", name: "q", maxlength: 100, autocomplete: "off", spellcheck: false,
+    placeholder: "Name, handle, words or #tag",
   });
   input.value = initial;
-  const results = h("ul.people.search-results", { "aria-label": "People found" });
+  const people = h("ul.people.search-results", { "aria-label": "People found" });
+  const found = h("div.posts.search-posts", { role: "feed", "aria-label": "Posts found" });
   const status = h("p.meta", { role: "status", "aria-live": "polite" });
   let timer = null;
   let asked = 0;
+  let postSearch = true;
+
+  const findPosts = async (q) => {
+    if (!postSearch || (!q.startsWith("#") && [...q].length < 3)) return [];
+    try {
+      return (await api.get(`/search/posts?q=${enc(q)}&limit=10`)).items;
+    } catch (error) {
+      if (error instanceof api.ApiError && error.status === 404) postSearch = false;
+      else if (!(error instanceof api.ApiError && error.status === 422)) throw error;
+      return [];
+    }
+  };
   const run = async () => {
-    const q = input.value.trim().replace(/^[@#]/, "");
+    const q = input.value.trim();
     const mine = ++asked;
     if (!q) {
-      clear(results);
+      clear(people);
+      clear(found);
       status.textContent = "";
       return;
     }
+    const who = q.replace(/^@/, "");
     try {
-      const page = await api.get(`/search/users?q=${enc(q)}&limit=10`);
+      const [persons, items] = await Promise.all([
+        q.startsWith("#") ? [] : api.get(`/search/users?q=${enc(who)}&limit=10`).then((page) => page.items),
+        findPosts(q),
+      ]);
       if (mine !== asked || !isCurrent()) return;
-      clear(results, page.items.map((p) => personItem(p)));
-      status.textContent = page.items.length ? "" : `No one matches “${q}”.`;
+      clear(people, persons.map((p) => personItem(p)));
+      clear(found, items.map((p) => posts.postCard(p, { isCurrent })));
+      status.textContent = persons.length || items.length ? "" : `Nothing matches “${q}”.`;
     } catch (error) {
       if (mine !== asked || !isCurrent()) return;
-      clear(results);
+      clear(people);
+      clear(found);
       status.textContent = api.describe(error);
     }
   };
@@ -249,6 +273,6 @@ export function searchPeople({ isCurrent, initial = "", personItem }) {
   });
   if (initial) run();
   return h("section.card.search", { "aria-labelledby": "search-title" },
-    h("h2", { id: "search-title" }, "Search people"),
-    h("label.visually-hidden", { for: "search-people" }, "Search people"), input, status, results);
+    h("h2", { id: "search-title" }, "Search"),
+    h("label.visually-hidden", { for: "search-box" }, "Search"), input, status, people, found);
 }

@@ -1,10 +1,10 @@
 // /home: the social home, a layout of slots each filled by its own module: compose (compose.js), search
-// (people as one types, and a handle to open), and the feed with its live "N new posts" (feed.js),
+// (people and posts as one types, and a handle to open), and the feed with its live "N new posts" (feed.js),
 // then the people I follow. A guest, who has no feed, is asked to register.
 import * as api from "../api.js";
 import { composeForm } from "../compose.js";
 import { h, clear, uid } from "../dom.js";
-import { feedSection, searchPeople } from "../feed.js";
+import { feedSection, searchBox } from "../feed.js";
 import * as session from "../session.js";
 import * as social from "../social.js";
 import { errorBox } from "../ui.js";
@@ -63,7 +63,7 @@ export function homeView(ctx) {
         : social.registerPrompt(register, "have a profile and follow people"),
       h("div.slot", { dataset: { slot: "compose" } }, feed ? composeForm({ onPosted: feed.prepend }) : null),
       h("div.slot", { dataset: { slot: "search" } },
-        searchPeople({ isCurrent, initial, personItem: social.personItem }), findPerson(navigate)),
+        searchBox({ isCurrent, initial, personItem: social.personItem }), findPerson(navigate)),
       h("div.slot", { dataset: { slot: "feed" } },
         feed ? feed.el : null,
         following ? h("section.card.people-section", { "aria-label": "People you follow" },
