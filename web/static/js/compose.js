@@ -28,14 +28,18 @@ function attachment(file, { onChange }) {
   const bar = h("progress", { max: file.size, value: 0, "aria-label": `Uploading ${file.name}` });
   const state = h("span.meta.attachment-state", { "aria-live": "polite" }, "Uploading…");
   const item = { file, mediaId: null, ready: false, failed: false, removed: false };
+  // Best effort: media that no post uses is deleted by the hub's sweeper anyway.
+  const discard = () => {
+    if (item.mediaId) api.del(`/media/${encodeURIComponent(item.mediaId)}`).catch(() => {});
+  };
+  item.release = () => URL.revokeObjectURL(preview);
   const removeButton = h("button.small", {
     type: "button", "aria-label": `Remove ${file.name}`,
     onclick: () => {
       item.removed = true;
-      URL.revokeObjectURL(preview);
+      item.release();
       item.el.remove();
-      // Best effort: media no post uses is deleted by the hub's sweeper anyway.
-      if (item.mediaId) api.del(`/media/${encodeURIComponent(item.mediaId)}`).catch(() => {});
+      discard();
       onChange();
     },
   }, "Remove");
@@ -50,11 +54,13 @@ function attachment(file, { onChange }) {
     try {
       const created = await api.post("/media/upload", { filename: file.name, size: file.size, content_type: file.type });
       item.mediaId = created.media_id;
-      if (item.removed) return;
+      // Removed while it was being created: the click found no id to delete, so delete it here.
+      if (item.removed) return discard();
       await uploads.sendSingle(created.upload, file, (n) => {
         bar.value = n;
         state.textContent = `${bytes(n)} of ${bytes(file.size)}`;
       });
+      if (item.removed) return undefined;
       await api.post(`/media/upload/${encodeURIComponent(created.media_id)}/complete`);
       item.ready = true;
       bar.hidden = true;
@@ -149,7 +155,10 @@ export function composeForm({ onPosted }) {
         text: text.value, visibility: visibility.value, media: items.map((i) => i.mediaId),
       }, key);
       text.value = "";
-      for (const i of items) i.el.remove();
+      for (const i of items) {
+        i.release();
+        i.el.remove();
+      }
       items = [];
       clear(list);
       key = newKey();

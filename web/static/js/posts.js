@@ -93,7 +93,8 @@ function comments(post, { isCurrent, onCount, onGone }) {
   const status = h("div.list-status");
   const error = errorBox();
   const id = uid("c");
-  const input = h("textarea.comment-input", { id, name: "text", rows: 2, required: true, maxlength: COMMENT_MAX * 2 });
+  // No maxlength: it counts UTF-16 units, the hub counts characters (checked on submit).
+  const input = h("textarea.comment-input", { id, name: "text", rows: 2, required: true });
   const send = h("button.primary.small", { type: "submit" }, "Comment");
   let cursor = null;
   const mine = () => session.user()?.id;
@@ -238,9 +239,7 @@ export function postCard(initial, { isCurrent, onGone = () => {} }) {
           isCurrent, onGone: gone,
           onCount: (d) => {
             post = { ...post, comments_count: Math.max(0, post.comments_count + d) };
-            const keep = commentsEl;
             render();
-            commentsEl = keep;
           },
         });
         render();
