@@ -10,7 +10,7 @@ import io
 import httpx
 import pytest
 from PIL import Image
-from playwright.async_api import FilePayload, Page, expect
+from playwright.async_api import FilePayload, Page, Route, expect
 
 from tests.helpers import auth
 from tests.helpers import register as register_by_api
@@ -208,3 +208,45 @@ async def test_new_posts_arrive_live(browsing: Browsing, web_hub: WebHub) -> Non
             await expect(banner).to_be_hidden()
             await expect(feed.locator(".post-text")).to_have_text(["Second news.", "First news."])
             assert browsing.page_errors() == []
+
+
+async def test_a_retried_compose_posts_once(browsing: Browsing, web_hub: WebHub) -> None:
+    # The first answer is lost on the way back (the hub did create the post): pressing Post again
+    # sends the same Idempotency-Key and gets that post, not a second one.
+    async with browsing.recording():
+        gina = await register(browsing, "gina", "Gina")
+        page = gina.page
+        await page.goto("/home")
+        keys: list[str | None] = []
+
+        async def lose_first_answer(route: Route) -> None:
+            if route.request.method != "POST":
+                await route.continue_()
+                return
+            keys.append(route.request.headers.get("idempotency-key"))
+            if len(keys) == 1:
+                await route.fetch()
+                await route.abort("connectionreset")
+            else:
+                await route.continue_()
+
+        await page.route("**/posts", lose_first_answer)
+        compose = page.get_by_role("form", name="New post")
+        await compose.get_by_label("Post text").fill("Only once.")
+        await compose.get_by_role("button", name="Post").click()
+        await expect(compose.get_by_role("alert")).to_contain_text("Cannot reach the hub")
+        await compose.get_by_role("button", name="Post").click()
+        mine = page.get_by_role("feed", name="Home feed").locator(".post")
+        await expect(mine).to_have_count(1)
+        await expect(compose.get_by_label("Post text")).to_have_value("")
+        assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
+        user_id = await page.evaluate("() => JSON.parse(localStorage.getItem('hub.session')).user.id")
+        async with httpx.AsyncClient(base_url=web_hub.url) as client:
+            r = await client.get(f"/users/{user_id}/posts", headers=auth(await token(page)))
+            assert [p["text"] for p in r.json()["items"]] == ["Only once."]
+        # The next compose takes a fresh key.
+        await compose.get_by_label("Post text").fill("Another one.")
+        await compose.get_by_role("button", name="Post").click()
+        await expect(mine).to_have_count(2)
+        assert len(keys) == 3 and keys[2] != keys[0]
+        assert browsing.page_errors() == []
