@@ -150,6 +150,8 @@ export function feedSection({ isCurrent }) {
     if (loading) return;
     loading = true;
     banner.disabled = true;
+    // Pushes that arrive while we read may be for posts committed after our last page: they stay counted.
+    const asked = new Set(pending);
     try {
       if (fallback) {
         pending.clear();
@@ -166,7 +168,7 @@ export function feedSection({ isCurrent }) {
         list.prepend(page.items);
         if (!page.items.length) break;
       }
-      pending.clear();
+      for (const id of pending) if (asked.has(id) || list.has(id)) pending.delete(id);
       showCount();
     } catch (error) {
       if (isCurrent()) toast(api.describe(error), "error");
