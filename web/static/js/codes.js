@@ -82,3 +82,12 @@ export const ACCOUNT_REQUIRED = "account_required";
 export const USER_NOT_FOUND = "user_not_found";
 /** A follow request that was withdrawn (or answered in another tab) meanwhile. */
 export const FOLLOW_REQUEST_NOT_FOUND = "follow_request_not_found";
+
+// -- posts, likes, comments and media: hub/errors.py (the "social" section) -----------------------
+
+/** A missing post, or one we may not see (its visibility, a block): the card leaves its list. */
+export const POST_NOT_FOUND = "post_not_found";
+/** A comment deleted meanwhile (in another tab, or by the post's author). */
+export const COMMENT_NOT_FOUND = "comment_not_found";
+/** A compose's retry with the same Idempotency-Key but another body: the client takes a fresh key. */
+export const IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused";

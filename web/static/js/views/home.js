@@ -1,8 +1,10 @@
-// /home: the social home. Today it finds a person by handle and lists the people I follow; the home
-// feed (with its "N new posts"), the compose form and search mount into the slots below as they land,
-// each as its own module rendering into its slot, so this screen stays a layout.
+// /home: the social home, a layout of slots each filled by its own module: compose (compose.js), search
+// (people and posts as one types, and a handle to open), and the feed with its live "N new posts" (feed.js),
+// then the people I follow. A guest, who has no feed, is asked to register.
 import * as api from "../api.js";
+import { composeForm } from "../compose.js";
 import { h, clear, uid } from "../dom.js";
+import { feedSection, searchBox } from "../feed.js";
 import * as session from "../session.js";
 import * as social from "../social.js";
 import { errorBox } from "../ui.js";
@@ -51,16 +53,20 @@ export function homeView(ctx) {
       empty: "You follow no one yet. Find someone by their handle above.", isCurrent,
     })
     : null;
+  const feed = handle ? feedSection({ isCurrent }) : null;
+  const initial = new URLSearchParams(location.search).get("q") || "";
   clear(main,
     h("section.home", { "aria-labelledby": "home-title" },
       h("h1", { id: "home-title" }, "Home"),
       handle
         ? h("p.lead", {}, "Your profile: ", h("a", { href: social.profilePath(handle), "data-link": true }, `@${handle}`))
         : social.registerPrompt(register, "have a profile and follow people"),
-      h("div.slot", { dataset: { slot: "compose" } }),
-      h("div.slot", { dataset: { slot: "search" } }, findPerson(navigate)),
+      h("div.slot", { dataset: { slot: "compose" } }, feed ? composeForm({ onPosted: feed.prepend }) : null),
+      h("div.slot", { dataset: { slot: "search" } },
+        searchBox({ isCurrent, initial, personItem: social.personItem }), findPerson(navigate)),
       h("div.slot", { dataset: { slot: "feed" } },
+        feed ? feed.el : null,
         following ? h("section.card.people-section", { "aria-label": "People you follow" },
           h("h2", {}, "People you follow"), following.el) : null)));
-  return null;
+  return () => feed?.close();
 }

@@ -1,8 +1,9 @@
 // /u/<handle>: a profile (name, handle, bio, counters, locked badge), the buttons that set how I stand
 // to it (follow, block, mute), its followers and following; on my own profile the edit form and the
-// follow requests waiting for me. Counters are read again after every change and whenever the tab
+// follow requests waiting for me; the person's posts with "Load more". Counters are read again after every change and whenever the tab
 // comes back into view, since another person's follow changes them too.
 import * as api from "../api.js";
+import * as posts from "../posts.js";
 import * as codes from "../codes.js";
 import { h, clear, uid, skeleton } from "../dom.js";
 import * as session from "../session.js";
@@ -81,6 +82,7 @@ export function profileView(ctx, handle) {
   const edit = h("div.profile-edit");
   const requests = h("div.profile-requests");
   const columns = h("div.profile-lists");
+  const postsSlot = h("div.profile-posts");
   const live = () => isCurrent() && person !== null;
 
   const register = () => authView(ctx, {
@@ -241,6 +243,11 @@ export function profileView(ctx, handle) {
       path: `${base}/following`, label: "Following", empty: "Not following anyone yet.", isCurrent,
     });
     lists = [followers, following];
+    const theirPosts = posts.postList({
+      path: posts.userPostsPath(person.id), label: "Posts", empty: "No posts yet.", isCurrent,
+    });
+    theirPosts.load();
+    clear(postsSlot, h("section.card.profile-posts-section", { "aria-label": "Posts" }, h("h2", {}, "Posts"), theirPosts.el));
     clear(columns, section("Followers", followers), section("Following", following));
     if (mine()) {
       const pending = social.pagedList({
@@ -250,7 +257,7 @@ export function profileView(ctx, handle) {
       lists.push(pending);
       clear(requests, section("Follow requests", pending));
     }
-    clear(main, h("section.profile", { "aria-labelledby": "profile-title" }, head, edit, requests, columns));
+    clear(main, h("section.profile", { "aria-labelledby": "profile-title" }, head, edit, requests, postsSlot, columns));
     renderHead();
   })();
 
