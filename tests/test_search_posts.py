@@ -54,7 +54,7 @@ async def test_visibility_and_block_matrix(client: httpx.AsyncClient) -> None:
     r = await client.post("/auth/guest", json={"display_name": "g"})
     guest = (r.json()["access_token"], "", "")
     assert await _found(client, guest, word) == [public]
-    # Unlisted stays out by hashtag too; unblocking brings the public post back (no follow: it was removed).
+    # Unblocking brings the public post back, not the followers-only one: the block removed the follow.
     await call(client, blocker, "POST", f"/users/{author[1]}/unblock", 200)
     assert await _found(client, blocker, word) == [public]
 
@@ -81,10 +81,13 @@ async def test_hashtags_match_exactly_newest_first(client: httpx.AsyncClient) ->
     author, reader = await account(client), await account(client)
     older = await publish(client, author, text=f"first #{tag}")
     newer = await publish(client, author, text=f"second #{tag.upper()} and #other")
-    await publish(client, author, text=f"longer #{tag}x is another tag")
+    longer = await publish(client, author, text=f"longer #{tag}x is another tag")
     await publish(client, author, text=f"hidden #{tag}", visibility="unlisted")
-    await publish(client, author, text=f"no tag, only the word {tag}")
+    plain = await publish(client, author, text=f"no tag, only the word {tag}")
     assert await _found(client, reader, f"#{tag.upper()}") == [newer["id"], older["id"]]
+    assert await _found(client, reader, f"#{tag}x") == [longer["id"]]
+    # Plain text finds the word wherever it is written, in a hashtag or not.
+    assert set(await _found(client, reader, tag)) == {older["id"], newer["id"], longer["id"], plain["id"]}
     # A short tag is found too, whatever its length; a short plain query finds no posts.
     short = await publish(client, author, text="#ok" + " " + secrets.token_hex(2))
     assert short["id"] in await _found(client, reader, "#ok")
