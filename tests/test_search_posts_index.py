@@ -26,7 +26,8 @@ async def db(database_url: str) -> AsyncIterator[PostgresDatabase]:
     await database.execute(
         """INSERT INTO posts (author_id, text, visibility)
            SELECT (SELECT id FROM users WHERE username = 'writer' || (1 + i % 50)),
-                  'post number ' || i || ' about ' || CASE WHEN i % 200 BETWEEN 1 AND 5 THEN 'the lighthouse' ELSE 'weather' END,
+                  'post number ' || i || ' about '
+                    || CASE WHEN i % 200 BETWEEN 1 AND 5 THEN 'the lighthouse' ELSE 'weather' END,
                   CASE i % 10 WHEN 1 THEN 'unlisted' WHEN 2 THEN 'followers' ELSE 'public' END
            FROM generate_series(1, 20000) i"""
     )
