@@ -1,4 +1,4 @@
-"""Ports of search: accounts by handle and display name now, posts by text and hashtag once posts exist."""
+"""Ports of search: accounts by handle and display name, posts by text and hashtag."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from hub.ports.posts import PostRecord
 from hub.ports.social import ProfileRecord
 
 # A keyset position in a ranked list: (the item's rank, its id). Pages run by rank descending, then id
@@ -14,10 +15,12 @@ RankPosition = tuple[float, str]
 
 
 class MatchMode(StrEnum):
-    """How a query matches, decided by its length (`hub.services.search.MIN_ANYWHERE_CHARS`)."""
+    """How a query matches, decided by its length (`hub.services.search.MIN_ANYWHERE_CHARS`) and, for
+    posts, by a leading `#`."""
 
-    ANYWHERE = "anywhere"  # 3+ characters: a substring of the handle or display name (trigram-served)
-    HANDLE_PREFIX = "handle_prefix"  # 1-2 characters: the start of a handle
+    ANYWHERE = "anywhere"  # 3+ characters: a substring of the handle, display name or text (trigram-served)
+    HANDLE_PREFIX = "handle_prefix"  # 1-2 characters: the start of a handle; no posts match
+    HASHTAG = "hashtag"  # posts only, `#tag`: `text` is the case-folded tag, matched exactly
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +50,15 @@ class RankedProfile:
 
 
 @dataclass(frozen=True, slots=True)
-class RankedPostId:
-    """A post found by search, with its rank; the posts capability loads what the viewer sees of it."""
+class RankedPost:
+    """A post found by search, as the viewer sees it (the shape of `PostRepo.get`), with its rank."""
 
-    id: str
+    post: PostRecord
     rank: float
 
     @property
     def position(self) -> RankPosition:
-        return self.rank, self.id
+        return self.rank, self.post.id
 
 
 class SearchRepo(Protocol):
@@ -65,19 +68,18 @@ class SearchRepo(Protocol):
         pages over (rank, id) have no gaps and no duplicates."""
         ...
 
-    async def search_posts(self, viewer: str, query: SearchQuery, window: RankedWindow) -> list[RankedPostId]:
-        """Posts whose text matches `query` (or, for a `#tag` query, that carry the hashtag), best first.
+    async def search_posts(self, viewer: str, query: SearchQuery, window: RankedWindow) -> list[RankedPost]:
+        """Posts whose text matches `query` (or, for a HASHTAG query, that carry the tag), best first.
 
-        Not wired yet: it needs the `posts` table. The contract for the change that adds it:
         - only posts `viewer` may see in search: `public` ones, plus `followers` ones when `viewer` is an
-          accepted follower of the author or the author; never `unlisted` ones, never deleted
-          (`deleted_at`) or taken-down ones, never by an author that blocks or is blocked by `viewer`
-          (`storage.postgres.social.blocked_between`);
-        - ANYWHERE: `text ILIKE '%q%'` (q escaped as in `storage.postgres.search.like_pattern`) served by a
-          conditional `gin (text gin_trgm_ops)` index, ranked by `similarity(text, q)`, ties by id;
-          HANDLE_PREFIX (1-2 characters) has no posts meaning and returns no rows;
-        - a query starting with `#` matches the hashtags table exactly (lower-cased tag), ranked by
-          recency (the post's created_at as epoch seconds is a valid rank);
+          accepted follower of the author or the author; never `unlisted` ones (not even the author's),
+          never by an author that blocks or is blocked by `viewer`. Deleted posts are deleted rows, so
+          they are gone from the next search on;
+        - ANYWHERE: `text ILIKE '%q%'` (q escaped) served by a conditional `gin (text gin_trgm_ops)`
+          index, ranked by `similarity(text, q)`, ties by id; HANDLE_PREFIX has no posts meaning and
+          returns no rows;
+        - HASHTAG: posts carrying exactly that tag (`post_hashtags`), newest first (the rank is the
+          post's created_at in epoch seconds);
         - pages over (rank, id) exactly as `search_users`.
         """
         ...

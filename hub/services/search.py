@@ -1,10 +1,11 @@
-"""Search: accounts by handle and display name, ranked, in keyset pages; posts once they exist.
+"""Search: accounts by handle and display name, posts by text and hashtag, ranked, in keyset pages.
 
 Search is a read, open to guests. Blocks apply both ways: an account that blocks the viewer, or that
-the viewer blocks, is never among the results (the repository filters with the same SQL condition as
-every other read path). A query of `MIN_ANYWHERE_CHARS` or more characters matches anywhere in a handle
-or display name; a shorter one only matches the start of a handle, where a substring would match
-nearly everything and say little.
+the viewer blocks, is never among the results, nor are its posts (the repository filters with the same
+SQL condition as every other read path). A query of `MIN_ANYWHERE_CHARS` or more characters matches
+anywhere in a handle, display name or post text; a shorter one only matches the start of a handle,
+where a substring would match nearly everything and say little. Posts have no handle, so a short
+query finds no posts; `#tag` finds the posts carrying that hashtag, however short it is.
 """
 
 from __future__ import annotations
@@ -12,18 +13,38 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import orjson
 
 from hub.errors import InvalidCursor, ValidationFailed
 from hub.models import Principal
-from hub.ports.search import MatchMode, RankedProfile, RankedWindow, RankPosition, SearchQuery, SearchRepo
+from hub.ports.search import (
+    MatchMode,
+    RankedPost,
+    RankedProfile,
+    RankedWindow,
+    RankPosition,
+    SearchQuery,
+    SearchRepo,
+)
+from hub.services.posts_input import HASHTAG_MAX_CHARS, parse_hashtags
+
+
+class _Ranked(Protocol):
+    @property
+    def position(self) -> RankPosition: ...
+
 
 T = TypeVar("T")
+R = TypeVar("R", bound=_Ranked)
+
+# The whole query is one hashtag, as posts spell them (`hub.services.posts_input.parse_hashtags`).
+_ONE_HASHTAG = re.compile(rf"#\w{{1,{HASHTAG_MAX_CHARS}}}")
 
 MIN_ANYWHERE_CHARS = 3
 MAX_QUERY_CHARS = 100
@@ -80,6 +101,18 @@ def clean_query(text: str) -> SearchQuery:
     return SearchQuery(cleaned, mode)
 
 
+def clean_post_query(text: str) -> SearchQuery:
+    """As `clean_query`, and a query starting with `#` must be one hashtag: it matches that tag exactly
+    (case-folded as posts store it), whatever its length; anything else after a `#` is a 422."""
+    query = clean_query(text)
+    if not query.text.startswith("#"):
+        return query
+    tags = parse_hashtags(query.text) if _ONE_HASHTAG.fullmatch(query.text) else []
+    if not tags:
+        raise ValidationFailed({"q": "a query starting with # must be one hashtag: letters, digits or _"})
+    return SearchQuery(tags[0], MatchMode.HASHTAG)
+
+
 def _window(limit: int, cursor: str | None) -> RankedWindow:
     after = RankCursor.decode(cursor)
     position: RankPosition | None = (after.rank, after.id) if after else None
@@ -87,7 +120,7 @@ def _window(limit: int, cursor: str | None) -> RankedWindow:
     return RankedWindow(limit + 1, position)
 
 
-def _page(rows: list[RankedProfile], limit: int) -> RankedPage[RankedProfile]:
+def _page(rows: list[R], limit: int) -> RankedPage[R]:
     if len(rows) <= limit:
         return RankedPage(rows, None)
     items = rows[:limit]
@@ -105,4 +138,13 @@ class SearchService:
         closest matches (trigram similarity where the server has pg_trgm)."""
         query = clean_query(q)
         rows = await self.repo.search_users(viewer.user_id, query, _window(limit, cursor))
+        return _page(rows, limit)
+
+    async def posts(
+        self, viewer: Principal, q: str, *, limit: int, cursor: str | None = None
+    ) -> RankedPage[RankedPost]:
+        """Posts `viewer` may find (public, or followers-only of an account it follows; never unlisted)
+        whose text contains `q`, closest first; or, for `#tag`, those carrying the tag, newest first."""
+        query = clean_post_query(q)
+        rows = await self.repo.search_posts(viewer.user_id, query, _window(limit, cursor))
         return _page(rows, limit)

@@ -1,4 +1,4 @@
-"""Search: /search/users (posts join once they exist)."""
+"""Search: /search/users and /search/posts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
 from rest.pagination import page_links
+from rest.routes.posts import PostOut, post_out
 from rest.routes.social import ProfileOut, profile_out
 from rest.schemas import PageQuery
 
@@ -28,6 +29,11 @@ class SearchQueryParams(PageQuery):
 
 class ProfileSearchPage(BaseModel):
     items: list[ProfileOut]
+    next_cursor: str | None
+
+
+class PostSearchPage(BaseModel):
+    items: list[PostOut]
     next_cursor: str | None
 
 
@@ -50,4 +56,22 @@ async def search_users(request: Request) -> HTTPResponse:
     params = query(request, SearchQueryParams)
     page = await search(request).users(principal, params.q, limit=params.limit, cursor=params.cursor)
     body = ProfileSearchPage(items=[profile_out(r.profile) for r in page.items], next_cursor=page.next_cursor)
+    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=None))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/search/posts",
+    summary="Posts I may see by text (3+ characters, closest first) or by one #hashtag (exact, newest first); "
+    "never unlisted ones.",
+    query=SearchQueryParams,
+    response=PostSearchPage,
+    headers=RANKED_LINK_HEADER,
+)
+async def search_posts(request: Request) -> HTTPResponse:
+    principal = await authenticate(request)
+    params = query(request, SearchQueryParams)
+    page = await search(request).posts(principal, params.q, limit=params.limit, cursor=params.cursor)
+    body = PostSearchPage(items=[post_out(r.post) for r in page.items], next_cursor=page.next_cursor)
     return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=None))

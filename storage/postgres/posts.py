@@ -30,7 +30,8 @@ def post_visible(viewer: str, p: str = "p") -> str:
     """SQL that is true when `viewer` (an SQL expression) may see post `p` (a table alias).
 
     The author sees every post of theirs; others see none of an author who blocks them, and
-    `followers` posts only while they follow the author. Search adds `p.visibility = 'public'`.
+    `followers` posts only while they follow the author. Search also leaves out `unlisted` posts and
+    the posts of an author the viewer blocks (`storage.postgres.search.posts_sql`).
     """
     return (
         f"({p}.author_id = {viewer} OR ("

@@ -1,10 +1,11 @@
-"""PostgreSQL search over accounts (and, once posts exist, posts).
+"""PostgreSQL search over accounts and posts.
 
-A query of 3+ characters matches anywhere in a handle or display name with `ILIKE '%q%'`; pg_trgm's GIN
-indexes (0010_search.sql) serve that pattern, and `similarity()` ranks the matches. Shorter queries
-match handle prefixes through a btree in pattern order. Where the server has no pg_trgm the same rows
+A query of 3+ characters matches anywhere in a handle, display name or post text with `ILIKE '%q%'`;
+pg_trgm's GIN indexes (0010_search.sql, 0013_post_search.sql) serve that pattern, and `similarity()`
+ranks the matches. Shorter queries match handle prefixes through a btree in pattern order (and no
+posts); `#tag` reads `post_hashtags` by its tag index. Where the server has no pg_trgm the same rows
 match (ILIKE needs no extension, only the indexes do) and a plainer closeness ranks them: shorter
-handles first.
+handles, or texts, first.
 
 The rank of a row is a pure function of the query and the row, computed in float8 and handed back in
 the cursor exactly (a float8 survives JSON and back), so a page starts strictly after the last row of
@@ -18,9 +19,10 @@ from typing import Any
 
 import asyncpg
 
-from hub.ports.search import MatchMode, RankedPostId, RankedProfile, RankedWindow, SearchQuery
+from hub.ports.search import MatchMode, RankedPost, RankedProfile, RankedWindow, SearchQuery
 from hub.ports.social import ProfileRecord
 from storage.postgres.db import PostgresDatabase
+from storage.postgres.posts import _post, _post_columns, post_visible
 from storage.postgres.social import PROFILE_COLUMNS, blocked_between
 
 _PROFILE_FIELDS = tuple(f.name for f in fields(ProfileRecord))
@@ -56,6 +58,47 @@ def users_sql(mode: MatchMode, *, trigram: bool, paged: bool) -> str:
                  WHERE u.username IS NOT NULL AND {match} AND NOT {blocked_between("$1::uuid", "u.id")}
                ) s {after}
                ORDER BY s.rank DESC, s.uid DESC LIMIT $5"""
+
+
+def _similarity(mode: MatchMode, trigram: bool) -> bool:
+    return trigram and mode is MatchMode.ANYWHERE
+
+
+def posts_sql(mode: MatchMode, *, trigram: bool, paged: bool) -> str:
+    """The post search statement (ANYWHERE or HASHTAG). Parameters: $1 viewer, $2 the match pattern
+    (ANYWHERE) or the tag (HASHTAG), $3 limit, when `paged` then the rank and id of the last row seen,
+    and last, when ranked by similarity, the query text (`posts_args` puts them in this order).
+
+    The ranked ids are chosen first and only the page's rows are then loaded as posts, so a common word
+    costs a rank per match but the post columns (media, tags, mentions, liked) only per row shown.
+    """
+    if mode is MatchMode.HASHTAG:
+        source = "post_hashtags ph JOIN posts p ON p.id = ph.post_id"
+        match = "ph.tag = $2"
+        # Newest first: a tag names what posts are about, not how closely; epoch seconds order them.
+        rank = "extract(epoch FROM p.created_at)::float8"
+    else:
+        source = "posts p"
+        # `visibility <> 'unlisted'` also matches the predicate of the partial trigram index.
+        match = "p.text ILIKE $2"
+        text = "$6" if paged else "$4"
+        rank = (
+            f"similarity(p.text, {text}::text)::float8"
+            if _similarity(mode, trigram)
+            else "(1.0 / (1 + char_length(p.text)))::float8"
+        )
+    after = "WHERE (s.rank, s.id) < ($4::float8, $5::uuid)" if paged else ""
+    return f"""WITH hits AS (
+                 SELECT s.id, s.rank FROM (
+                   SELECT p.id, {rank} AS rank FROM {source}
+                   WHERE {match} AND p.visibility <> 'unlisted' AND {post_visible("$1::uuid")}
+                     AND NOT {blocked_between("$1::uuid", "p.author_id")}
+                 ) s {after}
+                 ORDER BY s.rank DESC, s.id DESC LIMIT $3
+               )
+               SELECT {_post_columns("$1::uuid")}, h.rank AS rank
+               FROM hits h JOIN posts p ON p.id = h.id JOIN users u ON u.id = p.author_id
+               ORDER BY h.rank DESC, h.id DESC"""
 
 
 def _profile(row: asyncpg.Record) -> ProfileRecord:
@@ -94,7 +137,21 @@ class PostgresSearchRepo:
         rows = await self._db.fetch(sql, *self.users_args(viewer, query, window))
         return [RankedProfile(_profile(row), row["rank"]) for row in rows]
 
-    async def search_posts(self, viewer: str, query: SearchQuery, window: RankedWindow) -> list[RankedPostId]:
-        # The contract is on the port (`hub.ports.search.SearchRepo.search_posts`); the posts table and
-        # its trigram index arrive with posts, and with them this statement.
-        raise NotImplementedError("posts search needs the posts table")
+    @staticmethod
+    def posts_args(viewer: str, query: SearchQuery, window: RankedWindow, *, trigram: bool) -> list[Any]:
+        """The parameters of `posts_sql` for this search, in order."""
+        match = query.text if query.mode is MatchMode.HASHTAG else f"%{like_pattern(query.text)}%"
+        args: list[Any] = [viewer, match, window.limit]
+        if window.after is not None:
+            args += [window.after[0], window.after[1]]
+        if _similarity(query.mode, trigram):
+            args.append(query.text)
+        return args
+
+    async def search_posts(self, viewer: str, query: SearchQuery, window: RankedWindow) -> list[RankedPost]:
+        if query.mode is MatchMode.HANDLE_PREFIX:
+            return []  # posts have no handle; a short query would match nearly every text
+        trigram = await self.trigram()
+        sql = posts_sql(query.mode, trigram=trigram, paged=window.after is not None)
+        rows = await self._db.fetch(sql, *self.posts_args(viewer, query, window, trigram=trigram))
+        return [RankedPost(_post(row), row["rank"]) for row in rows]
