@@ -12,7 +12,7 @@ from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
 from rest.pagination import page_links
-from rest.routes.posts import PostOut, post_out
+from rest.routes.posts import PostOut, posts_out
 from rest.routes.social import ProfileOut, profile_out
 from rest.schemas import PageQuery
 
@@ -73,5 +73,5 @@ async def search_posts(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     params = query(request, SearchQueryParams)
     page = await search(request).posts(principal, params.q, limit=params.limit, cursor=params.cursor)
-    body = PostSearchPage(items=[post_out(r.post) for r in page.items], next_cursor=page.next_cursor)
+    body = PostSearchPage(items=await posts_out(request, [r.post for r in page.items]), next_cursor=page.next_cursor)
     return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=None))
