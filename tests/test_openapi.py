@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from jsonschema.validators import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -58,6 +59,8 @@ async def test_real_responses_match_the_document(client: httpx.AsyncClient) -> N
             assert "400" in op["responses"] and "500" in op["responses"], (method, path)
 
 
+# Two schemathesis runs over every path (each bounded at 300 s below): more than the suite's default limit.
+@pytest.mark.timeout(660)
 async def test_schemathesis_finds_no_server_errors(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async with running_hub(make_settings()) as (url, _), httpx.AsyncClient(base_url=url) as c:
         token = (await register(c))["access_token"]
