@@ -21,9 +21,9 @@ _app_ids = itertools.count(1)
 
 
 def blueprints() -> list[Any]:
-    from rest.routes import auth, bins, blobs, files, health, media, posts, social, spaces, web
+    from rest.routes import auth, bins, blobs, feed, files, health, media, posts, social, spaces, web
 
-    return [health.bp, auth.bp, spaces.bp, bins.bp, files.bp, blobs.bp, media.bp, social.bp, posts.bp, web.bp]
+    return [health.bp, auth.bp, spaces.bp, bins.bp, files.bp, blobs.bp, media.bp, social.bp, posts.bp, feed.bp, web.bp]
 
 
 def create_sanic_app(

@@ -211,6 +211,19 @@ async def wire_posts(hub: Hub, backends: Backends) -> None:
         hub.spawn(every(s.sweep_interval, hub.posts.purge_idempotency_keys, "idempotency key"), "idempotency-sweeper")
 
 
+async def wire_feed(hub: Hub, backends: Backends) -> None:
+    """The home feed: listens to new posts and graph changes (after posts and the personal room)."""
+    from hub.services.feed import FeedService
+    from storage.postgres.feed import PostgresFeedRepo
+
+    hub.feed = FeedService(
+        PostgresFeedRepo(backends.db), hub.feed_cache, hub.personal, hot_followers=hub.settings.feed_hot_followers
+    )
+    hub.posts.listeners.append(hub.feed)
+    hub.social.listeners.append(hub.feed.graph_changed)
+    hub.on_close(hub.feed.close)
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
 CAPABILITIES: tuple[Wiring, ...] = (
@@ -221,4 +234,5 @@ CAPABILITIES: tuple[Wiring, ...] = (
     wire_social,
     wire_posts,
     wire_personal,
+    wire_feed,
 )
