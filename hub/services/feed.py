@@ -131,7 +131,8 @@ class FeedService:
             await self.cache.add([post.author_id, *([] if hot else audience.followers)], [entry])
         except FeedCacheUnavailable:
             log.warning("feed cache unavailable; a new post is read from the database")
-        await self.personal.feed_post(audience.followers, post.id, post.author_id)
+        # The author's own sockets too: its other tabs show the post as new in its feed.
+        await self.personal.feed_post([post.author_id, *audience.followers], post.id, post.author_id)
         log_event("feed_fan_out", post_id=post.id, followers=len(audience.followers), hot=hot)
 
     async def _take_out(self, post_id: str, author_id: str) -> None:
