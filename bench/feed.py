@@ -60,12 +60,11 @@ async def fan_out(redis_url: str) -> list[tuple[int, float, float]]:
             await redis.flushdb()
             accounts = [str(uuid.uuid4()) for _ in range(followers)]
             seed = [FeedEntry(str(uuid.uuid4()), str(uuid.uuid4()), now - timedelta(minutes=i)) for i in range(10)]
-            for start in range(0, followers, 500):
+            for start in range(0, followers, 20):
+                chunk = accounts[start : start + 20]
+                tokens = await asyncio.gather(*[cache.begin_rebuild(a) for a in chunk])
                 await asyncio.gather(
-                    *[
-                        cache.replace(a, await cache.begin_rebuild(a), seed, exhaustive=True)
-                        for a in accounts[start : start + 500]
-                    ]
+                    *[cache.replace(a, t, seed, exhaustive=True) for a, t in zip(chunk, tokens, strict=True)]
                 )
             times = []
             for i in range(5):
@@ -87,12 +86,12 @@ async def seed(db: PostgresDatabase, hot: int) -> str:
     await db.execute(
         """WITH a AS (
              INSERT INTO users (username, display_name, followers_count)
-             SELECT 'a' || substr(md5(random()::text), 1, 16), 'a', CASE WHEN g <= $2 THEN $3 ELSE 10 END
-             FROM generate_series(1, $4) g RETURNING id, followers_count)
+             SELECT 'a' || substr(md5(random()::text), 1, 16), 'a', CASE WHEN g <= $2::int THEN $3::int ELSE 10 END
+             FROM generate_series(1, $4::int) g RETURNING id, followers_count)
            , f AS (INSERT INTO follows (follower_id, followee_id) SELECT $1::uuid, id FROM a)
            INSERT INTO posts (author_id, text, visibility, created_at)
            SELECT a.id, 'post', 'public', now() - make_interval(secs => random() * 86400 * 30)
-           FROM a, generate_series(1, CASE WHEN a.followers_count > $5 THEN $6 ELSE $7 END)""",
+           FROM a, generate_series(1, CASE WHEN a.followers_count > $5::int THEN $6::int ELSE $7::int END)""",
         reader,
         hot,
         HOT_THRESHOLD * 5,

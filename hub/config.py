@@ -155,7 +155,7 @@ class Settings:
     follow_rate_limit: str = "120/minute"
     feed_cache_items: int = 800
     feed_cache_ttl: int = 86_400
-    feed_hot_followers: int = 50_000
+    feed_hot_followers: int = 1_000
     media_upload_max_bytes: int = 10_485_760
     media_unattached_ttl: int = 86_400
     media_rate_limit: str = "60/minute"

@@ -127,12 +127,13 @@ class FeedService:
         audience = await self.repo.audience(post.author_id)
         hot = audience.followers_count > self.hot_followers
         entry = FeedEntry(post.id, post.author_id, post.created_at)
+        # The push first: it does not wait for the lists (a feed read merges the newest posts from the
+        # database), and the author's own sockets too, for its other tabs.
+        await self.personal.feed_post([post.author_id, *audience.followers], post.id, post.author_id)
         try:
             await self.cache.add([post.author_id, *([] if hot else audience.followers)], [entry])
         except FeedCacheUnavailable:
             log.warning("feed cache unavailable; a new post is read from the database")
-        # The author's own sockets too: its other tabs show the post as new in its feed.
-        await self.personal.feed_post([post.author_id, *audience.followers], post.id, post.author_id)
         log_event("feed_fan_out", post_id=post.id, followers=len(audience.followers), hot=hot)
 
     async def _take_out(self, post_id: str, author_id: str) -> None:

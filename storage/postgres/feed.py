@@ -4,7 +4,9 @@ The feed of an account is the posts of the accounts it follows and its own, minu
 mutes and either side of a block. One query reads a window of it: a lateral index scan per followed
 account on `posts_author_created` (author_id, created_at, id), each stopping after `limit` rows, then
 a merge of those short runs. That costs (accounts followed) x (limit) index entries at most, however
-many posts each account has, and the scans are index-only.
+many posts each account has, and the scans are index-only. The merge that cached reads run bounds
+each scan from below as well (a hot author's from the window only, anyone else's from the newest
+seconds), so that its cost is one index probe per followed account.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class PostgresFeedRepo:
                 CROSS JOIN LATERAL (
                     SELECT p.id, p.author_id, p.created_at FROM posts p
                     WHERE p.author_id = a.author AND p.created_at < $2::timestamptz {where}
-                      AND (a.hot OR p.created_at >= $5::timestamptz)
+                      AND p.created_at >= CASE WHEN a.hot THEN '-infinity'::timestamptz ELSE $5::timestamptz END
                     ORDER BY p.created_at {order}, p.id {order} LIMIT $3
                 ) p
                 WHERE (a.author = $1::uuid OR (
