@@ -208,7 +208,7 @@ async def test_more_pages_than_the_cache_holds(feeds: Feeds) -> None:
 
 
 async def test_hot_authors_are_merged_on_read(
-    make_settings: Callable[..., Settings], redis_service: RedisHandle, redis_prefix: str
+    make_settings: Callable[..., Settings], redis_service: RedisHandle, redis_prefix: str, database_url: str
 ) -> None:
     settings = make_settings(
         post_rate_limit="100000/minute", feed_hot_followers=1, redis_url=redis_service.url, redis_prefix=redis_prefix
@@ -223,6 +223,14 @@ async def test_hot_authors_are_merged_on_read(
         cached = await f.hub.feed_cache.read(me[1], Window(10))
         assert cached is not None and cached.entries == []  # not written to the followers' lists
         assert (await feed(f, me))[0] == [post["id"]]
+        # Older than the newest seconds every read takes from the database: only the merge finds it.
+        rows = await sql(
+            database_url,
+            """INSERT INTO posts (author_id, text, visibility, created_at)
+               VALUES ($1::uuid, 'earlier', 'public', now() - interval '1 hour') RETURNING id::text""",
+            star[1],
+        )
+        assert (await feed(f, me))[0] == [post["id"], rows[0]["id"]]
 
 
 async def test_new_posts_are_pushed_to_followers_only(feeds: Feeds) -> None:
