@@ -154,7 +154,10 @@ class FeedService:
                 await self.cache.remove_author(subject, other)
                 await self.cache.remove_author(other, subject)
         except FeedCacheUnavailable:
-            log.warning("feed cache unavailable; dropping nothing", extra={"fields": {"change": change.value}})
+            # A list the outage left stale stays right to read: entries of accounts no longer followed,
+            # or muted, are dropped when loaded (the page is then read from the database); a new
+            # follow's older posts show once the list is rebuilt (`POST /feed/refresh`, or its expiry).
+            log.warning("feed cache unavailable; lists unchanged", extra={"fields": {"change": change.value}})
 
     async def _invalidate(self, account: str) -> None:
         # A new token first, so that a rebuild already running (which read the database before the
