@@ -126,13 +126,16 @@ async def test_pages_have_no_gaps_or_duplicates_while_posts_arrive(feeds: Feeds)
         seen += ids
         cursor = body["next_cursor"]
     newer: list[str] = []
-    for _ in range(200):  # newer pages, polled while the writer runs and after it finished
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:  # newer pages, polled while the writer runs and until they hold everything it wrote
         ids, body, r = await feed(feeds, me, limit=4, since=top)
-        assert f"since={top}" in r.headers["link"] or ids, r.headers["link"]
+        assert 'rel="prev"' in r.headers["link"]
         newer = ids + newer  # each page newest first
         top = body["prev_cursor"]
-        if writer.done() and not ids:
+        if writer.done() and not ids and set(newer + seen) >= set(writer.result()):
             break
+        # An empty page while posts are missing is the settled time holding them back, briefly.
+        assert asyncio.get_running_loop().time() < deadline, "polling with since never caught up"
     made = await writer
     everything = newer + seen
     assert len(everything) == len(set(everything)), "a post came twice"
