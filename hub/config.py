@@ -155,6 +155,7 @@ class Settings:
     follow_rate_limit: str = "120/minute"
     feed_cache_items: int = 800
     feed_cache_ttl: int = 86_400
+    feed_hot_followers: int = 1_000
     media_upload_max_bytes: int = 10_485_760
     media_unattached_ttl: int = 86_400
     media_rate_limit: str = "60/minute"
@@ -288,6 +289,7 @@ def _validate(s: Settings) -> None:
         "max_following",
         "feed_cache_items",
         "feed_cache_ttl",
+        "feed_hot_followers",
         "media_upload_max_bytes",
         "media_unattached_ttl",
     ]

@@ -98,6 +98,9 @@ SETTING_DOCS: dict[str, str] = {
     "follow_rate_limit": "Per-account limit on follow, block and mute writes and follow-request answers",
     "feed_cache_items": "Entries kept in each account's cached home feed (older pages are read from the database)",
     "feed_cache_ttl": "Seconds an account's cached home feed outlives its last read (then rebuilt on demand)",
+    "feed_hot_followers": (
+        "Authors with more followers are not written into each follower's cached feed; reads merge their posts"
+    ),
     "media_upload_max_bytes": "Largest image (bytes) an account may upload to its media (`/media/upload`)",
     "media_unattached_ttl": "Seconds after which media no post and no profile uses are deleted",
     "media_rate_limit": "Per-account limit on media uploads started",

@@ -24,6 +24,7 @@ from hub.ports.whiteboard import Presence, ReplayBuffer
 if TYPE_CHECKING:
     from hub.ports.files import BlobStore
     from hub.services.bins import BinService
+    from hub.services.feed import FeedService
     from hub.services.files import FileService
     from hub.services.identity import IdentityService
     from hub.services.media import MediaWorker
@@ -80,6 +81,7 @@ class Hub:
     personal: PersonalRooms = field(init=False)
     posts: PostService = field(init=False)
     search: SearchService = field(init=False)
+    feed: FeedService = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 

@@ -21,7 +21,7 @@ _app_ids = itertools.count(1)
 
 
 def blueprints() -> list[Any]:
-    from rest.routes import auth, bins, blobs, files, health, media, posts, search, social, spaces, web
+    from rest.routes import auth, bins, blobs, feed, files, health, media, posts, search, social, spaces, web
 
     return [
         health.bp,
@@ -34,6 +34,7 @@ def blueprints() -> list[Any]:
         social.bp,
         posts.bp,
         search.bp,
+        feed.bp,
         web.bp,
     ]
 

@@ -220,6 +220,19 @@ async def wire_search(hub: Hub, backends: Backends) -> None:
     hub.search = SearchService(PostgresSearchRepo(backends.db))
 
 
+async def wire_feed(hub: Hub, backends: Backends) -> None:
+    """The home feed: listens to new posts and graph changes (after posts and the personal room)."""
+    from hub.services.feed import FeedService
+    from storage.postgres.feed import PostgresFeedRepo
+
+    hub.feed = FeedService(
+        PostgresFeedRepo(backends.db), hub.feed_cache, hub.personal, hot_followers=hub.settings.feed_hot_followers
+    )
+    hub.posts.listeners.append(hub.feed)
+    hub.social.listeners.append(hub.feed.graph_changed)
+    hub.on_close(hub.feed.close)
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
 CAPABILITIES: tuple[Wiring, ...] = (
@@ -231,4 +244,5 @@ CAPABILITIES: tuple[Wiring, ...] = (
     wire_posts,
     wire_search,
     wire_personal,
+    wire_feed,
 )

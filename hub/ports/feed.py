@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from hub.ports.posts import PostRecord
 from hub.ports.social import Position, Window
 
-__all__ = ["CachedWindow", "FeedCache", "FeedEntry", "Position", "Window"]
+__all__ = ["Audience", "CachedWindow", "FeedCache", "FeedEntry", "FeedRepo", "Position", "Window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +100,46 @@ class FeedCache(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who a new post of `author_id` reaches: its followers that do not mute it, and how many follow it."""
+
+    followers: list[str]
+    followers_count: int
+
+
+class FeedRepo(Protocol):
+    """The home feed in the database: the accounts one follows (and oneself), minus mutes and blocks."""
+
+    async def settled(self) -> datetime:
+        """A time before which no post can still commit: every feed position below it is final.
+
+        A post's position is taken when it is inserted, not when it commits, so a later commit can land
+        below positions already read; pages stop at this time so that `since` never skips one.
+        """
+        ...
+
+    async def entries(
+        self,
+        viewer: str,
+        window: Window,
+        *,
+        below: datetime,
+        only_hot: int | None = None,
+        newer_than: datetime | None = None,
+    ) -> list[FeedEntry]:
+        """Feed entries of `viewer` in `window`, older than `below`. With `only_hot`, just the posts of
+        accounts with more followers than that, plus (with `newer_than`) everyone's newer ones."""
+        ...
+
+    async def posts(self, viewer: str, ids: list[str]) -> list[PostRecord]:
+        """The posts among `ids` still in `viewer`'s feed (not deleted, visible, followed, not muted)."""
+        ...
+
+    async def audience(self, author_id: str) -> Audience: ...
+
+    async def followers(self, author_id: str) -> list[str]:
+        """Every follower of the account (whose cached feeds may hold its posts)."""
+        ...

@@ -73,6 +73,16 @@ class FollowOutcome(StrEnum):
     LIMIT = "limit"  # the follower is at the cap
 
 
+class GraphChange(StrEnum):
+    """A change of one account's relationship to another, as listeners of the graph hear it."""
+
+    FOLLOWED = "followed"  # an edge exists now (a follow, or an authorized request)
+    UNFOLLOWED = "unfollowed"
+    BLOCKED = "blocked"  # follow edges both ways are gone
+    MUTED = "muted"
+    UNMUTED = "unmuted"
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """Which slice of a newest-first list to read: older than `before`, or just newer than `after`.

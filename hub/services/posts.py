@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Protocol
 
 import orjson
 
@@ -62,6 +63,14 @@ from hub.services.social import ORIGIN_ID, PageRequest, SocialService, _position
 IDEMPOTENCY_TTL = 3_600
 
 
+class PostListener(Protocol):
+    """Told of each new and deleted post after its commit (the home feed); must not block."""
+
+    def post_created(self, post: PostRecord) -> None: ...
+
+    def post_deleted(self, post_id: str, author_id: str) -> None: ...
+
+
 class PostService:
     """Posts and engagement on them, for one hub."""
 
@@ -89,6 +98,7 @@ class PostService:
         self.like_rate_limit = like_rate_limit
         # Called after a deleted post took media with it, so their objects' deletion drain runs soon.
         self._media_deleted = media_deleted
+        self.listeners: list[PostListener] = []
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -169,6 +179,8 @@ class PostService:
         if outcome is IdempotencyOutcome.CREATED:
             log_event("post_created", user_id=principal.user_id, post_id=record.id)
             await self._published(BusEvent.POST_CREATED, record)
+            for listener in self.listeners:
+                listener.post_created(record)
         return record, outcome is IdempotencyOutcome.CREATED
 
     async def update(
@@ -212,6 +224,8 @@ class PostService:
                 user_topic(post.author_id),
                 {"type": BusEvent.POST_DELETED, "post_id": post.id, "author_id": post.author_id},
             )
+            for listener in self.listeners:
+                listener.post_deleted(post.id, post.author_id)
 
     async def _published(self, kind: BusEvent, post: PostRecord) -> None:
         await self.bus.publish(

@@ -35,6 +35,7 @@ from hub.ports.infra import RateLimiter
 from hub.ports.social import (
     FollowOutcome,
     FollowRequestRecord,
+    GraphChange,
     ListedProfile,
     Position,
     ProfileRecord,
@@ -45,6 +46,9 @@ from hub.ports.social import (
 from hub.services.identity import clean_display_name
 
 T = TypeVar("T", ListedProfile, FollowRequestRecord)
+
+# Told of every relationship change after its commit, before the request answers (the home feed).
+GraphListener = Callable[[GraphChange, str, str], Awaitable[None]]
 
 BIO_MAX_CHARS = 500
 # The position before every uuid: where `since` starts when a list was empty.
@@ -103,6 +107,7 @@ class SocialService:
         self.write_rate_limit = write_rate_limit
         # The media library's check-and-set of an avatar (a ready image of the account's own).
         self._set_avatar = set_avatar
+        self.listeners: list[GraphListener] = []
 
     # --- visibility -------------------------------------------------------------------------
 
@@ -129,6 +134,10 @@ class SocialService:
         return await self.repo.relationship(viewer.user_id, target.id)
 
     # --- writes -----------------------------------------------------------------------------
+
+    async def _changed(self, change: GraphChange, subject: str, other: str) -> None:
+        for listener in self.listeners:
+            await listener(change, subject, other)
 
     async def _writer(self, principal: Principal) -> None:
         """Guests read; only accounts write. Every graph write spends from the account's budget."""
@@ -183,10 +192,12 @@ class SocialService:
         if outcome is FollowOutcome.LIMIT:
             raise FollowLimit(details={"max_following": self.max_following})
         log_event("followed", user_id=principal.user_id, target=target.id, outcome=outcome.value)
+        if outcome is FollowOutcome.FOLLOWING:
+            await self._changed(GraphChange.FOLLOWED, principal.user_id, target.id)
         return await self.repo.relationship(principal.user_id, target.id)
 
     async def unfollow(self, principal: Principal, user_id: str) -> Relationship:
-        return await self._change(principal, user_id, self.repo.unfollow)
+        return await self._change(principal, user_id, self.repo.unfollow, GraphChange.UNFOLLOWED)
 
     async def block(self, principal: Principal, user_id: str) -> Relationship:
         await self._writer(principal)
@@ -194,6 +205,7 @@ class SocialService:
         if not await self.repo.block(principal.user_id, target.id):
             raise UserNotFound()
         log_event("blocked", user_id=principal.user_id, target=target.id)
+        await self._changed(GraphChange.BLOCKED, principal.user_id, target.id)
         return await self.repo.relationship(principal.user_id, target.id)
 
     async def unblock(self, principal: Principal, user_id: str) -> Relationship:
@@ -208,17 +220,22 @@ class SocialService:
         return await self.repo.relationship(principal.user_id, target.id)
 
     async def mute(self, principal: Principal, user_id: str) -> Relationship:
-        return await self._change(principal, user_id, self.repo.mute)
+        return await self._change(principal, user_id, self.repo.mute, GraphChange.MUTED)
 
     async def unmute(self, principal: Principal, user_id: str) -> Relationship:
-        return await self._change(principal, user_id, self.repo.unmute)
+        return await self._change(principal, user_id, self.repo.unmute, GraphChange.UNMUTED)
 
     async def _change(
-        self, principal: Principal, user_id: str, change: Callable[[str, str], Awaitable[None]]
+        self,
+        principal: Principal,
+        user_id: str,
+        change: Callable[[str, str], Awaitable[None]],
+        kind: GraphChange,
     ) -> Relationship:
         await self._writer(principal)
         target = await self._other(principal, user_id)
         await change(principal.user_id, target.id)
+        await self._changed(kind, principal.user_id, target.id)
         return await self.repo.relationship(principal.user_id, target.id)
 
     # --- follow requests --------------------------------------------------------------------
@@ -238,6 +255,7 @@ class SocialService:
             raise FollowRequestNotFound()
         if outcome is FollowOutcome.LIMIT:
             raise FollowLimit("The requester follows as many accounts as allowed.")
+        await self._changed(GraphChange.FOLLOWED, requester, principal.user_id)
         return await self.repo.relationship(principal.user_id, requester)
 
     async def reject(self, principal: Principal, request_id: str) -> Relationship:

@@ -1,0 +1,128 @@
+"""PostgreSQL side of the home feed: the rebuild query, the settled time, a post's audience.
+
+The feed of an account is the posts of the accounts it follows and its own, minus the accounts it
+mutes and either side of a block. One query reads a window of it: a lateral index scan per followed
+account on `posts_author_created` (author_id, created_at, id), each stopping after `limit` rows, then
+a merge of those short runs. That costs (accounts followed) x (limit) index entries at most, however
+many posts each account has, and the scans are index-only. The merge that cached reads run bounds
+each scan from below as well (a hot author's from the window only, anyone else's from the newest
+seconds), so that its cost is one index probe per followed account.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.ports.feed import Audience, FeedEntry, Window
+from hub.ports.posts import PostRecord
+from storage.postgres.db import PostgresDatabase
+from storage.postgres.posts import _post, _post_columns, post_visible
+from storage.postgres.social import blocked_between
+
+# The longest a writing transaction may hold back the settled time: one that stays open longer (a
+# stuck batch job) must not freeze everyone's feed head; a post transaction takes milliseconds.
+MAX_HOLD_BACK = "5 seconds"
+
+_SETTLED = f"""
+SELECT greatest(least(clock_timestamp(), min(a.xact_start)), clock_timestamp() - interval '{MAX_HOLD_BACK}')
+FROM pg_stat_activity a
+WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
+  AND (a.backend_xid IS NOT NULL OR a.state = 'active')
+"""
+
+
+def _window_sql(window: Window, first: int) -> tuple[str, str, list[Any]]:
+    """The keyset condition on `p`, the sort direction, and their parameters (numbered from `first`)."""
+    if window.after is not None:
+        return f"AND (p.created_at, p.id) > (${first}::timestamptz, ${first + 1}::uuid)", "", list(window.after)
+    if window.before is not None:
+        return f"AND (p.created_at, p.id) < (${first}::timestamptz, ${first + 1}::uuid)", "DESC", list(window.before)
+    return "", "DESC", []
+
+
+# Without `only_hot`, every followed account's posts are read: no account is "hot", all are new.
+_NOBODY = 2**31 - 1
+_FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class PostgresFeedRepo:
+    """Implements `hub.ports.feed.FeedRepo`."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def settled(self) -> datetime:
+        # Any transaction that may still insert a post started before its post's created_at (taken
+        # at insert with clock_timestamp()); one that has not started yet inserts after now. This
+        # runs before the page's own query, whose newer snapshot then holds whatever committed since.
+        at: datetime = await self._db.fetchval(_SETTLED)
+        return at
+
+    async def entries(
+        self,
+        viewer: str,
+        window: Window,
+        *,
+        below: datetime,
+        only_hot: int | None = None,
+        newer_than: datetime | None = None,
+    ) -> list[FeedEntry]:
+        where, order, args = _window_sql(window, 6)
+        rows = await self._db.fetch(
+            f"""SELECT p.id::text AS post_id, p.author_id::text AS author_id, p.created_at
+                FROM (SELECT f.followee_id AS author, u.followers_count > $4::integer AS hot
+                      FROM follows f JOIN users u ON u.id = f.followee_id WHERE f.follower_id = $1::uuid
+                      UNION ALL SELECT $1::uuid, false) a
+                CROSS JOIN LATERAL (
+                    SELECT p.id, p.author_id, p.created_at FROM posts p
+                    WHERE p.author_id = a.author AND p.created_at < $2::timestamptz {where}
+                      AND p.created_at >= CASE WHEN a.hot THEN '-infinity'::timestamptz ELSE $5::timestamptz END
+                    ORDER BY p.created_at {order}, p.id {order} LIMIT $3
+                ) p
+                WHERE (a.author = $1::uuid OR (
+                    NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1::uuid AND m.muted_id = a.author)
+                    AND NOT {blocked_between("$1::uuid", "a.author")}))
+                ORDER BY p.created_at {order}, p.id {order} LIMIT $3""",
+            viewer,
+            below,
+            window.limit,
+            only_hot if only_hot is not None else _NOBODY,
+            (newer_than or _FAR_FUTURE) if only_hot is not None else _FAR_PAST,
+            *args,
+        )
+        return [FeedEntry(r["post_id"], r["author_id"], r["created_at"]) for r in rows]
+
+    async def posts(self, viewer: str, ids: list[str]) -> list[PostRecord]:
+        """The posts among `ids` that are still in `viewer`'s feed (any order): not deleted, visible,
+        by an account followed and not muted, or the viewer's own."""
+        if not ids:
+            return []
+        rows = await self._db.fetch(
+            f"""SELECT {_post_columns("$1::uuid")} FROM posts p JOIN users u ON u.id = p.author_id
+                WHERE p.id = ANY($2::uuid[]) AND {post_visible("$1::uuid")}
+                  AND (p.author_id = $1::uuid OR (
+                    EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1::uuid AND f.followee_id = p.author_id)
+                    AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1::uuid AND m.muted_id = p.author_id)
+                    AND NOT {blocked_between("$1::uuid", "p.author_id")}))""",
+            viewer,
+            ids,
+        )
+        return [_post(r) for r in rows]
+
+    async def audience(self, author_id: str) -> Audience:
+        rows = await self._db.fetch(
+            """SELECT f.follower_id::text AS id FROM follows f
+               WHERE f.followee_id = $1::uuid
+                 AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = f.follower_id AND m.muted_id = $1::uuid)""",
+            author_id,
+        )
+        count = await self._db.fetchval("SELECT followers_count FROM users WHERE id = $1::uuid", author_id)
+        return Audience([r["id"] for r in rows], int(count or 0))
+
+    async def followers(self, author_id: str) -> list[str]:
+        rows = await self._db.fetch(
+            "SELECT follower_id::text AS id FROM follows WHERE followee_id = $1::uuid", author_id
+        )
+        return [r["id"] for r in rows]
