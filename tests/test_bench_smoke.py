@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import procs, provision, social, soak
+from bench import procs, provision, soak, social
 
 
 @pytest.fixture(scope="module")
