@@ -203,6 +203,7 @@ async def seed(dsn: str, opts: Options) -> dict[str, Any]:
                 "follows", records=rows, columns=["follower_id", "followee_id", "created_at"]
             )
         timings["follows_s"] = round(time.monotonic() - t, 1)
+        _progress(f"{edges} follows in {timings['follows_s']} s")
 
         t = time.monotonic()
         tagged = 0
@@ -225,6 +226,8 @@ async def seed(dsn: str, opts: Options) -> dict[str, Any]:
             )
             await conn.copy_records_to_table("post_hashtags", records=tags, columns=["post_id", "tag", "position"])
             tagged += len(tags)
+            if (first // CHUNK) % 4 == 3:
+                _progress(f"{first + len(posts)} posts in {time.monotonic() - t:.0f} s")
         timings["posts_s"] = round(time.monotonic() - t, 1)
 
         t = time.monotonic()
@@ -243,6 +246,10 @@ async def seed(dsn: str, opts: Options) -> dict[str, Any]:
         "tags": vocab.tags,
         "first_names": vocab.first,
     }
+
+
+def _progress(line: str) -> None:
+    print(f"  {line}", file=sys.stderr, flush=True)
 
 
 def _chunks(rows: Iterator[tuple[Any, ...]], size: int = CHUNK) -> Iterator[list[tuple[Any, ...]]]:
@@ -362,7 +369,9 @@ async def measure(url: str, opts: Options, data: dict[str, Any]) -> dict[str, An
         def feed_random(_: int) -> Request:
             return feed(rng.randrange(len(reader_tokens)))
 
-        words, tags, first = data["words"], data["tags"], data["first_names"]
+        words: list[str] = data["words"]
+        tags: list[str] = data["tags"]
+        first: list[str] = data["first_names"]
 
         def user_query() -> str:
             roll = rng.random()
