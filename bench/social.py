@@ -592,7 +592,8 @@ def docs_section(result: dict[str, Any], command: str, stamp: str, machine: dict
         f"{machine['kernel']}, Python {machine['python']}; "
         f"{'hub and PostgreSQL on CPU 0, load on CPU 1' if opts['pin'] else 'not pinned'}. Load average "
         f"(1 min) at start / when measuring / at end: {result['loadavg_start']} / "
-        f"{result.get('loadavg_measure_start', 'n/a')} / {result['loadavg_end']}.",
+        f"{result.get('loadavg_measure_start', 'n/a')} / {result['loadavg_end']}; 8 KiB write+fsync on the "
+        f"database's disk: {_fsync(result.get('fsync'))}.",
         "",
         f"Data set: {rows.get('users', 0):,} accounts, {rows.get('posts', 0):,} posts "
         f"({rows.get('post_hashtags', 0):,} hashtags), {rows.get('follows', 0):,} follows, "
@@ -611,6 +612,10 @@ def docs_section(result: dict[str, Any], command: str, stamp: str, machine: dict
     if result.get("error"):
         lines += ["", f"The run stopped: {result['error']}"]
     return "\n".join(lines)
+
+
+def _fsync(probe: dict[str, float] | None) -> str:
+    return f"p50 {probe['p50_ms']} ms, max {probe['max_ms']} ms" if probe else "not measured"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
