@@ -24,6 +24,7 @@ import json
 import os
 import random
 import shlex
+import signal
 import string
 import subprocess
 import sys
@@ -484,21 +485,28 @@ def migrate(pg: procs.Postgres, workdir: Path) -> None:
         raise procs.BenchError(f"hub migrate failed: {(result.stdout + result.stderr).strip()[-1500:]}")
 
 
-def verify_counters(pg: procs.Postgres, workdir: Path) -> dict[str, Any]:
-    env = procs.hub_env(pg.dsn, procs._free_port(), workdir / "counters-data")
+def verify_counters(pg: procs.Postgres, workdir: Path, timeout: float = 1800) -> dict[str, Any]:
+    """`hub batch counters` on the seeded data; past `timeout` its threads' stacks are in the error."""
+    env = {**procs.hub_env(pg.dsn, procs._free_port(), workdir / "counters-data"), "PYTHONFAULTHANDLER": "1"}
     t = time.monotonic()
-    result = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "hub.bootstrap.cli", "batch", "counters"],
         env=env,
         cwd=procs.REPO_ROOT,
-        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=1800,
-        check=False,
     )
-    if result.returncode != 0:
-        raise procs.BenchError(f"hub batch counters failed: {(result.stdout + result.stderr).strip()[-1500:]}")
-    out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack, then the process dies
+        stdout, stderr = proc.communicate(timeout=30)
+        raise procs.BenchError(f"hub batch counters still running after {timeout:.0f}s: {stderr[-3000:]}") from None
+    if proc.returncode != 0:
+        raise procs.BenchError(f"hub batch counters failed: {(stdout + stderr).strip()[-1500:]}")
+    out: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     out["took_s"] = round(time.monotonic() - t, 1)
     return out
 
@@ -526,7 +534,7 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
         print(f"  seeded in {data['timings']['total_s']} s: {data['timings']}", file=sys.stderr, flush=True)
         if opts.verify_counters:
             _cpu(server_cpu)
-            result["counters"] = verify_counters(pg, workdir)
+            result["counters"] = verify_counters(pg, workdir, timeout=60 if opts.posts <= 10_000 else 1800)
         _cpu(server_cpu)
         hub = procs.HubProcess(pg, workdir, _hub_extra())
         hub.start(start_timeout=120)
