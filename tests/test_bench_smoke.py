@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import procs, provision, soak
+from bench import procs, provision, soak, social
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +119,50 @@ def test_hub_soak_delivers_every_acked_stroke_through_a_redis_restart_and_a_hub_
     assert {p["process"] for p in result["processes"]} >= {"hub0", "hub1"}, summary
     assert all(p["rss_start_kb"] > 0 and p["fds_start"] > 0 for p in result["processes"]), summary
     assert result["verdict"]["ran"], summary
+
+
+def test_social_benchmark_reports_every_figure(tmp_path: Path) -> None:
+    """`bench.social` in miniature: COPY seeding with consistent counters, then every measurement.
+
+    Routes the tree has answer without a single error; the ones it lacks are reported as not
+    available, never as a figure.
+    """
+    opts = social.Options(
+        accounts=200,
+        posts=2_000,
+        follows=20,
+        hot=2,
+        hot_followers=150,
+        readers=40,
+        clients=4,
+        duration=3,
+        verify_counters=True,
+    )
+    result = social.run(opts, tmp_path)
+    assert result["error"] is None, result
+    assert result["seed"]["rows"] == {
+        "users": 200,
+        "follows": 200 * 20,
+        "posts": 2_000,
+        "post_hashtags": result["seed"]["rows"]["post_hashtags"],
+    }
+    assert result["seed"]["rows"]["post_hashtags"] > 0
+    assert result["seed"]["hot_followers"] == [150, 150]
+    # Seeded counters are already right: the repair job finds nothing to fix.
+    assert result["counters"]["total"] == 0, result["counters"]
+    measured = result["measurements"]
+    # Posting and account search exist in every tree this benchmark runs on.
+    assert measured["post"]["available"] and measured["search_users"]["available"]
+    for key in social.TITLES:
+        figure = measured[key]
+        if not figure["available"]:
+            continue
+        assert figure["errors"] == {}, (key, figure)
+        assert figure["n"] > 0, (key, figure)
+        assert 0 < figure["p50"] <= figure["p99"] <= figure["max"], (key, figure)
+    # The cold pass is exactly one feed read per reader.
+    if measured["feed_cold"]["available"]:
+        assert measured["feed_cold"]["n"] == measured["readers"] == 40
+    section = social.docs_section(result, "python -m bench.social --accounts 200", "stamp", social._machine())
+    for title in social.TITLES.values():
+        assert title in section
