@@ -20,6 +20,7 @@ from hub.ports.feed import FeedCache
 from hub.ports.files import JobQueue
 from hub.ports.infra import Bus, Database, HealthCheck, RateLimiter
 from hub.ports.whiteboard import Presence, ReplayBuffer
+from hub.tasks import stop_tasks
 
 if TYPE_CHECKING:
     from hub.ports.files import BlobStore
@@ -98,7 +99,8 @@ class Hub:
         results: dict[str, str] = {}
         for check in self.health_checks:
             try:
-                await asyncio.wait_for(check.check(), timeout=2.0)
+                async with asyncio.timeout(2.0):
+                    await check.check()
                 results[check.name] = "ok"
             except Exception as exc:  # readiness reports, it never raises
                 results[check.name] = getattr(exc, "code", type(exc).__name__)
@@ -114,8 +116,10 @@ class Hub:
         self.metrics.db_pool_idle.set(idle)
         await self.ready()
         with contextlib.suppress(Exception):  # a Redis outage is reported by readiness above
-            self.metrics.queue_depth.set(await asyncio.wait_for(self.jobs.depth(), timeout=2.0))
-            self.metrics.dead_letters.set(await asyncio.wait_for(self.jobs.dead_letter_count(), timeout=2.0))
+            async with asyncio.timeout(2.0):
+                self.metrics.queue_depth.set(await self.jobs.depth())
+            async with asyncio.timeout(2.0):
+                self.metrics.dead_letters.set(await self.jobs.dead_letter_count())
 
     async def sample_metrics_forever(self, interval: float = METRICS_SAMPLE_SECONDS) -> None:
         while True:
@@ -123,15 +127,12 @@ class Hub:
             await asyncio.sleep(interval)
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self._tasks, CLOSE_TIMEOUT)
         for closer in reversed(self._closers):
             # Each bounded: a backend stuck on a dead peer must not hold the whole shutdown.
             try:
-                await asyncio.wait_for(closer(), CLOSE_TIMEOUT)
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await closer()
             except TimeoutError:
                 log.warning("a backend did not close in time", extra={"fields": {"closer": repr(closer)}})
             except Exception:

@@ -193,7 +193,7 @@ async def wire_personal(hub: Hub, backends: Backends) -> None:
 async def wire_posts(hub: Hub, backends: Backends) -> None:
     """Posts, likes and comments (after the social graph, whose visibility rules they follow)."""
     from hub.services.posts import PostService
-    from hub.services.sweeping import every
+    from hub.tasks import every
     from storage.postgres.posts import PostgresMediaClaims, PostgresPostRepo
 
     s = hub.settings

@@ -34,6 +34,7 @@ from hub.ports.posts import PostRecord
 from hub.ports.social import GraphChange
 from hub.services.personal import PersonalRooms
 from hub.services.social import ORIGIN_ID, PageRequest, SocialService
+from hub.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,4 @@ class FeedService:
             await asyncio.gather(*list(self._tasks))
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await stop_tasks(self._tasks, 5.0)

@@ -559,5 +559,6 @@ class FileService:
             except Exception:
                 log.exception("file maintenance crashed; retrying")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
             self._wake.clear()

@@ -38,8 +38,8 @@ from hub.logs import log_event
 from hub.models import Principal
 from hub.ports.identity import RefreshTokenRepo, RevocationRepo, RevocationState, UserRecord, UserRepo
 from hub.ports.infra import Bus
-from hub.services.sweeping import every
 from hub.services.tokens import TokenSigner
+from hub.tasks import every
 
 log = logging.getLogger(__name__)
 

@@ -123,7 +123,8 @@ class MediaWorker:
             except HubError as exc:
                 log.warning("job queue unavailable", extra={"fields": {"code": exc.code}})
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                    async with asyncio.timeout(1.0):
+                        await stop.wait()
                 continue
             if job is not None:
                 await self.handle(job)

@@ -44,7 +44,7 @@ from hub.ports.media_library import MediaLibraryRepo, MediaRecord, NewMedia
 from hub.services.files import MEDIA_REQUEUE_GRACE, MEDIA_TYPES
 from hub.services.files_input import check_content_type, content_disposition, normalize_filename
 from hub.services.media import LIBRARY_JOB
-from hub.services.sweeping import every
+from hub.tasks import every
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from hub.pagination import Cursor, Page, page_of
 from hub.ports.infra import Bus
 from hub.ports.spaces import InviteRecord, MemberRecord, SpaceRecord, SpaceRepo
 from hub.services.identity import clean_display_name
-from hub.services.sweeping import every
+from hub.tasks import every
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ Rules, and why:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from hub.ports.whiteboard import CommitResult, PendingStroke, StrokeStore
+from hub.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -191,12 +191,7 @@ class GroupCommitter:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks, 5.0)
         for _, _, fut in self._queue:
             if not fut.done():
                 fut.cancel()

@@ -34,7 +34,8 @@ class MemoryJobQueue:
 
     async def receive(self, consumer: str, timeout: float) -> Job | None:
         try:
-            return await asyncio.wait_for(self._queue.get(), timeout=timeout)
+            async with asyncio.timeout(timeout):
+                return await self._queue.get()
         except TimeoutError:
             return None
 

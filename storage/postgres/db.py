@@ -155,7 +155,8 @@ class PostgresDatabase:
         # restarted server would hold the shutdown (and the process) forever. Past the timeout the
         # remaining connections are dropped.
         try:
-            await asyncio.wait_for(self.pool.close(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.pool.close()
         except TimeoutError:
             log.warning("database pool did not close in time; terminating its connections")
             self.pool.terminate()

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from hub.errors import BusNotReady
 from hub.ports.infra import BusHandler
+from hub.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,8 @@ class RedisBus:
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._canary())]
         # Ready means a round trip through Redis works, not merely that SUBSCRIBE was sent.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._canary_seen.wait(), timeout=5)
+            async with asyncio.timeout(5):
+                await self._canary_seen.wait()
 
     async def _listen(self) -> None:
         delay = 0.1
@@ -148,9 +150,5 @@ class RedisBus:
 
     async def close(self) -> None:
         self._closing = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self._tasks, 5.0)
         self._handlers.clear()
