@@ -17,7 +17,7 @@ from typing import Any
 from hub.ports.feed import Audience, FeedEntry, Window
 from hub.ports.posts import PostRecord
 from storage.postgres.db import PostgresDatabase
-from storage.postgres.posts import _post, _post_columns, post_visible
+from storage.postgres.posts import post_columns, post_record, post_visible
 from storage.postgres.social import blocked_between
 
 # The longest a writing transaction may hold back the settled time: one that stays open longer (a
@@ -100,7 +100,7 @@ class PostgresFeedRepo:
         if not ids:
             return []
         rows = await self._db.fetch(
-            f"""SELECT {_post_columns("$1::uuid")} FROM posts p JOIN users u ON u.id = p.author_id
+            f"""SELECT {post_columns("$1::uuid")} FROM posts p JOIN users u ON u.id = p.author_id
                 WHERE p.id = ANY($2::uuid[]) AND {post_visible("$1::uuid")}
                   AND (p.author_id = $1::uuid OR (
                     EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1::uuid AND f.followee_id = p.author_id)
@@ -109,7 +109,7 @@ class PostgresFeedRepo:
             viewer,
             ids,
         )
-        return [_post(r) for r in rows]
+        return [post_record(r) for r in rows]
 
     async def audience(self, author_id: str) -> Audience:
         rows = await self._db.fetch(

@@ -23,7 +23,7 @@ from hub.ports.social import ListedProfile, Window
 from hub.services.posts_input import MEDIA_RULE
 from storage.postgres.db import PostgresDatabase
 from storage.postgres.media_library import CLAIM_FOR_POST_SQL, DELETE_FOR_POST_SQL, RELEASE_FROM_POST_SQL
-from storage.postgres.social import PROFILE_COLUMNS, _keyset, _listed, blocked_between
+from storage.postgres.social import PROFILE_COLUMNS, blocked_between, keyset_condition, listed_profiles
 
 
 def post_visible(viewer: str, p: str = "p") -> str:
@@ -41,7 +41,7 @@ def post_visible(viewer: str, p: str = "p") -> str:
     )
 
 
-def _post_columns(viewer: str) -> str:
+def post_columns(viewer: str) -> str:
     return f"""p.id::text AS id, p.author_id::text AS author_id, u.username AS author_handle,
         u.display_name AS author_display_name, p.text, p.visibility, p.reply_to::text AS reply_to,
         p.likes_count, p.comments_count, p.created_at, p.edited_at,
@@ -52,7 +52,7 @@ def _post_columns(viewer: str) -> str:
         EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = {viewer}) AS liked"""
 
 
-def _post(row: Any) -> PostRecord:
+def post_record(row: Any) -> PostRecord:
     return PostRecord(
         id=row["id"],
         author_id=row["author_id"],
@@ -88,12 +88,12 @@ def _count(status: str) -> int:
 
 async def _fetch_post(conn: asyncpg.Connection, post_id: str, viewer: str) -> PostRecord | None:
     row = await conn.fetchrow(
-        f"""SELECT {_post_columns("$2::uuid")} FROM posts p JOIN users u ON u.id = p.author_id
+        f"""SELECT {post_columns("$2::uuid")} FROM posts p JOIN users u ON u.id = p.author_id
             WHERE p.id = $1::uuid AND {post_visible("$2::uuid")}""",
         post_id,
         viewer,
     )
-    return None if row is None else _post(row)
+    return None if row is None else post_record(row)
 
 
 async def _attach_media(conn: asyncpg.Connection, post_id: str, author_id: str, media: list[str]) -> None:
@@ -297,9 +297,9 @@ class PostgresPostRepo:
             return True
 
     async def user_posts(self, author_id: str, viewer: str, window: Window) -> list[PostRecord]:
-        where, order, args = _keyset(window, "p.created_at", "p.id", 3)
+        where, order, args = keyset_condition(window, "p.created_at", "p.id", 3)
         rows = await self._db.fetch(
-            f"""SELECT {_post_columns("$2::uuid")} FROM posts p JOIN users u ON u.id = p.author_id
+            f"""SELECT {post_columns("$2::uuid")} FROM posts p JOIN users u ON u.id = p.author_id
                 WHERE p.author_id = $1::uuid AND {post_visible("$2::uuid")} {where}
                 {order} LIMIT ${3 + len(args)}""",
             author_id,
@@ -307,7 +307,7 @@ class PostgresPostRepo:
             *args,
             window.limit,
         )
-        return [_post(r) for r in rows]
+        return [post_record(r) for r in rows]
 
     async def like(self, post_id: str, user_id: str) -> bool:
         async with self._db.transaction() as conn:
@@ -333,7 +333,7 @@ class PostgresPostRepo:
             return bool(removed)
 
     async def likes(self, post_id: str, viewer: str, window: Window) -> list[ListedProfile]:
-        where, order, args = _keyset(window, "l.created_at", "l.user_id", 3)
+        where, order, args = keyset_condition(window, "l.created_at", "l.user_id", 3)
         rows = await self._db.fetch(
             f"""SELECT {PROFILE_COLUMNS}, l.created_at AS at
                 FROM likes l JOIN users u ON u.id = l.user_id
@@ -344,7 +344,7 @@ class PostgresPostRepo:
             *args,
             window.limit,
         )
-        return _listed(rows)
+        return listed_profiles(rows)
 
     async def comment(self, post_id: str, author_id: str, text: str, reply_to: str | None) -> CommentRecord | None:
         async with self._db.transaction() as conn:

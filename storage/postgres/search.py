@@ -22,7 +22,7 @@ import asyncpg
 from hub.ports.search import MatchMode, RankedPost, RankedProfile, RankedWindow, SearchQuery
 from hub.ports.social import ProfileRecord
 from storage.postgres.db import PostgresDatabase
-from storage.postgres.posts import _post, _post_columns, post_visible
+from storage.postgres.posts import post_columns, post_record, post_visible
 from storage.postgres.social import PROFILE_COLUMNS, blocked_between
 
 _PROFILE_FIELDS = tuple(f.name for f in fields(ProfileRecord))
@@ -96,7 +96,7 @@ def posts_sql(mode: MatchMode, *, trigram: bool, paged: bool) -> str:
                  ) s {after}
                  ORDER BY s.rank DESC, s.id DESC LIMIT $3
                )
-               SELECT {_post_columns("$1::uuid")}, h.rank AS rank
+               SELECT {post_columns("$1::uuid")}, h.rank AS rank
                FROM hits h JOIN posts p ON p.id = h.id JOIN users u ON u.id = p.author_id
                ORDER BY h.rank DESC, h.id DESC"""
 
@@ -154,4 +154,4 @@ class PostgresSearchRepo:
         trigram = await self.trigram()
         sql = posts_sql(query.mode, trigram=trigram, paged=window.after is not None)
         rows = await self._db.fetch(sql, *self.posts_args(viewer, query, window, trigram=trigram))
-        return [RankedPost(_post(row), row["rank"]) for row in rows]
+        return [RankedPost(post_record(row), row["rank"]) for row in rows]

@@ -54,7 +54,7 @@ def _profile(row: Any) -> ProfileRecord | None:
     return None if row is None else ProfileRecord(**{name: row[name] for name in _PROFILE_FIELDS})
 
 
-def _listed(rows: list[asyncpg.Record]) -> list[ListedProfile]:
+def listed_profiles(rows: list[asyncpg.Record]) -> list[ListedProfile]:
     items = []
     for row in rows:
         profile = _profile(row)
@@ -106,7 +106,7 @@ async def _count(conn: asyncpg.Connection, follower: str, followee: str, delta: 
     )
 
 
-def _keyset(window: Window, at: str, ident: str, first: int) -> tuple[str, str, list[Any]]:
+def keyset_condition(window: Window, at: str, ident: str, first: int) -> tuple[str, str, list[Any]]:
     """The WHERE piece, ORDER BY and parameters (numbered from `first`) of a window over (at, ident)."""
     if window.after is not None:
         return (
@@ -277,7 +277,7 @@ class PostgresSocialRepo:
         await self._db.execute("DELETE FROM mutes WHERE muter_id = $1::uuid AND muted_id = $2::uuid", muter, muted)
 
     async def _edges(self, user_id: str, viewer: str, window: Window, *, mine: str, theirs: str) -> list[ListedProfile]:
-        where, order, args = _keyset(window, "f.created_at", f"f.{theirs}", 3)
+        where, order, args = keyset_condition(window, "f.created_at", f"f.{theirs}", 3)
         rows = await self._db.fetch(
             f"""SELECT {PROFILE_COLUMNS}, f.created_at AS at
                 FROM follows f JOIN users u ON u.id = f.{theirs}
@@ -288,7 +288,7 @@ class PostgresSocialRepo:
             *args,
             window.limit,
         )
-        return _listed(rows)
+        return listed_profiles(rows)
 
     async def followers(self, user_id: str, viewer: str, window: Window) -> list[ListedProfile]:
         return await self._edges(user_id, viewer, window, mine="followee_id", theirs="follower_id")
@@ -297,7 +297,7 @@ class PostgresSocialRepo:
         return await self._edges(user_id, viewer, window, mine="follower_id", theirs="followee_id")
 
     async def follow_requests(self, target: str, window: Window) -> list[FollowRequestRecord]:
-        where, order, args = _keyset(window, "r.created_at", "r.id", 2)
+        where, order, args = keyset_condition(window, "r.created_at", "r.id", 2)
         rows = await self._db.fetch(
             f"""SELECT {PROFILE_COLUMNS}, r.id::text AS request_id, r.created_at AS requested_at
                 FROM follow_requests r JOIN users u ON u.id = r.requester_id
