@@ -648,6 +648,14 @@ class Starting(ServiceUnavailable):
     default_message = "The hub is starting."
 
 
+class ShuttingDown(ServiceUnavailable):
+    """The hub is stopping and takes no more writes; the client reconnects (to another instance) and resends."""
+
+    code = "shutting_down"
+    default_message = "The hub is shutting down; reconnect and try again."
+    retry_after = 1
+
+
 class NotReady(ServiceUnavailable):
     """`/readyz` when a backing service fails its check; `details` has each check's outcome."""
 

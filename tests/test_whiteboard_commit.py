@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from hub.errors import ShuttingDown
 from hub.ports.whiteboard import BoardPosition, CommitResult, PendingStroke, Removal, StoredStroke, Stroke
 from hub.services.whiteboard_commit import Committed, GroupCommitter
 
@@ -136,3 +137,18 @@ async def test_a_failed_commit_fails_its_callers_and_frees_the_space() -> None:
     store.gates[0].set()
     assert (await task).seq == 1
     await committer.close()
+
+
+async def test_strokes_left_at_close_and_after_it_get_shutting_down() -> None:
+    store = ScriptedStore()
+    committer = GroupCommitter(store, window=0)
+    in_flight = asyncio.create_task(committer.submit(pending("a")))
+    await store.wait_started(1)
+    queued = asyncio.create_task(committer.submit(pending("a")))  # a is busy: it waits in the queue
+    await asyncio.sleep(0)
+    await asyncio.wait_for(committer.close(), 10)
+    for task in (in_flight, queued):
+        with pytest.raises(ShuttingDown):
+            await asyncio.wait_for(task, 2)
+    with pytest.raises(ShuttingDown):
+        await committer.submit(pending("b"))

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hub.errors import ShuttingDown
 from hub.ports.whiteboard import CommitResult, PendingStroke, StrokeStore
 from hub.tasks import stop_tasks
 
@@ -87,7 +88,7 @@ class GroupCommitter:
 
     async def submit(self, item: PendingStroke, origin: Any = None) -> CommitResult:
         if self._closed:
-            raise RuntimeError("group committer is closed")
+            raise ShuttingDown()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[CommitResult] = loop.create_future()
         self._queue.append((item, origin, future))
@@ -174,6 +175,11 @@ class GroupCommitter:
                 if not fut.done():
                     fut.set_result(result)
         finally:
+            # Cancelled at shutdown: whether the transaction committed is unknown, and a resend with the
+            # same stroke id is idempotent, so the senders are told to resend.
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(ShuttingDown())
             if not done.done():
                 done.set_result(None)
             for s in spaces:
@@ -192,7 +198,8 @@ class GroupCommitter:
             self._timer.cancel()
             self._timer = None
         await stop_tasks(self._tasks, 5.0)
+        # Strokes still queued were never committed: their senders get a code to resend on, not a crash.
         for _, _, fut in self._queue:
             if not fut.done():
-                fut.cancel()
+                fut.set_exception(ShuttingDown())
         self._queue.clear()

@@ -64,8 +64,10 @@ export const UNAVAILABLE = "unavailable";
 export const DB_UNAVAILABLE = "db_unavailable";
 export const DB_TIMEOUT = "db_timeout";
 export const DB_BUSY = "db_busy";
+/** hub/errors.py ShuttingDown: the hub stops; the stroke goes again after the reconnect. */
+export const SHUTTING_DOWN = "shutting_down";
 export const TRANSIENT_ACK_CODES = new Set([
-  NOT_JOINED, NOT_CONNECTED, STARTING, UNAVAILABLE, DB_UNAVAILABLE, DB_TIMEOUT, DB_BUSY,
+  NOT_JOINED, NOT_CONNECTED, STARTING, UNAVAILABLE, DB_UNAVAILABLE, DB_TIMEOUT, DB_BUSY, SHUTTING_DOWN,
 ]);
 
 // -- limits and edits: hub/errors.py, hub/services/bins.py ----------------------------------------
