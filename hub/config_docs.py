@@ -25,7 +25,8 @@ SETTING_DOCS: dict[str, str] = {
     "redis_url": "Redis URL; empty = in-memory pub/sub, presence, replay, rate limits",
     "redis_prefix": "Prefix of every Redis key and channel",
     "redis_max_connections": (
-        "Redis connections per hub process (the bus subscription holds one); beyond them callers wait"
+        "Redis connections per hub process (the bus subscription holds one), and as many again for its rate"
+        " limiter; beyond them callers wait"
     ),
     "redis_pool_timeout": (
         "Seconds a caller waits for a free Redis connection before the request is refused like an outage (503)"

@@ -19,8 +19,11 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+
+from storage.redis.pool import bounded_pool
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,9 @@ def _item(limit: str) -> RateLimitItem:
 class LimitsRateLimiter:
     """Implements `hub.ports.RateLimiter` on one `limits` storage."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, pool: BlockingConnectionPool | None = None) -> None:
         self._storage = storage
+        self._pool = pool
         self._limiter = MovingWindowRateLimiter(storage)
 
     @classmethod
@@ -45,15 +49,24 @@ class LimitsRateLimiter:
         return cls(MemoryStorage())
 
     @classmethod
-    def redis(cls, url: str, prefix: str, *, probe_interval: float = 1.0) -> FallbackRateLimiter:
-        # One quick retry (a connection closed by a Redis restart), not redis-py's default backoff of
-        # seconds: the local limiter is the answer to an outage, not waiting in the request.
-        options: dict[str, Any] = {
-            "socket_timeout": _REDIS_TIMEOUT,
-            "socket_connect_timeout": _REDIS_TIMEOUT,
-            "retry": Retry(NoBackoff(), 1),
-            "client_name": f"{prefix}:ratelimit",  # its own pool: told apart in CLIENT LIST
-        }
+    def redis(
+        cls, url: str, prefix: str, *, max_connections: int = 32, probe_interval: float = 1.0
+    ) -> FallbackRateLimiter:
+        # Its own pool, bounded and blocking like the hub's (`storage.redis.pool`): under a burst the
+        # unbounded default opened a socket per concurrent request. A request that finds no connection
+        # free within the timeout is counted locally, as during an outage. One quick retry (a
+        # connection closed by a Redis restart), not redis-py's default backoff of seconds: the local
+        # limiter is the answer to an outage, not waiting in the request.
+        pool: BlockingConnectionPool = bounded_pool(
+            url,
+            max_connections=max_connections,
+            timeout=_REDIS_TIMEOUT,
+            socket_timeout=_REDIS_TIMEOUT,
+            socket_connect_timeout=_REDIS_TIMEOUT,
+            retry=Retry(NoBackoff(), 1),
+            client_name=f"{prefix}:ratelimit",  # told apart in CLIENT LIST
+        )
+        options: dict[str, Any] = {"connection_pool": pool}  # `limits` types its options narrower
         shared = cls(
             RedisStorage(
                 "async+" + url,
@@ -61,7 +74,8 @@ class LimitsRateLimiter:
                 key_prefix=f"{prefix}:rl",
                 wrap_exceptions=True,
                 **options,
-            )
+            ),
+            pool,
         )
         return FallbackRateLimiter(shared, cls.memory(), probe_interval=probe_interval)
 
@@ -75,6 +89,8 @@ class LimitsRateLimiter:
     async def close(self) -> None:
         if isinstance(self._storage, MemoryStorage):
             await self._storage.reset()
+        if self._pool is not None:
+            await self._pool.disconnect()
 
 
 class FallbackRateLimiter:
@@ -123,3 +139,4 @@ class FallbackRateLimiter:
 
     async def close(self) -> None:
         await self._local.close()
+        await self._shared.close()

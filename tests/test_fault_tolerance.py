@@ -139,6 +139,22 @@ async def test_rate_limiter_counts_locally_while_redis_is_down(private_redis: Pr
     assert logs.count(logging.WARNING) == 1 and logs.count(logging.INFO) == 1, [r.msg for r in logs.records]
 
 
+async def test_rate_limiter_holds_at_most_its_pool_of_redis_connections_under_a_burst(
+    private_redis: PrivateRedis,
+) -> None:
+    limiter = LimitsRateLimiter.redis(private_redis.url, "rl-burst", max_connections=4)
+    observer = Redis.from_url(private_redis.url)
+    try:
+        # 200 requests at once, each its own key: the unbounded default opened 100 connections here.
+        waits = await asyncio.gather(*(limiter.hit("1000/minute", "ip", f"k{i}") for i in range(200)))
+        assert waits == [0] * 200 and not limiter.degraded
+        clients = [c for c in await observer.client_list() if c.get("name") == "rl-burst:ratelimit"]
+        assert 1 <= len(clients) <= 4, len(clients)
+    finally:
+        await limiter.close()
+        await observer.aclose()
+
+
 async def test_driver_error_outside_a_repository_is_503(make_settings: Callable[..., Settings]) -> None:
     """The last resort: a driver exception nothing translated (here the limiter without its fallback)."""
     dead = f"redis://127.0.0.1:{free_port()}/0"

@@ -103,7 +103,9 @@ async def _open_backends(settings: Settings, closers: list[Closer]) -> Backends:
             db=db,
             dsn=dsn,
             bus=RedisBus(redis, prefix),
-            rate_limiter=LimitsRateLimiter.redis(settings.redis_url, prefix),
+            rate_limiter=LimitsRateLimiter.redis(
+                settings.redis_url, prefix, max_connections=settings.redis_max_connections
+            ),
             # A shared stream consumed by `hub worker` processes.
             jobs=RedisJobQueue(
                 redis,

@@ -11,13 +11,14 @@ unreachable (a 503, a refused join or ack with a "not now" code), never a 500.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 
 from hub.config import Settings
 
-__all__ = ["connect"]
+__all__ = ["bounded_pool", "connect"]
 
 
 class _Pool(BlockingConnectionPool):
@@ -32,9 +33,15 @@ class _Pool(BlockingConnectionPool):
         await asyncio.shield(super().release(connection))
 
 
+def bounded_pool(url: str, *, max_connections: int, timeout: float, **options: Any) -> BlockingConnectionPool:
+    """A pool of at most `max_connections` to `url`; a caller waits up to `timeout` s for one to come back."""
+    pool: BlockingConnectionPool = _Pool.from_url(url, max_connections=max_connections, timeout=timeout, **options)
+    return pool
+
+
 def connect(settings: Settings) -> Redis:
     """A client on a pool of at most `redis_max_connections`; closing the client closes the pool."""
-    pool = _Pool.from_url(
+    pool = bounded_pool(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_pool_timeout,
