@@ -20,7 +20,7 @@ from hub.ports.feed import FeedCache
 from hub.ports.files import JobQueue
 from hub.ports.infra import Bus, Database, HealthCheck, RateLimiter
 from hub.ports.whiteboard import Presence, ReplayBuffer
-from hub.tasks import stop_tasks
+from hub.tasks import every, stop_tasks
 
 if TYPE_CHECKING:
     from hub.ports.files import BlobStore
@@ -122,9 +122,9 @@ class Hub:
                 self.metrics.dead_letters.set(await self.jobs.dead_letter_count())
 
     async def sample_metrics_forever(self, interval: float = METRICS_SAMPLE_SECONDS) -> None:
-        while True:
-            await self.sample_metrics()
-            await asyncio.sleep(interval)
+        """Every `interval` seconds after the first sample, which start-up takes before the hub serves."""
+        await asyncio.sleep(interval)
+        await every(interval, self.sample_metrics, "metrics sample")
 
     async def close(self) -> None:
         await stop_tasks(self._tasks, CLOSE_TIMEOUT)

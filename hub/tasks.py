@@ -10,17 +10,23 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+# Seconds a closing component gives its own tasks to finish after they are cancelled.
+STOP_TIMEOUT = 5.0
+
+
 async def every(interval: float, step: Callable[[], Awaitable[object]], what: str) -> None:
-    """Run `step` now and then every `interval` seconds, forever; a failed round is logged, not fatal."""
+    """Run `step` now and then every `interval` seconds, forever; a failed round is logged, not fatal.
+
+    `what` names the work in that log line ("space sweep", "metrics sample")."""
     while True:
         try:
             await step()
-        except Exception:  # the sweeper must survive a database blip
-            log.exception("%s sweep failed", what)
+        except Exception:  # the loop must survive a database blip
+            log.exception("%s failed", what)
         await asyncio.sleep(interval)
 
 
-async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], timeout: float) -> None:
+async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], timeout: float = STOP_TIMEOUT) -> None:
     """Cancel the tasks and wait until they are done, for at most `timeout` seconds.
 
     One `cancel()` is not enough: a cancellation can be lost on its way through a task (Python 3.11's

@@ -209,7 +209,9 @@ async def wire_posts(hub: Hub, backends: Backends) -> None:
         media_deleted=hub.files.wake,
     )
     if s.sweep_interval > 0:
-        hub.spawn(every(s.sweep_interval, hub.posts.purge_idempotency_keys, "idempotency key"), "idempotency-sweeper")
+        hub.spawn(
+            every(s.sweep_interval, hub.posts.purge_idempotency_keys, "idempotency key sweep"), "idempotency-sweeper"
+        )
 
 
 async def wire_search(hub: Hub, backends: Backends) -> None:

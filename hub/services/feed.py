@@ -186,4 +186,4 @@ class FeedService:
             await asyncio.gather(*list(self._tasks))
 
     async def close(self) -> None:
-        await stop_tasks(self._tasks, 5.0)
+        await stop_tasks(self._tasks)

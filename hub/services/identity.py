@@ -326,7 +326,7 @@ class IdentityService:
                 return purged
 
     async def sweep_forever(self, interval: float) -> None:
-        await every(interval, self.purge_expired, "revocation")
+        await every(interval, self.purge_expired, "revocation sweep")
 
     async def me(self, principal: Principal) -> UserRecord:
         user = await self.users.by_id(principal.user_id)

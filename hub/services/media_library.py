@@ -308,4 +308,4 @@ class MediaLibraryService:
         return enqueued
 
     async def sweep_forever(self, interval: float) -> None:
-        await every(interval, self.sweep_once, "media")
+        await every(interval, self.sweep_once, "media sweep")

@@ -297,4 +297,4 @@ class SpaceService:
                 return purged
 
     async def sweep_forever(self, interval: float) -> None:
-        await every(interval, self.purge_expired, "space")
+        await every(interval, self.purge_expired, "space sweep")

@@ -197,7 +197,7 @@ class GroupCommitter:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        await stop_tasks(self._tasks, 5.0)
+        await stop_tasks(self._tasks)
         # Strokes still queued were never committed: their senders get a code to resend on, not a crash.
         for _, _, fut in self._queue:
             if not fut.done():

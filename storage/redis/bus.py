@@ -150,5 +150,5 @@ class RedisBus:
 
     async def close(self) -> None:
         self._closing = True
-        await stop_tasks(self._tasks, 5.0)
+        await stop_tasks(self._tasks)
         self._handlers.clear()
