@@ -847,6 +847,13 @@ class CommentNotFound(NotFound):
     default_message = "No such comment."
 
 
+class NotificationNotFound(NotFound):
+    """No such notification of yours (another account's is the same answer)."""
+
+    code = "notification_not_found"
+    default_message = "No such notification."
+
+
 class NotYourComment(Forbidden):
     """Someone tried to delete a comment that is neither theirs nor on their post."""
 

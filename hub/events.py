@@ -100,6 +100,7 @@ class BusEvent(StrEnum):
     SESSION_REVOKED = "session_revoked"
     USER_REVOKED = "user_revoked"
     FEED_POST = "feed_post"  # a new post in the user's home feed: {id, author}
+    NOTIFICATION = "notification"  # a new notification: {notification, unread_count}
     # On the author's `user_topic`, after the commit, for the feed and its caches:
     # {type, post_id, author_id, visibility, reply_to, created_at (ISO 8601)}; POST_DELETED carries
     # {type, post_id, author_id}. Never relayed to sockets as they are: a reader decides who may see them.
@@ -136,6 +137,7 @@ class ServerEvent(StrEnum):
     PRESENCE = "presence"
     KICKED = "kicked"
     FEED_POST = "feed_post"  # to the personal room: {id, author}
+    NOTIFICATION = "notification"  # to the personal room: {notification, unread_count}
 
 
 # Domain events every socket in the space's room sees, emitted under their bus type.
@@ -158,4 +160,7 @@ RELAYED: Final = frozenset(
 
 # Events on a user's topic that reach every socket of that user on every instance, and what they
 # are emitted as (with the fields the protocol documents, nothing else of the bus event).
-PERSONAL: Final = {BusEvent.FEED_POST: ServerEvent.FEED_POST}
+PERSONAL: Final = {
+    BusEvent.FEED_POST: ServerEvent.FEED_POST,
+    BusEvent.NOTIFICATION: ServerEvent.NOTIFICATION,
+}

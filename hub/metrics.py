@@ -93,6 +93,28 @@ class Metrics:
         self.queue_depth = Gauge("hub_jobs_queue_depth", "Media jobs waiting.", registry=r)
         self.job_latency = Histogram("hub_job_duration_seconds", "Media job processing time.", registry=r)
         self.job_failures = Counter("hub_job_failures_total", "Media job failures.", registry=r)
+        self.jobs_processed = Counter(
+            "hub_jobs_processed_total",
+            "Jobs by kind and outcome (done, failed, dead_lettered).",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.job_lag = Histogram(
+            "hub_job_lag_seconds",
+            "Time from a job's enqueue to the start of its processing, by kind.",
+            ["kind"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+        )
+        self.notifications_created = Counter(
+            "hub_notifications_total", "Notifications that reached someone, by type.", ["type"], registry=r
+        )
+        self.notification_delivery = Histogram(
+            "hub_notification_delivery_seconds",
+            "From the commit that caused a notification to its push to the recipient's sockets.",
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
         self.dead_letters = Gauge(
             "hub_jobs_dead_letters",
             "Media jobs dead-lettered after HUB_JOB_MAX_ATTEMPTS.",

@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from hub.services.feed import FeedService
     from hub.services.files import FileService
     from hub.services.identity import IdentityService
+    from hub.services.jobs import JobRunner
     from hub.services.media import MediaWorker
     from hub.services.media_library import MediaLibraryService
+    from hub.services.notifications import NotificationService
     from hub.services.personal import PersonalRooms
     from hub.services.posts import PostService
     from hub.services.search import SearchService
@@ -70,6 +72,7 @@ class Hub:
     # Driver knowledge for the adapters' last resort: an unreachable dependency as a 503, else None.
     unavailable: Callable[[BaseException], HubError | None] = field(default=lambda _exc: None)
     # Capabilities, set by their wiring functions.
+    worker: JobRunner = field(init=False)  # the job queue's consumer: `hub worker`, or in-process when embedded
     identity: IdentityService = field(init=False)
     spaces: SpaceService = field(init=False)
     bins: BinService = field(init=False)
@@ -83,6 +86,7 @@ class Hub:
     posts: PostService = field(init=False)
     search: SearchService = field(init=False)
     feed: FeedService = field(init=False)
+    notifications: NotificationService = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 

@@ -21,7 +21,21 @@ _app_ids = itertools.count(1)
 
 
 def blueprints() -> list[Any]:
-    from rest.routes import auth, bins, blobs, feed, files, health, media, posts, search, social, spaces, web
+    from rest.routes import (
+        auth,
+        bins,
+        blobs,
+        feed,
+        files,
+        health,
+        media,
+        notifications,
+        posts,
+        search,
+        social,
+        spaces,
+        web,
+    )
 
     return [
         health.bp,
@@ -35,6 +49,7 @@ def blueprints() -> list[Any]:
         posts.bp,
         search.bp,
         feed.bp,
+        notifications.bp,
         web.bp,
     ]
 

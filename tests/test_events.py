@@ -71,9 +71,18 @@ def test_wire_names_are_unchanged() -> None:
     # These values are the protocol of docs/realtime.md and of the bus between versions.
     assert [space_topic("a"), board_topic("a"), user_topic("a")] == ["space:a", "wb:a", "user:a"]
     assert sorted(ClientEvent) == ["auth", "clear", "cursor", "erase", "join", "leave", "stroke", "undo"]
-    assert sorted(events.ServerEvent) == ["clear", "cursor", "erase", "feed_post", "kicked", "presence", "stroke"]
+    assert sorted(events.ServerEvent) == [
+        "clear",
+        "cursor",
+        "erase",
+        "feed_post",
+        "kicked",
+        "notification",
+        "presence",
+        "stroke",
+    ]
     assert user_room("a") == "user:a"
-    assert events.PERSONAL == {"feed_post": "feed_post"}
+    assert events.PERSONAL == {"feed_post": "feed_post", "notification": "notification"}
     assert events.BusEvent.BOARD_RELAY == "wb"
     assert events.RELAYED <= set(events.BusEvent)
 

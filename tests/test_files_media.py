@@ -201,7 +201,7 @@ async def test_lost_media_job_is_enqueued_again(
         worker = None
         if backend == "redis":
             assert await hub.jobs.depth() == 1
-            worker = asyncio.create_task(hub.media.run("test-worker", stop))  # what `hub worker` runs
+            worker = asyncio.create_task(hub.worker.run("test-worker", stop))  # what `hub worker` runs
         try:
             event = await next_event(events, "file_processed")
             assert event["file"]["id"] == fid

@@ -48,7 +48,7 @@ async def test_lost_library_job_is_requeued_and_rendered(
         assert await hub.jobs.depth() == 2
 
         stop = asyncio.Event()
-        worker = asyncio.create_task(hub.media.run("test-worker", stop))
+        worker = asyncio.create_task(hub.worker.run("test-worker", stop))
         try:
 
             async def finished() -> bool:

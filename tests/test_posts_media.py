@@ -161,7 +161,7 @@ async def test_images_still_processing_are_shown_as_their_original(
         assert (await http.get(seen["media"][0]["url"])).content == png(500, 250)
 
         stop = asyncio.Event()
-        worker = asyncio.create_task(hub.media.run("test-worker", stop))
+        worker = asyncio.create_task(hub.worker.run("test-worker", stop))
         try:
 
             async def finished() -> bool:

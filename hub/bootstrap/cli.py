@@ -169,7 +169,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Consume media jobs from the shared Redis stream until SIGINT/SIGTERM."""
+    """Consume jobs (media, notifications) from the shared Redis stream until SIGINT/SIGTERM."""
     import signal
     import socket
 
@@ -187,7 +187,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         hub = await build_hub(settings)
         try:
-            await hub.media.run(f"{socket.gethostname()}-{os.getpid()}", stop)
+            await hub.worker.run(f"{socket.gethostname()}-{os.getpid()}", stop)
         finally:
             await hub.close()
 
@@ -249,9 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     errors = sub.add_parser("errors", help="list every error code and its HTTP status")
     errors.add_argument("--reference", action="store_true", help="print the error code reference (Markdown)")
     errors.set_defaults(func=cmd_errors)
-    sub.add_parser("worker", help="process media jobs (scaled mode: Redis and PostgreSQL)").set_defaults(
-        func=cmd_worker
-    )
+    sub.add_parser(
+        "worker", help="process background jobs: media, notifications (scaled mode: Redis and PostgreSQL)"
+    ).set_defaults(func=cmd_worker)
     batch = sub.add_parser("batch", help="maintenance jobs").add_subparsers(dest="job", required=True)
     batch.add_parser("counters", help="recompute posts, likes, comments, followers, following counts").set_defaults(
         func=cmd_batch_counters

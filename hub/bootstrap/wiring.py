@@ -26,6 +26,22 @@ def _signer(hub: Hub) -> TokenSigner:
     return TokenSigner(load_private_key(material), s.token_audience, extra)
 
 
+async def wire_worker(hub: Hub, backends: Backends) -> None:
+    """The consumer of the job queue, to which later capabilities add the handlers of their job kinds.
+
+    With Redis the queue is a shared stream consumed by `hub worker` processes; embedded, it is in
+    process and this hub runs the loop itself (`wire_worker_loop`, last).
+    """
+    from hub.services.jobs import JobRunner
+
+    hub.worker = JobRunner(hub.jobs, hub.metrics)
+
+
+async def wire_worker_loop(hub: Hub, backends: Backends) -> None:
+    if backends.redis is None:
+        hub.spawn(hub.worker.run("embedded"), "job-worker")
+
+
 async def wire_identity_spaces_bins(hub: Hub, backends: Backends) -> None:
     from hub.services.bins import BinService
     from hub.services.identity import IdentityService
@@ -144,8 +160,7 @@ async def wire_files(hub: Hub, backends: Backends) -> None:
         max_bytes=s.media_max_bytes,
         library=PostgresMediaLibraryRepo(backends.db),
     )
-    if backends.redis is None:
-        hub.spawn(hub.media.run("embedded"), "media-worker")
+    hub.media.register(hub.worker)
     if s.sweep_interval > 0:
         hub.spawn(hub.files.maintain_forever(s.sweep_interval), "file-maintenance")
 
@@ -235,9 +250,23 @@ async def wire_feed(hub: Hub, backends: Backends) -> None:
     hub.on_close(hub.feed.close)
 
 
+async def wire_notifications(hub: Hub, backends: Backends) -> None:
+    """Notifications: the posts' and the graph's activity, made into notifications by the job worker."""
+    from hub.services.notifications import NotificationService
+    from storage.postgres.notifications import PostgresNotificationRepo
+
+    hub.notifications = NotificationService(
+        PostgresNotificationRepo(backends.db), hub.posts.repo, hub.jobs, hub.bus, hub.metrics
+    )
+    hub.notifications.register(hub.worker)
+    hub.posts.activity.append(hub.notifications.record)
+    hub.social.activity.append(hub.notifications.record)
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
 CAPABILITIES: tuple[Wiring, ...] = (
+    wire_worker,
     wire_identity_spaces_bins,
     wire_whiteboard,
     wire_files,
@@ -247,4 +276,6 @@ CAPABILITIES: tuple[Wiring, ...] = (
     wire_search,
     wire_personal,
     wire_feed,
+    wire_notifications,
+    wire_worker_loop,
 )

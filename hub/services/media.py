@@ -13,7 +13,6 @@ where the metadata lives differs, so the decoding, limits and variant keys are s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import logging
 import time
@@ -29,6 +28,7 @@ from hub.ports.files import BlobStore, FileRepo, Job, JobQueue
 from hub.ports.infra import Bus
 from hub.ports.media_library import MediaLibraryRepo
 from hub.services.files import file_public
+from hub.services.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -114,20 +114,9 @@ class MediaWorker:
         self.library = library
         self.processed = 0
 
-    async def run(self, consumer: str, stop: asyncio.Event | None = None) -> None:
-        stop = stop or asyncio.Event()
-        while not stop.is_set():
-            try:
-                job = await self.queue.receive(consumer, timeout=1.0)
-                self.metrics.queue_depth.set(await self.queue.depth())
-            except HubError as exc:
-                log.warning("job queue unavailable", extra={"fields": {"code": exc.code}})
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        await stop.wait()
-                continue
-            if job is not None:
-                await self.handle(job)
+    def register(self, runner: JobRunner) -> None:
+        runner.register("media", self.handle)
+        runner.register(LIBRARY_JOB, self.handle)
 
     async def handle(self, job: Job) -> None:
         started = time.perf_counter()

@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 DeliverToUser = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
 # What each personal event shows its recipient: the documented fields only (docs/realtime.md).
-_FIELDS: dict[str, tuple[str, ...]] = {BusEvent.FEED_POST: ("id", "author")}
+_FIELDS: dict[str, tuple[str, ...]] = {
+    BusEvent.FEED_POST: ("id", "author"),
+    BusEvent.NOTIFICATION: ("notification", "unread_count"),
+}
 
 
 class PersonalRooms:

@@ -14,7 +14,7 @@ commit, on the author's `user_topic`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import orjson
@@ -36,6 +36,7 @@ from hub.logs import log_event
 from hub.models import Principal
 from hub.pagination import EPOCH, Cursor, TwoWayPage, two_way_page
 from hub.ports.infra import Bus, RateLimiter
+from hub.ports.notifications import Activity, ActivityKind
 from hub.ports.posts import (
     CommentRecord,
     IdempotencyKey,
@@ -99,8 +100,14 @@ class PostService:
         # Called after a deleted post took media with it, so their objects' deletion drain runs soon.
         self._media_deleted = media_deleted
         self.listeners: list[PostListener] = []
+        # Told after the commit of what may notify someone (the notification queue).
+        self.activity: list[Callable[[Activity], Awaitable[None]]] = []
 
     # --- helpers ----------------------------------------------------------------------------
+
+    async def _tell(self, activity: Activity) -> None:
+        for listener in self.activity:
+            await listener(activity)
 
     async def _spend(self, principal: Principal, limit: str, scope: str) -> None:
         if principal.is_guest:
@@ -181,6 +188,7 @@ class PostService:
             await self._published(BusEvent.POST_CREATED, record)
             for listener in self.listeners:
                 listener.post_created(record)
+            await self._tell(Activity(ActivityKind.POSTED, principal.user_id, post=record.id, key=record.id))
         return record, outcome is IdempotencyOutcome.CREATED
 
     async def update(
@@ -205,6 +213,9 @@ class PostService:
         if updated is None:
             raise PostNotFound()
         await self._published(BusEvent.POST_UPDATED, updated)
+        if body is not None:  # mentions new in this version notify (groups keep the others from repeating)
+            key = f"{updated.id}:{updated.edited_at.isoformat() if updated.edited_at else ''}"
+            await self._tell(Activity(ActivityKind.POSTED, principal.user_id, post=updated.id, key=key))
         return updated
 
     def _may_delete(self, principal: Principal, post: PostRecord) -> bool:
@@ -251,7 +262,9 @@ class PostService:
     async def like(self, principal: Principal, post_id: str) -> PostRecord:
         await self._spend(principal, self.like_rate_limit, "likes")
         post = await self._engage(principal, post_id)
-        await self.repo.like(post.id, principal.user_id)
+        if await self.repo.like(post.id, principal.user_id):
+            key = f"{post.id}:{principal.user_id}"
+            await self._tell(Activity(ActivityKind.LIKED, principal.user_id, post=post.id, key=key))
         return await self.post(principal, post.id)
 
     async def unlike(self, principal: Principal, post_id: str) -> PostRecord:
@@ -282,6 +295,9 @@ class PostService:
         record = await self.repo.comment(post.id, principal.user_id, body, parent)
         if record is None:  # the parent was deleted meanwhile
             raise CommentNotFound()
+        await self._tell(
+            Activity(ActivityKind.COMMENTED, principal.user_id, post=post.id, comment=record.id, key=record.id)
+        )
         return record
 
     async def comments(self, viewer: Principal, post_id: str, page: PageRequest) -> TwoWayPage[CommentRecord]:

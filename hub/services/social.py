@@ -32,6 +32,7 @@ from hub.logs import log_event
 from hub.models import Principal
 from hub.pagination import Cursor, TwoWayPage, two_way_page
 from hub.ports.infra import RateLimiter
+from hub.ports.notifications import Activity, ActivityKind
 from hub.ports.social import (
     FollowOutcome,
     FollowRequestRecord,
@@ -108,6 +109,8 @@ class SocialService:
         # The media library's check-and-set of an avatar (a ready image of the account's own).
         self._set_avatar = set_avatar
         self.listeners: list[GraphListener] = []
+        # Told after the commit of what may notify someone (the notification queue).
+        self.activity: list[Callable[[Activity], Awaitable[None]]] = []
 
     # --- visibility -------------------------------------------------------------------------
 
@@ -138,6 +141,10 @@ class SocialService:
     async def _changed(self, change: GraphChange, subject: str, other: str) -> None:
         for listener in self.listeners:
             await listener(change, subject, other)
+
+    async def _tell(self, activity: Activity) -> None:
+        for listener in self.activity:
+            await listener(activity)
 
     async def _writer(self, principal: Principal) -> None:
         """Guests read; only accounts write. Every graph write spends from the account's budget."""
@@ -194,6 +201,8 @@ class SocialService:
         log_event("followed", user_id=principal.user_id, target=target.id, outcome=outcome.value)
         if outcome is FollowOutcome.FOLLOWING:
             await self._changed(GraphChange.FOLLOWED, principal.user_id, target.id)
+        kind = ActivityKind.FOLLOWED if outcome is FollowOutcome.FOLLOWING else ActivityKind.FOLLOW_REQUESTED
+        await self._tell(Activity(kind, principal.user_id, subject=target.id, key=f"{principal.user_id}:{target.id}"))
         return await self.repo.relationship(principal.user_id, target.id)
 
     async def unfollow(self, principal: Principal, user_id: str) -> Relationship:
@@ -206,6 +215,8 @@ class SocialService:
             raise UserNotFound()
         log_event("blocked", user_id=principal.user_id, target=target.id)
         await self._changed(GraphChange.BLOCKED, principal.user_id, target.id)
+        key = f"{principal.user_id}:{target.id}"
+        await self._tell(Activity(ActivityKind.BLOCKED, principal.user_id, subject=target.id, key=key))
         return await self.repo.relationship(principal.user_id, target.id)
 
     async def unblock(self, principal: Principal, user_id: str) -> Relationship:
