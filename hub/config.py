@@ -162,6 +162,9 @@ class Settings:
     post_rate_limit: str = "30/minute"
     comment_rate_limit: str = "60/minute"
     like_rate_limit: str = "300/minute"
+    report_rate_limit: str = "20/hour"
+    notification_retention: int = 90 * 86_400
+    batch_interval: int = 3_600
 
     @property
     def production(self) -> bool:
@@ -292,6 +295,7 @@ def _validate(s: Settings) -> None:
         "feed_hot_followers",
         "media_upload_max_bytes",
         "media_unattached_ttl",
+        "notification_retention",
     ]
     for name in positive:
         if getattr(s, name) <= 0:

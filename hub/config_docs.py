@@ -108,6 +108,12 @@ SETTING_DOCS: dict[str, str] = {
     "post_rate_limit": "Per-account limit on creating, editing and deleting posts (429 with `Retry-After`)",
     "comment_rate_limit": "Per-account limit on writing and deleting comments",
     "like_rate_limit": "Per-account limit on likes and unlikes",
+    "report_rate_limit": "Per-account limit on reports filed (`POST /reports`)",
+    "notification_retention": "Seconds read notifications are kept (`hub batch notifications` prunes older ones)",
+    "batch_interval": (
+        "Seconds between runs of the batch jobs (counters, tokens, notifications, feeds) by the maintenance "
+        "loop, one instance at a time; 0 turns the schedule off"
+    ),
 }
 
 

@@ -763,6 +763,35 @@ class AccountRequired(Forbidden):
     default_message = "Register an account to do that; a guest keeps its id when it registers."
 
 
+class AccountSuspended(Forbidden):
+    """A suspended account tried to sign in; `details.until` is when the suspension ends (null: until
+    a moderator lifts it)."""
+
+    code = "account_suspended"
+    default_message = "This account is suspended."
+
+
+class ModeratorRequired(Forbidden):
+    """A moderation endpoint called by an account that is not a moderator (or, for role changes, an admin)."""
+
+    code = "moderator_required"
+    default_message = "This needs a moderator."
+
+
+class AdminRequired(Forbidden):
+    """A role change asked of an account that is not an admin."""
+
+    code = "admin_required"
+    default_message = "This needs an admin."
+
+
+class ReportNotFound(NotFound):
+    """No such report."""
+
+    code = "report_not_found"
+    default_message = "No such report."
+
+
 class UserNotFound(NotFound):
     """No such profile, or one whose owner blocks the caller: the same answer, so blocks cannot be probed."""
 

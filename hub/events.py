@@ -87,6 +87,7 @@ class BusEvent(StrEnum):
     SPACE_UPDATED = "space_updated"
     SPACE_EXPIRED = "space_expired"
     SPACE_DELETED = "space_deleted"
+    SPACE_TAKEN_DOWN = "space_taken_down"  # by a moderator: gone for its members until restored
     MEMBER_JOINED = "member_joined"
     MEMBER_ROLE_CHANGED = "member_role_changed"
     MEMBER_REMOVED = "member_removed"
@@ -149,6 +150,7 @@ RELAYED: Final = frozenset(
         BusEvent.SPACE_UPDATED,
         BusEvent.SPACE_EXPIRED,
         BusEvent.SPACE_DELETED,
+        BusEvent.SPACE_TAKEN_DOWN,
         BusEvent.FILE_UPLOADED,
         BusEvent.FILE_PROCESSED,
         BusEvent.FILE_DELETED,

@@ -115,6 +115,10 @@ class Metrics:
             registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        self.moderation_actions = Counter(
+            "hub_moderation_actions_total", "Moderation and role actions, by kind.", ["action"], registry=r
+        )
+        self.reports_created = Counter("hub_reports_total", "Reports filed, by category.", ["category"], registry=r)
         self.dead_letters = Gauge(
             "hub_jobs_dead_letters",
             "Media jobs dead-lettered after HUB_JOB_MAX_ATTEMPTS.",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from hub.services.jobs import JobRunner
     from hub.services.media import MediaWorker
     from hub.services.media_library import MediaLibraryService
+    from hub.services.moderation import ModerationService
     from hub.services.notifications import NotificationService
     from hub.services.personal import PersonalRooms
     from hub.services.posts import PostService
@@ -87,6 +88,7 @@ class Hub:
     search: SearchService = field(init=False)
     feed: FeedService = field(init=False)
     notifications: NotificationService = field(init=False)
+    moderation: ModerationService = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 

@@ -29,6 +29,7 @@ def blueprints() -> list[Any]:
         files,
         health,
         media,
+        moderation,
         notifications,
         posts,
         search,
@@ -50,6 +51,7 @@ def blueprints() -> list[Any]:
         search.bp,
         feed.bp,
         notifications.bp,
+        moderation.bp,
         web.bp,
     ]
 

@@ -1,4 +1,4 @@
-"""`hub` command line: serve, migrate, config, errors, demo, worker, batch."""
+"""`hub` command line: serve, migrate, admin, config, errors, demo, worker, batch."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0 if server.started else 3
 
 
+@contextlib.asynccontextmanager
+async def _database(settings: Settings, *, migrated: bool = True) -> AsyncIterator[str]:
+    """The DSN of the hub's database (`migrated` first): DATABASE_URL; else the embedded PostgreSQL of the
+    data directory, the one a running embedded hub serves, or one started for the command and stopped after."""
+    from storage.postgres.migrate import migrate as apply
+
+    async def migrate(dsn: str) -> None:
+        if migrated:
+            await apply(dsn)
+
+    if settings.database_url:
+        await migrate(settings.database_url)
+        yield settings.database_url
+        return
+    from storage.postgres.server import PostgresServer, ensure_database, running_dsn
+
+    data = settings.data_path / "postgres"
+    dsn = running_dsn(data, "hub")
+    if dsn is not None:
+        await migrate(dsn)
+        yield dsn
+        return
+    server = PostgresServer(data)
+    admin = await asyncio.to_thread(server.start)
+    try:
+        await ensure_database(admin, "hub")
+        await migrate(server.dsn("hub"))
+        yield server.dsn("hub")
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_json)
@@ -114,20 +146,41 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     async def run() -> list[int]:
         from storage.postgres.migrate import migrate
 
-        if settings.database_url:
-            return await migrate(settings.database_url)
-        from storage.postgres.server import PostgresServer, ensure_database
-
-        server = PostgresServer(settings.data_path / "postgres")
-        admin = await asyncio.to_thread(server.start)
-        try:
-            await ensure_database(admin, "hub")
-            return await migrate(server.dsn("hub"))
-        finally:
-            await asyncio.to_thread(server.stop)
+        async with _database(settings, migrated=False) as dsn:
+            return await migrate(dsn)
 
     applied = asyncio.run(run())
     print(json.dumps({"applied": applied}))
+    return 0
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    """`hub admin grant <handle> moderator|admin` and `hub admin revoke <handle>`."""
+    from hub.errors import UserNotFound
+    from hub.ports.moderation import AccountRole
+    from hub.services.moderation import set_role_by_handle
+
+    settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_json)
+    role = AccountRole(args.role) if args.action == "grant" else AccountRole.USER
+
+    async def run() -> dict[str, str]:
+        from storage.postgres.db import PostgresDatabase
+        from storage.postgres.moderation import PostgresModerationRepo
+
+        async with _database(settings) as dsn:
+            db = await PostgresDatabase.connect(dsn, min_size=1, max_size=1)
+            try:
+                staff = await set_role_by_handle(PostgresModerationRepo(db), args.handle, role)
+            finally:
+                await db.close()
+        return {"id": staff.id, "handle": staff.handle, "role": staff.role.value}
+
+    try:
+        print(json.dumps(asyncio.run(run())))
+    except UserNotFound:
+        print(f"hub: admin: no account has the handle {args.handle!r}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -239,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--examples", metavar="DIR", help="load the examples of DIR (JSON files shaped like examples/)")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    admin = sub.add_parser("admin", help="account roles (works beside a running embedded hub)")
+    admin_sub = admin.add_subparsers(dest="action", required=True)
+    grant = admin_sub.add_parser("grant", help="make an account a moderator or an admin")
+    grant.add_argument("handle")
+    grant.add_argument("role", choices=["moderator", "admin"])
+    grant.set_defaults(func=cmd_admin)
+    revoke = admin_sub.add_parser("revoke", help="make an account a plain user again")
+    revoke.add_argument("handle")
+    revoke.set_defaults(func=cmd_admin)
     demo = sub.add_parser("demo", help="load example users, spaces and bins")
     demo.add_argument("--examples", metavar="DIR", help="load the examples of DIR instead of examples/")
     demo.set_defaults(func=cmd_demo)

@@ -263,6 +263,36 @@ async def wire_notifications(hub: Hub, backends: Backends) -> None:
     hub.social.activity.append(hub.notifications.record)
 
 
+async def wire_moderation(hub: Hub, backends: Backends) -> None:
+    """Roles, reports, moderation actions and the audit log (after posts, feed and notifications)."""
+    from hub.services.moderation import ModerationService
+    from storage.postgres.moderation import PostgresModerationRepo
+
+    repo = PostgresModerationRepo(backends.db)
+
+    def post_removed(post_id: str, author_id: str) -> None:
+        for listener in hub.posts.listeners:
+            listener.post_deleted(post_id, author_id)
+
+    async def post_restored(post_id: str, author_id: str) -> None:
+        record = await hub.posts.repo.get(post_id, author_id)
+        if record is not None:
+            for listener in hub.posts.listeners:
+                listener.post_created(record)
+
+    hub.moderation = ModerationService(
+        repo,
+        hub.bus,
+        hub.rate_limiter,
+        hub.metrics,
+        report_rate_limit=hub.settings.report_rate_limit,
+        notify=hub.notifications.record,
+        post_removed=post_removed,
+        post_restored=post_restored,
+    )
+    hub.notifications.moderators = repo.moderators
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
 CAPABILITIES: tuple[Wiring, ...] = (
@@ -277,5 +307,6 @@ CAPABILITIES: tuple[Wiring, ...] = (
     wire_personal,
     wire_feed,
     wire_notifications,
+    wire_moderation,
     wire_worker_loop,
 )

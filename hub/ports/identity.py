@@ -16,6 +16,8 @@ class UserRecord:
     is_guest: bool
     tokens_not_before: datetime
     created_at: datetime
+    suspended: bool = False  # suspended by a moderator, now (a suspension past its `until` has ended)
+    suspended_until: datetime | None = None
 
 
 class UserRepo(Protocol):

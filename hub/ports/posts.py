@@ -35,6 +35,9 @@ class PostRecord:
     liked: bool
     created_at: datetime
     edited_at: datetime | None
+    # Taken down by a moderator: only its author still sees it, marked so, with the reason.
+    removed: bool = False
+    removed_reason: str | None = None
 
     @property
     def position(self) -> Position:
@@ -51,6 +54,8 @@ class CommentRecord:
     text: str
     reply_to: str | None
     created_at: datetime
+    removed: bool = False
+    removed_reason: str | None = None
 
     @property
     def position(self) -> Position:

@@ -26,6 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from hub.errors import (
+    AccountSuspended,
     AlreadyRegistered,
     InvalidCredentials,
     TokenReused,
@@ -238,6 +239,9 @@ class IdentityService:
         ok = await self._verify(stored, password)
         if user is None or not user.password_hash or not ok:
             raise InvalidCredentials("Wrong username or password.")
+        if user.suspended:  # told only to whoever knows the password
+            until = user.suspended_until.isoformat() if user.suspended_until else None
+            raise AccountSuspended(details={"until": until})
         if self.hasher.check_needs_rehash(user.password_hash):
             await self.users.set_password_hash(user.id, await self._hash(password))
         return await self._issue(user)
@@ -255,6 +259,8 @@ class IdentityService:
         user = await self.users.by_id(claims.sub)
         if user is None or _issued_ms(claims.extra, claims.iat) <= int(user.tokens_not_before.timestamp() * 1000):
             raise TokenRevoked("The session was revoked.")
+        if user.suspended:
+            raise TokenRevoked("The account is suspended.")
         return await self._issue(user, family_id=claims.sid)
 
     # --- verification and revocation -----------------------------------------------------------

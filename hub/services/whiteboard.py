@@ -182,6 +182,7 @@ class WhiteboardService:
         self._bus_handlers: dict[str, _BusHandler] = {
             BusEvent.SPACE_EXPIRED: self._on_space_gone,
             BusEvent.SPACE_DELETED: self._on_space_gone,
+            BusEvent.SPACE_TAKEN_DOWN: self._on_space_gone,
             BusEvent.MEMBER_REMOVED: self._on_member_removed,
             BusEvent.USER_REVOKED: self._on_revoked,
             BusEvent.SESSION_REVOKED: self._on_revoked,
@@ -565,7 +566,7 @@ class WhiteboardService:
                 await self._deliver_local(space_id, name, entry[0], entry[1], volatile)
 
     async def _on_space_gone(self, space_id: str, event: dict[str, Any]) -> None:
-        # The kick code is the event's type: `space_expired` or `space_deleted`.
+        # The kick code is the event's type: `space_expired`, `space_deleted` or `space_taken_down`.
         for conn_id in list(self._rooms.get(space_id, ())):
             await self._kick(conn_id, str(event["type"]), "The space is gone.", space_id=space_id)
 

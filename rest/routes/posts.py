@@ -79,6 +79,8 @@ class PostOut(BaseModel):
     liked: bool
     created_at: datetime
     edited_at: datetime | None
+    removed: bool = Field(description="Taken down by a moderator; only its author still sees it.")
+    removed_reason: str | None = Field(description="The moderator's reason, shown to the author.")
 
 
 class PostPage(BaseModel):
@@ -94,6 +96,8 @@ class CommentOut(BaseModel):
     text: str
     reply_to: str | None
     created_at: datetime
+    removed: bool = Field(description="Taken down by a moderator; only its author still sees it.")
+    removed_reason: str | None
 
 
 class CommentPage(BaseModel):
@@ -124,6 +128,8 @@ def post_out(p: PostRecord, views: Mapping[str, MediaView]) -> PostOut:
         liked=p.liked,
         created_at=p.created_at,
         edited_at=p.edited_at,
+        removed=p.removed,
+        removed_reason=p.removed_reason,
     )
 
 
@@ -145,6 +151,8 @@ def comment_out(c: CommentRecord) -> CommentOut:
         text=c.text,
         reply_to=c.reply_to,
         created_at=c.created_at,
+        removed=c.removed,
+        removed_reason=c.removed_reason,
     )
 
 

@@ -8,7 +8,11 @@ from typing import Any
 from hub.ports.identity import RevocationState, UserRecord
 from storage.postgres.db import PostgresDatabase
 
-_USER_COLUMNS = "id::text, username, display_name, password_hash, is_guest, tokens_not_before, created_at"
+_USER_COLUMNS = (
+    "id::text, username, display_name, password_hash, is_guest, tokens_not_before, created_at, "
+    "(suspended_at IS NOT NULL AND (suspended_until IS NULL OR suspended_until > now())) AS suspended, "
+    "suspended_until"
+)
 
 
 def _user(row: Any) -> UserRecord | None:

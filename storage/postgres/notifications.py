@@ -1,9 +1,9 @@
 """PostgreSQL repository of notifications (`hub.ports.notifications.NotificationRepo`).
 
 The list applies the recipient's present view at read time: an account the recipient blocks, mutes or
-is blocked by is left out of every group (a group left with nobody is left out), and a notification
-about a post the recipient may no longer see is not shown. So a block hides what it should at once;
-`forget_actor` then removes the rows for good.
+is blocked by (or a suspended one) is left out of every group (a group left with nobody is left out),
+and a notification about a post the recipient may no longer see, or about content a moderator took
+down, is not shown. So a block hides what it should at once; `forget_actor` then removes the rows.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hub.ports.notifications import (
 from hub.ports.social import Window
 from storage.postgres.db import PostgresDatabase
 from storage.postgres.posts import post_visible
-from storage.postgres.social import blocked_between, keyset_condition
+from storage.postgres.social import account_suspended, blocked_between, keyset_condition
 
 # How many of a group's accounts a notification names (the newest first); `count` has them all.
 ACCOUNTS_SHOWN = 3
@@ -32,7 +32,8 @@ _ANONYMOUS = f"('{NotificationType.MODERATION_WARNING.value}')"
 def _visible_actor(recipient: str) -> str:
     return (
         f"NOT {blocked_between(recipient, 'a.actor_id')} "
-        f"AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = {recipient} AND m.muted_id = a.actor_id)"
+        f"AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = {recipient} AND m.muted_id = a.actor_id) "
+        f"AND NOT {account_suspended('a.actor_id')}"
     )
 
 
@@ -47,9 +48,11 @@ def _shown(recipient: str) -> str:
             WHERE a.notification_id = n.id AND {_visible_actor(recipient)}
         ) v
         LEFT JOIN posts p ON p.id = n.post_id
+        LEFT JOIN comments c ON c.id = n.comment_id
         WHERE n.recipient_id = {recipient}
           AND (v.count > 0 OR n.type IN {_ANONYMOUS})
-          AND (n.post_id IS NULL OR {post_visible(recipient)})"""
+          AND (n.post_id IS NULL OR (p.removed_at IS NULL AND {post_visible(recipient)}))
+          AND (n.comment_id IS NULL OR c.removed_at IS NULL)"""
 
 
 _COLUMNS = """n.id::text AS id, n.type, n.group_key, n.post_id::text AS post_id, n.comment_id::text AS comment_id,

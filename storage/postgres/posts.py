@@ -23,18 +23,25 @@ from hub.ports.social import ListedProfile, Window
 from hub.services.posts_input import MEDIA_RULE
 from storage.postgres.db import PostgresDatabase
 from storage.postgres.media_library import CLAIM_FOR_POST_SQL, DELETE_FOR_POST_SQL, RELEASE_FROM_POST_SQL
-from storage.postgres.social import PROFILE_COLUMNS, blocked_between, keyset_condition, listed_profiles
+from storage.postgres.social import (
+    PROFILE_COLUMNS,
+    account_suspended,
+    blocked_between,
+    keyset_condition,
+    listed_profiles,
+)
 
 
 def post_visible(viewer: str, p: str = "p") -> str:
     """SQL that is true when `viewer` (an SQL expression) may see post `p` (a table alias).
 
-    The author sees every post of theirs; others see none of an author who blocks them, and
+    The author sees every post of theirs (a taken-down one marked `removed`); others see no post taken
+    down by a moderator, none of a suspended author, none of an author who blocks them, and
     `followers` posts only while they follow the author. Search also leaves out `unlisted` posts and
     the posts of an author the viewer blocks (`storage.postgres.search.posts_sql`).
     """
     return (
-        f"({p}.author_id = {viewer} OR ("
+        f"({p}.author_id = {viewer} OR ({p}.removed_at IS NULL AND NOT {account_suspended(f'{p}.author_id')} AND "
         f"NOT EXISTS (SELECT 1 FROM blocks vb WHERE vb.blocker_id = {p}.author_id AND vb.blocked_id = {viewer}) "
         f"AND ({p}.visibility <> 'followers' OR EXISTS (SELECT 1 FROM follows vf "
         f"WHERE vf.follower_id = {viewer} AND vf.followee_id = {p}.author_id))))"
@@ -49,7 +56,8 @@ def post_columns(viewer: str) -> str:
         ARRAY(SELECT ph.tag FROM post_hashtags ph WHERE ph.post_id = p.id ORDER BY ph.position) AS hashtags,
         ARRAY(SELECT ARRAY[x.user_id::text, mu.username] FROM post_mentions x JOIN users mu ON mu.id = x.user_id
               WHERE x.post_id = p.id ORDER BY x.position) AS mentions,
-        EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = {viewer}) AS liked"""
+        EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = {viewer}) AS liked,
+        p.removed_at IS NOT NULL AS removed, p.removed_reason"""
 
 
 def post_record(row: Any) -> PostRecord:
@@ -69,12 +77,14 @@ def post_record(row: Any) -> PostRecord:
         liked=row["liked"],
         created_at=row["created_at"],
         edited_at=row["edited_at"],
+        removed=row["removed"],
+        removed_reason=row["removed_reason"],
     )
 
 
 _COMMENT_COLUMNS = """c.id::text AS id, c.post_id::text AS post_id, c.author_id::text AS author_id,
     u.username AS author_handle, u.display_name AS author_display_name, c.text, c.reply_to::text AS reply_to,
-    c.created_at"""
+    c.created_at, c.removed_at IS NOT NULL AS removed, c.removed_reason"""
 
 
 def _comment(row: Any) -> CommentRecord:
@@ -337,7 +347,8 @@ class PostgresPostRepo:
         rows = await self._db.fetch(
             f"""SELECT {PROFILE_COLUMNS}, l.created_at AS at
                 FROM likes l JOIN users u ON u.id = l.user_id
-                WHERE l.post_id = $1::uuid AND NOT {blocked_between("$2::uuid", "l.user_id")} {where}
+                WHERE l.post_id = $1::uuid AND NOT {blocked_between("$2::uuid", "l.user_id")}
+                  AND NOT {account_suspended("l.user_id")} {where}
                 {order} LIMIT ${3 + len(args)}""",
             post_id,
             viewer,
@@ -381,7 +392,9 @@ class PostgresPostRepo:
         args: list[Any] = list(window.after) if window.after else []
         rows = await self._db.fetch(
             f"""SELECT {_COMMENT_COLUMNS} FROM comments c JOIN users u ON u.id = c.author_id
-                WHERE c.post_id = $1::uuid AND NOT {blocked_between("$2::uuid", "c.author_id")} {after}
+                WHERE c.post_id = $1::uuid AND NOT {blocked_between("$2::uuid", "c.author_id")}
+                  AND (c.author_id = $2::uuid OR (c.removed_at IS NULL AND NOT {account_suspended("c.author_id")}))
+                  {after}
                 ORDER BY c.created_at, c.id LIMIT ${3 + len(args)}""",
             post_id,
             viewer,

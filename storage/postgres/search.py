@@ -23,7 +23,7 @@ from hub.ports.search import MatchMode, RankedPost, RankedProfile, RankedWindow,
 from hub.ports.social import ProfileRecord
 from storage.postgres.db import PostgresDatabase
 from storage.postgres.posts import post_columns, post_record, post_visible
-from storage.postgres.social import PROFILE_COLUMNS, blocked_between
+from storage.postgres.social import PROFILE_COLUMNS, account_suspended, blocked_between
 
 _PROFILE_FIELDS = tuple(f.name for f in fields(ProfileRecord))
 
@@ -56,6 +56,7 @@ def users_sql(mode: MatchMode, *, trigram: bool, paged: bool) -> str:
                  SELECT {PROFILE_COLUMNS}, u.id AS uid, {rank} AS rank
                  FROM users u
                  WHERE u.username IS NOT NULL AND {match} AND NOT {blocked_between("$1::uuid", "u.id")}
+                   AND NOT {account_suspended("u.id")}
                ) s {after}
                ORDER BY s.rank DESC, s.uid DESC LIMIT $5"""
 

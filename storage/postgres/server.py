@@ -227,7 +227,7 @@ def _mirror(bin_dir: Path, target: Path) -> Path:
 
 def runnable_bin_dir(bin_dir: Path, user: pwd.struct_passwd, mirror: Path) -> Path:
     """`bin_dir`, or, when `user` cannot run the programs there, the bin directory of a copy in `mirror`
-    (whose parent must be a directory `user` can reach)."""
+    (whose parent is then made traversable, as the data directory's is)."""
     problem = _unrunnable(bin_dir, user)
     if problem is None:
         return bin_dir
@@ -235,6 +235,8 @@ def runnable_bin_dir(bin_dir: Path, user: pwd.struct_passwd, mirror: Path) -> Pa
     if not all((source / name).is_file() for name in SERVER_PROGRAMS):
         return bin_dir  # nothing to copy: running it fails with the usual error
     log.info("user %s cannot run PostgreSQL from %s (%s): running a copy in %s", user.pw_name, source, problem, mirror)
+    mirror.parent.mkdir(parents=True, exist_ok=True)
+    _make_traversable(mirror.parent)
     copy = _mirror(source, mirror)
     still = _unrunnable(copy, user)
     if still is not None:
@@ -275,8 +277,6 @@ class PostgresServer:
             return self.bin_dir
         if self._runnable_bin_dir is None:
             mirror = self.data_dir.parent / (self.data_dir.name + ".bin")
-            mirror.parent.mkdir(parents=True, exist_ok=True)
-            _make_traversable(mirror.parent)
             self._runnable_bin_dir = runnable_bin_dir(self.bin_dir, self.user, mirror)
         return self._runnable_bin_dir
 
@@ -370,6 +370,29 @@ class PostgresServer:
         if not (self.data_dir / "postmaster.pid").exists():
             return
         self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "30", "stop", timeout=60)
+
+
+def running_dsn(data_dir: Path, database: str) -> str | None:
+    """The DSN of the server another process (an embedded hub) runs on `data_dir`, else None.
+
+    A second server cannot start on a cluster directory that one already serves (`postmaster.pid`
+    locks it), so the command line connects to the running one: its port is on the fourth line of
+    that file, and its password in the file beside the directory.
+    """
+    data_dir = Path(data_dir).resolve()
+    try:
+        lines = (data_dir / "postmaster.pid").read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+        password = (data_dir.parent / (data_dir.name + ".password")).read_text().strip()
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # a stale lock of a server that crashed; starting one takes it over
+    except PermissionError:
+        pass  # alive, running as the service user
+    return f"postgresql://postgres:{password}@127.0.0.1:{port}/{database}"
 
 
 async def ensure_database(admin_dsn: str, name: str) -> None:

@@ -50,6 +50,15 @@ def blocked_between(viewer: str, other: str) -> str:
     )
 
 
+def account_suspended(user: str) -> str:
+    """SQL that is true while account `user` (an SQL expression) is suspended: its content and its
+    profile are hidden from everyone until the suspension is lifted or its `until` passes."""
+    return (
+        f"EXISTS (SELECT 1 FROM users su WHERE su.id = {user} AND su.suspended_at IS NOT NULL "
+        f"AND (su.suspended_until IS NULL OR su.suspended_until > now()))"
+    )
+
+
 def _profile(row: Any) -> ProfileRecord | None:
     return None if row is None else ProfileRecord(**{name: row[name] for name in _PROFILE_FIELDS})
 
@@ -132,14 +141,18 @@ class PostgresSocialRepo:
     async def profile(self, user_id: str) -> ProfileRecord | None:
         return _profile(
             await self._db.fetchrow(
-                f"SELECT {PROFILE_COLUMNS} FROM users u WHERE u.id = $1::uuid AND u.username IS NOT NULL", user_id
+                f"SELECT {PROFILE_COLUMNS} FROM users u WHERE u.id = $1::uuid AND u.username IS NOT NULL "
+                f"AND NOT {account_suspended('u.id')}",
+                user_id,
             )
         )
 
     async def profile_by_handle(self, handle: str) -> ProfileRecord | None:
         return _profile(
             await self._db.fetchrow(
-                f"SELECT {PROFILE_COLUMNS} FROM users u WHERE lower(u.username) = lower($1)", handle
+                f"SELECT {PROFILE_COLUMNS} FROM users u WHERE lower(u.username) = lower($1) "
+                f"AND NOT {account_suspended('u.id')}",
+                handle,
             )
         )
 
@@ -281,7 +294,8 @@ class PostgresSocialRepo:
         rows = await self._db.fetch(
             f"""SELECT {PROFILE_COLUMNS}, f.created_at AS at
                 FROM follows f JOIN users u ON u.id = f.{theirs}
-                WHERE f.{mine} = $1::uuid AND NOT {blocked_between("$2::uuid", f"f.{theirs}")} {where}
+                WHERE f.{mine} = $1::uuid AND NOT {blocked_between("$2::uuid", f"f.{theirs}")}
+                  AND NOT {account_suspended(f"f.{theirs}")} {where}
                 {order} LIMIT ${3 + len(args)}""",
             user_id,
             viewer,

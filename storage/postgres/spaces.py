@@ -48,14 +48,16 @@ class PostgresSpaceRepo:
             await self._db.fetchrow(
                 f"""SELECT {_SPACE}, m.role FROM spaces s
                 JOIN space_members m ON m.space_id = s.id AND m.user_id = $2::uuid
-                WHERE s.id = $1""",
+                WHERE s.id = $1 AND s.removed_at IS NULL""",
                 space_id,
                 user_id,
             )
         )
 
     async def get(self, space_id: str) -> SpaceRecord | None:
-        return _space(await self._db.fetchrow(f"SELECT {_SPACE} FROM spaces s WHERE s.id = $1", space_id))
+        return _space(
+            await self._db.fetchrow(f"SELECT {_SPACE} FROM spaces s WHERE s.id = $1 AND s.removed_at IS NULL", space_id)
+        )
 
     async def list_for_user(
         self, user_id: str, after: tuple[datetime, str] | None, limit: int
@@ -63,7 +65,7 @@ class PostgresSpaceRepo:
         rows = await self._db.fetch(
             f"""SELECT {_SPACE}, m.role, m.joined_at FROM space_members m
                 JOIN spaces s ON s.id = m.space_id
-                WHERE m.user_id = $1::uuid AND s.expires_at > now()
+                WHERE m.user_id = $1::uuid AND s.expires_at > now() AND s.removed_at IS NULL
                   AND ($2::timestamptz IS NULL OR (m.joined_at, m.space_id) > ($2, $3))
                 ORDER BY m.joined_at, m.space_id LIMIT $4""",
             user_id,
@@ -211,7 +213,7 @@ class PostgresSpaceRepo:
             row = await conn.fetchrow(
                 """UPDATE space_invites i SET uses = uses + 1
                    FROM spaces s
-                   WHERE i.token_hash = $1 AND s.id = i.space_id AND s.expires_at > now()
+                   WHERE i.token_hash = $1 AND s.id = i.space_id AND s.expires_at > now() AND s.removed_at IS NULL
                      AND i.revoked_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > now())
                      AND (i.max_uses IS NULL OR i.uses < i.max_uses)
                    RETURNING i.space_id, i.role""",

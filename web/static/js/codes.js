@@ -93,3 +93,8 @@ export const POST_NOT_FOUND = "post_not_found";
 export const COMMENT_NOT_FOUND = "comment_not_found";
 /** A compose's retry with the same Idempotency-Key but another body: the client takes a fresh key. */
 export const IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused";
+
+// -- notifications: hub/errors.py NotificationNotFound ---------------------------------------------
+
+/** A notification gone meanwhile (its post or comment was deleted, or its actor blocked): it leaves the list. */
+export const NOTIFICATION_NOT_FOUND = "notification_not_found";

@@ -5,11 +5,10 @@
 //
 // A hub without GET /feed (404) still gets a feed: the first pages of /users/{id}/posts of the people
 // I follow and mine, merged newest first; "show new" then reads it again from the top.
-import { io } from "../vendor/socket.io.esm.min.js";
 import * as api from "./api.js";
-import * as codes from "./codes.js";
 import { h, clear } from "./dom.js";
 import * as posts from "./posts.js";
+import { personalSocket } from "./realtime.js";
 import * as session from "./session.js";
 import { toast } from "./ui.js";
 
@@ -57,44 +56,6 @@ async function followedIds(me) {
     cursor = page.next_cursor;
   } while (cursor);
   return ids;
-}
-
-/**
- * One Socket.IO connection for the personal room (joined by the hub on connect): `onEvent(name, payload)`,
- * `onLive(connected)`.
- * An expired token is refreshed and the connection made again; returns `close()`.
- */
-function personalSocket(onEvent, onLive) {
-  const socket = io({
-    path: "/socket.io",
-    transports: ["websocket", "polling"],
-    tryAllTransports: true,
-    auth: (cb) => cb({ token: session.accessToken() }),
-  });
-  let closed = false;
-  socket.on("connect_error", async (error) => {
-    const code = error?.data?.code;
-    if (closed || !code) return; // a transport failure: the manager backs off and retries by itself
-    if (codes.REFRESHABLE_CODES.has(code)) {
-      try {
-        await api.refreshTokens();
-      } catch {
-        return; // signed out: the account menu says so
-      }
-      if (!closed) socket.connect();
-    }
-  });
-  socket.onAny((event, payload) => onEvent(event, payload));
-  socket.on("connect", () => onLive(true));
-  socket.on("disconnect", () => onLive(false));
-  const unsubscribe = session.onChange((value) => {
-    if (value && socket.connected) socket.emit("auth", { token: value.access_token });
-  });
-  return () => {
-    closed = true;
-    unsubscribe();
-    socket.disconnect();
-  };
 }
 
 /** The feed section. Returns the element, `prepend(post)` for my own new post, and `close()`. */

@@ -268,3 +268,82 @@ export class Realtime {
     this.status("closed");
   }
 }
+
+// -- the personal room -----------------------------------------------------------------------------
+//
+// Every socket of a registered account joins that account's room when it connects (docs/realtime.md
+// "Personal room"); no event joins it. One connection per tab serves all that listen there (the feed's
+// "N new posts", the notification bell): the first listener opens it, the last one closes it.
+
+let personal = null;
+
+function each(listeners, call) {
+  for (const listener of [...listeners]) {
+    try {
+      call(listener);
+    } catch (error) {
+      // One listener's bug must not starve the others of their events.
+      reportError(error);
+    }
+  }
+}
+
+function openPersonal() {
+  const listeners = new Set();
+  const socket = io({
+    path: "/socket.io",
+    transports: ["websocket", "polling"],
+    tryAllTransports: true,
+    auth: (cb) => cb({ token: session.accessToken() }),
+  });
+  let closed = false;
+  socket.on("connect_error", async (error) => {
+    const code = error?.data?.code;
+    if (closed || !code) return; // a transport failure: the manager backs off and retries by itself
+    if (codes.REFRESHABLE_CODES.has(code)) {
+      try {
+        await api.refreshTokens();
+      } catch {
+        return; // signed out: the account menu says so
+      }
+      if (!closed) socket.connect();
+    }
+  });
+  socket.onAny((event, payload) => each(listeners, (l) => l.onEvent(event, payload)));
+  socket.on("connect", () => each(listeners, (l) => l.onLive(true)));
+  socket.on("disconnect", () => each(listeners, (l) => l.onLive(false)));
+  const unsubscribe = session.onChange((value) => {
+    if (value && socket.connected) socket.emit("auth", { token: value.access_token });
+  });
+  return {
+    socket,
+    listeners,
+    close() {
+      closed = true;
+      unsubscribe();
+      socket.disconnect();
+    },
+  };
+}
+
+/**
+ * Listen to the personal room: `onEvent(name, payload)` for every event, `onLive(connected)` when the
+ * connection comes and goes (and at once when it is already up). An expired token is refreshed and
+ * the connection made again. Returns `close()`, which ends this listener.
+ */
+export function personalSocket(onEvent, onLive = () => {}) {
+  if (!personal) personal = openPersonal();
+  const shared = personal;
+  const listener = { onEvent, onLive };
+  shared.listeners.add(listener);
+  if (shared.socket.connected) {
+    queueMicrotask(() => {
+      if (shared.listeners.has(listener) && shared.socket.connected) onLive(true);
+    });
+  }
+  return () => {
+    if (!shared.listeners.delete(listener) || shared.listeners.size) return;
+    shared.close();
+    if (personal === shared) personal = null;
+  };
+}
