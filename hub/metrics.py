@@ -115,6 +115,19 @@ class Metrics:
             registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        self.batch_job_seconds = Histogram(
+            "hub_batch_job_seconds",
+            "Duration of batch job runs (hub batch, the maintenance schedule), by job.",
+            ["job"],
+            registry=r,
+            buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
+        )
+        self.batch_job_items = Counter(
+            "hub_batch_job_items_total", "Items batch jobs fixed, deleted or rebuilt, by job.", ["job"], registry=r
+        )
+        self.batch_job_failures = Counter(
+            "hub_batch_job_failures_total", "Failed batch job runs, by job.", ["job"], registry=r
+        )
         self.moderation_actions = Counter(
             "hub_moderation_actions_total", "Moderation and role actions, by kind.", ["action"], registry=r
         )

@@ -24,6 +24,7 @@ from hub.tasks import every, stop_tasks
 
 if TYPE_CHECKING:
     from hub.ports.files import BlobStore
+    from hub.services.batch import BatchJobs
     from hub.services.bins import BinService
     from hub.services.feed import FeedService
     from hub.services.files import FileService
@@ -89,6 +90,7 @@ class Hub:
     feed: FeedService = field(init=False)
     notifications: NotificationService = field(init=False)
     moderation: ModerationService = field(init=False)
+    batch: BatchJobs = field(init=False)
     _closers: list[Closer] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 

@@ -261,8 +261,18 @@ def cmd_errors(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_batch_counters(args: argparse.Namespace) -> int:
-    """Recompute every denormalised counter and print what was fixed, per counter."""
+BATCH_JOBS = {
+    "counters": "recompute posts, likes, comments, followers, following counts; report what drifted",
+    "tokens": "delete expired refresh tokens and revocations no token needs any more",
+    "notifications": "delete read notifications older than HUB_NOTIFICATION_RETENTION",
+    "feeds": "rebuild the cached home feeds of accounts active in the last 7 days, paced",
+}
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Run one batch job now; progress on standard error, the outcome as JSON on standard output."""
+    from hub.bootstrap.progress import TerminalProgress
+
     settings = _settings(args, sweep_interval=0.0)
     configure_logging(settings.log_level, settings.log_json)
 
@@ -271,12 +281,15 @@ def cmd_batch_counters(args: argparse.Namespace) -> int:
 
         hub = await build_hub(settings)
         try:
-            return await hub.posts.repair_counters()
+            with TerminalProgress(args.job) as progress:
+                return await hub.batch.run(args.job, progress)
         finally:
             await hub.close()
 
-    fixed = asyncio.run(run())
-    print(json.dumps({"fixed": fixed, "total": sum(fixed.values())}))
+    done = asyncio.run(run())
+    # `fixed` for counters (what drifted), the items deleted or rebuilt for the others.
+    key = "fixed" if args.job == "counters" else "done"
+    print(json.dumps({"job": args.job, key: done, "total": sum(done.values())}))
     return 0
 
 
@@ -315,9 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
         "worker", help="process background jobs: media, notifications (scaled mode: Redis and PostgreSQL)"
     ).set_defaults(func=cmd_worker)
     batch = sub.add_parser("batch", help="maintenance jobs").add_subparsers(dest="job", required=True)
-    batch.add_parser("counters", help="recompute posts, likes, comments, followers, following counts").set_defaults(
-        func=cmd_batch_counters
-    )
+    for job, text in BATCH_JOBS.items():
+        batch.add_parser(job, help=text).set_defaults(func=cmd_batch)
     return parser
 
 

@@ -293,6 +293,46 @@ async def wire_moderation(hub: Hub, backends: Backends) -> None:
     hub.notifications.moderators = repo.moderators
 
 
+# Accounts whose feeds `hub batch feeds` rebuilds: a login within this many seconds; and how many a second.
+FEED_BACKFILL_ACTIVE_SECONDS = 7 * 86_400
+FEED_BACKFILL_PER_SECOND = 20.0
+
+
+async def wire_batch(hub: Hub, backends: Backends) -> None:
+    """The batch jobs (`hub batch <job>`), scheduled every HUB_BATCH_INTERVAL on one instance at a time."""
+    from hub.services.batch import BatchJobs, Progress
+    from storage.postgres.locks import PostgresAdvisoryLock
+
+    s = hub.settings
+    hub.batch = BatchJobs(PostgresAdvisoryLock(backends.db), hub.metrics)
+
+    async def counters(progress: Progress) -> dict[str, int]:
+        progress.update(0, 1)
+        fixed = await hub.posts.repair_counters()
+        progress.update(1, 1)
+        return fixed
+
+    async def tokens(progress: Progress) -> dict[str, int]:
+        done = [0]
+
+        def advance(n: int) -> None:
+            done[0] += n
+            progress.update(done[0])
+
+        return await hub.identity.purge_tokens(advance)
+
+    async def notifications(progress: Progress) -> dict[str, int]:
+        return await hub.notifications.prune(s.notification_retention, progress.update)
+
+    async def feeds(progress: Progress) -> dict[str, int]:
+        return await hub.feed.backfill(FEED_BACKFILL_ACTIVE_SECONDS, FEED_BACKFILL_PER_SECOND, progress.update)
+
+    for name, job in (("counters", counters), ("tokens", tokens), ("notifications", notifications), ("feeds", feeds)):
+        hub.batch.add(name, job)
+    if s.batch_interval > 0 and s.sweep_interval > 0:
+        hub.spawn(hub.batch.schedule_forever(s.batch_interval), "batch-jobs")
+
+
 # Capability wiring, in order: each adds its services, health checks and background loops to the hub.
 Wiring = Callable[["Hub", "Backends"], Awaitable[None]]
 CAPABILITIES: tuple[Wiring, ...] = (
@@ -308,5 +348,6 @@ CAPABILITIES: tuple[Wiring, ...] = (
     wire_feed,
     wire_notifications,
     wire_moderation,
+    wire_batch,
     wire_worker_loop,
 )

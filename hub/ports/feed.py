@@ -143,3 +143,7 @@ class FeedRepo(Protocol):
     async def followers(self, author_id: str) -> list[str]:
         """Every follower of the account (whose cached feeds may hold its posts)."""
         ...
+
+    async def active_accounts(self, since_seconds: float) -> list[str]:
+        """Registered accounts with a login (a live refresh token) issued in the last `since_seconds`."""
+        ...

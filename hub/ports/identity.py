@@ -69,6 +69,10 @@ class RefreshTokenRepo(Protocol):
         last access token it may have been issued expires), its access tokens."""
         ...
 
+    async def purge_expired(self, limit: int) -> int:
+        """Delete up to `limit` refresh tokens past their expiry (refused by it anyway); how many."""
+        ...
+
 
 class RevocationRepo(Protocol):
     async def state(self, user_id: str, session_id: str) -> RevocationState:

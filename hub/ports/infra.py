@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 BusHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -32,6 +33,13 @@ class Database(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class ExclusiveLock(Protocol):
+    """A lock shared by every instance: `async with lock.hold(name) as held:` runs the body with `held`
+    True in at most one process at a time, False (at once, without waiting) in the others."""
+
+    def hold(self, name: str) -> AbstractAsyncContextManager[bool]: ...
 
 
 class Bus(Protocol):

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,6 +116,22 @@ class FeedService:
             await self._rebuild(viewer.user_id)
         except FeedCacheUnavailable:
             log.warning("feed cache unavailable; nothing to refresh")
+
+    async def backfill(
+        self, active_within: float, per_second: float, progress: Callable[[int, int], None] = lambda _d, _t: None
+    ) -> dict[str, int]:
+        """`hub batch feeds`: rebuild the cached feeds of the accounts active within `active_within`
+        seconds, at most `per_second` a second so that the database keeps serving requests."""
+        accounts = await self.repo.active_accounts(active_within)
+        rebuilt = 0
+        for n, user_id in enumerate(accounts, 1):
+            started = time.monotonic()
+            await self._rebuild(user_id)
+            rebuilt += 1
+            progress(n, len(accounts))
+            # Pacing, not synchronisation: the job is throttled to spare the database.
+            await asyncio.sleep(max(0.0, 1.0 / per_second - (time.monotonic() - started)))
+        return {"feeds": rebuilt}
 
     # --- keeping the cache right ------------------------------------------------------------
 

@@ -331,6 +331,21 @@ class IdentityService:
             if count < batch:
                 return purged
 
+    async def purge_tokens(
+        self, progress: Callable[[int], None] = lambda _n: None, batch: int = 1000
+    ) -> dict[str, int]:
+        """`hub batch tokens`: expired refresh tokens and forgotten revocations, in batches."""
+        tokens = 0
+        while True:
+            count = await self.refresh_tokens.purge_expired(batch)
+            tokens += count
+            progress(count)
+            if count < batch:
+                break
+        sessions = await self.purge_expired(batch)
+        progress(sessions)
+        return {"refresh_tokens": tokens, "revoked_sessions": sessions}
+
     async def sweep_forever(self, interval: float) -> None:
         await every(interval, self.purge_expired, "revocation sweep")
 

@@ -254,11 +254,14 @@ class NotificationService:
 
     # --- maintenance ------------------------------------------------------------------------
 
-    async def prune(self, retention_seconds: float, batch: int = 1_000) -> int:
-        """Delete read notifications older than the retention, in batches; the number deleted."""
+    async def prune(
+        self, retention_seconds: float, progress: Callable[[int], None] = lambda _n: None, batch: int = 1_000
+    ) -> dict[str, int]:
+        """`hub batch notifications`: delete read notifications older than the retention, in batches."""
         total = 0
         while True:
             deleted = await self.repo.prune_read(retention_seconds, batch)
             total += deleted
+            progress(total)
             if deleted < batch:
-                return total
+                return {"notifications": total}

@@ -126,3 +126,13 @@ class PostgresFeedRepo:
             "SELECT follower_id::text AS id FROM follows WHERE followee_id = $1::uuid", author_id
         )
         return [r["id"] for r in rows]
+
+    async def active_accounts(self, since_seconds: float) -> list[str]:
+        rows = await self._db.fetch(
+            """SELECT DISTINCT t.user_id::text AS id FROM refresh_tokens t JOIN users u ON u.id = t.user_id
+               WHERE t.issued_at > now() - make_interval(secs => $1) AND t.revoked_at IS NULL
+                 AND t.expires_at > now() AND NOT u.is_guest
+               ORDER BY 1""",
+            float(since_seconds),
+        )
+        return [r["id"] for r in rows]

@@ -96,6 +96,15 @@ class PostgresRefreshTokenRepo:
             expires_at,
         )
 
+    async def purge_expired(self, limit: int) -> int:
+        status = await self._db.execute(
+            """DELETE FROM refresh_tokens WHERE jti IN (
+                   SELECT jti FROM refresh_tokens WHERE expires_at < now()
+                   ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)""",
+            limit,
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
     async def use(self, jti: str) -> str:
         # One atomic statement: two concurrent refreshes with the same token cannot both succeed.
         row = await self._db.fetchrow(

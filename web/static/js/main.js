@@ -2,6 +2,7 @@
 // and returns a cleanup (closing sockets, timers) that runs before the next screen.
 import * as api from "./api.js";
 import { h, clear, skeleton } from "./dom.js";
+import { notificationBell } from "./notifications.js";
 import * as session from "./session.js";
 import { toast } from "./ui.js";
 import { authView } from "./views/auth.js";
@@ -99,6 +100,8 @@ function renderAccount() {
   const nav = document.getElementById("account");
   const user = session.user();
   renderSections(user);
+  // The bell keeps its own slot: re-rendering the account menu must not close its list or its socket.
+  notificationBell(document.getElementById("bell"), user, { navigate });
   if (!user) {
     clear(nav);
     return;
