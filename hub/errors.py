@@ -764,8 +764,7 @@ class AccountRequired(Forbidden):
 
 
 class AccountSuspended(Forbidden):
-    """A suspended account tried to sign in; `details.until` is when the suspension ends (null: until
-    a moderator lifts it)."""
+    """A suspended account tried to sign in; `details.until` ends it (null: until a moderator lifts it)."""
 
     code = "account_suspended"
     default_message = "This account is suspended."

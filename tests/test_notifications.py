@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from hub.config import Settings
@@ -323,3 +324,21 @@ async def test_a_hub_worker_process_makes_them_in_the_scaled_mode(
                 log = err.decode()
             assert worker.returncode == 0, log
             assert "Traceback" not in log, log
+
+
+async def test_a_graph_write_does_not_wait_for_a_notification_naming_the_account(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    # The worker's insert of a notification holds KEY SHARE locks on the accounts it names (foreign
+    # keys). A follow that locked both accounts FOR UPDATE waited for them, and deadlocked with a
+    # worker that had locked one of the two; FOR NO KEY UPDATE leaves them alone.
+    ann, bob = await account(client), await account(client)
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT 1 FROM users WHERE id = ANY($1::uuid[]) FOR KEY SHARE", [ann[1], bob[1]])
+            async with asyncio.timeout(5):
+                followed = await call(client, bob, "POST", f"/users/{ann[1]}/follow", 200)
+            assert followed["following"] is True
+    finally:
+        await conn.close()

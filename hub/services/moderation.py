@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from hub.errors import (
+    AccountSuspended,
     AccountRequired,
     AdminRequired,
     CommentNotFound,
@@ -284,7 +285,8 @@ class ModerationService:
         if not await self.repo.suspend(actor, user_id, reason, until):
             raise UserNotFound()
         self._done(AuditAction.USER_SUSPENDED)
-        log_event("account_suspended", user_id=user_id, until=until.isoformat() if until else None)
+        # The log event is named as the code the account's sign-ins now get.
+        log_event(AccountSuspended.code, user_id=user_id, until=until.isoformat() if until else None)
         # Committed: every instance now evicts the account's cached sessions and closes its sockets.
         await self.bus.publish(user_topic(user_id), {"type": BusEvent.USER_REVOKED, "user_id": user_id})
 

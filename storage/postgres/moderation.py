@@ -128,7 +128,7 @@ class PostgresModerationRepo:
     async def set_role(self, actor: Actor, user_id: str, role: AccountRole, action: AuditAction) -> bool:
         async with self._db.transaction() as conn:
             before = await conn.fetchval(
-                "SELECT role FROM users WHERE id = $1::uuid AND username IS NOT NULL FOR UPDATE", user_id
+                "SELECT role FROM users WHERE id = $1::uuid AND username IS NOT NULL FOR NO KEY UPDATE", user_id
             )
             if before is None:
                 return False

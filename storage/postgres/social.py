@@ -73,10 +73,14 @@ def listed_profiles(rows: list[asyncpg.Record]) -> list[ListedProfile]:
 
 
 async def _lock_pair(conn: asyncpg.Connection, a: str, b: str) -> dict[str, asyncpg.Record]:
-    """Lock both accounts (id order); only registered accounts are returned."""
+    """Lock both accounts (id order); only registered accounts are returned.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it serialises graph writes per pair all the same, but leaves
+    alone the KEY SHARE locks that foreign keys to `users` take (a notification naming the account
+    being written by the worker meanwhile), which FOR UPDATE would deadlock against."""
     rows = await conn.fetch(
         """SELECT id::text AS id, username IS NOT NULL AS registered, locked, following_count
-           FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE""",
+           FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE""",
         [a, b],
     )
     return {r["id"]: r for r in rows if r["registered"]}
