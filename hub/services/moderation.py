@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from hub.errors import (
-    AccountSuspended,
     AccountRequired,
+    AccountSuspended,
     AdminRequired,
     CommentNotFound,
     ModeratorRequired,
