@@ -212,3 +212,25 @@ async def test_hostile_queries_get_answers_not_errors(client: httpx.AsyncClient)
         r = await client.get(f"/search/posts?q={raw}", headers=auth(me[0]))
         assert r.status_code in (200, 400, 422), (raw, r.status_code, r.text)
         assert r.headers["content-type"].startswith("application/json"), raw
+
+
+async def test_pages_walk_down_with_cursor_and_back_up_with_since(client: httpx.AsyncClient) -> None:
+    author, reader = await account(client), await account(client)
+    tag = secrets.token_hex(3)
+    for n in range(7):
+        await publish(client, author, text=f"#walk{tag} number {n}")
+    for q in (f"#walk{tag}", f"walk{tag}"):  # by hashtag (newest first) and by text (closest first)
+        down: list[list[str]] = []
+        page = await _search(client, reader, q, limit=3)
+        down.append([p["id"] for p in page["items"]])
+        while page["next_cursor"]:
+            page = await _search(client, reader, q, limit=3, cursor=page["next_cursor"])
+            down.append([p["id"] for p in page["items"]])
+        assert [len(ids) for ids in down] == [3, 3, 1]
+        up = [[p["id"] for p in page["items"]]]
+        while True:
+            page = await _search(client, reader, q, limit=3, since=page["prev_cursor"])
+            if not page["items"]:
+                break
+            up.insert(0, [p["id"] for p in page["items"]])
+        assert up == down

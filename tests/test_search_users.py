@@ -131,6 +131,27 @@ async def test_pages_have_no_gaps_or_duplicates(client: httpx.AsyncClient, datab
     assert len(seen) == len(set(seen)) == 230
     assert seen[:100] == [item["id"] for item in whole["items"]]
 
+    # And back up from the last page with `since=<prev_cursor>`: the same pages, in reverse.
+    back: list[str] = []
+    since = page["prev_cursor"]
+    back = [item["id"] for item in page["items"]]
+    for _ in range(100):
+        r = await client.get("/search/users", params={"q": "pager", "limit": 17, "since": since}, headers=auth(me))
+        assert r.status_code == 200, r.text
+        up = r.json()
+        assert len(up["items"]) <= 17
+        back = [item["id"] for item in up["items"]] + back
+        if not up["items"] or up["prev_cursor"] is None:
+            break
+        assert 'rel="prev"' in r.headers["link"] and 'rel="next"' in r.headers["link"]
+        since = up["prev_cursor"]
+    assert back == seen
+    # Above the best item there is nothing; the empty page points back down.
+    top = await client.get(
+        "/search/users", params={"q": "pager", "limit": 17, "since": whole["prev_cursor"]}, headers=auth(me)
+    )
+    assert top.json()["items"] == [] and top.json()["prev_cursor"] is None and top.json()["next_cursor"]
+
 
 async def test_bad_queries_and_cursors_are_refused(client: httpx.AsyncClient) -> None:
     me, _ = await _account(client)

@@ -33,10 +33,16 @@ class SearchQuery:
 
 @dataclass(frozen=True, slots=True)
 class RankedWindow:
-    """Up to `limit` items ranked strictly below `after` (None: from the top)."""
+    """Up to `limit` items ranked strictly below `after` (None: from the top), best first; or with
+    `before`, the items ranked just above it, worst first (the page before, read backwards)."""
 
     limit: int
     after: RankPosition | None = None
+    before: RankPosition | None = None
+
+    @property
+    def position(self) -> RankPosition | None:
+        return self.after if self.after is not None else self.before
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,14 +80,13 @@ class RankCursor:
 
 @dataclass(frozen=True, slots=True)
 class RankedPage(Generic[T]):
-    """A best-first page: `next_cursor` continues with lower-ranked items (None at the end).
-
-    There is no `prev_cursor`: a ranked list has no "newer" end to poll; a client wanting the first page
-    again asks without a cursor.
-    """
+    """A best-first page: `next_cursor` continues with lower-ranked items (None at the end);
+    `prev_cursor` is the best item's position, from which `since` reads the page above this one
+    (None on an empty page)."""
 
     items: list[T]
     next_cursor: str | None
+    prev_cursor: str | None = None
 
 
 def clean_query(text: str) -> SearchQuery:
@@ -113,18 +112,29 @@ def clean_post_query(text: str) -> SearchQuery:
     return SearchQuery(tags[0], MatchMode.HASHTAG)
 
 
-def _window(limit: int, cursor: str | None) -> RankedWindow:
+def _window(limit: int, cursor: str | None, since: str | None = None) -> RankedWindow:
+    # One row more than asked only tells whether there is a page beyond.
+    above = RankCursor.decode(since)
+    if above is not None:
+        return RankedWindow(limit + 1, before=(above.rank, above.id))
     after = RankCursor.decode(cursor)
     position: RankPosition | None = (after.rank, after.id) if after else None
-    # One row more than asked only tells whether there is a next page.
     return RankedWindow(limit + 1, position)
 
 
-def _page(rows: list[R], limit: int) -> RankedPage[R]:
-    if len(rows) <= limit:
-        return RankedPage(rows, None)
+def _page(rows: list[R], limit: int, window: RankedWindow) -> RankedPage[R]:
+    """`rows` best first; read backwards (`before`) they are the page just above the cursor plus, when
+    there is more above, one better row first."""
+    if window.before is not None:
+        items = rows[-limit:] if len(rows) > limit else rows
+        if not items:  # nothing ranks above: the cursor's own page comes next
+            token = RankCursor(*window.before).encode()
+            return RankedPage([], token, None)
+        return RankedPage(items, RankCursor(*items[-1].position).encode(), RankCursor(*items[0].position).encode())
     items = rows[:limit]
-    return RankedPage(items, RankCursor(*items[-1].position).encode())
+    more = len(rows) > limit
+    best = RankCursor(*items[0].position).encode() if items else None
+    return RankedPage(items, RankCursor(*items[-1].position).encode() if more else None, best)
 
 
 class SearchService:
@@ -132,19 +142,21 @@ class SearchService:
         self.repo = repo
 
     async def users(
-        self, viewer: Principal, q: str, *, limit: int, cursor: str | None = None
+        self, viewer: Principal, q: str, *, limit: int, cursor: str | None = None, since: str | None = None
     ) -> RankedPage[RankedProfile]:
         """Accounts matching `q`, best first: the exact handle, then handles that start with it, then the
         closest matches (trigram similarity where the server has pg_trgm)."""
         query = clean_query(q)
-        rows = await self.repo.search_users(viewer.user_id, query, _window(limit, cursor))
-        return _page(rows, limit)
+        window = _window(limit, cursor, since)
+        rows = await self.repo.search_users(viewer.user_id, query, window)
+        return _page(rows, limit, window)
 
     async def posts(
-        self, viewer: Principal, q: str, *, limit: int, cursor: str | None = None
+        self, viewer: Principal, q: str, *, limit: int, cursor: str | None = None, since: str | None = None
     ) -> RankedPage[RankedPost]:
         """Posts `viewer` may find (public, or followers-only of an account it follows; never unlisted)
         whose text contains `q`, closest first; or, for `#tag`, those carrying the tag, newest first."""
         query = clean_post_query(q)
-        rows = await self.repo.search_posts(viewer.user_id, query, _window(limit, cursor))
-        return _page(rows, limit)
+        window = _window(limit, cursor, since)
+        rows = await self.repo.search_posts(viewer.user_id, query, window)
+        return _page(rows, limit, window)

@@ -18,23 +18,28 @@ from rest.schemas import PageQuery
 
 bp = Blueprint("search")
 
-RANKED_LINK_HEADER = {"Link": 'RFC 8288 link to the next page (lower-ranked items): rel="next"'}
+RANKED_LINK_HEADER = {
+    "Link": 'RFC 8288 links to the neighbouring pages: rel="next" (lower-ranked items), rel="prev" (higher-ranked)'
+}
 
 
 class SearchQueryParams(PageQuery):
-    """`q` plus a page: `cursor` is the `next_cursor` of the page before."""
+    """`q` plus a page: `cursor` is a `next_cursor` (the page below), `since` a `prev_cursor` (the page above)."""
 
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    since: str | None = Field(None, max_length=512)
 
 
 class ProfileSearchPage(BaseModel):
     items: list[ProfileOut]
     next_cursor: str | None
+    prev_cursor: str | None = Field(description="The best item's position; `since=` reads the page above.")
 
 
 class PostSearchPage(BaseModel):
     items: list[PostOut]
     next_cursor: str | None
+    prev_cursor: str | None = Field(description="The best item's position; `since=` reads the page above.")
 
 
 def search(request: Request) -> SearchService:
@@ -54,9 +59,13 @@ def search(request: Request) -> SearchService:
 async def search_users(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     params = query(request, SearchQueryParams)
-    page = await search(request).users(principal, params.q, limit=params.limit, cursor=params.cursor)
-    body = ProfileSearchPage(items=[profile_out(r.profile) for r in page.items], next_cursor=page.next_cursor)
-    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=None))
+    page = await search(request).users(
+        principal, params.q, limit=params.limit, cursor=params.cursor, since=params.since
+    )
+    body = ProfileSearchPage(
+        items=[profile_out(r.profile) for r in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
+    )
+    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
 
 
 @endpoint(
@@ -72,6 +81,12 @@ async def search_users(request: Request) -> HTTPResponse:
 async def search_posts(request: Request) -> HTTPResponse:
     principal = await authenticate(request)
     params = query(request, SearchQueryParams)
-    page = await search(request).posts(principal, params.q, limit=params.limit, cursor=params.cursor)
-    body = PostSearchPage(items=await posts_out(request, [r.post for r in page.items]), next_cursor=page.next_cursor)
-    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=None))
+    page = await search(request).posts(
+        principal, params.q, limit=params.limit, cursor=params.cursor, since=params.since
+    )
+    body = PostSearchPage(
+        items=await posts_out(request, [r.post for r in page.items]),
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+    )
+    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))

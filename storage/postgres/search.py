@@ -33,9 +33,20 @@ def like_pattern(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def users_sql(mode: MatchMode, *, trigram: bool, paged: bool) -> str:
+def _keyset(paged: bool, backwards: bool, rank: str, ident: str, first: int) -> tuple[str, str]:
+    """The WHERE on (rank, id) from the cursor at $first, $first+1, and the order: best first, or
+    worst first just above the cursor when `backwards`."""
+    if not paged:
+        return "", f"ORDER BY {rank} DESC, {ident} DESC"
+    if backwards:
+        return f"WHERE ({rank}, {ident}) > (${first}::float8, ${first + 1}::uuid)", f"ORDER BY {rank}, {ident}"
+    return f"WHERE ({rank}, {ident}) < (${first}::float8, ${first + 1}::uuid)", f"ORDER BY {rank} DESC, {ident} DESC"
+
+
+def users_sql(mode: MatchMode, *, trigram: bool, paged: bool, backwards: bool = False) -> str:
     """The account search statement. Parameters: $1 viewer, $2 query text, $3 the match pattern,
-    $4 the handle-prefix pattern, $5 limit, and when `paged` $6 rank and $7 id of the last row seen."""
+    $4 the handle-prefix pattern, $5 limit, and when `paged` $6 rank and $7 id of the cursor's row
+    (rows after it, or with `backwards` the rows just above it, worst first)."""
     if mode is MatchMode.ANYWHERE:
         match = "(u.username ILIKE $3 OR u.display_name ILIKE $3)"
     else:
@@ -51,21 +62,21 @@ def users_sql(mode: MatchMode, *, trigram: bool, paged: bool) -> str:
         " + CASE WHEN lower(u.username) LIKE $4 THEN 1 ELSE 0 END"
         f" + {closeness})::float8"
     )
-    after = "WHERE (s.rank, s.uid) < ($6::float8, $7::uuid)" if paged else ""
+    after, order = _keyset(paged, backwards, "s.rank", "s.uid", 6)
     return f"""SELECT * FROM (
                  SELECT {PROFILE_COLUMNS}, u.id AS uid, {rank} AS rank
                  FROM users u
                  WHERE u.username IS NOT NULL AND {match} AND NOT {blocked_between("$1::uuid", "u.id")}
                    AND NOT {account_suspended("u.id")}
                ) s {after}
-               ORDER BY s.rank DESC, s.uid DESC LIMIT $5"""
+               {order} LIMIT $5"""
 
 
 def _similarity(mode: MatchMode, trigram: bool) -> bool:
     return trigram and mode is MatchMode.ANYWHERE
 
 
-def posts_sql(mode: MatchMode, *, trigram: bool, paged: bool) -> str:
+def posts_sql(mode: MatchMode, *, trigram: bool, paged: bool, backwards: bool = False) -> str:
     """The post search statement (ANYWHERE or HASHTAG). Parameters: $1 viewer, $2 the match pattern
     (ANYWHERE) or the tag (HASHTAG), $3 limit, when `paged` then the rank and id of the last row seen,
     and last, when ranked by similarity, the query text (`posts_args` puts them in this order).
@@ -88,14 +99,15 @@ def posts_sql(mode: MatchMode, *, trigram: bool, paged: bool) -> str:
             if _similarity(mode, trigram)
             else "(1.0 / (1 + char_length(p.text)))::float8"
         )
-    after = "WHERE (s.rank, s.id) < ($4::float8, $5::uuid)" if paged else ""
+    after, order = _keyset(paged, backwards, "s.rank", "s.id", 4)
+    # The page is always returned best first; `backwards` only picks which rows are on it.
     return f"""WITH hits AS (
                  SELECT s.id, s.rank FROM (
                    SELECT p.id, {rank} AS rank FROM {source}
                    WHERE {match} AND p.visibility <> 'unlisted' AND {post_visible("$1::uuid")}
                      AND NOT {blocked_between("$1::uuid", "p.author_id")}
                  ) s {after}
-                 ORDER BY s.rank DESC, s.id DESC LIMIT $3
+                 {order} LIMIT $3
                )
                SELECT {post_columns("$1::uuid")}, h.rank AS rank
                FROM hits h JOIN posts p ON p.id = h.id JOIN users u ON u.id = p.author_id
@@ -129,22 +141,28 @@ class PostgresSearchRepo:
         prefix = like_pattern(query.text.lower()) + "%"
         pattern = f"%{like_pattern(query.text)}%" if query.mode is MatchMode.ANYWHERE else prefix
         args: list[Any] = [viewer, query.text, pattern, prefix, window.limit]
-        if window.after is not None:
-            args += [window.after[0], window.after[1]]
+        if window.position is not None:
+            args += [window.position[0], window.position[1]]
         return args
 
     async def search_users(self, viewer: str, query: SearchQuery, window: RankedWindow) -> list[RankedProfile]:
-        sql = users_sql(query.mode, trigram=await self.trigram(), paged=window.after is not None)
+        sql = users_sql(
+            query.mode,
+            trigram=await self.trigram(),
+            paged=window.position is not None,
+            backwards=window.before is not None,
+        )
         rows = await self._db.fetch(sql, *self.users_args(viewer, query, window))
-        return [RankedProfile(_profile(row), row["rank"]) for row in rows]
+        found = [RankedProfile(_profile(row), row["rank"]) for row in rows]
+        return found[::-1] if window.before is not None else found
 
     @staticmethod
     def posts_args(viewer: str, query: SearchQuery, window: RankedWindow, *, trigram: bool) -> list[Any]:
         """The parameters of `posts_sql` for this search, in order."""
         match = query.text if query.mode is MatchMode.HASHTAG else f"%{like_pattern(query.text)}%"
         args: list[Any] = [viewer, match, window.limit]
-        if window.after is not None:
-            args += [window.after[0], window.after[1]]
+        if window.position is not None:
+            args += [window.position[0], window.position[1]]
         if _similarity(query.mode, trigram):
             args.append(query.text)
         return args
@@ -153,6 +171,8 @@ class PostgresSearchRepo:
         if query.mode is MatchMode.HANDLE_PREFIX:
             return []  # posts have no handle; a short query would match nearly every text
         trigram = await self.trigram()
-        sql = posts_sql(query.mode, trigram=trigram, paged=window.after is not None)
+        sql = posts_sql(
+            query.mode, trigram=trigram, paged=window.position is not None, backwards=window.before is not None
+        )
         rows = await self._db.fetch(sql, *self.posts_args(viewer, query, window, trigram=trigram))
         return [RankedPost(post_record(row), row["rank"]) for row in rows]
