@@ -88,6 +88,7 @@ async def test_reports_are_deduplicated_checked_and_reach_moderators(
     assert [(r["id"], r["reporter_id"], r["target_owner_id"]) for r in queue["items"]] == [
         (first["id"], bob[1], ann[1])
     ]
+    assert (queue["items"][0]["target_preview"], queue["items"][0]["target_removed"]) == ("buy cheap stuff", False)
     await call(client, ann, "POST", f"/users/{bob[1]}/follow", 200)  # a marker for Ann's notifications
     await arrives(client, bob, 1)
     assert await listed(client, ann) == []
@@ -157,6 +158,7 @@ async def test_a_takedown_hides_the_post_everywhere_but_from_its_author(
         "takedown",
         "hate speech",
     )
+    assert resolved["target_removed"] is True and resolved["target_preview"] == "zyxwvut forbidden words"
 
     gone = await call(client, bob, "GET", f"/posts/{post['id']}", 404)
     never = await call(client, bob, "GET", "/posts/00000000-0000-0000-0000-000000000000", 404)

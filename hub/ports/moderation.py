@@ -122,6 +122,10 @@ class ReportRecord:
     resolution_note: str | None
     created_at: datetime
     resolved_at: datetime | None
+    # What the target says now (a post's or comment's text, an account's handle, a space's name), and
+    # whether it is taken down or suspended: moderators judge what others can no longer see.
+    target_preview: str | None = None
+    target_removed: bool = False
 
     @property
     def position(self) -> Position:

@@ -56,6 +56,8 @@ class ModeratorReportOut(ReportOut):
     resolution_action: Resolution | None
     resolution_note: str | None
     resolved_at: datetime | None
+    target_preview: str | None = Field(description="The target's text, handle or name as it is now.")
+    target_removed: bool = Field(description="The target is taken down (an account: suspended).")
 
 
 class ReportPage(BaseModel):

@@ -34,7 +34,21 @@ from storage.postgres.social import account_suspended, blocked_between, keyset_c
 
 _REPORT_COLUMNS = """r.id::text AS id, r.reporter_id::text AS reporter_id, r.target_type, r.target_id,
     r.target_owner_id::text AS target_owner_id, r.category, r.comment, r.status, r.assignee_id::text AS assignee_id,
-    r.resolution_action, r.resolution_note, r.created_at, r.resolved_at"""
+    r.resolution_action, r.resolution_note, r.created_at, r.resolved_at,
+    CASE r.target_type
+        WHEN 'post' THEN (SELECT left(p.text, 280) FROM posts p WHERE p.id = r.target_id::uuid)
+        WHEN 'comment' THEN (SELECT left(c.text, 280) FROM comments c WHERE c.id = r.target_id::uuid)
+        WHEN 'user' THEN (SELECT '@' || u.username || ' (' || u.display_name || ')' FROM users u
+                          WHERE u.id = r.target_id::uuid)
+        WHEN 'space' THEN (SELECT s.name FROM spaces s WHERE s.id = r.target_id)
+    END AS target_preview,
+    coalesce(CASE r.target_type
+        WHEN 'post' THEN (SELECT p.removed_at IS NOT NULL FROM posts p WHERE p.id = r.target_id::uuid)
+        WHEN 'comment' THEN (SELECT c.removed_at IS NOT NULL FROM comments c WHERE c.id = r.target_id::uuid)
+        WHEN 'user' THEN (SELECT u.suspended_at IS NOT NULL AND (u.suspended_until IS NULL OR u.suspended_until > now())
+                          FROM users u WHERE u.id = r.target_id::uuid)
+        WHEN 'space' THEN (SELECT s.removed_at IS NOT NULL FROM spaces s WHERE s.id = r.target_id)
+    END, false) AS target_removed"""
 
 _AUDIT_COLUMNS = """a.id::text AS id, a.at, a.actor_id::text AS actor_id, a.actor, a.action, a.target_type,
     a.target_id, a.reason, a.details"""
@@ -154,11 +168,11 @@ class PostgresModerationRepo:
 
     async def report(self, new: NewReport) -> tuple[ReportRecord, bool]:
         async with self._db.transaction() as conn:
-            row = await conn.fetchrow(
-                f"""INSERT INTO reports (reporter_id, target_type, target_id, target_owner_id, category, comment)
-                    VALUES ($1::uuid, $2, $3, $4::uuid, $5, $6)
-                    ON CONFLICT (reporter_id, target_type, target_id) DO NOTHING
-                    RETURNING {_REPORT_COLUMNS.replace("r.", "reports.")}""",
+            made = await conn.fetchval(
+                """INSERT INTO reports (reporter_id, target_type, target_id, target_owner_id, category, comment)
+                   VALUES ($1::uuid, $2, $3, $4::uuid, $5, $6)
+                   ON CONFLICT (reporter_id, target_type, target_id) DO NOTHING
+                   RETURNING id""",
                 new.reporter_id,
                 new.target_type.value,
                 new.target_id,
@@ -166,8 +180,8 @@ class PostgresModerationRepo:
                 new.category.value,
                 new.comment,
             )
-            if row is not None:
-                report = _report(row)
+            if made is not None:
+                report = _report(await conn.fetchrow(f"SELECT {_REPORT_COLUMNS} FROM reports r WHERE r.id = $1", made))
                 assert report is not None
                 return report, True
             first = _report(
@@ -202,10 +216,14 @@ class PostgresModerationRepo:
         self, actor: Actor, report_id: str, action: AuditAction, sql: str, reason: str, *args: Any
     ) -> ReportRecord | None:
         async with self._db.transaction() as conn:
-            row = await conn.fetchrow(
-                f"UPDATE reports r SET {sql} WHERE r.id = $1::uuid RETURNING {_REPORT_COLUMNS}", report_id, *args
+            changed = await conn.fetchval(
+                f"UPDATE reports r SET {sql} WHERE r.id = $1::uuid RETURNING r.id", report_id, *args
             )
-            report = _report(row)
+            report = (
+                _report(await conn.fetchrow(f"SELECT {_REPORT_COLUMNS} FROM reports r WHERE r.id = $1", changed))
+                if changed is not None
+                else None
+            )
             if report is not None:
                 details = {"resolution": report.resolution_action} if action is AuditAction.REPORT_RESOLVED else {}
                 await _audit(conn, actor, action, TargetType(report.target_type), report.target_id, reason, details)
