@@ -2,6 +2,7 @@
 // and returns a cleanup (closing sockets, timers) that runs before the next screen.
 import * as api from "./api.js";
 import { h, clear, skeleton } from "./dom.js";
+import * as moderation from "./moderation.js";
 import { notificationBell } from "./notifications.js";
 import * as session from "./session.js";
 import { toast } from "./ui.js";
@@ -25,6 +26,7 @@ export function navigate(path, { replace = false } = {}) {
 
 function route() {
   const path = location.pathname;
+  if (moderation.isModerationRoute()) return { name: "moderation" };
   const space = /^\/s\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
   if (space) return { name: "space", spaceId: space[1] };
   if (path === "/join" || path === "/join/") return { name: "join", token: location.hash.slice(1) };
@@ -58,7 +60,8 @@ async function render() {
   if (!session.current()) {
     const reason = r.name === "join" ? "Sign in or continue as a guest to accept the invitation."
       : r.name === "space" ? "Sign in or continue as a guest to open this space."
-        : r.name === "profile" ? "Sign in or continue as a guest to see this profile." : null;
+        : r.name === "profile" ? "Sign in or continue as a guest to see this profile."
+          : r.name === "moderation" ? "Sign in to open the moderation page." : null;
     cleanup = authView(ctx, { reason, onDone: () => render() });
   } else if (r.name === "space") {
     cleanup = spaceView(ctx, r.spaceId);
@@ -68,6 +71,8 @@ async function render() {
     cleanup = profileView(ctx, r.handle);
   } else if (r.name === "social") {
     cleanup = homeView(ctx);
+  } else if (r.name === "moderation") {
+    cleanup = moderation.moderationView(ctx);
   } else {
     cleanup = spacesView(ctx);
   }
@@ -79,21 +84,40 @@ async function render() {
   firstRender = false;
 }
 
-/** The sections of the client; the current one is marked for assistive technology. */
+let sectionsDrawn = 0;
+
+/**
+ * The sections of the client; the current one is marked for assistive technology. Moderators and
+ * admins also get "Moderation" once the hub has told their role (`data-role` on the nav says it has).
+ */
 function renderSections(user) {
   const nav = document.getElementById("sections");
   if (!nav) return;
+  const drawn = ++sectionsDrawn;
   if (!user) {
+    delete nav.dataset.role;
     clear(nav);
     return;
   }
   const here = location.pathname.replace(/\/$/, "") || "/";
+  const onModeration = moderation.isModerationRoute();
+  const isHere = (href) => (href === moderation.MODERATION_PATH ? onModeration
+    : !onModeration && (href === "/" ? here === "/" || here.startsWith("/s/") : here === href));
   const link = (href, label) => h("a.section-link", { href, "data-link": true,
-    "aria-current": (href === "/" ? here === "/" || here.startsWith("/s/") : here === href) ? "page" : null }, label);
+    "aria-current": isHere(href) ? "page" : null }, label);
   clear(nav,
     link("/", "Spaces"),
     link("/home", "Home"),
     user.is_guest ? null : link(`/u/${encodeURIComponent(user.username)}`, "Profile"));
+  if (user.is_guest) return;
+  moderation.role(user).then((role) => {
+    // A later drawing (another screen, another account) has its own answer to wait for.
+    if (drawn !== sectionsDrawn) return;
+    nav.dataset.role = role;
+    if (moderation.isStaff(role)) nav.append(link(moderation.MODERATION_PATH, "Moderation"));
+  }, () => {
+    // No link for now; the next screen asks again.
+  });
 }
 
 function renderAccount() {

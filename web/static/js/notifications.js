@@ -9,6 +9,7 @@
 import * as api from "./api.js";
 import * as codes from "./codes.js";
 import { h, clear, dateTime, fromNow, skeleton, uid } from "./dom.js";
+import { MODERATION_PATH } from "./moderation.js";
 import { personalSocket } from "./realtime.js";
 import * as social from "./social.js";
 import { toast } from "./ui.js";
@@ -47,11 +48,13 @@ export function describe(n) {
 
 /**
  * Where an entry leads, or null. The client has no page of its own for a post, so entries about posts
- * only turn read; a follow opens the follower's profile, a follow request mine (it is answered there).
+ * only turn read; a follow opens the follower's profile, a follow request mine (it is answered there),
+ * a report (moderators get those) the report queue.
  */
 function destination(n) {
   if (n.type === "follow" && n.accounts?.[0]) return social.profilePath(n.accounts[0].handle);
   if (n.type === "follow_request" && social.myHandle()) return social.profilePath(social.myHandle());
+  if (n.type === "report") return MODERATION_PATH;
   return null;
 }
 

@@ -1,10 +1,12 @@
 // Posts, likes and comments over the REST API (README "Posts, likes and comments"), and the post card
 // every list shows: author, text with its mentions and hashtags as links, images, time, like, comments,
-// and edit/delete for the author. A post the hub answers 404 post_not_found for (deleted, or hidden
-// from us by a block or its visibility) leaves the list it was in.
+// edit/delete for the author and Report for everyone else with an account. A post the hub answers 404
+// post_not_found for (deleted, or hidden from us by a block or its visibility) leaves the list it was
+// in. Only its author still gets a post or comment a moderator took down, marked removed with the reason.
 import * as api from "./api.js";
 import * as codes from "./codes.js";
 import { h, clear, fromNow, dateTime, uid } from "./dom.js";
+import * as moderation from "./moderation.js";
 import * as session from "./session.js";
 import * as social from "./social.js";
 import { confirmDialog, errorBox, toast } from "./ui.js";
@@ -101,10 +103,18 @@ function comments(post, { isCurrent, onCount, onGone }) {
 
   const item = (c) => {
     const own = c.author.id === mine() || post.author.id === mine();
-    const li = h("li.comment", { dataset: { commentId: c.id } },
+    const li = h("li.comment", { class: c.removed ? "removed" : null, dataset: { commentId: c.id } },
       h("a.person-name", { href: social.profilePath(c.author.handle), "data-link": true }, c.author.display_name),
       h("span.meta", {}, ` @${c.author.handle} · `, h("time", { datetime: c.created_at, title: dateTime(c.created_at) }, fromNow(c.created_at))),
+      moderation.removedNote(c),
       h("p.comment-text", {}, c.text),
+      moderation.reportButton({
+        type: "comment", id: c.id, own: c.author.id === mine(), label: `Report comment by @${c.author.handle}`,
+        onGone: () => {
+          li.remove();
+          onCount(-1);
+        },
+      }),
       own ? h("button.small.danger", {
         type: "button", "aria-label": `Delete comment by @${c.author.handle}`,
         onclick: async (event) => {
@@ -282,6 +292,7 @@ export function postCard(initial, { isCurrent, onGone = () => {} }) {
         },
       })
       : h("p.post-text", {}, richText(post));
+    el.classList.toggle("removed", Boolean(post.removed));
     clear(el,
       h("header.post-head", {},
         h("a.person-name", { href: social.profilePath(post.author.handle), "data-link": true }, post.author.display_name),
@@ -289,9 +300,13 @@ export function postCard(initial, { isCurrent, onGone = () => {} }) {
           h("time", { datetime: post.created_at, title: dateTime(post.created_at) }, fromNow(post.created_at)),
           post.edited_at ? h("span.badge", { title: dateTime(post.edited_at) }, "edited") : null,
           post.visibility !== "public" ? h("span.badge", {}, post.visibility) : null)),
+      moderation.removedNote(post),
       body,
       images(post),
-      h("div.actions.post-actions", {}, likeButton, commentsButton, editButton, deleteButton),
+      h("div.actions.post-actions", {}, likeButton, commentsButton, editButton, deleteButton,
+        moderation.reportButton({
+          type: "post", id: post.id, own, label: `Report post by @${post.author.handle}`, onGone: gone,
+        })),
       commentsEl);
   }
   render();

@@ -1,11 +1,12 @@
 // /u/<handle>: a profile (name, handle, bio, counters, locked badge), the buttons that set how I stand
-// to it (follow, block, mute), its followers and following; on my own profile the edit form and the
+// to it (follow, block, mute) and Report, its followers and following; on my own profile the edit form and the
 // follow requests waiting for me; the person's posts with "Load more". Counters are read again after every change and whenever the tab
 // comes back into view, since another person's follow changes them too.
 import * as api from "../api.js";
 import * as posts from "../posts.js";
 import * as codes from "../codes.js";
 import { h, clear, uid, skeleton } from "../dom.js";
+import * as moderation from "../moderation.js";
 import * as session from "../session.js";
 import * as social from "../social.js";
 import { confirmDialog, errorBox, toast } from "../ui.js";
@@ -155,6 +156,7 @@ export function profileView(ctx, handle) {
       rel.muting ? "Unmute" : "Mute");
     return h("div.actions.profile-actions", {},
       follow, mute, block,
+      moderation.reportButton({ type: "user", id: person.id, own: false, label: `Report @${person.handle}`, onGone: gone }),
       rel.followed_by ? h("span.badge", {}, "follows you") : null,
       rel.blocking ? h("span.badge", {}, "blocked") : null,
       rel.muting ? h("span.badge", {}, "muted") : null);

@@ -1,8 +1,9 @@
-// The space screen: header (name, expiry, share), presence, whiteboard, bins and files, all fed by
-// one realtime connection.
+// The space screen: header (name, expiry, share; Report for those who do not own it), presence,
+// whiteboard, bins and files, all fed by one realtime connection.
 import * as api from "../api.js";
 import * as codes from "../codes.js";
 import { h, clear, fromNow, dateTime, skeleton } from "../dom.js";
+import * as moderation from "../moderation.js";
 import { BinsPanel } from "../bins.js";
 import { FilesPanel } from "../files.js";
 import { PresenceList } from "../presence.js";
@@ -123,7 +124,11 @@ export function spaceView({ main, isCurrent }, spaceId) {
             h("a.back", { href: "/", "data-link": true }, "← My spaces"),
             title,
             h("p.meta", {}, role, " ", expiry, " ", connection)),
-          h("div.space-actions", {}, presence.el, share)),
+          h("div.space-actions", {}, presence.el, share,
+            moderation.reportButton({
+              type: "space", id: spaceId, own: space.role === "owner", label: "Report this space",
+              onGone: () => goneScreen(main, "Space not found", "This space is no longer available."),
+            }))),
         h("div.space-body", {},
           whiteboard.el,
           h("div.side", {}, bins.el, files.el))));

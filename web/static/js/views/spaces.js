@@ -1,6 +1,7 @@
-// "My spaces": list (with expiry), create, open, delete.
+// "My spaces": list (with expiry), create, open, delete (owners) or report (everyone else with an account).
 import * as api from "../api.js";
 import { h, clear, uid, fromNow, dateTime, skeleton } from "../dom.js";
+import * as moderation from "../moderation.js";
 import { confirmDialog, errorBox, toast } from "../ui.js";
 
 const TTLS = [
@@ -48,7 +49,7 @@ function createForm(onCreated) {
   return el;
 }
 
-function spaceItem(space, { onOpen, onDelete }) {
+function spaceItem(space, { onOpen, onDelete, onGone }) {
   const expires = h("span.expiry", { title: dateTime(space.expires_at) }, `Expires ${fromNow(space.expires_at)}`);
   return h("li.space-item", { dataset: { spaceId: space.id } },
     h("a.space-name", { href: `/s/${space.id}`, "data-link": true, onclick: onOpen }, space.name),
@@ -56,7 +57,7 @@ function spaceItem(space, { onOpen, onDelete }) {
       space.visibility === "link" ? h("span.badge", {}, "link") : null, expires),
     space.role === "owner"
       ? h("button.danger.small", { type: "button", "aria-label": `Delete ${space.name}`, onclick: onDelete }, "Delete")
-      : null);
+      : moderation.reportButton({ type: "space", id: space.id, own: false, label: `Report ${space.name}`, onGone }));
 }
 
 export function spacesView({ main, navigate, isCurrent }) {
@@ -68,6 +69,10 @@ export function spacesView({ main, navigate, isCurrent }) {
   const add = (space, prepend = false) => {
     const item = spaceItem(space, {
       onOpen: null,
+      onGone: () => {
+        item.remove();
+        if (!list.children.length) clear(status, h("p.empty", {}, "No spaces yet. Create one above."));
+      },
       onDelete: async () => {
         if (!(await confirmDialog(`Delete “${space.name}” and everything in it?`, { confirmLabel: "Delete", danger: true }))) return;
         try {
