@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
@@ -90,7 +90,9 @@ class Metrics:
             registry=r,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
         )
-        self.queue_depth = Gauge("hub_jobs_queue_depth", "Media jobs waiting.", registry=r)
+        self.queue_depth = Gauge(
+            "hub_jobs_queue_depth", "Jobs not settled yet (waiting or being processed), by kind.", ["kind"], registry=r
+        )
         self.job_latency = Histogram("hub_job_duration_seconds", "Media job processing time.", registry=r)
         self.job_failures = Counter("hub_job_failures_total", "Media job failures.", registry=r)
         self.jobs_processed = Counter(
@@ -134,7 +136,8 @@ class Metrics:
         self.reports_created = Counter("hub_reports_total", "Reports filed, by category.", ["category"], registry=r)
         self.dead_letters = Gauge(
             "hub_jobs_dead_letters",
-            "Media jobs dead-lettered after HUB_JOB_MAX_ATTEMPTS.",
+            "Jobs dead-lettered after HUB_JOB_MAX_ATTEMPTS, by kind.",
+            ["kind"],
             registry=r,
         )
         # Created only in the scaled mode (`track_redis_bus`): the embedded hub has no Redis, and a
@@ -155,6 +158,12 @@ class Metrics:
         for name, outcome in checks.items():
             self.readiness_check.labels(check=name).set(1 if outcome == "ok" else 0)
         self.ready.set(1 if all(v == "ok" for v in checks.values()) else 0)
+
+    def record_jobs(self, kinds: Iterable[str], depths: dict[str, int], dead: dict[str, int]) -> None:
+        """Set the queue gauges: every kind in `kinds` (the handled ones) has a series, 0 when empty."""
+        for kind in {*kinds, *depths, *dead}:
+            self.queue_depth.labels(kind=kind).set(depths.get(kind, 0))
+            self.dead_letters.labels(kind=kind).set(dead.get(kind, 0))
 
     def track_gc(self) -> Callable[[], None]:
         """Time every garbage collection of this process into `gc_pause_seconds`; returns the remover."""

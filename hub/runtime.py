@@ -125,9 +125,7 @@ class Hub:
         await self.ready()
         with contextlib.suppress(Exception):  # a Redis outage is reported by readiness above
             async with asyncio.timeout(2.0):
-                self.metrics.queue_depth.set(await self.jobs.depth())
-            async with asyncio.timeout(2.0):
-                self.metrics.dead_letters.set(await self.jobs.dead_letter_count())
+                await self.worker.sample()
 
     async def sample_metrics_forever(self, interval: float = METRICS_SAMPLE_SECONDS) -> None:
         """Every `interval` seconds after the first sample, which start-up takes before the hub serves."""

@@ -692,8 +692,8 @@ def test_alert_rules() -> None:
         "HubHighLatencyP99",
         "HubStrokeAckP99",
         "HubSocketsDropped",
-        "HubMediaQueueBacklog",
-        "HubMediaDeadLetters",
+        "HubJobQueueBacklog",
+        "HubJobDeadLetters",
         "HubRedisBusDisconnected",
         "HubDatabasePoolExhausted",
     }

@@ -206,7 +206,7 @@ async def test_sampled_gauges_follow_a_failing_check(make_settings: Callable[...
         assert registry.get_sample_value("hub_ready") == 0
         assert registry.get_sample_value("hub_readiness_check", {"check": "broken"}) == 0
         assert registry.get_sample_value("hub_readiness_check", {"check": "postgres"}) == 1
-        assert registry.get_sample_value("hub_jobs_dead_letters") == 0
+        assert registry.get_sample_value("hub_jobs_dead_letters", {"kind": "media"}) == 0
         size = registry.get_sample_value("hub_db_pool_size")
         assert size is not None and size >= 1
     finally:
@@ -271,6 +271,62 @@ async def test_dead_letter_count_on_both_queues(redis_service: services.RedisHan
         await redis.aclose()
 
 
+async def test_queue_depth_and_dead_letters_by_kind_on_both_queues(
+    redis_service: services.RedisHandle, redis_prefix: str
+) -> None:
+    """The per-kind gauges read `depths` and `dead_letter_counts`: a job counts from its enqueue until it
+    is settled (acked or dead-lettered; a retry stays counted), under its own kind. On Redis, a job
+    settled twice (a slow consumer finishing after another reclaimed it) counts once and is not retried.
+    """
+    from redis.asyncio import Redis
+
+    from hub.metrics import Metrics
+    from storage.memory.jobs import MemoryJobQueue
+    from storage.redis.jobs import RedisJobQueue
+
+    redis = Redis.from_url(redis_service.url)
+    try:
+        for queue in (
+            MemoryJobQueue(max_attempts=2),
+            RedisJobQueue(redis, redis_prefix, max_attempts=2, visibility_timeout=60),
+        ):
+            assert await queue.depths() == {} and await queue.dead_letter_counts() == {}
+            for job_id, kind in (("m:1", "media"), ("n:1", "notify"), ("n:2", "notify"), ("n:3", "notify")):
+                assert await queue.enqueue(job_id, kind, {})
+            assert not await queue.enqueue("n:1", "notify", {})  # a duplicate counts nothing
+            assert await queue.depths() == {"media": 1, "notify": 3}
+            settled = []
+            for _ in range(4):
+                job = await queue.receive("c1", timeout=1)
+                assert job is not None
+                settled.append(job)
+                if job.id == "n:1":
+                    assert not await queue.fail(job, "boom")  # retried: still waiting
+                else:
+                    await queue.ack(job)
+            assert await queue.depths() == {"notify": 1} and await queue.depth() == 1
+            retried = await queue.receive("c1", timeout=1)
+            assert retried is not None and (retried.id, retried.attempts) == ("n:1", 1)
+            assert await queue.fail(retried, "boom")  # second failure: dead-lettered
+            assert await queue.depths() == {} and await queue.depth() == 0
+            assert await queue.dead_letter_counts() == {"notify": 1} and await queue.dead_letter_count() == 1
+            if isinstance(queue, RedisJobQueue):
+                # Settling a delivery again changes nothing: no negative depth, no second retry.
+                again = settled[-1]
+                await queue.ack(again)
+                assert not await queue.fail(again, "late")
+                assert await queue.depths() == {} and await queue.depth() == 0
+                assert await queue.receive("c1", timeout=0.05) is None
+
+            metrics = Metrics()
+            metrics.record_jobs(["media", "notify"], await queue.depths(), await queue.dead_letter_counts())
+            assert metrics.registry.get_sample_value("hub_jobs_queue_depth", {"kind": "media"}) == 0
+            assert metrics.registry.get_sample_value("hub_jobs_dead_letters", {"kind": "notify"}) == 1
+            assert metrics.registry.get_sample_value("hub_jobs_dead_letters", {"kind": "media"}) == 0
+    finally:
+        await redis.aclose()
+
+
 async def test_worker_process_serves_metrics_on_its_listener(
     database_url: str, redis_service: services.RedisHandle, redis_prefix: str, tmp_path: Path
 ) -> None:
@@ -311,7 +367,9 @@ async def test_worker_process_serves_metrics_on_its_listener(
             )
         samples = exported(text)
         assert samples["hub_redis_bus_connected"][0][1] == 1
-        assert samples["hub_jobs_queue_depth"][0][1] == 0 and "hub_job_duration_seconds_count" in samples
+        depths = {labels["kind"]: value for labels, value in samples["hub_jobs_queue_depth"]}
+        assert depths == {"media": 0, "library_media": 0, "notify": 0}, depths
+        assert "hub_job_duration_seconds_count" in samples
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), timeout=15)
         assert proc.returncode == 0, (await proc.stderr.read()).decode()[-2000:] if proc.stderr else ""

@@ -398,7 +398,6 @@ class FileService:
         if media and self.jobs is not None:
             try:
                 await self.jobs.enqueue(media_job_id(file_id), "media", {"file_id": file_id})
-                self.metrics.queue_depth.set(await self.jobs.depth())
             except HubError:
                 # The file stays `queued`: the sweeper enqueues it again after MEDIA_REQUEUE_GRACE.
                 log.warning("media job not enqueued", extra={"fields": {"file_id": file_id}})
@@ -521,7 +520,6 @@ class FileService:
             if await self.jobs.enqueue(media_job_id(record.id), "media", {"file_id": record.id}):
                 enqueued += 1
         if enqueued:
-            self.metrics.queue_depth.set(await self.jobs.depth())
             log_event("media_requeued", files=enqueued)
         return enqueued
 

@@ -30,6 +30,13 @@ UNKNOWN_KIND = "unknown_job_kind"
 # The payload field with the enqueue time (epoch seconds), from which the lag is measured.
 ENQUEUED_AT = "enqueued_at"
 
+# The outcomes `hub_jobs_processed_total` counts.
+OUTCOMES = ("done", "failed", "dead_lettered")
+
+# How often a worker loop reads the queue's per-kind counts into the gauges (two Redis reads), rather
+# than after every job.
+SAMPLE_SECONDS = 5.0
+
 
 def stamped(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload with its enqueue time, for the lag metric."""
@@ -46,6 +53,20 @@ class JobRunner:
 
     def register(self, kind: str, handler: JobHandler) -> None:
         self._handlers[kind] = handler
+        # Every series of a handled kind exists from the start, so rates and alerts see a 0 before the
+        # first job rather than no data.
+        for outcome in OUTCOMES:
+            self.metrics.jobs_processed.labels(kind=kind, outcome=outcome)
+        self.metrics.job_lag.labels(kind=kind)
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds handled here: each has a queue gauge series, zero or not."""
+        return sorted(self._handlers)
+
+    async def sample(self) -> None:
+        """Read the queue's depth and dead letters by kind into the gauges."""
+        self.metrics.record_jobs(self.kinds, await self.queue.depths(), await self.queue.dead_letter_counts())
 
     def settled(self, kind: str, work: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         """Register `work(payload)`: the job is acked when it returns and failed when it raises."""
@@ -72,10 +93,13 @@ class JobRunner:
     async def run(self, consumer: str, stop: asyncio.Event | None = None) -> None:
         """Process jobs until `stop` is set; a queue outage is waited out, never raised."""
         stop = stop or asyncio.Event()
+        sampled = -SAMPLE_SECONDS
         while not stop.is_set():
             try:
+                if time.monotonic() - sampled >= SAMPLE_SECONDS:
+                    await self.sample()
+                    sampled = time.monotonic()
                 job = await self.queue.receive(consumer, timeout=1.0)
-                self.metrics.queue_depth.set(await self.queue.depth())
             except HubError as exc:
                 log.warning("job queue unavailable", extra={"fields": {"code": exc.code}})
                 with contextlib.suppress(TimeoutError):

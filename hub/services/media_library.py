@@ -196,9 +196,7 @@ class MediaLibraryService:
         if self.jobs is None:
             return False
         try:
-            added = await self.jobs.enqueue(library_job_id(media_id), LIBRARY_JOB, {"media_id": media_id})
-            self.metrics.queue_depth.set(await self.jobs.depth())
-            return added
+            return await self.jobs.enqueue(library_job_id(media_id), LIBRARY_JOB, {"media_id": media_id})
         except HubError:
             # The row stays `queued`: the sweeper enqueues it again after MEDIA_REQUEUE_GRACE.
             log.warning("media job not enqueued", extra={"fields": {"media_id": media_id}})

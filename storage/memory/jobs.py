@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 
 from hub.ports.files import Job
@@ -22,6 +22,7 @@ class MemoryJobQueue:
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._dead: list[Job] = []
+        self._depths: Counter[str] = Counter()
 
     async def enqueue(self, job_id: str, kind: str, payload: dict[str, Any]) -> bool:
         if job_id in self._seen:
@@ -30,6 +31,7 @@ class MemoryJobQueue:
         if len(self._seen) > _SEEN_LIMIT:
             self._seen.popitem(last=False)
         self._queue.put_nowait(Job(id=job_id, kind=kind, payload=dict(payload)))
+        self._depths[kind] += 1
         return True
 
     async def receive(self, consumer: str, timeout: float) -> Job | None:
@@ -40,24 +42,31 @@ class MemoryJobQueue:
             return None
 
     async def ack(self, job: Job) -> None:
-        return None
+        self._depths[job.kind] -= 1
 
     async def fail(self, job: Job, error: str) -> bool:
         retried = dataclasses.replace(job, attempts=job.attempts + 1)
         if retried.attempts >= self.max_attempts:
             self._dead.append(retried)
+            self._depths[job.kind] -= 1
             return True
         self._queue.put_nowait(retried)
         return False
 
     async def depth(self) -> int:
-        return self._queue.qsize()
+        return sum(n for n in self._depths.values() if n > 0)
+
+    async def depths(self) -> dict[str, int]:
+        return {kind: n for kind, n in self._depths.items() if n > 0}
 
     async def dead_letters(self) -> list[Job]:
         return list(self._dead)
 
     async def dead_letter_count(self) -> int:
         return len(self._dead)
+
+    async def dead_letter_counts(self) -> dict[str, int]:
+        return dict(Counter(job.kind for job in self._dead))
 
     async def check(self) -> None:
         return None
