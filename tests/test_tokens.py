@@ -7,6 +7,7 @@ import base64
 import httpx
 import jwt
 import orjson
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -136,3 +137,43 @@ async def test_signing_key_generated_once_with_0600(make_settings) -> None:  # t
     async with running_hub(settings):
         pass
     assert key_file.read_text() == first
+
+
+def test_a_verified_token_still_expires_and_keeps_its_type() -> None:
+    """Verified tokens are remembered (the signature check is skipped on the next use), but the memory
+    changes no answer: the token expires on time, a refresh token is still no access token, and a token
+    that differs in one character is checked afresh and refused."""
+    from hub.errors import TokenExpired, TokenInvalid, TokenWrongType
+    from hub.services.tokens import LEEWAY
+
+    clock = [1_000_000_000.0]
+    signer = TokenSigner(Ed25519PrivateKey.generate(), "collab-hub", clock=lambda: clock[0])
+    token, issued = signer.issue(sub="u1", typ="access", ttl=60, sid="s1")
+    assert signer.verify(token, "access") == issued
+    assert signer.verify(token, "access") == issued  # remembered
+    with pytest.raises(TokenWrongType):
+        signer.verify(token, "refresh")
+    head, payload, signature = token.split(".")
+    tampered = ".".join([head, payload, ("A" if signature[0] != "A" else "B") + signature[1:]])
+    with pytest.raises(TokenInvalid):
+        signer.verify(tampered, "access")
+
+    clock[0] = issued.exp + LEEWAY - 1
+    assert signer.verify(token, "access") == issued
+    clock[0] = issued.exp + LEEWAY
+    with pytest.raises(TokenExpired):
+        signer.verify(token, "access")
+
+
+def test_the_verified_tokens_memory_is_bounded() -> None:
+    from hub.services import tokens
+
+    signer = TokenSigner(Ed25519PrivateKey.generate(), "collab-hub")
+    issued = [
+        signer.issue(sub=f"u{n}", typ="access", ttl=60, sid="s")[0] for n in range(tokens.VERIFIED_CACHE_SIZE + 10)
+    ]
+    for token in issued:
+        signer.verify(token, "access")
+    assert len(signer._verified) == tokens.VERIFIED_CACHE_SIZE
+    assert issued[0] not in signer._verified and issued[-1] in signer._verified
+    assert signer.verify(issued[0], "access").sub == "u0"  # forgotten, so checked again

@@ -141,6 +141,12 @@ class BinRepo(Protocol):
 
     async def get(self, space_id: str, bin_id: str) -> BinRecord | None: ...
 
+    async def get_for_member(
+        self, space_id: str, bin_id: str, user_id: str
+    ) -> tuple[SpaceRecord | None, BinRecord | None]:
+        """The space with the member's role (None when not a member) and the bin, in one round trip."""
+        ...
+
     async def burn(self, space_id: str, bin_id: str) -> BinRecord | None:
         """Delete and return the bin in one statement (burn after reading)."""
         ...

@@ -90,7 +90,11 @@ class SpaceService:
         # One membership query answers both the check and the record (`get` used to run it twice).
         if not space_id or len(space_id) > 64:
             raise SpaceNotFound("No such space.")
-        space = await self.repo.for_member(space_id, principal.user_id)
+        return self.checked(await self.repo.for_member(space_id, principal.user_id), need)
+
+    def checked(self, space: SpaceRecord | None, need: Role = Role.VIEWER) -> tuple[SpaceRecord, Role]:
+        """The space read for a member (`role` set; None when not one) and the role, or the same
+        NotFound / Gone / Forbidden as `access`: for reads that fetch the space with what is in it."""
         if space is None or space.role is None:
             raise SpaceNotFound("No such space.")
         if space.expires_at <= now():

@@ -11,6 +11,7 @@ import hashlib
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hub.errors import TokenExpired, TokenInvalid, TokenWrongAudience, TokenWrongType
 
 ALGORITHM = "EdDSA"
+# Seconds of clock skew accepted on `exp` (and on the cached path alike).
+LEEWAY = 5
+# Tokens whose signature was checked, kept so a client's next request skips the Ed25519 verification
+# (~100 us, the largest single cost of an authenticated REST read). Keyed by the whole token string,
+# so a token differing in one byte is verified afresh; the expiry and the type are checked on every use,
+# and revocation is not cached here at all (IdentityService checks it on every request).
+VERIFIED_CACHE_SIZE = 4096
 
 
 def _b64decode(text: str) -> bytes:
@@ -89,9 +97,15 @@ class TokenSigner:
     """Issues and verifies access and refresh tokens."""
 
     def __init__(
-        self, private_key: Ed25519PrivateKey, audience: str, extra_public_keys: list[Ed25519PublicKey] | None = None
+        self,
+        private_key: Ed25519PrivateKey,
+        audience: str,
+        extra_public_keys: list[Ed25519PublicKey] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._private = private_key
+        self._clock = clock
+        self._verified: dict[str, TokenClaims] = {}
         public = private_key.public_key()
         self.kid = key_id(public)
         self._public: dict[str, Ed25519PublicKey] = {self.kid: public}
@@ -120,6 +134,21 @@ class TokenSigner:
         return token, claims
 
     def verify(self, token: str, typ: str) -> TokenClaims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify_signed(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                # Oldest first (dicts keep insertion order): a burst of new tokens cannot grow it.
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
+        elif claims.exp + LEEWAY <= self._clock():
+            del self._verified[token]
+            raise TokenExpired("The token has expired.")
+        if claims.typ != typ:
+            raise TokenWrongType(f"An {typ} token is required.")
+        return claims
+
+    def _verify_signed(self, token: str) -> TokenClaims:
         if not token or len(token) > 4096:
             raise TokenInvalid("The token is malformed.")
         try:
@@ -138,7 +167,7 @@ class TokenSigner:
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 options={"require": ["sub", "jti", "iat", "exp", "aud"]},
-                leeway=5,
+                leeway=LEEWAY,
             )
         except jwt.ExpiredSignatureError:
             raise TokenExpired("The token has expired.") from None
@@ -146,15 +175,13 @@ class TokenSigner:
             raise TokenWrongAudience("The token is for another audience.") from None
         except jwt.PyJWTError:
             raise TokenInvalid("The token is invalid.") from None
-        if payload.get("typ") != typ:
-            raise TokenWrongType(f"An {typ} token is required.")
         known = {"sub", "jti", "iat", "exp", "typ", "aud", "sid"}
         return TokenClaims(
             sub=str(payload["sub"]),
             jti=str(payload["jti"]),
             iat=int(payload["iat"]),
             exp=int(payload["exp"]),
-            typ=str(payload["typ"]),
+            typ=str(payload.get("typ", "")),
             sid=str(payload.get("sid", "")),
             extra={k: v for k, v in payload.items() if k not in known},
         )

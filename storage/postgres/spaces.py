@@ -253,6 +253,12 @@ def _bin(row: Any) -> BinRecord | None:
     return None if row is None else BinRecord(**dict(row))
 
 
+_BIN_FIELDS = [name.strip().removesuffix("::text") for name in _BIN.split(",")]
+# The bin's columns beside the space's in one row, prefixed so that no name collides.
+_BIN_JOINED = ", ".join(f"b.{n}{'::text' if n in ('created_by', 'updated_by') else ''} AS b_{n}" for n in _BIN_FIELDS)
+_SPACE_FIELDS = [*(c.split(".", 1)[1].removesuffix("::text") for c in _SPACE.split(", ")), "role"]
+
+
 class PostgresBinRepo:
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
@@ -300,6 +306,24 @@ class PostgresBinRepo:
         return _bin(
             await self._db.fetchrow(f"SELECT {_BIN} FROM bins WHERE space_id = $1 AND id = $2", space_id, bin_id)
         )
+
+    async def get_for_member(
+        self, space_id: str, bin_id: str, user_id: str
+    ) -> tuple[SpaceRecord | None, BinRecord | None]:
+        row = await self._db.fetchrow(
+            f"""SELECT {_SPACE}, m.role, {_BIN_JOINED} FROM spaces s
+                JOIN space_members m ON m.space_id = s.id AND m.user_id = $2::uuid
+                LEFT JOIN bins b ON b.space_id = s.id AND b.id = $3
+                WHERE s.id = $1 AND s.removed_at IS NULL""",
+            space_id,
+            user_id,
+            bin_id,
+        )
+        if row is None:
+            return None, None
+        space = SpaceRecord(**{n: row[n] for n in _SPACE_FIELDS})
+        found = row["b_id"] is not None
+        return space, BinRecord(**{n: row[f"b_{n}"] for n in _BIN_FIELDS}) if found else None
 
     async def burn(self, space_id: str, bin_id: str) -> BinRecord | None:
         return _bin(
