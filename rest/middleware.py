@@ -100,6 +100,8 @@ def install_middleware(app: Sanic) -> None:
         latency = time.perf_counter() - started
         route = f"/{request.route.path}" if request.route else "unmatched"
         metrics.http_latency.labels(request.method, route, str(response.status)).observe(latency)
+        if not log.isEnabledFor(logging.INFO):
+            return
         log.info(
             "request",
             extra={

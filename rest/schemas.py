@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -17,10 +20,23 @@ class OutModel(BaseModel):
 
     Each field is named once, here, and pydantic copies and checks it, so a record and its JSON cannot
     drift apart through a forgotten line of a hand-written copy. Fields the record does not carry are
-    merged in by the caller (`model_validate({**asdict(record), "link": ...})`).
+    merged in by the caller (`model_validate({**record_fields(record), "link": ...})`).
     """
 
     model_config = ConfigDict(from_attributes=True)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def record_fields(record: Any) -> dict[str, Any]:
+    """A core record's fields as a dict, shallow: `dataclasses.asdict` deep-copies every value, which
+    the response model then copies again (a tenth of a bin read's CPU went there)."""
+    cls = type(record)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(record))
+    return {name: getattr(record, name) for name in names}
 
 
 class TwoWayPageQuery(PageQuery):

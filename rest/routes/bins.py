@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -17,7 +16,7 @@ from rest.body import json_body, query
 from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.schemas import OutModel, PageQuery
+from rest.schemas import OutModel, PageQuery, record_fields
 
 bp = Blueprint("bins")
 
@@ -91,11 +90,11 @@ def etag(record: BinRecord) -> str:
 
 
 def bin_out(record: BinRecord, burned: bool = False) -> BinOut:
-    return BinOut.model_validate({**asdict(record), "burned": burned})
+    return BinOut.model_validate({**record_fields(record), "burned": burned})
 
 
 def summary(record: BinRecord) -> BinSummary:
-    return BinSummary.model_validate({**asdict(record), "size": len(record.content)})
+    return BinSummary.model_validate({**record_fields(record), "size": len(record.content)})
 
 
 def revision_out(r: RevisionRecord) -> RevisionOut:

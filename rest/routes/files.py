@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,7 +16,7 @@ from rest.body import json_body, query
 from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.schemas import OutModel, PageQuery
+from rest.schemas import OutModel, PageQuery, record_fields
 
 bp = Blueprint("files")
 
@@ -249,7 +248,8 @@ async def presign_parts(request: Request, file_id: str) -> HTTPResponse:
     return json(
         PartUrls(
             parts=[
-                PartUrlOut.model_validate({**asdict(u), "part_number": n}) for n, u in zip(numbers, urls, strict=True)
+                PartUrlOut.model_validate({**record_fields(u), "part_number": n})
+                for n, u in zip(numbers, urls, strict=True)
             ]
         )
     )

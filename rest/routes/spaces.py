@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from datetime import datetime
 from typing import Literal
 
@@ -19,7 +18,7 @@ from rest.body import json_body, query
 from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.schemas import OutModel, PageQuery
+from rest.schemas import OutModel, PageQuery, record_fields
 
 bp = Blueprint("spaces")
 
@@ -102,7 +101,7 @@ class JoinIn(BaseModel):
 
 
 def space_out(request: Request, space: SpaceRecord) -> SpaceOut:
-    return SpaceOut.model_validate({**asdict(space), "link": hub(request).spaces.link(space.id)})
+    return SpaceOut.model_validate({**record_fields(space), "link": hub(request).spaces.link(space.id)})
 
 
 def invite_out(i: InviteRecord) -> InviteOut:
