@@ -14,7 +14,7 @@ LOCK   := requirements/lock.txt
 PIP := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -c $(LOCK)
 PYTEST_COV := --cov --cov-report=
 
-.PHONY: run test lint fmt bench bench-social demo migrate clean install install-dev lock browser coverage
+.PHONY: run test lint fmt bench bench-social bench-rest demo migrate clean install install-dev lock browser coverage
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -77,6 +77,9 @@ bench: $(VENV)/.dev
 
 bench-social: $(VENV)/.dev
 	$(BIN)/python -m bench.social $(ARGS)
+
+bench-rest: $(VENV)/.dev
+	$(BIN)/python -m bench.rest $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts .coverage .coverage.*

@@ -6,11 +6,12 @@ arrives, acks come back, replay is complete) so a benchmark number is never an a
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from bench import procs, provision, soak, social
+from bench import procs, provision, rest, soak, social
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +167,53 @@ def test_social_benchmark_reports_every_figure(tmp_path: Path) -> None:
     section = social.docs_section(result, "python -m bench.social --accounts 200", "stamp", social._machine())
     for title in social.TITLES.values():
         assert title in section
+
+
+WRK_OUTPUT = """Running 3s test @ http://127.0.0.1:40000/healthz
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.80ms  812.51us  11.02ms   88.10%
+    Req/Sec     6.66k   310.27     7.01k    80.00%
+  Latency Distribution
+     50%  750.00us
+     75%    4.92ms
+     90%    5.31ms
+     99%    1.20s
+  19997 requests in 3.00s, 3.05MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 7
+Requests/sec:   6665.43
+Transfer/sec:      1.02MB
+"""
+
+
+def test_rest_benchmark_reads_wrk_as_printed() -> None:
+    figures = rest.parse_wrk(WRK_OUTPUT)
+    assert figures == {
+        "rps": 6665.43,
+        "requests": 19997,
+        "p50": 0.75,
+        "p75": 4.92,
+        "p90": 5.31,
+        "p99": 1200.0,
+        "non_2xx_3xx": 7,
+        "socket_errors": 3,
+    }
+    with pytest.raises(procs.BenchError):
+        rest.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
+def test_rest_benchmark_reports_every_route(tmp_path: Path) -> None:
+    """`bench.rest` in miniature: every route answers without an error and the table has each one."""
+    result = rest.run(rest.Options(seconds=1, repeat=1, connections=4), tmp_path)
+    assert result["error"] is None, result["error"]
+    runs = result["runs"]
+    assert set(runs) == {"hello", "healthz", "bin", "bin_304", "bin_raw", "spaces"}
+    for name, [figures] in runs.items():
+        assert figures["rps"] > 0 and figures["non_2xx_3xx"] == 0 and figures["socket_errors"] == 0, (name, figures)
+        assert figures["server_cpu_us_per_request"] > 0, (name, figures)
+    rows = rest.table(result)
+    assert [row[0] for row in rows] == list(runs)
+    section = rest.docs_section(result, "python -m bench.rest --seconds 1", "stamp")
+    assert "| bin |" in section and "x hello" in section
