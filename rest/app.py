@@ -16,6 +16,7 @@ from rest.context import AppContext
 from rest.errors import install_error_handlers
 from rest.jsonutil import dumps
 from rest.middleware import install_middleware
+from rest.signals import skip_unhandled_signals
 
 _app_ids = itertools.count(1)
 
@@ -89,6 +90,7 @@ def create_sanic_app(
             await stop(ctx.hub)
             ctx.hub = None
 
+    skip_unhandled_signals(app)
     install_error_handlers(app)
     install_middleware(app)
     for bp in blueprints():
