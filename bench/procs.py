@@ -302,6 +302,10 @@ class Redis:
             _stop(self.proc)
 
 
+# The CPU the load generator is pinned to (`bench.run --pin`), None for any.
+LOADGEN_CPU: int | None = None
+
+
 def run_loadgen(config: dict[str, Any], workdir: Path, max_seconds: float) -> dict[str, Any]:
     """Run bench/node/loadgen.js with `config`; returns its JSON report (with "error" set on failure)."""
     config = {"clkTck": os.sysconf("SC_CLK_TCK"), "maxSeconds": max_seconds, **config}
@@ -310,7 +314,13 @@ def run_loadgen(config: dict[str, Any], workdir: Path, max_seconds: float) -> di
         path = fh.name
     try:
         result = subprocess.run(
-            [node_binary(), str(NODE_DIR / "loadgen.js"), "--config", path],
+            [
+                *(["taskset", "-c", str(LOADGEN_CPU)] if LOADGEN_CPU is not None else []),
+                node_binary(),
+                str(NODE_DIR / "loadgen.js"),
+                "--config",
+                path,
+            ],
             cwd=NODE_DIR,
             capture_output=True,
             text=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -65,7 +66,12 @@ def _loadgen(sc: Scenario, server: procs.Server, rooms: provision.Rooms, workdir
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short steps and fewer sockets (< 1 min)")
-    parser.add_argument("--only", nargs="*", default=None, help="scenario keys: fanout steady idle replay")
+    parser.add_argument("--only", nargs="*", default=None, help="scenario keys: fanout steady small idle replay")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="servers and PostgreSQL on CPU 0, the load generator on CPU 1 (needs two CPUs)",
+    )
     parser.add_argument("--target", choices=("both", *TARGETS), default="both")
     parser.add_argument("--repeat", type=int, default=1, help="repetitions per scenario (median reported)")
     parser.add_argument("--update-docs", action="store_true", help=f"rewrite the results in {DOCS.name}")
@@ -83,6 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = {"started": stamp, "command": command.strip(), "quick": args.quick, "machine": report.machine()}
     # The machine may be shared: the load average before and after tells a noisy run from a clean one.
     meta["loadavg_start"] = report.loadavg()
+
+    # Processes inherit the affinity they start with: PostgreSQL and every server get CPU 0.
+    pinned = args.pin and (os.cpu_count() or 1) >= 2
+    if pinned:
+        os.sched_setaffinity(0, {0})
+        procs.LOADGEN_CPU = 1
+    meta["pinned"] = pinned
 
     pg: procs.Postgres | None = None
     pg_error = ""
@@ -110,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if pg is not None:
             pg.stop()
+        if pinned:
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
     meta["duration_s"] = round(time.monotonic() - t0, 1)
     meta["loadavg_end"] = report.loadavg()
 
@@ -135,7 +150,12 @@ def _docs_section(meta: dict[str, Any], table: list[list[str]]) -> str:
             f"`{meta['command']}`",
             "",
             f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, Linux {m['kernel']}, "
-            f"Python {m['python']}, Node {m['node']}, socket.io {m['socket.io']}.",
+            f"Python {m['python']}, Node {m['node']}, socket.io {m['socket.io']}; "
+            + (
+                "servers and PostgreSQL pinned to CPU 0, the load generator to CPU 1."
+                if meta.get("pinned")
+                else "not pinned."
+            ),
             f"Load average (1 min) at start/end: {meta['loadavg_start']}/{meta['loadavg_end']}; "
             f"8 KiB write+fsync on the database's disk: {_fsync(meta)}.",
             "",

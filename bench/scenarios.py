@@ -1,4 +1,4 @@
-"""The four scenarios, their load-generator settings (full and --quick) and the numbers each reports.
+"""The five scenarios, their load-generator settings (full and --quick) and the numbers each reports.
 
 Targets are what we aim for, printed beside the results; the benchmark reports, it never asserts.
 """
@@ -45,6 +45,15 @@ def _get(report: Report, *path: str) -> float | None:
 def _step(report: Report, *path: str) -> float | None:
     steps = report.get("steps") or []
     return _get(steps[0], *path) if steps else None
+
+
+def _cpu_per_stroke(report: Report) -> float | None:
+    """Server (and, for the hub, PostgreSQL) CPU per stroke sent: the step's mean CPU over its send rate.
+    The CPU window includes the drain after the last send, so this slightly understates the cost."""
+    cpu, rate = _step(report, "server_cpu_pct"), _step(report, "send_rate")
+    if cpu is None or not rate:
+        return None
+    return (cpu + (_step(report, "aux_cpu_pct") or 0.0)) * 10_000 / rate
 
 
 def _saturated(report: Report) -> float | None:
@@ -105,6 +114,27 @@ def scenarios(quick: bool) -> list[Scenario]:
                 Metric("lost deliveries", lambda r: _step(r, "loss"), "0"),
                 Metric("server CPU %", lambda r: _step(r, "server_cpu_pct"), "of one core"),
                 Metric("db CPU %", lambda r: _step(r, "aux_cpu_pct"), "hub only"),
+            ],
+        ),
+        Scenario(
+            key="small",
+            title="100 rooms x 2 clients, 5 strokes/s per room (500 acked strokes/s)",
+            rooms=100,
+            clients=2,
+            max_seconds=90,
+            loadgen={
+                "mode": "fanout",
+                "senders": 2,
+                "drainMs": 3000,
+                "steps": [{"rate": 5, "duration": 10.0 if not quick else 3.0}],
+            },
+            metrics=[
+                Metric("ack p99 ms", lambda r: _step(r, "ack_ms", "p99"), ""),
+                Metric("delivery p99 ms", lambda r: _step(r, "delivery_ms", "p99"), ""),
+                Metric("lost deliveries", lambda r: _step(r, "loss"), "0"),
+                Metric("server CPU %", lambda r: _step(r, "server_cpu_pct"), "of one core"),
+                Metric("db CPU %", lambda r: _step(r, "aux_cpu_pct"), "hub only"),
+                Metric("CPU us per stroke (server + db)", _cpu_per_stroke, "<= 300"),
             ],
         ),
         Scenario(
