@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -125,6 +126,46 @@ async def test_held_commit_connection_lost_is_replaced_and_returned_on_close(
         await store.close()
         # Nothing is still held: the pool closes at once instead of waiting for a release.
         await asyncio.wait_for(commit_db.close(), timeout=5)
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["pool", "held-connection"])
+async def test_a_single_stroke_commit_answers_as_a_batch_does(
+    db: PostgresDatabase, database_url: str, held: bool
+) -> None:
+    """One stroke per commit (the small-room case) takes a statement of its own; its answers are the
+    batch statement's: numbered in turn with batches in between, a retry is the same seq, another
+    author's copy is foreign, an erased one says so (and takes no new seq), a missing board is missing."""
+    commit_db = await PostgresDatabase.connect(database_url, max_size=2) if held else None
+    store = PostgresStrokeStore(db, commit_db=commit_db)
+    try:
+        space, user = await new_space(db)
+        await store.position(space)
+        other = str(await db.fetchval("INSERT INTO users (display_name) VALUES ('o') RETURNING id"))
+
+        def seen(results: list[Any]) -> list[tuple[int | None, bool, bool, bool, bool]]:
+            return [(r.seq, r.duplicate, r.foreign, r.removed, r.missing) for r in results]
+
+        first = pending(space, user)
+        assert seen(await store.commit_strokes([first])) == [(1, False, False, False, False)]
+        assert seen(await store.commit_strokes([pending(space, user), pending(space, user)])) == [
+            (2, False, False, False, False),
+            (3, False, False, False, False),
+        ]
+        assert seen(await store.commit_strokes([first])) == [(1, True, False, False, False)]
+        assert seen(await store.commit_strokes([pending(space, other, first.stroke.id)])) == [
+            (1, True, True, False, False)
+        ]
+        assert seen(await store.commit_strokes([pending(space, user)])) == [(4, False, False, False, False)]
+        removal = await store.erase(space, [first.stroke.id])
+        assert removal is not None and removal.seq == 5
+        assert seen(await store.commit_strokes([first])) == [(1, True, False, True, False)]
+        assert seen(await store.commit_strokes([pending("no-such-board", user)])) == [(None, False, False, False, True)]
+        position, strokes = await store.snapshot(space)
+        assert position.seq == 5 and [s.seq for s in strokes] == [2, 3, 4]
+    finally:
+        await store.close()
+        if commit_db is not None:
+            await commit_db.close()
 
 
 async def test_same_stroke_from_two_instances_at_once_is_stored_once(db: PostgresDatabase, database_url: str) -> None:
