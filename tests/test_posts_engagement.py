@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.test_batch_jobs import batch
 from tests.test_posts_flow import account, call, publish, sql
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_likes_are_idempotent_counted_and_listed(client: httpx.AsyncClient) -> None:
@@ -113,28 +109,7 @@ async def test_batch_counters_repairs_what_drifted(
     await sql(database_url, "UPDATE posts SET likes_count = 9, comments_count = 0 WHERE id = $1::uuid", post["id"])
 
     async def run() -> dict[str, Any]:
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "DATABASE_URL": database_url,
-            "HUB_ENV": "test",
-            "HUB_MIGRATE_ON_START": "false",
-            "HUB_DATA_DIR": str(tmp_path),
-            "HUB_LOG_LEVEL": "WARNING",
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "hub.bootstrap.cli",
-            "batch",
-            "counters",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-        assert proc.returncode == 0, err.decode()[-2000:]
-        report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+        report, _ = await batch("counters", database_url, tmp_path)
         return report
 
     report = await run()
