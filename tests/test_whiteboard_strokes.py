@@ -162,6 +162,9 @@ async def test_a_single_stroke_commit_answers_as_a_batch_does(
         assert seen(await store.commit_strokes([pending("no-such-board", user)])) == [(None, False, False, False, True)]
         position, strokes = await store.snapshot(space)
         assert position.seq == 5 and [s.seq for s in strokes] == [2, 3, 4]
+        # Stored as drawn, whichever statement stored it (the first batch of two, then one alone).
+        assert [s.stroke.points for s in strokes] == [[[1.0, 2.0]]] * 3
+        assert all(s.stroke.tool == "pen" and s.stroke.width == 2.0 for s in strokes)
     finally:
         await store.close()
         if commit_db is not None:

@@ -84,6 +84,8 @@ UNION ALL SELECT 'o', NULL, n, seq, author_id, erased FROM ex
 # general plan (unnest, the batch's own duplicates, numbering per board) cost about three times the
 # PostgreSQL CPU of this. The UPDATE takes the board's row lock (and, waiting for it, reads the latest
 # seq), and nothing is numbered or inserted when the id is already stored. Rows out as `_COMMIT`'s.
+# The points arrive as JSON text (as in `_COMMIT`'s text array): `$7::text` keeps the jsonb codec from
+# encoding that text a second time, into a JSON string.
 _COMMIT_ONE = """
 WITH ex AS MATERIALIZED (
     SELECT seq, author_id, removed_seq IS NOT NULL AS erased FROM whiteboard_strokes
@@ -96,7 +98,7 @@ b AS MATERIALIZED (
 ),
 ins AS (
     INSERT INTO whiteboard_strokes (space_id, id, seq, author_id, tool, color, width, points)
-    SELECT $1, $2, b.seq, $3, $4, $5, $6, $7::jsonb FROM b
+    SELECT $1, $2, b.seq, $3, $4, $5, $6, $7::text::jsonb FROM b
 )
 SELECT 'n' AS kind, NULL::text AS space, 1::bigint AS n, seq, NULL::uuid AS author, NULL::boolean AS erased FROM b
 UNION ALL SELECT 'o', NULL, 1, seq, author_id, erased FROM ex

@@ -1,0 +1,112 @@
+"""The REST fast paths change no answer. Sanic's lifecycle signals still reach their handlers when the
+hub skips the ones nobody listens to, and a missing event is answered as Sanic answers it: None for a
+built-in one, NotFound for one of ours. Header values are sanitised exactly as Sanic's own sanitiser
+does."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from hypothesis import given
+from hypothesis import strategies as st
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, text
+from sanic_routing.exceptions import NotFound
+
+from rest.signals import skip_unhandled_signals
+from storage.postgres.server import free_port
+from tests.support.waiting import eventually
+
+_names = itertools.count()
+
+
+async def test_handled_signals_run_and_unhandled_ones_are_not_routed_again() -> None:
+    app = Sanic(f"signals{next(_names)}", configure_logging=False)
+    app.config.TOUCHUP = False
+    seen: list[str] = []
+
+    @app.signal("http.lifecycle.request")
+    async def on_request(request: Request) -> None:
+        seen.append(request.path)
+
+    @app.get("/x")
+    async def handler(request: Request) -> HTTPResponse:
+        # A non-built-in event nobody handles still fails, as Sanic fails it.
+        with pytest.raises(NotFound):
+            await request.app.dispatch("hub.custom.missing", inline=True)
+        assert await request.app.dispatch("hub.custom.missing", inline=True, fail_not_found=False) is None
+        return text("ok")
+
+    skip_unhandled_signals(app)
+    looked_up: list[str] = []
+    get = app.signal_router.get
+
+    def counting_get(event: str, condition: dict[str, str] | None = None) -> Any:
+        looked_up.append(event)
+        return get(event, condition=condition)
+
+    app.signal_router.get = counting_get  # type: ignore[method-assign]
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    server.capture_signals = _no_signals  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: bool(server.started), timeout=20, interval=0.01, message="server did not start")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            assert (await http.get("/x")).text == "ok"
+            first = list(looked_up)
+            looked_up.clear()
+            assert (await http.get("/x")).text == "ok"
+        assert seen == ["/x", "/x"]  # the handled event ran on both requests
+        # The first request asked about each built-in event once. Sanic routes signals by group
+        # (`http.lifecycle.<trigger>`), so the group with a handler keeps going through Sanic; the
+        # second request routes only that group and the custom event (not quiet: Sanic answers it).
+        assert {"http.routing.before", "http.handler.before", "http.lifecycle.request"} <= set(first), first
+        assert {e for e in looked_up if not e.startswith("http.lifecycle.")} == {"hub.custom.missing"}, looked_up
+        assert "http.lifecycle.request" in looked_up
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=15)
+
+
+class _NoSignals:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _no_signals() -> _NoSignals:
+    return _NoSignals()
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "é", " ", "\r", "\n", "\x00", "\t", ";", "\u2028"]), max_size=40))
+def test_header_values_are_sanitised_exactly_as_sanic_does(value: str) -> None:
+    from sanic.response.types import HEADER_TRANSLATION_TABLE
+
+    from rest.headers import sanitize_header_value
+
+    assert sanitize_header_value(value) == value.translate(HEADER_TRANSLATION_TABLE)
+
+
+async def test_a_response_header_cannot_carry_a_line_break(running: Any) -> None:
+    """Installed in the hub: answers carry their headers, and a header set with a line break loses it, as
+    with Sanic's own sanitiser (no header injection)."""
+    from sanic.response.types import BaseHTTPResponse
+
+    from rest.headers import sanitize_header_value
+
+    assert BaseHTTPResponse._sanitize_header_value is sanitize_header_value
+    r = await running.http.get("/healthz", headers={"X-Request-ID": "abcdefgh12"})
+    assert r.status_code == 200 and r.headers["x-request-id"] == "abcdefgh12"
+    from sanic.response import empty
+
+    response = empty(headers={"X-Test": "a\r\nSet-Cookie: x=1"})
+    assert list(response.processed_headers) == [(b"X-Test", b"aSet-Cookie: x=1")]
