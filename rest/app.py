@@ -14,6 +14,7 @@ from hub.metrics import Metrics
 from hub.runtime import Hub
 from rest.context import AppContext
 from rest.errors import install_error_handlers
+from rest.headers import install_header_fast_path
 from rest.jsonutil import dumps
 from rest.middleware import install_middleware
 from rest.signals import skip_unhandled_signals
@@ -91,6 +92,7 @@ def create_sanic_app(
             ctx.hub = None
 
     skip_unhandled_signals(app)
+    install_header_fast_path()
     install_error_handlers(app)
     install_middleware(app)
     for bp in blueprints():
