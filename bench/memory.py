@@ -102,7 +102,6 @@ def _rss_kb(pid: int) -> int:
 
 @contextlib.contextmanager
 def _traced_hub(pg: Any, workdir: Path, frames: int) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    import httpx
 
     from bench import procs
 
@@ -120,16 +119,7 @@ def _traced_hub(pg: Any, workdir: Path, frames: int) -> Iterator[tuple[str, subp
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise procs.BenchError(f"hub exited with {proc.returncode}: {procs._tail(workdir / 'hub.log')}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise procs.BenchError("traced hub did not start within 120 s")
-            time.sleep(0.2)  # bounded by the deadline
+        procs.wait_http(f"{url}/healthz", proc, workdir / "hub.log", "traced hub", 120)
         yield url, proc
     finally:
         procs._stop(proc)  # type: ignore[arg-type]

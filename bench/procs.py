@@ -64,6 +64,20 @@ def _tail(path: Path, size: int = 2000) -> str:
     return ""
 
 
+def wait_http(url: str, proc: subprocess.Popen[Any], log: Path, name: str, timeout: float) -> None:
+    """Wait until `url` answers 200, or raise (with the log's tail) when `proc` exits or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise BenchError(f"{name} exited with {proc.returncode} during start-up: {_tail(log)}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise BenchError(f"{name} did not answer {url} within {timeout:g}s: {_tail(log)}")
+        time.sleep(0.1)  # polling a process we cannot get an event from; bounded by the deadline
+
+
 @dataclass
 class Server:
     """A running server under test: where it listens, its pid, and PIDs whose CPU counts as auxiliary."""
@@ -208,17 +222,11 @@ class HubProcess:
                 stderr=subprocess.STDOUT,
                 cwd=REPO_ROOT,
             )
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if proc.poll() is not None:
-                raise BenchError(f"{self.name} exited with {proc.returncode} during start-up: {_tail(self.log)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise BenchError(f"{self.name} did not answer /healthz within {start_timeout}s: {_tail(self.log)}")
-            time.sleep(0.1)  # polling a process we cannot get an event from; bounded by the deadline
+        try:
+            wait_http(f"{self.url}/healthz", proc, self.log, self.name, start_timeout)
+        except BenchError:
+            self.stop()
+            raise
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, as when a machine or container dies."""

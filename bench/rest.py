@@ -166,16 +166,7 @@ def hello_server(workdir: Path) -> Iterator[tuple[str, int]]:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=procs.REPO_ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise procs.BenchError(f"the hello-world exited with {proc.returncode}: {log.read_text()[-1000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/hello", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise procs.BenchError("the hello-world did not answer within 30 s")
-            time.sleep(0.1)  # polling a process we cannot get an event from; bounded by the deadline
+        procs.wait_http(f"{url}/hello", proc, log, "the hello-world", 30)
         yield url, proc.pid
     finally:
         procs._stop(proc)

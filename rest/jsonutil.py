@@ -17,8 +17,12 @@ def _default(value: Any) -> Any:
     raise TypeError
 
 
+def _encode(value: Any) -> bytes:
+    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
 def dumps(value: Any, **_: Any) -> str:
-    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    return _encode(value).decode()
 
 
 def json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> HTTPResponse:
@@ -27,5 +31,5 @@ def json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -
     if isinstance(value, BaseModel):
         body = value.__pydantic_serializer__.to_json(value)
     else:
-        body = orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
+        body = _encode(value)
     return HTTPResponse(body, status=status, headers=headers, content_type="application/json")

@@ -11,7 +11,6 @@ from hub.errors import (
     BinExpired,
     BinNotFound,
     RevisionNotFound,
-    SpaceNotFound,
     ValidationFailed,
     VersionConflict,
 )
@@ -20,7 +19,7 @@ from hub.models import Principal, Role
 from hub.pagination import Cursor, Page, page_of
 from hub.ports.infra import Bus
 from hub.ports.spaces import BinRecord, BinRepo, RevisionRecord
-from hub.services.spaces import SpaceService, new_id, now
+from hub.services.spaces import SpaceService, new_id, now, require_space_id
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +106,7 @@ class BinService:
 
     async def read(self, principal: Principal, space_id: str, bin_id: str) -> tuple[BinRecord, bool]:
         """Returns the bin and whether this read burned it."""
-        if not space_id or len(space_id) > 64:
-            raise SpaceNotFound("No such space.")
+        require_space_id(space_id)
         # The hottest read of the REST API: membership and the bin in one round trip, checked in the
         # same order as access() then _live().
         space, found = await self.repo.get_for_member(space_id, bin_id if len(bin_id) <= 64 else "", principal.user_id)

@@ -33,10 +33,6 @@ ENQUEUED_AT = "enqueued_at"
 # The outcomes `hub_jobs_processed_total` counts.
 OUTCOMES = ("done", "failed", "dead_lettered")
 
-# How often a worker loop reads the queue's per-kind counts into the gauges (two Redis reads), rather
-# than after every job.
-SAMPLE_SECONDS = 5.0
-
 
 def stamped(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload with its enqueue time, for the lag metric."""
@@ -65,7 +61,8 @@ class JobRunner:
         return sorted(self._handlers)
 
     async def sample(self) -> None:
-        """Read the queue's depth and dead letters by kind into the gauges."""
+        """Read the queue's depth and dead letters by kind into the gauges (the hub's metrics sampler
+        calls it, in `hub serve` and `hub worker` alike)."""
         self.metrics.record_jobs(self.kinds, await self.queue.depths(), await self.queue.dead_letter_counts())
 
     def settled(self, kind: str, work: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
@@ -93,12 +90,8 @@ class JobRunner:
     async def run(self, consumer: str, stop: asyncio.Event | None = None) -> None:
         """Process jobs until `stop` is set; a queue outage is waited out, never raised."""
         stop = stop or asyncio.Event()
-        sampled = -SAMPLE_SECONDS
         while not stop.is_set():
             try:
-                if time.monotonic() - sampled >= SAMPLE_SECONDS:
-                    await self.sample()
-                    sampled = time.monotonic()
                 job = await self.queue.receive(consumer, timeout=1.0)
             except HubError as exc:
                 log.warning("job queue unavailable", extra={"fields": {"code": exc.code}})

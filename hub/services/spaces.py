@@ -54,6 +54,12 @@ class CreatedInvite:
     token: str
 
 
+def require_space_id(space_id: str) -> None:
+    """An id no space can have is answered like a missing space, before any query."""
+    if not space_id or len(space_id) > 64:
+        raise SpaceNotFound("No such space.")
+
+
 class SpaceService:
     """Everything about spaces and who may do what in them."""
 
@@ -88,8 +94,7 @@ class SpaceService:
 
     async def _member_space(self, principal: Principal, space_id: str, need: Role) -> tuple[SpaceRecord, Role]:
         # One membership query answers both the check and the record (`get` used to run it twice).
-        if not space_id or len(space_id) > 64:
-            raise SpaceNotFound("No such space.")
+        require_space_id(space_id)
         return self.checked(await self.repo.for_member(space_id, principal.user_id), need)
 
     def checked(self, space: SpaceRecord | None, need: Role = Role.VIEWER) -> tuple[SpaceRecord, Role]:

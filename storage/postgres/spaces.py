@@ -253,9 +253,10 @@ def _bin(row: Any) -> BinRecord | None:
     return None if row is None else BinRecord(**dict(row))
 
 
-_BIN_FIELDS = [name.strip().removesuffix("::text") for name in _BIN.split(",")]
+_BIN_COLUMNS = [column.strip() for column in _BIN.split(",")]
+_BIN_FIELDS = [column.removesuffix("::text") for column in _BIN_COLUMNS]
 # The bin's columns beside the space's in one row, prefixed so that no name collides.
-_BIN_JOINED = ", ".join(f"b.{n}{'::text' if n in ('created_by', 'updated_by') else ''} AS b_{n}" for n in _BIN_FIELDS)
+_BIN_JOINED = ", ".join(f"b.{c} AS b_{n}" for c, n in zip(_BIN_COLUMNS, _BIN_FIELDS, strict=True))
 _SPACE_FIELDS = [*(c.split(".", 1)[1].removesuffix("::text") for c in _SPACE.split(", ")), "role"]
 
 

@@ -56,8 +56,9 @@ return 1
 
 
 def _counts(raw: Any) -> dict[str, int]:
-    # Never below zero: entries trimmed or deleted by hand are not worth a negative gauge.
-    return {_text(kind): max(0, int(_text(n))) for kind, n in (raw or {}).items() if int(_text(n)) > 0}
+    # Kinds at zero are left out, and so is a count below zero (entries trimmed or deleted by hand).
+    counts = {_text(kind): int(_text(n)) for kind, n in (raw or {}).items()}
+    return {kind: n for kind, n in counts.items() if n > 0}
 
 
 @contextlib.contextmanager
