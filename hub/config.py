@@ -124,6 +124,7 @@ class Settings:
     ws_connect_timeout: float = 5.0
     replay_max_events: int = 2_000
     replay_max_age: int = 3_600
+    resume_max_events: int = 10_000
     presence_ttl: int = 30
     stroke_max_points: int = 5_000
     stroke_rate: float = 60.0

@@ -74,6 +74,10 @@ SETTING_DOCS: dict[str, str] = {
     "ws_connect_timeout": "Seconds a new realtime connection has to complete its Socket.IO CONNECT before it is closed",
     "replay_max_events": "Replay buffer length per space",
     "replay_max_age": "Replay buffer age (s)",
+    "resume_max_events": (
+        "Resumes the replay buffer cannot answer are read from PostgreSQL up to this many missed events"
+        " (0: a snapshot instead)"
+    ),
     "presence_ttl": "Presence lease (s)",
     "stroke_max_points": "Maximum points per stroke",
     "stroke_rate": "Strokes per second per socket",

@@ -93,6 +93,50 @@ async def test_resume_replays_missed_events_in_order(running: Running, board: Bo
 
 
 @pytest.mark.settings(replay_max_events=2)
+async def test_history_the_replay_buffer_lost_is_replayed_from_postgres_as_it_was_seen_live(
+    running: Running, board: Board
+) -> None:
+    """A resume past what the replay buffer holds (Redis restarted, history aged out) is answered from
+    the database with exactly the events a member who stayed saw live: strokes (erased since or not),
+    erase, undo and clear with their author and reason, in seq order."""
+    a, b, sid, bob = board.a, board.b, board.space_id, board.bob
+    await a.call("join", {"space_id": sid})
+    joined = await b.call("join", {"space_id": sid})
+    watcher = await connect(running.url, bob)  # stays joined and records what the room saw
+    await watcher.call("join", {"space_id": sid})
+    position = {"seq": joined["seq"], "epoch": joined["epoch"]}
+    await b.close()
+
+    bodies = [stroke(sid) for _ in range(4)]
+    seqs = [(await a.call("stroke", body))["seq"] for body in bodies]
+    erased = await a.call("erase", {"space_id": sid, "ids": [bodies[2]["id"], bodies[0]["id"]]})
+    undone = await a.call("undo", {"space_id": sid})
+    after = stroke(sid)
+    await a.call("stroke", after)
+    cleared = await a.call("clear", {"space_id": sid})
+    assert erased["ids"] == [bodies[0]["id"], bodies[2]["id"]]  # in drawing order
+    assert undone["ids"] == [bodies[3]["id"]] and cleared["ids"] == [bodies[1]["id"], after["id"]]
+    await watcher.wait_for("clear")
+    live = sorted(
+        [*watcher.events["stroke"], *watcher.events["erase"], *watcher.events["clear"]], key=lambda e: e["seq"]
+    )
+    assert [e["seq"] for e in live] == list(range(seqs[0], cleared["seq"] + 1))
+
+    b2 = await connect(running.url, bob)
+    try:
+        resumed = await b2.call("join", {"space_id": sid, "since": position})
+        assert resumed["recovered"] is True and "snapshot" not in resumed, resumed
+        assert resumed["events"] == live
+        assert resumed["seq"] == cleared["seq"] and resumed["epoch"] == joined["epoch"]
+        # From the middle of the history too.
+        middle = await b2.call("join", {"space_id": sid, "since": {"seq": erased["seq"], "epoch": joined["epoch"]}})
+        assert middle["recovered"] is True and middle["events"] == live[5:]
+    finally:
+        await b2.close()
+        await watcher.close()
+
+
+@pytest.mark.settings(replay_max_events=2, resume_max_events=4)
 async def test_pruned_history_or_other_epoch_gives_an_explicit_snapshot(running: Running) -> None:
     url, c = running.url, running.http
     alice = await guest(c)
@@ -105,11 +149,18 @@ async def test_pruned_history_or_other_epoch_gives_an_explicit_snapshot(running:
             assert (await a.call("stroke", body))["ok"]
         erase = await a.call("erase", {"space_id": sid, "ids": [bodies[1]["id"]]})
 
+        # Six events missed: more than the replay buffer holds and more than a resume reads from the database.
         pruned = await a.call("join", {"space_id": sid, "since": {"seq": joined["seq"], "epoch": joined["epoch"]}})
         assert pruned["recovered"] is False and "events" not in pruned
         assert pruned["seq"] == erase["seq"] and pruned["epoch"] == joined["epoch"]
         live = [b["id"] for i, b in enumerate(bodies) if i != 1]
         assert [s["id"] for s in pruned["snapshot"]["strokes"]] == live
+
+        # Four missed: beyond the buffer, within the database limit.
+        four = await a.call("join", {"space_id": sid, "since": {"seq": erase["seq"] - 4, "epoch": joined["epoch"]}})
+        assert four["recovered"] is True and [e["seq"] for e in four["events"]] == list(
+            range(erase["seq"] - 3, erase["seq"] + 1)
+        )
 
         wrong = await a.call("join", {"space_id": sid, "since": {"seq": erase["seq"], "epoch": "other"}})
         assert wrong["recovered"] is False and len(wrong["snapshot"]["strokes"]) == 4
@@ -133,9 +184,9 @@ async def test_acknowledged_strokes_survive_a_restart(make_settings: Callable[..
         a = await connect(url, alice)
         try:
             resumed = await a.call("join", {"space_id": sid, "since": {"seq": joined["seq"], "epoch": joined["epoch"]}})
-            # The in-memory history died with the process: never a silent gap, a snapshot instead.
-            assert resumed["recovered"] is False
-            assert [s["seq"] for s in resumed["snapshot"]["strokes"]] == acked
+            # The in-memory history died with the process; the database still has every change.
+            assert resumed["recovered"] is True
+            assert [e["seq"] for e in resumed["events"]] == acked
         finally:
             await a.close()
 

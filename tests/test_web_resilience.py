@@ -92,8 +92,8 @@ async def test_a_refused_stroke_is_removed_and_explained(
 async def test_an_unrecoverable_gap_reloads_the_snapshot(
     browser: Any, make_settings: Callable[..., Any], request: pytest.FixtureRequest
 ) -> None:
-    # A replay buffer of one event: missing three means the hub answers recovered: false.
-    async with WebHub(make_settings, replay_max_events=1) as hub:
+    # A replay buffer of one event and resumes from the database of one: missing three is recovered: false.
+    async with WebHub(make_settings, replay_max_events=1, resume_max_events=1) as hub:
         browsing = Browsing(browser, hub.url, request.node.name)
         try:
             async with browsing.recording():

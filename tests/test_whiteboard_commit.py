@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from hub.errors import ShuttingDown
-from hub.ports.whiteboard import BoardPosition, CommitResult, PendingStroke, Removal, StoredStroke, Stroke
+from hub.ports.whiteboard import BoardHistory, BoardPosition, CommitResult, PendingStroke, Removal, StoredStroke, Stroke
 from hub.services.whiteboard_commit import Committed, GroupCommitter
 
 
@@ -50,10 +50,13 @@ class ScriptedStore:
     async def snapshot(self, space_id: str) -> tuple[BoardPosition, list[StoredStroke]]:
         return await self.position(space_id), []
 
-    async def erase(self, space_id: str, ids: Sequence[str]) -> Removal | None:
+    async def history(self, space_id: str, epoch: str, after: int, limit: int) -> BoardHistory | None:
         return None
 
-    async def clear(self, space_id: str) -> Removal | None:
+    async def erase(self, space_id: str, ids: Sequence[str], by: str) -> Removal | None:
+        return None
+
+    async def clear(self, space_id: str, by: str) -> Removal | None:
         return None
 
     async def undo(self, space_id: str, author_id: str) -> Removal | None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hub.errors import ServiceUnavailable, SpaceNotFound
-from hub.ports.whiteboard import PendingStroke, Stroke
+from hub.ports.whiteboard import PendingStroke, Removal, StoredStroke, Stroke
 from storage.postgres.db import PostgresDatabase
 from storage.postgres.strokes import PostgresStrokeStore
 
@@ -156,7 +156,7 @@ async def test_a_single_stroke_commit_answers_as_a_batch_does(
             (1, True, True, False, False)
         ]
         assert seen(await store.commit_strokes([pending(space, user)])) == [(4, False, False, False, False)]
-        removal = await store.erase(space, [first.stroke.id])
+        removal = await store.erase(space, [first.stroke.id], user)
         assert removal is not None and removal.seq == 5
         assert seen(await store.commit_strokes([first])) == [(1, True, False, True, False)]
         assert seen(await store.commit_strokes([pending("no-such-board", user)])) == [(None, False, False, False, True)]
@@ -188,3 +188,30 @@ async def test_same_stroke_from_two_instances_at_once_is_stored_once(db: Postgre
         assert await db.fetchval("SELECT count(*) FROM whiteboard_strokes WHERE space_id = $1", space) == 20
     finally:
         await other.close()
+
+
+async def test_history_lists_every_change_after_a_seq_or_declines(db: PostgresDatabase) -> None:
+    store = PostgresStrokeStore(db)
+    try:
+        space, user = await new_space(db)
+        epoch = (await store.position(space)).epoch
+        drawn = [pending(space, user) for _ in range(3)]
+        await store.commit_strokes(drawn)
+        removal = await store.erase(space, [drawn[2].stroke.id, drawn[0].stroke.id], user)
+        assert removal is not None and removal.ids == [drawn[0].stroke.id, drawn[2].stroke.id]
+
+        history = await store.history(space, epoch, 0, 10)
+        assert history is not None and history.position.seq == 4 and history.position.epoch == epoch
+        strokes, (last,) = history.changes[:3], history.changes[3:]
+        assert [(c.seq, c.stroke.id) for c in strokes if isinstance(c, StoredStroke)] == [
+            (i + 1, d.stroke.id) for i, d in enumerate(drawn)
+        ]
+        assert last == Removal(4, removal.ids, "erase", user)
+        assert (await store.history(space, epoch, 4, 10)) == type(history)(history.position, [])
+        # Declined: more changes than the limit, another epoch, ahead of the board, no board.
+        assert await store.history(space, epoch, 0, 3) is None
+        assert await store.history(space, "other", 0, 10) is None
+        assert await store.history(space, epoch, 5, 10) is None
+        assert await store.history("no-such-board", epoch, 0, 10) is None
+    finally:
+        await store.close()

@@ -64,10 +64,24 @@ class StoredStroke:
 
 @dataclass(frozen=True, slots=True)
 class Removal:
-    """Strokes taken off the board by one erase, clear or undo, committed under `seq`."""
+    """Strokes taken off the board by one erase, clear or undo, committed under `seq`.
+
+    `ids` are in the order the strokes were drawn; `reason` is "erase", "clear" or "undo"; `author_id`
+    is who removed them (None for removals older than that record, or a deleted account).
+    """
 
     seq: int
     ids: list[str]
+    reason: str = "erase"
+    author_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BoardHistory:
+    """Every change of a board after some seq, in seq order, as of `position` (one snapshot)."""
+
+    position: BoardPosition
+    changes: list[StoredStroke | Removal]
 
 
 class StrokeStore(Protocol):
@@ -85,9 +99,17 @@ class StrokeStore(Protocol):
         """The live strokes and the position they are consistent with (one database snapshot)."""
         ...
 
-    async def erase(self, space_id: str, ids: Sequence[str]) -> Removal | None: ...
+    async def history(self, space_id: str, epoch: str, after: int, limit: int) -> BoardHistory | None:
+        """The changes after seq `after`: each stroke committed since (erased later or not) and each removal.
 
-    async def clear(self, space_id: str) -> Removal | None: ...
+        None when it cannot answer: no such board, another epoch, `after` ahead of the board, or more
+        than `limit` seqs handed out since (a snapshot is then the smaller answer).
+        """
+        ...
+
+    async def erase(self, space_id: str, ids: Sequence[str], by: str) -> Removal | None: ...
+
+    async def clear(self, space_id: str, by: str) -> Removal | None: ...
 
     async def undo(self, space_id: str, author_id: str) -> Removal | None:
         """Remove the author's newest live stroke."""

@@ -303,6 +303,8 @@ class WhiteboardService:
                 recovered = True
                 last = events[-1]["seq"] if events else since[0]
                 ack.update(seq=max(position.seq, last), epoch=position.epoch, recovered=True, events=events)
+            else:
+                recovered = await self._resume_from_history(ack, space_id, since)
         if not recovered:
             snap_position, strokes = await self._strokes.snapshot(space_id)
             ack.update(
@@ -324,6 +326,28 @@ class WhiteboardService:
         if degraded:
             ack["degraded"] = degraded
         return ack
+
+    async def _resume_from_history(self, ack: dict[str, Any], space_id: str, since: tuple[int, str]) -> bool:
+        """Answer a resume the replay buffer could not (Redis restarted or down, history aged out) from
+        PostgreSQL, with the same events the room saw live; False when a snapshot is the better answer.
+
+        After a Redis restart every member of every room resumes at once; a snapshot each (the whole
+        board) is what exhausted the database pools in the soak benchmark.
+        """
+        limit = self._settings.resume_max_events
+        if limit <= 0:
+            return False
+        history = await self._strokes.history(space_id, since[1], since[0], limit)
+        if history is None:
+            return False
+        events = [
+            _snapshot_stroke(space_id, c) if isinstance(c, StoredStroke) else removal_event(space_id, c)
+            for c in history.changes
+        ]
+        if not contiguous(events, since[0], history.position.seq):
+            return False  # a seq with no trace (a history the database no longer holds whole)
+        ack.update(seq=history.position.seq, epoch=history.position.epoch, recovered=True, events=events)
+        return True
 
     def _local_entries(self, space_id: str) -> list[PresenceEntry]:
         """Presence as this process alone knows it: its own connections in the room."""
@@ -446,31 +470,22 @@ class WhiteboardService:
 
     async def erase(self, conn_id: str, raw: Any) -> dict[str, Any]:
         conn, space_id, data = await self._editor_action(conn_id, raw)
-        removal = await self._strokes.erase(space_id, parse.stroke_ids(data))
-        return await self._removed(conn, space_id, ServerEvent.ERASE, removal, "erase")
+        removal = await self._strokes.erase(space_id, parse.stroke_ids(data), conn.principal.user_id)
+        return await self._removed(conn, space_id, removal)
 
     async def clear(self, conn_id: str, raw: Any) -> dict[str, Any]:
         conn, space_id, _ = await self._editor_action(conn_id, raw)
-        return await self._removed(conn, space_id, ServerEvent.CLEAR, await self._strokes.clear(space_id), "clear")
+        return await self._removed(conn, space_id, await self._strokes.clear(space_id, conn.principal.user_id))
 
     async def undo(self, conn_id: str, raw: Any) -> dict[str, Any]:
         conn, space_id, _ = await self._editor_action(conn_id, raw)
-        removal = await self._strokes.undo(space_id, conn.principal.user_id)
-        return await self._removed(conn, space_id, ServerEvent.ERASE, removal, "undo")
+        return await self._removed(conn, space_id, await self._strokes.undo(space_id, conn.principal.user_id))
 
-    async def _removed(
-        self, conn: Connection, space_id: str, kind: ServerEvent, removal: Removal | None, reason: str
-    ) -> dict[str, Any]:
+    async def _removed(self, conn: Connection, space_id: str, removal: Removal | None) -> dict[str, Any]:
         if removal is None:
             return {"ok": True, "seq": None, "ids": []}
-        event = {
-            "type": kind,
-            "space_id": space_id,
-            "seq": removal.seq,
-            "ids": removal.ids,
-            "author": conn.principal.user_id,
-            "reason": reason,
-        }
+        event = removal_event(space_id, removal)
+        kind = event["type"]
         try:
             await self._replay.append(space_id, await self._epoch(space_id), [event])
         except ServiceUnavailable:
@@ -682,6 +697,18 @@ class WhiteboardService:
         for action, user in changes:
             payload = {"type": ServerEvent.PRESENCE, "space_id": space_id, "action": action, "user": user}
             await self._deliver_local(space_id, ServerEvent.PRESENCE, payload, None, False)
+
+
+def removal_event(space_id: str, r: Removal) -> dict[str, Any]:
+    """The `erase` or `clear` event of a removal, live or replayed from the database."""
+    return {
+        "type": ServerEvent.CLEAR if r.reason == "clear" else ServerEvent.ERASE,
+        "space_id": space_id,
+        "seq": r.seq,
+        "ids": r.ids,
+        "author": r.author_id,
+        "reason": r.reason,
+    }
 
 
 def _snapshot_stroke(space_id: str, s: StoredStroke) -> dict[str, Any]:

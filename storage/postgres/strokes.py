@@ -18,6 +18,7 @@ import orjson
 
 from hub.errors import Conflict, SpaceNotFound
 from hub.ports.whiteboard import (
+    BoardHistory,
     BoardPosition,
     CommitResult,
     PendingStroke,
@@ -26,6 +27,9 @@ from hub.ports.whiteboard import (
     Stroke,
 )
 from storage.postgres.db import PostgresDatabase, translate_errors
+
+# The columns `_stored` reads.
+_STORED = "id, seq, author_id, tool, color, width, points"
 
 _POSITION = """
 WITH ins AS (
@@ -268,24 +272,53 @@ class PostgresStrokeStore:
         async with self._db.connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             board = await conn.fetchrow("SELECT seq, epoch FROM whiteboards WHERE space_id = $1", space_id)
             rows = await conn.fetch(
-                "SELECT id, seq, author_id, tool, color, width, points FROM whiteboard_strokes"
-                " WHERE space_id = $1 AND removed_seq IS NULL ORDER BY seq",
+                f"SELECT {_STORED} FROM whiteboard_strokes WHERE space_id = $1 AND removed_seq IS NULL ORDER BY seq",
                 space_id,
             )
         if board is None:
             raise SpaceNotFound("No such space.")
         return BoardPosition(int(board["seq"]), str(board["epoch"])), [_stored(r) for r in rows]
 
-    async def _remove(self, space_id: str, where: str, *args: Any) -> Removal | None:
+    async def history(self, space_id: str, epoch: str, after: int, limit: int) -> BoardHistory | None:
+        async with self._db.connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            board = await conn.fetchrow("SELECT seq, epoch FROM whiteboards WHERE space_id = $1", space_id)
+            if board is None or board["epoch"] != epoch or not 0 <= board["seq"] - after <= limit:
+                return None
+            upto = int(board["seq"])
+            strokes = await conn.fetch(
+                f"SELECT {_STORED} FROM whiteboard_strokes WHERE space_id = $1 AND seq > $2 AND seq <= $3",
+                space_id,
+                after,
+                upto,
+            )
+            removals = await conn.fetch(
+                "SELECT removed_seq, removed_reason, removed_by::text, array_agg(id::text ORDER BY seq) AS ids"
+                " FROM whiteboard_strokes WHERE space_id = $1 AND removed_seq > $2 AND removed_seq <= $3"
+                " GROUP BY removed_seq, removed_reason, removed_by",
+                space_id,
+                after,
+                upto,
+            )
+        changes: list[StoredStroke | Removal] = [_stored(r) for r in strokes]
+        changes += [
+            Removal(int(r["removed_seq"]), list(r["ids"]), r["removed_reason"] or "erase", r["removed_by"])
+            for r in removals
+        ]
+        changes.sort(key=lambda c: c.seq)
+        return BoardHistory(BoardPosition(upto, str(board["epoch"])), changes)
+
+    async def _remove(self, space_id: str, reason: str, by: str, where: str, *args: Any) -> Removal | None:
         async with self._db.transaction() as conn:
             seq = await conn.fetchval("SELECT seq FROM whiteboards WHERE space_id = $1 FOR UPDATE", space_id)
             if seq is None:
                 return None
             removed = await conn.fetch(
-                f"UPDATE whiteboard_strokes SET removed_seq = $2 WHERE space_id = $1 AND removed_seq IS NULL"
-                f" AND {where} RETURNING id",
+                "UPDATE whiteboard_strokes SET removed_seq = $2, removed_reason = $3, removed_by = $4"
+                f" WHERE space_id = $1 AND removed_seq IS NULL AND {where} RETURNING id, seq",
                 space_id,
                 seq + 1,
+                reason,
+                uuid.UUID(by),
                 *args,
             )
             if not removed:
@@ -293,20 +326,23 @@ class PostgresStrokeStore:
             await conn.execute(
                 "UPDATE whiteboards SET seq = $2, updated_at = now() WHERE space_id = $1", space_id, seq + 1
             )
-        return Removal(seq + 1, [str(r["id"]) for r in removed])
+        # In drawing order, as a replay from `history` lists them.
+        ids = [str(r["id"]) for r in sorted(removed, key=lambda r: r["seq"])]
+        return Removal(seq + 1, ids, reason, by)
 
-    async def erase(self, space_id: str, ids: Sequence[str]) -> Removal | None:
-        return await self._remove(space_id, "id = ANY($3::uuid[])", [uuid.UUID(i) for i in ids])
+    async def erase(self, space_id: str, ids: Sequence[str], by: str) -> Removal | None:
+        return await self._remove(space_id, "erase", by, "id = ANY($5::uuid[])", [uuid.UUID(i) for i in ids])
 
-    async def clear(self, space_id: str) -> Removal | None:
-        return await self._remove(space_id, "true")
+    async def clear(self, space_id: str, by: str) -> Removal | None:
+        return await self._remove(space_id, "clear", by, "true")
 
     async def undo(self, space_id: str, author_id: str) -> Removal | None:
         return await self._remove(
             space_id,
-            "id = (SELECT id FROM whiteboard_strokes WHERE space_id = $1 AND author_id = $3"
+            "undo",
+            author_id,
+            "id = (SELECT id FROM whiteboard_strokes WHERE space_id = $1 AND author_id = $4"
             " AND removed_seq IS NULL ORDER BY seq DESC LIMIT 1)",
-            uuid.UUID(author_id),
         )
 
 
