@@ -132,6 +132,7 @@ class Settings:
     cursor_rate: float = 30.0
     cursor_burst: int = 60
     group_commit_ms: float = 1.0
+    stroke_queue_max_wait_ms: float = 2_000.0
 
     # Files.
     file_max_bytes: int = 1_073_741_824
@@ -318,6 +319,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("HUB_MEDIA_UPLOAD_MAX_BYTES: must not exceed HUB_MEDIA_MAX_BYTES")
     if not 5 * 1024**2 <= s.multipart_part_bytes <= 5 * 1024**3:
         raise ConfigError("HUB_MULTIPART_PART_BYTES: S3 parts must be between 5 MiB and 5 GiB")
+    if s.stroke_queue_max_wait_ms < 0:
+        raise ConfigError("HUB_STROKE_QUEUE_MAX_WAIT_MS: must not be negative (0 turns the limit off)")
     if not 0 <= s.revocation_cache_ttl <= 300:
         raise ConfigError("HUB_REVOCATION_CACHE_TTL: must be between 0 and 300 seconds")
     if s.argon2_memory_kib < 19_456 or s.argon2_time_cost < 2:

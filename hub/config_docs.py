@@ -85,6 +85,10 @@ SETTING_DOCS: dict[str, str] = {
     "cursor_rate": "Cursor updates per second per socket",
     "cursor_burst": "Cursor burst per socket",
     "group_commit_ms": "Stroke group-commit window (ms)",
+    "stroke_queue_max_wait_ms": (
+        "Strokes are refused with `overloaded` while the oldest one waiting for its commit has waited this long"
+        " (ms, 0: never)"
+    ),
     "file_max_bytes": "Maximum file size",
     "space_quota_bytes": "Storage quota per space",
     "upload_url_ttl": "Presigned upload URL lifetime (s, <= 3600)",

@@ -656,6 +656,20 @@ class ShuttingDown(ServiceUnavailable):
     retry_after = 1
 
 
+class Overloaded(ServiceUnavailable):
+    """Too far behind to answer in time (strokes queued past `HUB_STROKE_QUEUE_MAX_WAIT_MS`); resend later."""
+
+    # The client keeps the stroke and sends it again after `details.retry_after` seconds. Refusing
+    # early keeps every ack within the clients' timeouts; taking everything would let the wait grow
+    # without bound.
+    code = "overloaded"
+    default_message = "The hub is busy; try again shortly."
+    retry_after = 1
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, details={"retry_after": self.retry_after})
+
+
 class NotReady(ServiceUnavailable):
     """`/readyz` when a backing service fails its check; `details` has each check's outcome."""
 

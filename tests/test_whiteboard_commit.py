@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from hub.errors import ShuttingDown
+from hub.errors import Overloaded, ShuttingDown
 from hub.ports.whiteboard import BoardHistory, BoardPosition, CommitResult, PendingStroke, Removal, StoredStroke, Stroke
 from hub.services.whiteboard_commit import Committed, GroupCommitter
+from tests.support.waiting import eventually
 
 
 class ScriptedStore:
@@ -155,3 +156,32 @@ async def test_strokes_left_at_close_and_after_it_get_shutting_down() -> None:
             await asyncio.wait_for(task, 2)
     with pytest.raises(ShuttingDown):
         await committer.submit(pending("b"))
+
+
+async def test_strokes_are_refused_while_the_oldest_queued_one_waited_too_long() -> None:
+    store = ScriptedStore()
+    now = [100.0]
+    committer = GroupCommitter(store, window=0, max_wait=2.0, clock=lambda: now[0])
+    first = asyncio.create_task(committer.submit(pending("a")))
+    await store.wait_started(1)  # a's transaction hangs: what follows for a queues behind it
+    queued = asyncio.create_task(committer.submit(pending("a")))
+    await eventually(lambda: committer.queued == 1, timeout=2)
+    now[0] += 1.9
+    still = asyncio.create_task(committer.submit(pending("b")))  # b is free: committed beside a
+    await store.wait_started(2)
+    now[0] += 0.1  # the oldest queued stroke has now waited 2 s
+    with pytest.raises(Overloaded) as refused:
+        await committer.submit(pending("c"))
+    assert refused.value.retry_after == 1 and refused.value.details == {"retry_after": 1}
+    for gate in store.gates:
+        gate.set()
+    await store.wait_started(3)  # the queued stroke of a, once a is free
+    for gate in store.gates:
+        gate.set()
+    assert [r.seq for r in await asyncio.gather(first, queued, still)] == [1, 2, 1]
+    # The queue drained: strokes are taken again.
+    again = asyncio.create_task(committer.submit(pending("c")))
+    await store.wait_started(4)
+    store.gates[-1].set()
+    assert (await again).seq == 1
+    await committer.close()

@@ -475,7 +475,11 @@ async function runReplay(cfg, report) {
 // id: the same id again under the same seq (a retry fanned out again) is a redelivery, which clients
 // drop; the same id under another seq would be a stroke committed twice, a duplicate.
 
-const TRANSIENT_CODES = new Set(['not_joined', 'not_connected', 'starting', 'unavailable', 'service_unavailable']);
+// As TRANSIENT_ACK_CODES in web/static/js/codes.js: "not now", the stroke is kept and sent again.
+const TRANSIENT_CODES = new Set([
+  'not_joined', 'not_connected', 'starting', 'unavailable', 'db_unavailable', 'db_timeout', 'db_busy',
+  'shutting_down', 'overloaded',
+]);
 
 const SOAK_DEFAULTS = {
   urls: [],

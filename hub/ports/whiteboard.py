@@ -53,6 +53,9 @@ class CommitResult:
     missing: bool = False
     foreign: bool = False  # the id exists but belongs to another author
     removed: bool = False  # a duplicate of a stroke that was erased (or cleared, undone) since
+    # A duplicate whose seq is still the board's last: if its first fan-out was lost, no later event
+    # shows anyone the gap, so it is fanned out again (other lost fan-outs show as gaps, see `join`).
+    latest: bool = False
 
 
 @dataclass(frozen=True, slots=True)

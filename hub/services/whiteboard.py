@@ -165,6 +165,7 @@ class WhiteboardService:
             after_commit=self._after_commit,
             max_inflight=2,  # measured: more concurrent transactions cost PostgreSQL CPU, not latency
             observe=observe_commit,
+            max_wait=settings.stroke_queue_max_wait_ms / 1000,
         )
         self._conns: dict[str, Connection] = {}
         self._rooms: dict[str, set[str]] = {}
@@ -433,12 +434,16 @@ class WhiteboardService:
         again: dict[str, list[tuple[dict[str, Any], str | None]]] = {}
         for c in batch:
             r = c.result
-            if r.seq is not None and not r.missing and not r.foreign and not r.removed:
-                event = stroke_event(c.item.space_id, r.seq, c.item.author_id, c.item.stroke)
-                # A retried id is fanned out again: its first broadcast may never have happened (Redis
-                # down at publish time, an instance that died between commit and fan-out). Receivers
-                # keep strokes by id, so a second copy changes nothing; it is not replayed twice.
-                (again if r.duplicate else per_space).setdefault(c.item.space_id, []).append((event, c.origin))
+            if r.seq is None or r.missing or r.foreign or r.removed or (r.duplicate and not r.latest):
+                # A retry of a stroke with later events after it: if its first fan-out was lost (Redis
+                # down at publish time, an instance that died between commit and fan-out), members see
+                # the gap those later events leave and resume, which replays it.
+                continue
+            event = stroke_event(c.item.space_id, r.seq, c.item.author_id, c.item.stroke)
+            # A retry of the board's last event is fanned out again: nothing later would show a lost
+            # first fan-out. Receivers keep strokes by id, so a second copy changes nothing; it is not
+            # replayed twice.
+            (again if r.duplicate else per_space).setdefault(c.item.space_id, []).append((event, c.origin))
         for space_id in per_space | again:
             events = per_space.get(space_id, [])
             try:

@@ -13,6 +13,9 @@ Rules, and why:
 - Callers are released (and acked) only after their batch's COMMIT and `after_commit` finished.
 - The window (a few ms of patience that turns a burst into one COMMIT) is waited only when nothing is
   in flight yet; items that queued behind a running commit already waited long enough.
+- While the oldest queued item has waited `max_wait` or longer, new items are refused (`Overloaded`)
+  instead of queued: under more load than the database keeps up with, the queue would otherwise grow
+  until every ack comes after its client gave up, and every resend queues again.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub.errors import ShuttingDown
+from hub.errors import Overloaded, ShuttingDown
 from hub.ports.whiteboard import CommitResult, PendingStroke, StrokeStore
 from hub.tasks import stop_tasks
 
@@ -55,7 +58,8 @@ class CommitObserver:
 
 # Called with every committed batch, in per-space commit order, before its callers are released.
 AfterCommit = Callable[[Sequence[Committed]], Awaitable[None]]
-_Entry = tuple[PendingStroke, Any, "asyncio.Future[CommitResult]"]
+# (item, origin, the caller's future, when it was queued by the loop's clock)
+_Entry = tuple[PendingStroke, Any, "asyncio.Future[CommitResult]", float]
 
 
 class GroupCommitter:
@@ -70,8 +74,12 @@ class GroupCommitter:
         max_inflight: int = 2,
         after_commit: AfterCommit | None = None,
         observe: CommitObserver | None = None,
+        max_wait: float = 0.0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._store = store
+        self._max_wait = max_wait  # 0: never refuse
+        self._clock = clock  # None: the running loop's clock
         self._window = window
         self._max_batch = max_batch
         self._max_inflight = max(1, max_inflight)
@@ -86,12 +94,21 @@ class GroupCommitter:
         self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
         self._closed = False
 
+    @property
+    def queued(self) -> int:
+        """Strokes waiting for a transaction (not counting those in one)."""
+        return len(self._queue)
+
     async def submit(self, item: PendingStroke, origin: Any = None) -> CommitResult:
         if self._closed:
             raise ShuttingDown()
         loop = asyncio.get_running_loop()
+        clock = self._clock or loop.time
+        now = clock()
+        if self._max_wait and self._queue and now - self._queue[0][3] >= self._max_wait:
+            raise Overloaded()
         future: asyncio.Future[CommitResult] = loop.create_future()
-        self._queue.append((item, origin, future))
+        self._queue.append((item, origin, future, now))
         if item.space_id not in self._busy and self._timer is None:
             if self._window > 0 and not self._inflight:
                 self._timer = loop.call_later(self._window, self._fire)
@@ -99,11 +116,10 @@ class GroupCommitter:
                 self._timer = loop.call_soon(self._fire)
         if self._observe.ack is None:
             return await future
-        started = loop.time()
         try:
             return await future
         finally:
-            self._observe.ack(loop.time() - started)
+            self._observe.ack(clock() - now)
 
     def _fire(self) -> None:
         self._timer = None
@@ -144,7 +160,7 @@ class GroupCommitter:
         previous: list[asyncio.Future[None]],
         done: asyncio.Future[None],
     ) -> None:
-        items = [item for item, _, _ in batch]
+        items = [item for item, *_ in batch]
         loop = asyncio.get_running_loop()
         try:
             try:
@@ -154,7 +170,7 @@ class GroupCommitter:
                     self._observe.commit(loop.time() - started)
             except Exception as exc:
                 self._release(spaces)
-                for _, _, fut in batch:
+                for _, _, fut, _ in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 return
@@ -167,17 +183,17 @@ class GroupCommitter:
             if self._after_commit is not None:
                 try:
                     pairs = zip(batch, results, strict=True)
-                    await self._after_commit([Committed(item, result, origin) for (item, origin, _), result in pairs])
+                    await self._after_commit([Committed(e[0], result, e[1]) for e, result in pairs])
                 except Exception:
                     # Committed is committed: a replay or fan-out hiccup must not turn into a failed ack.
                     log.exception("after-commit hook failed")
-            for (_, _, fut), result in zip(batch, results, strict=True):
+            for (_, _, fut, _), result in zip(batch, results, strict=True):
                 if not fut.done():
                     fut.set_result(result)
         finally:
             # Cancelled at shutdown: whether the transaction committed is unknown, and a resend with the
             # same stroke id is idempotent, so the senders are told to resend.
-            for _, _, fut in batch:
+            for _, _, fut, _ in batch:
                 if not fut.done():
                     fut.set_exception(ShuttingDown())
             if not done.done():
@@ -199,7 +215,7 @@ class GroupCommitter:
             self._timer = None
         await stop_tasks(self._tasks)
         # Strokes still queued were never committed: their senders get a code to resend on, not a crash.
-        for _, _, fut in self._queue:
+        for _, _, fut, _ in self._queue:
             if not fut.done():
                 fut.set_exception(ShuttingDown())
         self._queue.clear()

@@ -46,8 +46,9 @@ LIMIT 1
 
 # A whole group commit in one statement. Rows out: ("b", space) for every board that exists,
 # ("n", n, seq) for every stored stroke (n = 1-based position in the batch), ("o", n, seq, author,
-# erased) for every stroke id that was already stored (erased: removed since). Later copies of an id
-# within the batch are neither: the caller answers them from the first copy.
+# erased, latest) for every stroke id that was already stored (erased: removed since; latest: its seq
+# is still the board's last). Later copies of an id within the batch are neither: the caller answers
+# them from the first copy.
 _COMMIT = """
 WITH v AS (
     SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::float8[], $7::text[])
@@ -57,7 +58,8 @@ b AS MATERIALIZED (
     SELECT space_id, seq FROM whiteboards WHERE space_id = ANY($8::text[]) ORDER BY space_id FOR UPDATE
 ),
 ex AS MATERIALIZED (
-    SELECT v.n, w.seq, w.author_id, w.removed_seq IS NOT NULL AS erased
+    SELECT v.n, w.seq, w.author_id, w.removed_seq IS NOT NULL AS erased,
+        w.seq = (SELECT b.seq FROM b WHERE b.space_id = v.s) AS latest
     FROM v JOIN whiteboard_strokes w ON w.space_id = v.s AND w.id = v.i
 ),
 firsts AS (
@@ -78,9 +80,9 @@ upd AS (
     FROM (SELECT s, max(q) AS q FROM numbered GROUP BY s) m WHERE w.space_id = m.s
 )
 SELECT 'b' AS kind, space_id AS space, NULL::bigint AS n, NULL::bigint AS seq, NULL::uuid AS author,
-    NULL::boolean AS erased FROM b
-UNION ALL SELECT 'n', NULL, n, q, NULL, NULL FROM numbered
-UNION ALL SELECT 'o', NULL, n, seq, author_id, erased FROM ex
+    NULL::boolean AS erased, NULL::boolean AS latest FROM b
+UNION ALL SELECT 'n', NULL, n, q, NULL, NULL, NULL FROM numbered
+UNION ALL SELECT 'o', NULL, n, seq, author_id, erased, latest FROM ex
 """
 
 
@@ -92,8 +94,9 @@ UNION ALL SELECT 'o', NULL, n, seq, author_id, erased FROM ex
 # encoding that text a second time, into a JSON string.
 _COMMIT_ONE = """
 WITH ex AS MATERIALIZED (
-    SELECT seq, author_id, removed_seq IS NOT NULL AS erased FROM whiteboard_strokes
-    WHERE space_id = $1 AND id = $2
+    SELECT seq, author_id, removed_seq IS NOT NULL AS erased,
+        seq = (SELECT w.seq FROM whiteboards w WHERE w.space_id = $1) AS latest
+    FROM whiteboard_strokes WHERE space_id = $1 AND id = $2
 ),
 b AS MATERIALIZED (
     UPDATE whiteboards SET seq = seq + 1, updated_at = now()
@@ -104,8 +107,9 @@ ins AS (
     INSERT INTO whiteboard_strokes (space_id, id, seq, author_id, tool, color, width, points)
     SELECT $1, $2, b.seq, $3, $4, $5, $6, $7::text::jsonb FROM b
 )
-SELECT 'n' AS kind, NULL::text AS space, 1::bigint AS n, seq, NULL::uuid AS author, NULL::boolean AS erased FROM b
-UNION ALL SELECT 'o', NULL, 1, seq, author_id, erased FROM ex
+SELECT 'n' AS kind, NULL::text AS space, 1::bigint AS n, seq, NULL::uuid AS author, NULL::boolean AS erased,
+    NULL::boolean AS latest FROM b
+UNION ALL SELECT 'o', NULL, 1, seq, author_id, erased, latest FROM ex
 """
 
 
@@ -131,20 +135,22 @@ def _results(
     items: Sequence[PendingStroke],
     boards: set[str],
     new: dict[int, int],
-    old: dict[int, tuple[int, str | None, bool]],
+    old: dict[int, tuple[int, str | None, bool, bool]],
 ) -> list[CommitResult]:
     results: list[CommitResult] = []
     first: dict[tuple[str, str], tuple[int, str | None]] = {}
     for n, it in enumerate(items):
         key = (it.space_id, it.stroke.id)
         if n in old:
-            seq, author, gone = old[n]
-            results.append(CommitResult(seq, duplicate=True, foreign=author != it.author_id, removed=gone))
+            seq, author, gone, latest = old[n]
+            foreign = author != it.author_id
+            results.append(CommitResult(seq, duplicate=True, foreign=foreign, removed=gone, latest=latest))
         elif n in new:
             first[key] = (new[n], it.author_id)
             results.append(CommitResult(new[n]))
         elif key in first:  # a second copy in the same batch
             seq, author = first[key]
+            # Its first copy is fanned out with this batch: nothing of it can have been lost yet.
             results.append(CommitResult(seq, duplicate=True, foreign=author != it.author_id))
         else:
             results.append(CommitResult(None, missing=True))
@@ -155,14 +161,15 @@ def _parse_commit(items: Sequence[PendingStroke], rows: Sequence[asyncpg.Record]
     """The results of `_COMMIT`'s rows (see there) for the batch `items`."""
     boards: set[str] = set()
     new: dict[int, int] = {}
-    old: dict[int, tuple[int, str | None, bool]] = {}
+    old: dict[int, tuple[int, str | None, bool, bool]] = {}
     for r in rows:
         if r["kind"] == "b":
             boards.add(r["space"])
         elif r["kind"] == "n":
             new[int(r["n"]) - 1] = int(r["seq"])
         else:
-            old[int(r["n"]) - 1] = (int(r["seq"]), str(r["author"]) if r["author"] else None, bool(r["erased"]))
+            author = str(r["author"]) if r["author"] else None
+            old[int(r["n"]) - 1] = (int(r["seq"]), author, bool(r["erased"]), bool(r["latest"]))
     return _results(items, boards, new, old)
 
 

@@ -66,8 +66,10 @@ export const DB_TIMEOUT = "db_timeout";
 export const DB_BUSY = "db_busy";
 /** hub/errors.py ShuttingDown: the hub stops; the stroke goes again after the reconnect. */
 export const SHUTTING_DOWN = "shutting_down";
+/** hub/errors.py Overloaded: strokes are queued too long for their commit; resend after a pause. */
+export const OVERLOADED = "overloaded";
 export const TRANSIENT_ACK_CODES = new Set([
-  NOT_JOINED, NOT_CONNECTED, STARTING, UNAVAILABLE, DB_UNAVAILABLE, DB_TIMEOUT, DB_BUSY, SHUTTING_DOWN,
+  NOT_JOINED, NOT_CONNECTED, STARTING, UNAVAILABLE, DB_UNAVAILABLE, DB_TIMEOUT, DB_BUSY, SHUTTING_DOWN, OVERLOADED,
 ]);
 
 // -- limits and edits: hub/errors.py, hub/services/bins.py ----------------------------------------

@@ -19,6 +19,11 @@ const SEQUENCED = new Set(["stroke", "erase", "clear"]);
 // fan an event out to us (a Redis outage, an instance that died before broadcasting a commit):
 // join again from our mark, which replays or reloads what we missed.
 const GAP_GRACE = 1500;
+// The grace doubles with every gap rejoin of the last GAP_MEMORY ms, up to 8x: when the hub lags,
+// events arrive late but arrive, and a rejoin per late event (from every member of every room) only
+// adds to its load. A lost event still brings a rejoin within seconds.
+const GAP_MEMORY = 30_000;
+const GAP_MAX_DOUBLINGS = 3;
 
 export function backoff(attempt, random = Math.random) {
   const base = Math.min(MAX_DELAY, BASE_DELAY * 2 ** Math.max(0, attempt - 1));
@@ -35,7 +40,8 @@ export class OfflineError extends Error {
 /**
  * handlers: onJoined(ack) — after every successful join (ack.recovered tells replay from snapshot);
  * onEvent(name, payload) — every server event for this space; onDisconnected(); onGone(code, message);
- * onStatus({state, attempt}) — "connecting" | "joined" | "reconnecting" | "closed".
+ * onStatus({state, attempt}) — "connecting" | "joined" | "reconnecting" | "closed";
+ * unacked() — how many of our own events await their ack (their seqs are missing until it comes).
  */
 export class Realtime {
   constructor(spaceId, handlers) {
@@ -50,6 +56,7 @@ export class Realtime {
     this.closed = false;
     this.retryTimer = null;
     this.gapTimer = null;
+    this.gapRejoins = []; // when the recent gap rejoins happened (Date.now())
     this.generation = 0;
     this.refreshesSinceJoin = 0;
   }
@@ -101,12 +108,34 @@ export class Realtime {
       this.mark += 1;
       this.seen.delete(this.mark);
     }
-    if (this.seen.size && !this.gapTimer) {
-      this.gapTimer = setTimeout(() => {
-        this.gapTimer = null;
-        if (this.seen.size && this.joined && !this.closed) this.join();
-      }, GAP_GRACE);
-    }
+    this.armGap();
+  }
+
+  /** Join again from the mark if a seq stays missing for the grace (see GAP_GRACE, GAP_MEMORY). */
+  armGap() {
+    if (!this.seen.size || this.gapTimer || this.closed) return;
+    const markAtArm = this.mark;
+    const now = Date.now();
+    this.gapRejoins = this.gapRejoins.filter((at) => now - at < GAP_MEMORY);
+    const grace = GAP_GRACE * 2 ** Math.min(GAP_MAX_DOUBLINGS, this.gapRejoins.length);
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = null;
+      if (!this.seen.size || !this.joined || this.closed) return;
+      // Still waiting, yet the mark moved (events arrive, late) or every missing seq may be one of our
+      // own events whose ack is on its way: wait another grace instead of rejoining.
+      if (this.mark > markAtArm || this.unexplained() <= 0) {
+        this.armGap();
+        return;
+      }
+      this.gapRejoins.push(Date.now());
+      this.join();
+    }, grace);
+  }
+
+  /** Missing seqs below the highest one seen, less those our own unacknowledged events may hold. */
+  unexplained() {
+    const missing = Math.max(...this.seen) - this.mark - this.seen.size;
+    return missing - (this.handlers.unacked?.() ?? 0);
   }
 
   async join() {
@@ -146,6 +175,7 @@ export class Realtime {
     this.refreshesSinceJoin = 0;
     this.handlers.onJoined?.(ack, { reconnect: wasReconnect });
     this.status("joined");
+    this.armGap(); // events that came during the join and are still ahead of the mark
   }
 
   lost(reason) {

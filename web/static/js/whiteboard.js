@@ -134,6 +134,11 @@ export class Whiteboard {
 
   // -- actions -------------------------------------------------------------------------------------
 
+  /** Strokes sent and not acknowledged yet: their seqs are unknown until the ack comes. */
+  unacked() {
+    return this.inflight.size;
+  }
+
   resendPending() {
     for (const stroke of this.board.pending()) if (!this.inflight.has(stroke.id)) this.send(stroke);
   }

@@ -86,6 +86,7 @@ export function spaceView({ main, isCurrent }, spaceId) {
         }
       },
       onDisconnected: () => whiteboard.disconnected(),
+      unacked: () => whiteboard.unacked(),
       onEvent: (name, payload) => {
         if (name === "presence") presence.apply(payload);
         else if (name === "space_updated") {
