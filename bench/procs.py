@@ -58,6 +58,27 @@ def ensure_node_deps() -> None:
         raise BenchError(f"npm ci in {NODE_DIR} failed: {result.stderr.strip()[-1000:]}")
 
 
+def cpu_seconds(*roots: int) -> float:
+    """CPU time (user + system) of the roots and their direct children, as the load generator's
+    `treeTicks` counts it: PostgreSQL's backends are children of the postmaster, and the time of the
+    children it already reaped is in its own cutime/cstime."""
+    wanted = set(roots)
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+        if int(entry.name) in wanted:
+            ticks += utime + stime + cutime + cstime
+        elif int(fields[1]) in wanted:
+            ticks += utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _tail(path: Path, size: int = 2000) -> str:
     with contextlib.suppress(OSError):
         return path.read_text(errors="replace")[-size:]

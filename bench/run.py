@@ -66,7 +66,7 @@ def _loadgen(sc: Scenario, server: procs.Server, rooms: provision.Rooms, workdir
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short steps and fewer sockets (< 1 min)")
-    parser.add_argument("--only", nargs="*", default=None, help="scenario keys: fanout steady small idle replay")
+    parser.add_argument("--only", nargs="*", default=None, help="scenario keys: fanout steady small idle crowd replay")
     parser.add_argument(
         "--pin",
         action="store_true",
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--update-docs", action="store_true", help=f"rewrite the results in {DOCS.name}")
     args = parser.parse_args(argv)
 
-    chosen = [s for s in scenarios(args.quick) if args.only is None or s.key in args.only]
+    chosen = [s for s in scenarios(args.quick) if (s.by_default if args.only is None else s.key in args.only)]
     if not chosen:
         parser.error("no scenario selected")
     targets = TARGETS if args.target == "both" else (args.target,)

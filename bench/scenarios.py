@@ -31,6 +31,8 @@ class Scenario:
     loadgen: dict[str, Any]
     max_seconds: float
     metrics: list[Metric] = field(default_factory=list)
+    # Run without --only? The crowd (10,000 sockets, minutes of set-up) is asked for by name.
+    by_default: bool = True
 
 
 def _get(report: Report, *path: str) -> float | None:
@@ -45,6 +47,11 @@ def _get(report: Report, *path: str) -> float | None:
 def _step(report: Report, *path: str) -> float | None:
     steps = report.get("steps") or []
     return _get(steps[0], *path) if steps else None
+
+
+def _seconds(report: Report, key: str) -> float | None:
+    ms = _get(report, key)
+    return None if ms is None else round(ms / 1000, 2)
 
 
 def _cpu_per_stroke(report: Report) -> float | None:
@@ -147,6 +154,23 @@ def scenarios(quick: bool) -> list[Scenario]:
             metrics=[
                 Metric("connected", lambda r: _get(r, "connected"), "all", higher=True),
                 Metric("RSS KB per connection", lambda r: _get(r, "rss_per_conn_kb"), "<= 20"),
+            ],
+        ),
+        Scenario(
+            key="crowd",
+            title=f"{10_000 if not quick else 500:,} idle sockets (joined, 100 rooms), then SIGTERM",
+            rooms=100 if not quick else 10,
+            clients=100 if not quick else 50,
+            max_seconds=300,
+            loadgen={"mode": "idle", "idleHoldMs": 10_000 if not quick else 1000, "stopServer": True},
+            by_default=False,
+            metrics=[
+                Metric("connected", lambda r: _get(r, "connected"), "all", higher=True),
+                Metric("connect + join s, all of them", lambda r: _seconds(r, "connect_ms"), "<= 5"),
+                Metric("RSS KB per connection", lambda r: _get(r, "rss_per_conn_kb"), "<= 16"),
+                Metric("idle server CPU %", lambda r: _get(r, "server_cpu_pct"), "<= 3"),
+                Metric("db CPU % while idle", lambda r: _get(r, "aux_cpu_pct"), "hub only"),
+                Metric("shutdown s (SIGTERM to exit)", lambda r: _seconds(r, "shutdown_ms"), "<= 3"),
             ],
         ),
         Scenario(

@@ -46,7 +46,14 @@ from hub.config import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DOCS = procs.REPO_ROOT / "docs" / "performance.md"
-BEGIN, END = "<!-- bench:soak:begin -->", "<!-- bench:soak:end -->"
+
+
+def markers(block: str) -> tuple[str, str]:
+    """The markers of a results block in docs/performance.md: "soak", or "soak:<block>" for another run."""
+    name = "soak" if block == "soak" else f"soak:{block}"
+    return f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
+
+
 WINDOW_S = 5.0
 # A 5-s window this close to a fault (after it ends) still counts as disturbed by it.
 SETTLE_S = 10.0
@@ -75,6 +82,7 @@ class Sample:
     rss_kb: int | None
     fds: int | None
     sockets: int | None
+    cpu_s: float | None = None  # the process's CPU time so far
 
 
 @dataclass
@@ -110,10 +118,27 @@ def _tcp_inodes() -> dict[str, tuple[int, int]]:
     return found
 
 
+def _other_socket_inodes() -> dict[str, str]:
+    """socket inode -> "unix" or "udp" for the machine's non-TCP sockets."""
+    found: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+            cols = line.split()
+            if len(cols) > 6:
+                found[cols[6]] = "unix"
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                cols = line.split()
+                if len(cols) > 9:
+                    found[cols[9]] = "udp"
+    return found
+
+
 def _fd_kinds(pid: int, peers: dict[int, str]) -> dict[str, int]:
     """A process's open fds by kind: TCP connections by the service at the other end, then the rest."""
     kinds: Counter[str] = Counter()
-    inodes = _tcp_inodes()
+    inodes, others = _tcp_inodes(), _other_socket_inodes()
     with contextlib.suppress(OSError):
         for fd in os.listdir(f"/proc/{pid}/fd"):
             with contextlib.suppress(OSError):
@@ -121,7 +146,8 @@ def _fd_kinds(pid: int, peers: dict[int, str]) -> dict[str, int]:
                 if target.startswith("socket:["):
                     ports = inodes.get(target[8:-1])
                     if ports is None:
-                        kinds["socket (not TCP)"] += 1
+                        # A TCP socket not connected yet (or closing) is in none of the tables.
+                        kinds[f"socket ({others.get(target[8:-1], 'TCP, unconnected')})"] += 1
                     elif ports[1] == 0:
                         kinds["tcp listen"] += 1
                     else:
@@ -168,7 +194,16 @@ def _sample(track: HubTrack, t_s: float) -> None:
     proc = track.hub.proc
     if proc is None or proc.poll() is not None or proc.pid not in track.labels:
         return  # dead, or still starting up
-    track.samples.append(Sample(round(t_s, 1), proc.pid, _rss_kb(proc.pid), _fds(proc.pid), _sockets(track.hub.url)))
+    track.samples.append(
+        Sample(
+            round(t_s, 1),
+            proc.pid,
+            _rss_kb(proc.pid),
+            _fds(proc.pid),
+            _sockets(track.hub.url),
+            procs.cpu_seconds(proc.pid),
+        )
+    )
 
 
 class _Loadgen:
@@ -332,6 +367,9 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
 
         for t in tracks:
             _sample(t, since())
+        # Redis's and PostgreSQL's CPU over the sending time (Redis only when it was never restarted).
+        services_cpu0 = {"redis": procs.cpu_seconds(redis.pid), "postgres": procs.cpu_seconds(pg.pid)}
+        redis_pid0 = redis.pid
         victim = tracks[1]
         restarts: list[threading.Thread] = []
 
@@ -390,6 +428,10 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
         send_end = since()
         for t in tracks:  # the end of the load, every socket still connected
             _sample(t, send_end)
+        result["services_cpu_s"] = {
+            "redis": procs.cpu_seconds(redis.pid) - services_cpu0["redis"] if redis.pid == redis_pid0 else None,
+            "postgres": procs.cpu_seconds(pg.pid) - services_cpu0["postgres"],
+        }
         end_samples = {t.hub.name: t.samples[-1] for t in tracks if t.samples}
         loadgen_result = loadgen.result(opts.drain_s + 120)
         for thread in restarts:
@@ -400,15 +442,26 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
         settle = time.monotonic() + 30
         while time.monotonic() < settle and any((_sockets(t.hub.url) or 0) > 0 for t in tracks):
             time.sleep(0.2)  # polling the hubs' /metrics; bounded by `settle`
+        # Three looks a second apart, the one with the fewest fds kept: a connection a pool is opening
+        # or closing at that instant is not a leak.
+        looks = []
+        for i in range(3):
+            if i:
+                time.sleep(1)
+            looks.append(
+                {
+                    t.hub.name: {
+                        "rss_kb": _rss_kb(t.hub.pid),
+                        "fds": _fds(t.hub.pid),
+                        "sockets": _sockets(t.hub.url),
+                        "fd_kinds": _fd_kinds(t.hub.pid, peers),
+                        "redis_clients": _redis_clients(t.hub.pid, redis.port),
+                    }
+                    for t in tracks
+                }
+            )
         result["idle_after"] = {
-            t.hub.name: {
-                "rss_kb": _rss_kb(t.hub.pid),
-                "fds": _fds(t.hub.pid),
-                "sockets": _sockets(t.hub.url),
-                "fd_kinds": _fd_kinds(t.hub.pid, peers),
-                "redis_clients": _redis_clients(t.hub.pid, redis.port),
-            }
-            for t in tracks
+            name: min((look[name] for look in looks), key=lambda sample: sample["fds"] or 0) for name in looks[0]
         }
         result["readyz"] = {}
         for t in tracks:
@@ -461,6 +514,12 @@ def _processes(tracks: list[HubTrack]) -> list[dict[str, Any]]:
                     "fds_end": last.fds,
                     "sockets_start": first.sockets,
                     "sockets_end": last.sockets,
+                    "cpu_s": None if first.cpu_s is None or last.cpu_s is None else round(last.cpu_s - first.cpu_s, 2),
+                    "cpu_pct": (
+                        None
+                        if first.cpu_s is None or last.cpu_s is None or last.t_s <= first.t_s
+                        else round((last.cpu_s - first.cpu_s) / (last.t_s - first.t_s) * 100, 1)
+                    ),
                     "samples": [[s.t_s, s.rss_kb, s.fds, s.sockets] for s in mine],
                 }
             )
@@ -545,6 +604,10 @@ def _no_fd_growth(result: dict[str, Any]) -> bool | None:
     return all(verdicts) if verdicts else None
 
 
+def _p50_p99(summary: dict[str, Any] | None) -> str:
+    return f"p50 {summary.get('p50')} p99 {summary.get('p99')}" if summary else "n/a"
+
+
 def summary_lines(result: dict[str, Any]) -> list[str]:
     o = result["options"]
     lg = result.get("loadgen") or {}
@@ -571,6 +634,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             f"live deliveries/s {lg['deliveries_per_s']:,}; delivery ms p50 {d['p50']} p99 {d['p99']} max {d['max']}; "
             f"calm 5-s windows: median p99 {lat.get('calm_median_window_p99_ms')}, worst p99 "
             f"{lat.get('calm_worst_window_p99_ms')} ({lat.get('calm_windows')} windows)",
+            f"same hub: delivery ms {_p50_p99(lg.get('delivery_ms_same_hub'))}; across hubs (Redis): "
+            f"{_p50_p99(lg.get('delivery_ms_cross_hub'))}; CPU us per live delivery {cpu_per_delivery(result)}",
             f"reconnects {lg['reconnects']} (moved hub {lg['moved_hub']}), joins recovered {lg['recovered_joins']}, "
             f"snapshot {lg['snapshot_joins']}, on a seq gap {lg.get('gap_rejoins')} (recovered "
             f"{lg.get('gap_rejoins_recovered')}); connected at end {lg['connected_at_end']}/{lg['clients']} "
@@ -599,6 +664,22 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             lines.append(f"  {name} log: {found}")
     lines.append(f"verdict: {result['verdict']}")
     return lines
+
+
+def cpu_per_delivery(result: dict[str, Any]) -> dict[str, float | None]:
+    """CPU microseconds per live delivery over the sending time: every hub process, Redis, PostgreSQL."""
+    live = (result.get("loadgen") or {}).get("delivered_live") or 0
+    hubs = [p.get("cpu_s") for p in result.get("processes") or []]
+    services = result.get("services_cpu_s") or {}
+
+    def per(seconds: float | None) -> float | None:
+        return None if seconds is None or not live else round(seconds / live * 1e6, 1)
+
+    return {
+        "hubs": per(sum(h for h in hubs if h is not None)) if hubs and None not in hubs else None,
+        "redis": per(services.get("redis")),
+        "postgres": per(services.get("postgres")),
+    }
 
 
 def docs_section(result: dict[str, Any], command: str, stamp: str) -> str:
@@ -631,6 +712,24 @@ def docs_section(result: dict[str, Any], command: str, stamp: str) -> str:
         ["delivery p99 ms, all live deliveries", "", str((lg.get("delivery_ms") or {}).get("p99")), ""],
         ["delivery p99 ms, worst calm 5-s window", "", str(lat.get("calm_worst_window_p99_ms")), ""],
         ["delivery p50 ms", "", str((lg.get("delivery_ms") or {}).get("p50")), ""],
+        [
+            "delivery p50 / p99 ms, sender and receiver on the same hub",
+            "",
+            "{p50} / {p99}".format(**(lg.get("delivery_ms_same_hub") or {"p50": None, "p99": None})),
+            "",
+        ],
+        [
+            "delivery p50 / p99 ms, across hubs (through Redis)",
+            "",
+            "{p50} / {p99}".format(**(lg.get("delivery_ms_cross_hub") or {"p50": None, "p99": None})),
+            "",
+        ],
+        [
+            "CPU us per live delivery: hubs, Redis, PostgreSQL",
+            "",
+            "{hubs}, {redis}, {postgres}".format(**cpu_per_delivery(result)),
+            "",
+        ],
     ]
     for p in result.get("processes") or []:
         rows.append(
@@ -641,6 +740,7 @@ def docs_section(result: dict[str, Any], command: str, stamp: str) -> str:
                 "",
             ]
         )
+        rows.append([f"{p['process']}: CPU % of a core while sending", "", str(p.get("cpu_pct")), ""])
         rows.append(
             [
                 f"{p['process']}: fds (sockets)",
@@ -711,6 +811,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--faults", default="redis,kill", help="comma-separated: redis, kill; 'none' for steady load")
     parser.add_argument("--pin", action="store_true", help="servers on CPU 0, load generator on CPU 1")
     parser.add_argument("--update-docs", action="store_true", help=f"rewrite the soak section of {DOCS.name}")
+    parser.add_argument(
+        "--block", default="soak", help="which results block --update-docs rewrites (e.g. scaleout); default soak"
+    )
     args = parser.parse_args(argv)
     seconds = args.seconds if args.seconds is not None else args.minutes * 60
     if seconds <= 0 or args.clients < 2 or args.rooms < 1 or args.clients < 2 * args.rooms or args.rate <= 0:
@@ -744,7 +847,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write_text(json.dumps(result, indent=1))
     print(f"\nresults: {out.relative_to(procs.REPO_ROOT)}; logs: {workdir.relative_to(procs.REPO_ROOT)}")
     if args.update_docs:
-        report.update_docs(DOCS, docs_section(result, result["command"], stamp), BEGIN, END)
+        report.update_docs(DOCS, docs_section(result, result["command"], stamp), *markers(args.block))
         print(f"updated {DOCS.relative_to(procs.REPO_ROOT)}")
     return 0 if result["verdict"]["ran"] else 1
 

@@ -54,6 +54,26 @@ def test_reference_fanout_counts_every_delivery(node_ready: None, tmp_path: Path
     assert report["rss_before_kb"] > 0
 
 
+def test_idle_sockets_then_a_timed_shutdown(node_ready: None, tmp_path: Path) -> None:
+    with procs.reference_server(tmp_path) as server:
+        report = procs.run_loadgen(
+            {
+                "mode": "idle",
+                "url": server.url,
+                "rooms": provision.reference_rooms(rooms=2, clients=5, tag="smoke"),
+                "serverPid": server.pid,
+                "idleHoldMs": 300,
+                "stopServer": True,
+            },
+            tmp_path,
+            max_seconds=30,
+        )
+        assert report["error"] is None and report["connected"] == 10, report
+        # SIGTERM reached the server with its sockets connected, and it exited before the deadline.
+        assert isinstance(report["shutdown_ms"], int | float) and report["shutdown_ms"] >= 0, report
+        assert report["connect_ms"] > 0 and report["server_cpu_pct"] is not None, report
+
+
 def test_reference_replay_is_complete(node_ready: None, tmp_path: Path) -> None:
     with procs.reference_server(tmp_path) as server:
         report = procs.run_loadgen(
@@ -114,6 +134,11 @@ def test_hub_soak_delivers_every_acked_stroke_through_a_redis_restart_and_a_hub_
     assert lg["lost"] == 0 and delivered == lg["deliveries_expected"], summary
     assert lg["duplicates"] == 0 and lg["echoes"] == 0 and lg["unknown_events"] == 0, summary
     assert lg["delivery_ms"]["n"] == lg["delivered_live"], summary
+    # Every live delivery is either within one hub or across the two (through Redis), and both happen.
+    same, cross = lg["delivery_ms_same_hub"]["n"], lg["delivery_ms_cross_hub"]["n"]
+    assert same + cross == lg["delivered_live"] and same > 0 and cross > 0, summary
+    cpu = soak.cpu_per_delivery(result)
+    assert cpu["hubs"] is not None and cpu["hubs"] > 0 and cpu["postgres"] is not None, summary
     # The killed hub came back; on a busy machine its start-up may outlast the strokes, so it need not
     # have been sampled under load.
     assert result["faults"][3]["took_s"] is not None, summary

@@ -31,6 +31,7 @@ const DEFAULTS = {
   connectTimeoutMs: 10000,
   connectConcurrency: 50,
   idleHoldMs: 2000,
+  stopServer: false, // idle: SIGTERM the server while every socket is still connected, time its exit
   replay: { events: 1000, joins: 10, window: 32 },
   serverPid: 0,
   auxPids: [], // e.g. the PostgreSQL postmaster: its CPU and its children's count as "aux"
@@ -393,7 +394,29 @@ async function runIdle(cfg, report) {
   await sleep(cfg.idleHoldMs); // the measurement itself: what idle sockets cost over time
   Object.assign(report, meter.stop());
   report.rss_after_hold_kb = cfg.serverPid ? rssKb(cfg.serverPid) : null;
+  if (cfg.stopServer && cfg.serverPid) report.shutdown_ms = await timeShutdown(cfg.serverPid, 30000);
   closeAll(clients);
+}
+
+// A process that exited but was not reaped yet (its parent, the benchmark, waits later) is a zombie.
+function alive(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+// SIGTERM with every socket connected, then the time until the process has exited (null past `limitMs`).
+async function timeShutdown(pid, limitMs) {
+  const t0 = now();
+  process.kill(pid, 'SIGTERM');
+  while (alive(pid)) {
+    if (now() - t0 > limitMs) return null;
+    await sleep(20); // polling /proc, bounded by limitMs
+  }
+  return round(now() - t0, 0);
 }
 
 // ---- replay ----
@@ -518,6 +541,8 @@ async function runSoak(rawCfg, report) {
     movedHub: 0,
   };
   const allLatencies = [];
+  const localLatencies = [];
+  const crossLatencies = [];
   const t0 = now();
   const wall0 = Date.now();
   let base = t0; // the timeline starts when sending does
@@ -562,6 +587,8 @@ async function runSoak(rawCfg, report) {
       totals.live++;
       const lat = t - s.t0;
       allLatencies.push(lat);
+      // Sent through one hub, received from the other: the delivery crossed Redis.
+      (member.urlIndex === s.hub ? localLatencies : crossLatencies).push(lat);
       windowAt(t).lat.push(lat);
     } else if (how === 'replay') totals.replayed++;
     else totals.snapshotted++;
@@ -878,7 +905,7 @@ async function runSoak(rawCfg, report) {
             continue;
           }
           const payload = makeStroke(room.spaceId, cfg.points);
-          strokes.set(payload.id, { t0: now(), room: room.r, sender: sender.index, payload, attempts: 0,
+          strokes.set(payload.id, { t0: now(), room: room.r, sender: sender.index, hub: sender.urlIndex, payload, attempts: 0,
             acked: false, got: new Uint8Array(room.members.length) });
           totals.sent++;
           sender.unacked++;
@@ -967,6 +994,8 @@ async function runSoak(rawCfg, report) {
     unknown_events: totals.unknown,
     deliveries_per_s: round(totals.live / Math.max((sendEnd - sendStart) / 1000, 1e-3), 0),
     delivery_ms: summary(allLatencies),
+    delivery_ms_same_hub: summary(localLatencies),
+    delivery_ms_cross_hub: summary(crossLatencies),
     reconnects: totals.reconnects,
     moved_hub: totals.movedHub,
     recovered_joins: totals.recoveredJoins,
