@@ -32,7 +32,7 @@ from hub.security import origin_allowed, scope_client_address, security_headers
 from hub.services.whiteboard import WhiteboardService
 from realtime.engine import HubEngineServer
 from realtime.fanout import LocalFanout
-from realtime.fastpath import JsonPacket, OrjsonCodec, Writers, install, text_frame
+from realtime.fastpath import IndexedManager, JsonPacket, OrjsonCodec, Writers, install, text_frame
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +278,7 @@ def create_socketio(settings: Settings, get_hub: HubGetter) -> socketio.AsyncSer
         transports=["websocket", "polling"],
         serializer=JsonPacket,
         json=OrjsonCodec,
+        client_manager=IndexedManager(),
         logger=False,
         engineio_logger=False,
     )

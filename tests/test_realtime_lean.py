@@ -9,14 +9,18 @@ import time
 from collections import Counter
 from typing import Any
 
+import bidict
 import engineio.packet
 import pytest
+import socketio
 import websockets
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
 
-from realtime.fastpath import Deadline, LeanEvent, LeanQueue, Timers
+from realtime.fastpath import Deadline, IndexedManager, LeanEvent, LeanQueue, Timers
 from realtime.fastpath.uvicorn_protocol import LeanWebSocketProtocol, release_handshake_parser
 from tests.support.realtime import Sock, connect, guest, space, stroke
 from tests.support.server import Running
@@ -281,3 +285,81 @@ async def test_timers_bound_a_wait_like_asyncio_timeout() -> None:
         timers.push(now + n / 100, lambda arg, _now: fired.append(arg), n)
     await eventually(lambda: len(fired) == 3, timeout=2, interval=0.01)
     assert fired == [1, 2, 3]
+
+
+# --- the room index ---------------------------------------------------------------------------------
+
+_room_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["connect", "enter", "leave", "disconnect", "close"]),
+        st.integers(0, 5),  # which socket
+        st.sampled_from(["a", "b", "c"]),  # which room
+    ),
+    max_size=60,
+)
+
+
+def _pre_connect(manager: Any, sid: str) -> str:
+    """What `pre_connect` does, with a chosen sid (the library draws it from its Engine.IO server)."""
+    manager.basic_enter_room(sid, "/", None, eio_sid=f"e-{sid}")
+    manager.basic_enter_room(sid, "/", sid, eio_sid=f"e-{sid}")
+    manager.pending_connect.setdefault("/", []).append(sid)
+    return sid
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=_room_ops)
+def test_indexed_manager_keeps_the_rooms_the_library_keeps(ops: list[tuple[str, int, str]]) -> None:
+    """Any sequence of connects, joins, leaves, disconnects and room closes leaves the indexed manager
+    with exactly the library's room tables, and `get_rooms` answers the same."""
+    ours, theirs = IndexedManager(), socketio.AsyncManager()
+    assert ours.indexed
+    sids: dict[int, tuple[str, str]] = {}
+    for op, n, room in ops:
+        if op == "connect" and n not in sids:
+            sids[n] = (_pre_connect(ours, f"s{n}"), _pre_connect(theirs, f"s{n}"))
+        elif n in sids:
+            sid = sids[n][0]
+            if op == "enter":
+                ours.basic_enter_room(sid, "/", room)
+                theirs.basic_enter_room(sid, "/", room)
+            elif op == "leave":
+                ours.basic_leave_room(sid, "/", room)
+                theirs.basic_leave_room(sid, "/", room)
+            elif op == "disconnect":
+                ours.basic_disconnect(sid, "/")
+                theirs.basic_disconnect(sid, "/")
+                del sids[n]
+            elif op == "close":
+                ours.basic_close_room(room, "/")
+                theirs.basic_close_room(room, "/")
+        assert ours.rooms == theirs.rooms and ours.pending_connect == theirs.pending_connect
+        for sid, _ in sids.values():
+            assert sorted(map(str, ours.get_rooms(sid, "/"))) == sorted(map(str, theirs.get_rooms(sid, "/")))
+
+
+def test_a_disconnect_looks_at_its_own_rooms_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 2,000 sockets, one disconnect tests its own few rooms, not every socket's (the library
+    tests all 2,000 sid rooms, and a restart with N sockets N² of them)."""
+    manager = IndexedManager()
+    sids = [_pre_connect(manager, f"s{i}") for i in range(2000)]
+    manager.basic_enter_room(sids[0], "/", "user:1")
+    tested = 0
+    contains = bidict.BidictBase.__contains__
+
+    def counting(self: Any, key: Any) -> bool:
+        nonlocal tested
+        tested += 1
+        return bool(contains(self, key))
+
+    monkeypatch.setattr(bidict.BidictBase, "__contains__", counting)
+    manager.basic_disconnect(sids[0], "/")
+    assert tested < 10
+    assert manager.get_rooms(sids[1], "/") == [sids[1]] and sids[0] not in manager.rooms["/"][None]
+    monkeypatch.setattr(bidict.BidictBase, "__contains__", contains)
+    library = socketio.AsyncManager()
+    others = [_pre_connect(library, f"s{i}") for i in range(2000)]
+    monkeypatch.setattr(bidict.BidictBase, "__contains__", counting)
+    tested = 0
+    library.basic_disconnect(others[0], "/")
+    assert tested >= 2000  # what the index saves

@@ -14,7 +14,9 @@ their internals are replaced where measurement showed the cost (`docs/performanc
 - `uvicorn_protocol`: uvicorn's sans-io WebSocket protocol with lean per-connection state
   (`UVICORN_WS`, passed to uvicorn by `hub serve` and the test server);
 - `environ`: the ASGI request as python-engineio's environ without a class per request;
-- `codec`: orjson for Socket.IO packets, and packets that never scan for binary attachments.
+- `codec`: orjson for Socket.IO packets, and packets that never scan for binary attachments;
+- `manager`: python-socketio's client manager with an index from each socket to its rooms, so a
+  disconnect does not walk every room (N² at a restart with N sockets).
 
 Each patch is guarded: it applies only where the library's class, function or code object is the
 one it was written against (matched by identity), and otherwise the library's path is kept, so a
@@ -34,6 +36,7 @@ from realtime.fastpath.direct import DirectWebSocket, Writers, text_frame
 from realtime.fastpath.environ import translate_request
 from realtime.fastpath.guards import warn_inactive
 from realtime.fastpath.handler import CLIENT_PACKET_TYPES, Pinger
+from realtime.fastpath.manager import IndexedManager
 from realtime.fastpath.primitives import LeanEvent, LeanQueue
 from realtime.fastpath.timers import Deadline, Timers
 from realtime.fastpath.uvicorn_protocol import UVICORN_WS
@@ -43,6 +46,7 @@ __all__ = [
     "UVICORN_WS",
     "Deadline",
     "DirectWebSocket",
+    "IndexedManager",
     "JsonPacket",
     "LeanEvent",
     "LeanQueue",
