@@ -82,3 +82,15 @@ async def test_expired_lease_is_not_listed(presence: Presence) -> None:
 
     await eventually(unlisted, timeout=5)
     assert sorted(e.conn_id for e in await presence.expire("s1")) == ["c1", "marker"]
+
+
+async def test_many_leases_of_a_space_are_put_or_renewed_at_once(presence: Presence) -> None:
+    await presence.put_many("s1", [], 30)  # nothing to renew: nothing happens
+    assert await presence.entries("s1") == []
+    await presence.put_many("s1", [entry("c1"), entry("c2", "u2"), entry("short", "u3")], 0.3)
+    # The heartbeat renews two of them (and updates an entry's fields) in one call; the third expires.
+    await presence.put_many("s1", [entry("c1", cursor=(3.0, 4.0)), entry("c2", "u2")], 30)
+    gone = await wait_expired(presence, "s1")
+    assert [e.conn_id for e in gone] == ["short"]
+    by_conn = {e.conn_id: e for e in await presence.entries("s1")}
+    assert sorted(by_conn) == ["c1", "c2"] and by_conn["c1"].cursor == (3.0, 4.0)

@@ -155,6 +155,10 @@ class Presence(Protocol):
         """Add or renew a lease (also updates the entry's fields)."""
         ...
 
+    async def put_many(self, space_id: str, entries: Sequence[PresenceEntry], ttl: float) -> None:
+        """`put` for many leases of one space at once (the heartbeat's renewal: one round trip)."""
+        ...
+
     async def remove(self, space_id: str, conn_id: str) -> PresenceEntry | None:
         """Drop a lease; returns it if it was still held (so exactly one caller announces a leave)."""
         ...

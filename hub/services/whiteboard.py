@@ -292,10 +292,12 @@ class WhiteboardService:
                 degraded.append("presence")
 
         ack: dict[str, Any] = {"ok": True, "space_id": space_id, "role": access.role.value}
-        position = await self._strokes.position(space_id)
-        self._epochs[space_id] = position.epoch
         recovered = False
-        if since is not None and since[1] == position.epoch and since[0] <= position.seq:
+        # A first join needs only the snapshot, which carries the position: one query, not two.
+        position = await self._strokes.position(space_id) if since is not None else None
+        if position is not None:
+            self._epochs[space_id] = position.epoch
+        if position is not None and since is not None and since[1] == position.epoch and since[0] <= position.seq:
             try:
                 events = await self._replay.since(space_id, position.epoch, since[0])
             except ServiceUnavailable:
@@ -308,6 +310,7 @@ class WhiteboardService:
                 recovered = await self._resume_from_history(ack, space_id, since)
         if not recovered:
             snap_position, strokes = await self._strokes.snapshot(space_id)
+            self._epochs[space_id] = snap_position.epoch
             ack.update(
                 seq=snap_position.seq,
                 epoch=snap_position.epoch,
@@ -641,12 +644,19 @@ class WhiteboardService:
         ttl = self._settings.presence_ttl
         now = time.time()
         try:
+            # Per space, one renewal of every local lease: at 10,000 sockets one call per socket was
+            # 1,000 calls a second (Redis round trips in the scaled mode) for nothing but keeping them.
+            leases: dict[str, list[PresenceEntry]] = {}
             for conn in list(self._conns.values()):
                 if conn.principal.expires_at <= now:
                     await self._kick(conn.conn_id, TokenExpired.code, "The access token has expired.")
                     continue
-                for space_id in list(conn.spaces):
-                    await self._presence.put(space_id, self._entry(conn, space_id), ttl)
+                for space_id in conn.spaces:
+                    leases.setdefault(space_id, []).append(self._entry(conn, space_id))
+            for space_id, entries in leases.items():
+                # Only those still there: a socket that left meanwhile has given its lease back.
+                still = [e for e in entries if space_id in getattr(self._conns.get(e.conn_id), "spaces", ())]
+                await self._presence.put_many(space_id, still, ttl)
             await self._remove_pending()
             for space_id in list(self._rooms):
                 for entry in await self._presence.expire(space_id):

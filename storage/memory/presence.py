@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from hub.ports.whiteboard import PresenceEntry
 
@@ -17,6 +17,12 @@ class MemoryPresence:
 
     async def put(self, space_id: str, entry: PresenceEntry, ttl: float) -> None:
         self._spaces.setdefault(space_id, {})[entry.conn_id] = (self._clock() + ttl, entry)
+
+    async def put_many(self, space_id: str, entries: Sequence[PresenceEntry], ttl: float) -> None:
+        if entries:
+            leases, deadline = self._spaces.setdefault(space_id, {}), self._clock() + ttl
+            for entry in entries:
+                leases[entry.conn_id] = (deadline, entry)
 
     async def remove(self, space_id: str, conn_id: str) -> PresenceEntry | None:
         leases = self._spaces.get(space_id, {})

@@ -6,6 +6,7 @@ on who has expired, and every mutation is one script so an expired lease is reap
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
@@ -17,12 +18,16 @@ from hub.ports.whiteboard import PresenceEntry
 
 _NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) + tonumber(t[2]) / 1000000 "
 
+# ARGV: ttl, then (conn id, packed entry) pairs: one round trip renews every lease of a space.
 _PUT = (
     _NOW
     + """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
-local keep = math.ceil(tonumber(ARGV[3]) * 3)
+local ttl = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  redis.call('ZADD', KEYS[2], now + ttl, ARGV[i])
+end
+local keep = math.ceil(ttl * 3)
 redis.call('EXPIRE', KEYS[1], keep)
 redis.call('EXPIRE', KEYS[2], keep)
 return 1
@@ -97,7 +102,14 @@ class RedisPresence:
             raise PresenceUnavailable("Presence is unavailable.") from exc
 
     async def put(self, space_id: str, entry: PresenceEntry, ttl: float) -> None:
-        await self._run(self._put, space_id, entry.conn_id, _pack(entry), ttl)
+        await self.put_many(space_id, [entry], ttl)
+
+    async def put_many(self, space_id: str, entries: Sequence[PresenceEntry], ttl: float) -> None:
+        args: list[Any] = [ttl]
+        for entry in entries:
+            args += [entry.conn_id, _pack(entry)]
+        if entries:
+            await self._run(self._put, space_id, *args)
 
     async def remove(self, space_id: str, conn_id: str) -> PresenceEntry | None:
         return _unpack(await self._run(self._remove, space_id, conn_id))
