@@ -343,7 +343,7 @@ def test_a_disconnect_looks_at_its_own_rooms_only(monkeypatch: pytest.MonkeyPatc
     tests all 2,000 sid rooms, and a restart with N sockets N² of them)."""
     manager = IndexedManager()
     sids = [_pre_connect(manager, f"s{i}") for i in range(2000)]
-    manager.basic_enter_room(sids[0], "/", "user:1")
+    manager.basic_enter_room(sids[0], "/", "a-room")
     tested = 0
     contains = bidict.BidictBase.__contains__
 
