@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +21,16 @@ import httpx
 import pytest
 from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from hub.config import Settings
+from hub.config import Settings, load_settings
+from hub.errors import BusNotReady
 from storage.errors import as_unavailable
 from storage.postgres.migrate import migrate
 from storage.postgres.server import PostgresServer, ensure_database, free_port
 from storage.ratelimit import LimitsRateLimiter
+from storage.redis.bus import RedisBus
+from storage.redis.pool import connect as connect_redis
 from tests.support.realtime import Sock, User, connect, guest, space, stroke
 from tests.support.server import running_hub
 from tests.support.services import redis_argv
@@ -153,6 +158,68 @@ async def test_rate_limiter_holds_at_most_its_pool_of_redis_connections_under_a_
     finally:
         await limiter.close()
         await observer.aclose()
+
+
+def _dead_sockets() -> int:
+    """This process's TCP connections that the peer has ended but whose fd is still open: in CLOSE_WAIT,
+    or in none of the kernel's socket tables any more (reset, after a write to a closed peer)."""
+    known: set[str] = set()
+    for table, column in (("tcp", 9), ("tcp6", 9), ("udp", 9), ("udp6", 9), ("unix", 6)):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                closing = table.startswith("tcp") and len(fields) > 3 and fields[3] == "08"  # CLOSE_WAIT
+                if len(fields) > column and not closing:
+                    known.add(fields[column])
+    dead = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            dead += target.startswith("socket:[") and target[8:-1] not in known
+    return dead
+
+
+async def test_after_a_redis_restart_the_pools_keep_no_dead_sockets(private_redis: PrivateRedis) -> None:
+    """Idle pooled connections die with the server; redis-py notices only when one is taken out again,
+    and its pool hands out the most recent first, so the others kept their dead sockets open for good
+    (18-20 per hub after `python -m bench.soak --faults redis`). Now a release closes the idle ones
+    whose server went away."""
+    settings = load_settings(environ={}, redis_url=private_redis.url, redis_prefix="dead-sockets")
+    redis = connect_redis(settings)
+    bus = RedisBus(redis, "dead-sockets", canary_interval=0.2)
+    limiter = LimitsRateLimiter.redis(private_redis.url, "dead-sockets", max_connections=6)
+    await bus.start()
+    try:
+        before = _dead_sockets()
+        # Several connections in each pool, idle afterwards.
+        await asyncio.gather(*(redis.ping() for _ in range(8)))
+        await asyncio.gather(*(limiter.hit("1000/minute", "ip", f"k{i}") for i in range(12)))
+        await private_redis.stop()
+        await private_redis.start()
+
+        async def recovered() -> bool:
+            await limiter.hit("1000/minute", "ip", "probe")
+            try:
+                await bus.check()
+            except BusNotReady:
+                return False
+            return not limiter.degraded
+
+        await eventually(recovered, timeout=15, interval=0.1, message="the bus and the limiter back on Redis")
+
+        # Traffic goes on (a release at most a second after the last one sweeps its pool).
+        async def swept() -> bool:
+            await redis.ping()
+            await limiter.hit("1000/minute", "ip", "probe")
+            return _dead_sockets() <= before
+
+        await eventually(
+            swept, timeout=10, interval=0.3, ignore=(RedisError,), message="dead sockets left in the pools"
+        )
+    finally:
+        await limiter.close()
+        await bus.close()
+        await redis.aclose()
 
 
 async def test_driver_error_outside_a_repository_is_503(make_settings: Callable[..., Settings]) -> None:

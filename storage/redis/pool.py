@@ -11,6 +11,7 @@ unreachable (a 503, a refused join or ack with a "not now" code), never a 500.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -21,16 +22,40 @@ from hub.config import Settings
 __all__ = ["bounded_pool", "connect"]
 
 
+# How often a release looks for idle connections whose server went away.
+_SWEEP_SECONDS = 1.0
+
+
 class _Pool(BlockingConnectionPool):
-    """Gives every connection back, even when the task that used it is cancelled while doing so.
+    """Gives every connection back, even when the task that used it is cancelled while doing so, and
+    closes idle connections whose server has gone.
 
     redis-py releases a connection in a `finally` that waits for the pool's locks; a task cancelled in
     that wait (a `wait_for` deadline, a closing socket's handler) never gave it back, so the pool
     shrank for good until every caller waited on it. Shielded, the release completes regardless.
+
+    When Redis restarts, every idle connection's socket is closed by the server. redis-py notices that
+    only when the connection is taken out again, and the pool hands out its most recently used ones
+    first, so the others kept their dead sockets open for good (`python -m bench.soak --faults redis`
+    left 18-20 per hub). At most once a second, a release closes the idle connections that have seen
+    the end of their stream; each reconnects when it is next taken out.
     """
 
+    _swept = 0.0
+
     async def release(self, connection: AbstractConnection) -> None:
-        await asyncio.shield(super().release(connection))
+        await asyncio.shield(self._release(connection))
+
+    async def _release(self, connection: AbstractConnection) -> None:
+        await super().release(connection)
+        now = time.monotonic()
+        if now - self._swept >= _SWEEP_SECONDS:
+            self._swept = now
+            async with self._condition:  # nothing is taken out meanwhile
+                for idle in list(self._available_connections):
+                    reader = getattr(idle, "_reader", None)
+                    if reader is not None and reader.at_eof():
+                        await idle.disconnect()
 
 
 def bounded_pool(url: str, *, max_connections: int, timeout: float, **options: Any) -> BlockingConnectionPool:
