@@ -292,22 +292,8 @@ class WhiteboardService:
                 degraded.append("presence")
 
         ack: dict[str, Any] = {"ok": True, "space_id": space_id, "role": access.role.value}
-        recovered = False
         # A first join needs only the snapshot, which carries the position: one query, not two.
-        position = await self._strokes.position(space_id) if since is not None else None
-        if position is not None:
-            self._epochs[space_id] = position.epoch
-        if position is not None and since is not None and since[1] == position.epoch and since[0] <= position.seq:
-            try:
-                events = await self._replay.since(space_id, position.epoch, since[0])
-            except ServiceUnavailable:
-                events = None  # the snapshot below is a complete answer from PostgreSQL
-            if events is not None and contiguous(events, since[0], position.seq):
-                recovered = True
-                last = events[-1]["seq"] if events else since[0]
-                ack.update(seq=max(position.seq, last), epoch=position.epoch, recovered=True, events=events)
-            else:
-                recovered = await self._resume_from_history(ack, space_id, since)
+        recovered = since is not None and await self._resume(ack, space_id, since)
         if not recovered:
             snap_position, strokes = await self._strokes.snapshot(space_id)
             self._epochs[space_id] = snap_position.epoch
@@ -330,6 +316,23 @@ class WhiteboardService:
         if degraded:
             ack["degraded"] = degraded
         return ack
+
+    async def _resume(self, ack: dict[str, Any], space_id: str, since: tuple[int, str]) -> bool:
+        """Fill `ack` with exactly the events after `since`, from the replay buffer or else PostgreSQL;
+        False when only a snapshot can answer (another epoch, `since` ahead of the board, too much missed)."""
+        position = await self._strokes.position(space_id)
+        self._epochs[space_id] = position.epoch
+        if since[1] != position.epoch or since[0] > position.seq:
+            return False
+        try:
+            events = await self._replay.since(space_id, position.epoch, since[0])
+        except ServiceUnavailable:
+            events = None  # PostgreSQL's history (or a snapshot) is a complete answer
+        if events is not None and contiguous(events, since[0], position.seq):
+            last = events[-1]["seq"] if events else since[0]
+            ack.update(seq=max(position.seq, last), epoch=position.epoch, recovered=True, events=events)
+            return True
+        return await self._resume_from_history(ack, space_id, since)
 
     async def _resume_from_history(self, ack: dict[str, Any], space_id: str, since: tuple[int, str]) -> bool:
         """Answer a resume the replay buffer could not (Redis restarted or down, history aged out) from
