@@ -22,6 +22,7 @@ from hub.ports.files import JobQueue
 from hub.ports.infra import Bus, RateLimiter
 from hub.ports.whiteboard import Presence, ReplayBuffer
 from hub.runtime import Closer, Hub
+from hub.tasks import every
 from storage.errors import as_unavailable
 from storage.postgres.db import PostgresDatabase
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
+
+# How often idle Redis connections are checked for a server that went away (a restart).
+REDIS_SWEEP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,11 @@ async def build_hub(settings: Settings, metrics: Metrics | None = None) -> Hub:
             _serve_metrics(hub, *settings.metrics_address)
         await hub.sample_metrics()
         hub.spawn(hub.sample_metrics_forever(), "metrics-sampler")
+        if backends.redis is not None:
+            from storage.redis.pool import sweep_all
+
+            # Idle connections whose server went away are closed even in a pool nobody uses meanwhile.
+            hub.spawn(every(REDIS_SWEEP_SECONDS, sweep_all, "redis pool sweep"), "redis-pool-sweeper")
     except BaseException:
         await hub.close()
         raise

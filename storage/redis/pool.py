@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -19,11 +20,13 @@ from redis.asyncio.connection import AbstractConnection
 
 from hub.config import Settings
 
-__all__ = ["bounded_pool", "connect"]
+__all__ = ["bounded_pool", "connect", "sweep_all"]
 
 
 # How often a release looks for idle connections whose server went away.
 _SWEEP_SECONDS = 1.0
+# Every bounded pool of this process, for `sweep_all` (weakly: a closed client's pool just goes away).
+_POOLS: weakref.WeakSet[_Pool] = weakref.WeakSet()
 
 
 class _Pool(BlockingConnectionPool):
@@ -48,19 +51,30 @@ class _Pool(BlockingConnectionPool):
 
     async def _release(self, connection: AbstractConnection) -> None:
         await super().release(connection)
-        now = time.monotonic()
-        if now - self._swept >= _SWEEP_SECONDS:
-            self._swept = now
-            async with self._condition:  # nothing is taken out meanwhile
-                for idle in list(self._available_connections):
-                    reader = getattr(idle, "_reader", None)
-                    if reader is not None and reader.at_eof():
-                        await idle.disconnect()
+        if time.monotonic() - self._swept >= _SWEEP_SECONDS:
+            await self.sweep()
+
+    async def sweep(self) -> None:
+        """Close the idle connections that have seen the end of their stream (the server went away)."""
+        self._swept = time.monotonic()
+        async with self._condition:  # nothing is taken out meanwhile
+            for idle in list(self._available_connections):
+                reader = getattr(idle, "_reader", None)
+                if reader is not None and reader.at_eof():
+                    await idle.disconnect()
+
+
+async def sweep_all() -> None:
+    """Sweep every bounded pool of the process. A pool that nobody uses after a Redis restart (the rate
+    limiter's, when no request comes) gets no release to sweep it, so the hub also does this on a timer."""
+    for pool in list(_POOLS):
+        await pool.sweep()
 
 
 def bounded_pool(url: str, *, max_connections: int, timeout: float, **options: Any) -> BlockingConnectionPool:
     """A pool of at most `max_connections` to `url`; a caller waits up to `timeout` s for one to come back."""
-    pool: BlockingConnectionPool = _Pool.from_url(url, max_connections=max_connections, timeout=timeout, **options)
+    pool: _Pool = _Pool.from_url(url, max_connections=max_connections, timeout=timeout, **options)
+    _POOLS.add(pool)
     return pool
 
 
