@@ -11,7 +11,6 @@ unreachable (a 503, a refused join or ack with a "not now" code), never a 500.
 from __future__ import annotations
 
 import asyncio
-import time
 import weakref
 from typing import Any
 
@@ -23,8 +22,6 @@ from hub.config import Settings
 __all__ = ["bounded_pool", "connect", "sweep_all"]
 
 
-# How often a release looks for idle connections whose server went away.
-_SWEEP_SECONDS = 1.0
 # Every bounded pool of this process, for `sweep_all` (weakly: a closed client's pool just goes away).
 _POOLS: weakref.WeakSet[_Pool] = weakref.WeakSet()
 
@@ -40,23 +37,17 @@ class _Pool(BlockingConnectionPool):
     When Redis restarts, every idle connection's socket is closed by the server. redis-py notices that
     only when the connection is taken out again, and the pool hands out its most recently used ones
     first, so the others kept their dead sockets open for good (`python -m bench.soak --faults redis`
-    left 18-20 per hub). At most once a second, a release closes the idle connections that have seen
-    the end of their stream; each reconnects when it is next taken out.
+    left 18-20 per hub). `sweep` closes the idle connections that have seen the end of their stream;
+    each reconnects when it is next taken out. The hub calls `sweep_all` on a timer rather than
+    sweeping on a release: a pool nobody uses after the restart sees no release, and a timer keeps the
+    check off every command's path.
     """
 
-    _swept = 0.0
-
     async def release(self, connection: AbstractConnection) -> None:
-        await asyncio.shield(self._release(connection))
-
-    async def _release(self, connection: AbstractConnection) -> None:
-        await super().release(connection)
-        if time.monotonic() - self._swept >= _SWEEP_SECONDS:
-            await self.sweep()
+        await asyncio.shield(super().release(connection))
 
     async def sweep(self) -> None:
         """Close the idle connections that have seen the end of their stream (the server went away)."""
-        self._swept = time.monotonic()
         async with self._condition:  # nothing is taken out meanwhile
             for idle in list(self._available_connections):
                 reader = getattr(idle, "_reader", None)
@@ -65,8 +56,7 @@ class _Pool(BlockingConnectionPool):
 
 
 async def sweep_all() -> None:
-    """Sweep every bounded pool of the process. A pool that nobody uses after a Redis restart (the rate
-    limiter's, when no request comes) gets no release to sweep it, so the hub also does this on a timer."""
+    """Sweep every bounded pool of the process (the hub does this every `REDIS_SWEEP_SECONDS`)."""
     for pool in list(_POOLS):
         await pool.sweep()
 
