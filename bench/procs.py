@@ -27,6 +27,50 @@ NODE_DIR = Path(__file__).resolve().parent / "node"
 REPO_ROOT = NODE_DIR.parent.parent
 
 
+@dataclass(frozen=True, slots=True)
+class SocketEntry:
+    """One socket of the machine's kernel tables (/proc/net): its kind, ports and TCP state."""
+
+    kind: str  # "tcp", "udp" or "unix"
+    local_port: int = 0
+    remote_port: int = 0
+    state: str = ""  # the kernel's hex TCP state: "0A" listening, "08" CLOSE_WAIT
+
+
+def socket_table() -> dict[str, SocketEntry]:
+    """socket inode -> its entry, for every TCP, UDP and Unix socket the kernel lists (IPv4 and IPv6).
+
+    A socket not in any table is a TCP socket not connected yet, or one whose connection is gone
+    (reset after a write to a closed peer) while its fd is still open.
+    """
+    found: dict[str, SocketEntry] = {}
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+                cols = line.split()
+                if len(cols) > 9:
+                    local, remote = (int(cols[i].rsplit(":", 1)[1], 16) for i in (1, 2))
+                    found[cols[9]] = SocketEntry(table[:3], local, remote, cols[3])
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+            cols = line.split()
+            if len(cols) > 6:
+                found[cols[6]] = SocketEntry("unix")
+    return found
+
+
+def socket_inodes(pid: int | str = "self") -> list[str]:
+    """The inodes of a process's open sockets, one per fd."""
+    inodes: list[str] = []
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.append(target[8:-1])
+    return inodes
+
+
 class BenchError(RuntimeError):
     """A benchmark step could not run; the message says which and why, in one line or a short tail."""
 

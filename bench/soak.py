@@ -42,6 +42,7 @@ from typing import Any
 import httpx
 
 from bench import procs, provision, report
+from hub.bootstrap.app import pooled_connections
 from hub.config import Settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -106,52 +107,26 @@ def _fds(pid: int) -> int | None:
     return None
 
 
-def _tcp_inodes() -> dict[str, tuple[int, int]]:
-    """socket inode -> (local port, remote port) for every IPv4/IPv6 TCP socket on the machine."""
-    found: dict[str, tuple[int, int]] = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                cols = line.split()
-                if len(cols) > 9:
-                    found[cols[9]] = (int(cols[1].rsplit(":", 1)[1], 16), int(cols[2].rsplit(":", 1)[1], 16))
-    return found
-
-
-def _other_socket_inodes() -> dict[str, str]:
-    """socket inode -> "unix" or "udp" for the machine's non-TCP sockets."""
-    found: dict[str, str] = {}
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
-            cols = line.split()
-            if len(cols) > 6:
-                found[cols[6]] = "unix"
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                cols = line.split()
-                if len(cols) > 9:
-                    found[cols[9]] = "udp"
-    return found
-
-
 def _fd_kinds(pid: int, peers: dict[int, str]) -> dict[str, int]:
     """A process's open fds by kind: TCP connections by the service at the other end, then the rest."""
     kinds: Counter[str] = Counter()
-    inodes, others = _tcp_inodes(), _other_socket_inodes()
+    sockets = procs.socket_table()
     with contextlib.suppress(OSError):
         for fd in os.listdir(f"/proc/{pid}/fd"):
             with contextlib.suppress(OSError):
                 target = os.readlink(f"/proc/{pid}/fd/{fd}")
                 if target.startswith("socket:["):
-                    ports = inodes.get(target[8:-1])
-                    if ports is None:
+                    entry = sockets.get(target[8:-1])
+                    if entry is None:
                         # A TCP socket not connected yet (or closing) is in none of the tables.
-                        kinds[f"socket ({others.get(target[8:-1], 'TCP, unconnected')})"] += 1
-                    elif ports[1] == 0:
+                        kinds["socket (TCP, unconnected)"] += 1
+                    elif entry.kind != "tcp":
+                        kinds[f"socket ({entry.kind})"] += 1
+                    elif entry.remote_port == 0:
                         kinds["tcp listen"] += 1
                     else:
-                        kinds[f"tcp to {peers.get(ports[1], 'clients' if ports[0] in peers else 'other')}"] += 1
+                        peer = peers.get(entry.remote_port, "clients" if entry.local_port in peers else "other")
+                        kinds[f"tcp to {peer}"] += 1
                 elif target.startswith("anon_inode:"):
                     kinds[target.strip("[]")] += 1  # eventfd, eventpoll, ...
                 elif target.startswith("pipe:"):
@@ -165,15 +140,9 @@ def _redis_clients(pid: int, redis_port: int) -> dict[str, int]:
     """A process's connections to Redis by client name (`<prefix>:hub`, `<prefix>:ratelimit`)."""
     import redis as redis_py
 
-    inodes = _tcp_inodes()
-    mine: set[int] = set()
-    with contextlib.suppress(OSError):
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                ports = inodes.get(target[8:-1]) if target.startswith("socket:[") else None
-                if ports is not None and ports[1] == redis_port:
-                    mine.add(ports[0])
+    sockets = procs.socket_table()
+    entries = [sockets.get(inode) for inode in procs.socket_inodes(pid)]
+    mine = {e.local_port for e in entries if e is not None and e.kind == "tcp" and e.remote_port == redis_port}
     names: Counter[str] = Counter()
     with contextlib.suppress(redis_py.RedisError, OSError):
         with redis_py.Redis(port=redis_port, socket_timeout=5) as admin:
@@ -569,13 +538,7 @@ _POOLED = {"postgres": "tcp to postgres", "redis": "tcp to redis"}
 
 def pool_bounds() -> dict[str, int]:
     """The most pooled connections a hub with default settings opens to each service."""
-    s = Settings()
-    return {
-        # The main pool and the group commit's own two connections.
-        "postgres": s.db_pool_max + 2,
-        # The hub's pool and the rate limiter's (each bounded), plus the bus's subscription.
-        "redis": 2 * s.redis_max_connections + 1,
-    }
+    return pooled_connections(Settings())
 
 
 def unpooled_fds(sample: dict[str, Any]) -> int | None:

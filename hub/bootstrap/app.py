@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hub.bootstrap.wiring import CAPABILITIES
+from hub.bootstrap.wiring import CAPABILITIES, COMMIT_CONNECTIONS
 from hub.config import Settings
 from hub.metrics import Metrics
 from hub.ports.feed import FeedCache
@@ -52,6 +52,17 @@ class Backends:
     presence: Presence
     feed_cache: FeedCache
     redis: Redis | None = None
+
+
+def pooled_connections(settings: Settings) -> dict[str, int]:
+    """The most connections a hub opens to each service and keeps open (its pools' bounds, Redis's
+    when it has one): what "no leak" means for a hub's open sockets after a load."""
+    return {
+        # The main pool and the group commit's own.
+        "postgres": settings.db_pool_max + COMMIT_CONNECTIONS,
+        # The shared client's pool and the rate limiter's (each bounded), plus the bus's subscription.
+        "redis": 2 * settings.redis_max_connections + 1,
+    }
 
 
 async def _database_url(settings: Settings, hub_closers: list[Closer]) -> str:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from hub.bootstrap.app import Backends
     from hub.runtime import Hub
 
+# The group commit's own PostgreSQL connections: it runs at most two transactions at once.
+COMMIT_CONNECTIONS = 2
+
 
 def _signer(hub: Hub) -> TokenSigner:
     s = hub.settings
@@ -88,7 +91,7 @@ async def wire_whiteboard(hub: Hub, backends: Backends) -> None:
     from storage.postgres.db import PostgresDatabase
     from storage.postgres.strokes import PostgresStrokeStore
 
-    # Group commits get their own two connections (the committer runs at most two transactions at
+    # Group commits get their own connections (the committer runs at most two transactions at
     # once), with generic plans: PostgreSQL otherwise re-plans the commit statement on every call
     # (custom plans for array parameters), which measured as half of its cost (0.8 -> 0.4 ms).
     commit_db: PostgresDatabase | None = None
@@ -96,7 +99,7 @@ async def wire_whiteboard(hub: Hub, backends: Backends) -> None:
         commit_db = await PostgresDatabase.connect(
             backends.dsn,
             min_size=1,
-            max_size=2,
+            max_size=COMMIT_CONNECTIONS,
             command_timeout=hub.settings.db_command_timeout,
             server_settings={"plan_cache_mode": "force_generic_plan"},
         )

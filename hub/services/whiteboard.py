@@ -642,6 +642,11 @@ class WhiteboardService:
             except Exception:
                 log.exception("whiteboard heartbeat failed")
 
+    def _is_in(self, conn_id: str, space_id: str) -> bool:
+        """Whether this hub's socket `conn_id` is connected and still in the space."""
+        conn = self._conns.get(conn_id)
+        return conn is not None and space_id in conn.spaces
+
     async def heartbeat(self) -> None:
         """Renew this process's leases, drop expired tokens and reap leases of dead processes."""
         ttl = self._settings.presence_ttl
@@ -658,7 +663,7 @@ class WhiteboardService:
                     leases.setdefault(space_id, []).append(self._entry(conn, space_id))
             for space_id, entries in leases.items():
                 # Only those still there: a socket that left meanwhile has given its lease back.
-                still = [e for e in entries if space_id in getattr(self._conns.get(e.conn_id), "spaces", ())]
+                still = [e for e in entries if self._is_in(e.conn_id, space_id)]
                 await self._presence.put_many(space_id, still, ttl)
             await self._remove_pending()
             for space_id in list(self._rooms):
