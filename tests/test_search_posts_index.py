@@ -3,6 +3,7 @@ the tag index serves `#tag`, and the plain ranking used where pg_trgm is missing
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -102,3 +103,46 @@ async def test_without_pg_trgm_the_same_posts_match(db: PostgresDatabase) -> Non
         a = {r.post.id for r in await with_trgm.search_posts(NOBODY, query, RankedWindow(30000))}
         b = {r.post.id for r in await plain.search_posts(NOBODY, query, RankedWindow(30000))}
         assert a == b, text
+
+
+async def test_the_bounded_ranking_is_the_full_ranking(db: PostgresDatabase) -> None:
+    """Similarity is computed only for matches whose trigram-count bound can reach the page; the pages
+    must still be exactly the full ranking's, in order, at any page size. Texts of many lengths hold
+    the word whole, inside longer words, repeated and in other cases."""
+    rng = random.Random(5)
+    words = ["tide", "harbour", "gull", "rope", "anchor", "salt", "keel", "mast", "buoy", "pier"]
+    forms = ["beacon", "Beacon", "beacons", "abeacon", "beacon-light", "BEACON beacon"]
+    texts = [
+        " ".join(
+            rng.choices(words, k=rng.randint(0, 40)) + [rng.choice(forms)] + rng.choices(words, k=rng.randint(0, 8))
+        )
+        for _ in range(1500)
+    ]
+    await db.execute(
+        """INSERT INTO posts (author_id, text, visibility)
+           SELECT (SELECT id FROM users WHERE username = 'writer1'), t, 'public' FROM unnest($1::text[]) t""",
+        texts,
+    )
+    await db.execute("VACUUM ANALYZE posts")
+    repo = PostgresSearchRepo(db, trigram=True)
+    query = clean_post_query("beacon")
+    full = await db.fetch(
+        """SELECT id::text AS id, similarity(text, 'beacon')::float8 AS rank FROM posts
+           WHERE text ILIKE '%beacon%' AND visibility <> 'unlisted' ORDER BY rank DESC, id DESC"""
+    )
+    assert len(full) == 1500
+    expected = [(r["rank"], r["id"]) for r in full]
+    for limit in (1, 7, 20, 100):
+        got: list[tuple[float, str]] = []
+        window = RankedWindow(limit)
+        while True:
+            rows = await repo.search_posts(NOBODY, query, window)
+            got += [(r.rank, r.post.id) for r in rows]
+            if len(rows) < limit:
+                break
+            window = RankedWindow(limit, rows[-1].position)
+        assert got == expected, limit
+    # Read upwards from the middle (`since`): the rows just above the cursor, best first.
+    middle = expected[700]
+    above = await repo.search_posts(NOBODY, query, RankedWindow(20, before=middle))
+    assert [(r.rank, r.post.id) for r in above] == expected[680:700]

@@ -42,7 +42,7 @@ def post_visible(viewer: str, p: str = "p") -> str:
     """
     return (
         f"({p}.author_id = {viewer} OR ({p}.removed_at IS NULL AND NOT {account_suspended(f'{p}.author_id')} AND "
-        f"NOT EXISTS (SELECT 1 FROM blocks vb WHERE vb.blocker_id = {p}.author_id AND vb.blocked_id = {viewer}) "
+        f"{p}.author_id NOT IN (SELECT vb.blocker_id FROM blocks vb WHERE vb.blocked_id = {viewer}) "
         f"AND ({p}.visibility <> 'followers' OR EXISTS (SELECT 1 FROM follows vf "
         f"WHERE vf.follower_id = {viewer} AND vf.followee_id = {p}.author_id))))"
     )

@@ -2,7 +2,8 @@
 
 A query of 3+ characters matches anywhere in a handle, display name or post text with `ILIKE '%q%'`;
 pg_trgm's GIN indexes (0010_search.sql, 0013_post_search.sql) serve that pattern, and `similarity()`
-ranks the matches. Shorter queries match handle prefixes through a btree in pattern order (and no
+ranks the matches (posts through a bound that spares most of the work: `_similar_posts`). Shorter
+queries match handle prefixes through a btree in pattern order, shortest first (and no
 posts); `#tag` reads `post_hashtags` by its tag index. Where the server has no pg_trgm the same rows
 match (ILIKE needs no extension, only the indexes do) and a plainer closeness ranks them: shorter
 handles, or texts, first.
@@ -51,9 +52,11 @@ def users_sql(mode: MatchMode, *, trigram: bool, paged: bool, backwards: bool = 
         match = "(u.username ILIKE $3 OR u.display_name ILIKE $3)"
     else:
         match = "lower(u.username) LIKE $3"
+    # A short query is the start of a handle, as typed: the shortest completions first, which is what
+    # similarity would say too, without computing it for the thousands of handles it can start.
     closeness = (
         "greatest(similarity(u.username, $2), similarity(u.display_name, $2))"
-        if trigram
+        if _similarity(mode, trigram)
         else "1.0 / (1 + char_length(u.username))"
     )
     # The exact handle first, then handles starting with the query, then by closeness (all < 1).
@@ -84,34 +87,71 @@ def posts_sql(mode: MatchMode, *, trigram: bool, paged: bool, backwards: bool = 
     The ranked ids are chosen first and only the page's rows are then loaded as posts, so a common word
     costs a rank per match but the post columns (media, tags, mentions, liked) only per row shown.
     """
-    if mode is MatchMode.HASHTAG:
-        source = "post_hashtags ph JOIN posts p ON p.id = ph.post_id"
-        match = "ph.tag = $2"
-        # Newest first: a tag names what posts are about, not how closely; epoch seconds order them.
-        rank = "extract(epoch FROM p.created_at)::float8"
-    else:
-        source = "posts p"
-        # `visibility <> 'unlisted'` also matches the predicate of the partial trigram index.
-        match = "p.text ILIKE $2"
-        text = "$6" if paged else "$4"
-        rank = (
-            f"similarity(p.text, {text}::text)::float8"
-            if _similarity(mode, trigram)
-            else "(1.0 / (1 + char_length(p.text)))::float8"
-        )
+    # `visibility <> 'unlisted'` also matches the predicate of the partial trigram index.
+    visible = (
+        f"p.visibility <> 'unlisted' AND {post_visible('$1::uuid')} "
+        f"AND NOT {blocked_between('$1::uuid', 'p.author_id')}"
+    )
     after, order = _keyset(paged, backwards, "s.rank", "s.id", 4)
+    if _similarity(mode, trigram):
+        ctes = _similar_posts(visible, "$6" if paged else "$4", paged=paged, backwards=backwards)
+    else:
+        if mode is MatchMode.HASHTAG:
+            # Newest first: a tag names what posts are about, not how closely; epoch seconds order them.
+            rank, source, match = (
+                "extract(epoch FROM p.created_at)",
+                "post_hashtags ph JOIN posts p ON p.id = ph.post_id",
+                "ph.tag = $2",
+            )
+        else:
+            rank, source, match = "1.0 / (1 + char_length(p.text))", "posts p", "p.text ILIKE $2"
+        ctes = f"ranked AS (SELECT p.id, ({rank})::float8 AS rank FROM {source} WHERE {match} AND {visible})"
     # The page is always returned best first; `backwards` only picks which rows are on it.
-    return f"""WITH hits AS (
-                 SELECT s.id, s.rank FROM (
-                   SELECT p.id, {rank} AS rank FROM {source}
-                   WHERE {match} AND p.visibility <> 'unlisted' AND {post_visible("$1::uuid")}
-                     AND NOT {blocked_between("$1::uuid", "p.author_id")}
-                 ) s {after}
-                 {order} LIMIT $3
-               )
+    return f"""WITH {ctes},
+               hits AS (SELECT s.id, s.rank FROM ranked s {after} {order} LIMIT $3)
                SELECT {post_columns("$1::uuid")}, h.rank AS rank
                FROM hits h JOIN posts p ON p.id = h.id JOIN users u ON u.id = p.author_id
                ORDER BY h.rank DESC, h.id DESC"""
+
+
+def _similar_posts(visible: str, text: str, *, paged: bool, backwards: bool) -> str:
+    """The CTEs that rank the matches by trigram similarity to the query (`text`), ending in `ranked`:
+    the matches that can be on the page, with their similarity.
+
+    Computing `similarity` is most of the cost (a text's trigrams are built on every call), and a common
+    word matches thousands of posts. The similarity of a text to the query is at most
+    min(q, t) / max(q, t) of their trigram counts (the intersection is at most the smaller set, the
+    union at least the larger), and PostgreSQL keeps t in `posts.text_trigrams` (0017). So `matches`
+    holds every visible match with that bound; `floor` ranks the few matches with the highest bounds
+    (four pages' worth), and the page's last rank among them is a floor that the page's true last rank
+    can only beat; only the matches whose bound reaches the floor then get their similarity computed.
+    The answer is exactly the full ranking's: pg_trgm computes both in float4, so a bound is never
+    below its similarity.
+
+    On a later page the probe takes its rows from those whose bound is below the cursor's rank: they
+    all come after the cursor, so the floor holds for the rows after it. Reading backwards (`since`)
+    wants the lowest ranks above the cursor, on which an upper bound says nothing: no floor then.
+    """
+    if backwards:
+        floor = "SELECT 0::float8 AS rank"
+    else:
+        below = "WHERE m.bound::float8 < $4::float8" if paged else ""
+        floor = f"""SELECT coalesce((
+                      SELECT similarity(p.text, {text}::text)::float8 AS rank
+                      FROM (SELECT m.id FROM matches m {below} ORDER BY m.bound DESC LIMIT $3 * 4) top
+                      JOIN posts p ON p.id = top.id
+                      ORDER BY rank DESC OFFSET $3 - 1 LIMIT 1), 0) AS rank"""
+    return f"""matches AS MATERIALIZED (
+                 SELECT p.id,
+                   least(q.n, p.text_trigrams)::float4 / greatest(q.n, p.text_trigrams, 1)::float4 AS bound
+                 FROM posts p, (SELECT coalesce(array_length(show_trgm({text}::text), 1), 0) AS n) q
+                 WHERE p.text ILIKE $2 AND {visible}
+               ),
+               floor AS ({floor}),
+               ranked AS (
+                 SELECT m.id, similarity(p.text, {text}::text)::float8 AS rank
+                 FROM matches m JOIN floor f ON m.bound::float8 >= f.rank JOIN posts p ON p.id = m.id
+               )"""
 
 
 def _profile(row: asyncpg.Record) -> ProfileRecord:

@@ -44,18 +44,22 @@ def blocked_between(viewer: str, other: str) -> str:
     Every read path that lists accounts or their content adds `AND NOT` this, so neither side of a
     block sees the other anywhere.
     """
+    # The accounts on either side of the viewer's blocks, read once per statement (a hashed subplan)
+    # rather than probed per row: a search or feed statement checks thousands of candidate rows.
     return (
-        f"EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = {viewer} AND b.blocked_id = {other}) "
-        f"OR (b.blocker_id = {other} AND b.blocked_id = {viewer}))"
+        f"coalesce({other} IN (SELECT b.blocked_id FROM blocks b WHERE b.blocker_id = {viewer} "
+        f"UNION ALL SELECT b.blocker_id FROM blocks b WHERE b.blocked_id = {viewer}), false)"
     )
 
 
 def account_suspended(user: str) -> str:
     """SQL that is true while account `user` (an SQL expression) is suspended: its content and its
     profile are hidden from everyone until the suspension is lifted or its `until` passes."""
+    # The set of suspended accounts is small (the partial index `users_suspended`, 0017) and is read
+    # once per statement; probing `users` per candidate row was a third of a post search's time.
     return (
-        f"EXISTS (SELECT 1 FROM users su WHERE su.id = {user} AND su.suspended_at IS NOT NULL "
-        f"AND (su.suspended_until IS NULL OR su.suspended_until > now()))"
+        f"coalesce({user} IN (SELECT su.id FROM users su WHERE su.suspended_at IS NOT NULL "
+        f"AND (su.suspended_until IS NULL OR su.suspended_until > now())), false)"
     )
 
 
