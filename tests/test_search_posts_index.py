@@ -114,7 +114,7 @@ async def test_the_bounded_ranking_is_the_full_ranking(db: PostgresDatabase) -> 
     forms = ["beacon", "Beacon", "beacons", "abeacon", "beacon-light", "BEACON beacon"]
     texts = [
         " ".join(
-            rng.choices(words, k=rng.randint(0, 40)) + [rng.choice(forms)] + rng.choices(words, k=rng.randint(0, 8))
+            [*rng.choices(words, k=rng.randint(0, 40)), rng.choice(forms), *rng.choices(words, k=rng.randint(0, 8))]
         )
         for _ in range(1500)
     ]
