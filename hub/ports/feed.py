@@ -122,16 +122,17 @@ class FeedRepo(Protocol):
         ...
 
     async def entries(
-        self,
-        viewer: str,
-        window: Window,
-        *,
-        below: datetime,
-        only_hot: int | None = None,
-        newer_than: datetime | None = None,
+        self, viewer: str, window: Window, *, below: datetime, not_before: datetime | None = None
     ) -> list[FeedEntry]:
-        """Feed entries of `viewer` in `window`, older than `below`. With `only_hot`, just the posts of
-        accounts with more followers than that, plus (with `newer_than`) everyone's newer ones."""
+        """Feed entries of `viewer` in `window`, older than `below` and (when given) not older than
+        `not_before`."""
+        ...
+
+    async def merged(
+        self, viewer: str, window: Window, *, below: datetime, hot_followers: int, newer_than: datetime
+    ) -> list[FeedEntry]:
+        """What a cached read merges in: the feed entries in `window`, older than `below`, of the
+        accounts with more than `hot_followers` followers, and everyone's newer than `newer_than`."""
         ...
 
     async def posts(self, viewer: str, ids: list[str]) -> list[PostRecord]:

@@ -4,9 +4,9 @@ The feed of an account is the posts of the accounts it follows and its own, minu
 mutes and either side of a block. One query reads a window of it: a lateral index scan per followed
 account on `posts_author_created` (author_id, created_at, id), each stopping after `limit` rows, then
 a merge of those short runs. That costs (accounts followed) x (limit) index entries at most, however
-many posts each account has, and the scans are index-only. The merge that cached reads run bounds
-each scan from below as well (a hot author's from the window only, anyone else's from the newest
-seconds), so that its cost is one index probe per followed account.
+many posts each account has, and the scans are index-only; a lower bound on the time (`not_before`,
+which the rebuild widens step by step) cuts each scan shorter. The merge that cached reads run
+(`merged`) reads only the hot authors' posts and everyone's newest seconds.
 """
 
 from __future__ import annotations
@@ -41,10 +41,21 @@ def _window_sql(window: Window, first: int) -> tuple[str, str, list[Any]]:
     return "", "DESC", []
 
 
-# Without `only_hot`, every followed account's posts are read: no account is "hot", all are new.
-_NOBODY = 2**31 - 1
 _FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
-_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _entries(rows: list[Any]) -> list[FeedEntry]:
+    return [FeedEntry(r["post_id"], r["author_id"], r["created_at"]) for r in rows]
+
+
+# The viewer's feed accounts: the ones it follows that it neither mutes nor is on either side of a
+# block with, and itself. `$1` is the viewer.
+_FEED_ACCOUNTS = f"""
+    SELECT f.followee_id AS author FROM follows f
+    WHERE f.follower_id = $1::uuid
+      AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1::uuid AND m.muted_id = f.followee_id)
+      AND NOT {blocked_between("$1::uuid", "f.followee_id")}
+    UNION ALL SELECT $1::uuid"""
 
 
 class PostgresFeedRepo:
@@ -61,38 +72,58 @@ class PostgresFeedRepo:
         return at
 
     async def entries(
-        self,
-        viewer: str,
-        window: Window,
-        *,
-        below: datetime,
-        only_hot: int | None = None,
-        newer_than: datetime | None = None,
+        self, viewer: str, window: Window, *, below: datetime, not_before: datetime | None = None
     ) -> list[FeedEntry]:
-        where, order, args = _window_sql(window, 6)
+        where, order, args = _window_sql(window, 5)
         rows = await self._db.fetch(
             f"""SELECT p.id::text AS post_id, p.author_id::text AS author_id, p.created_at
-                FROM (SELECT f.followee_id AS author, u.followers_count > $4::integer AS hot
-                      FROM follows f JOIN users u ON u.id = f.followee_id WHERE f.follower_id = $1::uuid
-                      UNION ALL SELECT $1::uuid, false) a
+                FROM ({_FEED_ACCOUNTS}) a
                 CROSS JOIN LATERAL (
                     SELECT p.id, p.author_id, p.created_at FROM posts p
-                    WHERE p.author_id = a.author AND p.created_at < $2::timestamptz {where}
-                      AND p.created_at >= CASE WHEN a.hot THEN '-infinity'::timestamptz ELSE $5::timestamptz END
+                    WHERE p.author_id = a.author AND p.created_at < $2::timestamptz
+                      AND p.created_at >= $4::timestamptz {where}
                     ORDER BY p.created_at {order}, p.id {order} LIMIT $3
                 ) p
-                WHERE (a.author = $1::uuid OR (
-                    NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1::uuid AND m.muted_id = a.author)
-                    AND NOT {blocked_between("$1::uuid", "a.author")}))
                 ORDER BY p.created_at {order}, p.id {order} LIMIT $3""",
             viewer,
             below,
             window.limit,
-            only_hot if only_hot is not None else _NOBODY,
-            (newer_than or _FAR_FUTURE) if only_hot is not None else _FAR_PAST,
+            not_before or _FAR_PAST,
             *args,
         )
-        return [FeedEntry(r["post_id"], r["author_id"], r["created_at"]) for r in rows]
+        return _entries(rows)
+
+    async def merged(
+        self, viewer: str, window: Window, *, below: datetime, hot_followers: int, newer_than: datetime
+    ) -> list[FeedEntry]:
+        where, order, args = _window_sql(window, 6)
+        # Two reads in one statement. The hot authors the viewer follows are few, found through
+        # `users_followers_count` (0017) rather than by looking at every followed account's row; a scan
+        # per hot author reads the window. Everyone's newest posts (`newer_than`) are a join that the
+        # planner may serve from `posts_author_created` per followed account or from `posts_created`
+        # over the newest seconds of all posts, whichever it estimates cheaper.
+        rows = await self._db.fetch(
+            f"""(SELECT p.id::text AS post_id, p.author_id::text AS author_id, p.created_at
+                 FROM (SELECT h.id FROM users h WHERE h.followers_count > $4::integer AND h.id IN ({_FEED_ACCOUNTS})) a
+                 CROSS JOIN LATERAL (
+                     SELECT p.id, p.author_id, p.created_at FROM posts p
+                     WHERE p.author_id = a.id AND p.created_at < $2::timestamptz {where}
+                     ORDER BY p.created_at {order}, p.id {order} LIMIT $3
+                 ) p)
+                UNION
+                (SELECT p.id::text, p.author_id::text, p.created_at FROM posts p
+                 WHERE p.created_at >= $5::timestamptz AND p.created_at < $2::timestamptz {where}
+                   AND p.author_id IN ({_FEED_ACCOUNTS})
+                 ORDER BY p.created_at {order}, p.id {order} LIMIT $3)
+                ORDER BY created_at {order}, post_id {order} LIMIT $3""",
+            viewer,
+            below,
+            window.limit,
+            hot_followers,
+            newer_than,
+            *args,
+        )
+        return _entries(rows)
 
     async def posts(self, viewer: str, ids: list[str]) -> list[PostRecord]:
         """The posts among `ids` that are still in `viewer`'s feed (any order): not deleted, visible,

@@ -1,4 +1,4 @@
--- What search and every visibility check read per row, made cheap.
+-- What search, the home feed and every visibility check read per row, made cheap.
 --
 -- `users_suspended`: the suspended accounts, a handful, so that "is the author suspended" is one
 -- lookup of this small set per statement (storage.postgres.social.account_suspended) instead of a
@@ -12,7 +12,14 @@
 -- an exclusive lock: about 50 s per million posts, during which posting waits.
 --
 -- As in 0010 and 0013, the column exists only where pg_trgm does; search without it ranks by length.
+--
+-- `users_followers_count`: the hot authors (more followers than HUB_FEED_HOT_FOLLOWERS, a setting, so
+-- no partial index) are found by range instead of reading the row of every account a reader follows.
+-- `posts_created`: everyone's newest posts, which every cached feed read merges in
+-- (storage.postgres.feed.PostgresFeedRepo.merged), as one range of an index-only scan.
 CREATE INDEX users_suspended ON users (id) WHERE suspended_at IS NOT NULL;
+CREATE INDEX users_followers_count ON users (followers_count);
+CREATE INDEX posts_created ON posts (created_at, author_id, id);
 
 DO $$
 BEGIN
