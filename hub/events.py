@@ -3,8 +3,9 @@
 Three kinds of names cross a process boundary and must never drift between the code that sends them
 and the code that receives them (as Centrifuge keeps its disconnect codes in one `disconnect.go`):
 
-- bus topics: built and parsed only here (`space_topic`, `board_topic`, `user_topic`, and the
-  parsers `space_of`, `board_of`, `user_of`), never with an f-string or a slice at a call site;
+- bus topics: built and parsed only here (`space_topic`, `board_topic`, `user_topic`,
+  `people_topic`, and the parsers `space_of`, `board_of`, `user_of`), never with an f-string or a
+  slice at a call site;
   likewise the Socket.IO room of a user's sockets (`user_room`);
 - bus event types (`BusEvent`): the `type` of the domain events services publish after a commit;
 - Socket.IO event names: those a client sends (`ClientEvent`) and those the server emits
@@ -28,6 +29,7 @@ __all__ = [
     "ServerEvent",
     "board_of",
     "board_topic",
+    "people_topic",
     "space_of",
     "space_topic",
     "user_of",
@@ -38,6 +40,7 @@ __all__ = [
 _SPACE: Final = "space:"
 _BOARD: Final = "wb:"
 _USER: Final = "user:"
+_PEOPLE: Final = "people"
 
 
 def space_topic(space_id: str) -> str:
@@ -54,6 +57,12 @@ def user_topic(user_id: str) -> str:
     """The topic of one user's events: the revocations of their logins and what `PERSONAL` pushes
     to their sockets."""
     return _USER + user_id
+
+
+def people_topic() -> str:
+    """The topic of personal events addressed to a list of users at once (their `to`): a new post
+    reaches thousands of followers as a few events rather than one per follower."""
+    return _PEOPLE
 
 
 def user_room(user_id: str) -> str:
@@ -100,8 +109,9 @@ class BusEvent(StrEnum):
     # On `user_topic`.
     SESSION_REVOKED = "session_revoked"
     USER_REVOKED = "user_revoked"
-    FEED_POST = "feed_post"  # a new post in the user's home feed: {id, author}
     NOTIFICATION = "notification"  # a new notification: {notification, unread_count}
+    # On `people_topic`: a new post in the home feeds of the users in `to`: {to, id, author}.
+    FEED_POST = "feed_post"
     # On the author's `user_topic`, after the commit, for the feed and its caches:
     # {type, post_id, author_id, visibility, reply_to, created_at (ISO 8601)}; POST_DELETED carries
     # {type, post_id, author_id}. Never relayed to sockets as they are: a reader decides who may see them.

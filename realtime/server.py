@@ -172,7 +172,7 @@ class RealtimeAdapter:
                 )
             )
             service.add_disconnector(self._kick)
-            hub.personal.add_deliverer(self._to_user)
+            hub.personal.add_deliverer(self._to_users)
             self._handlers = handlers(service)
             self._bound = service
         return service
@@ -237,8 +237,10 @@ class RealtimeAdapter:
         await self._sio.emit(ServerEvent.KICKED, {"code": code, "message": message}, to=sid)
         await self._sio.disconnect(sid)
 
-    async def _to_user(self, user_id: str, event: str, payload: dict[str, Any]) -> None:
-        await self._sio.emit(event, payload, room=user_room(user_id))
+    async def _to_users(self, user_ids: list[str], event: str, payload: dict[str, Any]) -> None:
+        # One emit for all of them: the packet is encoded once, and the rooms of users without a
+        # socket here are skipped by the manager's lookup.
+        await self._sio.emit(event, payload, room=[user_room(u) for u in user_ids])
 
     async def dispatch(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
         name = event if event in _KNOWN else "unknown"

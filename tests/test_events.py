@@ -6,7 +6,17 @@ import ast
 from pathlib import Path
 
 from hub import events
-from hub.events import ClientEvent, board_of, board_topic, space_of, space_topic, user_of, user_room, user_topic
+from hub.events import (
+    ClientEvent,
+    board_of,
+    board_topic,
+    people_topic,
+    space_of,
+    space_topic,
+    user_of,
+    user_room,
+    user_topic,
+)
 from hub.services.whiteboard import WhiteboardService
 from realtime.server import handlers
 
@@ -65,11 +75,13 @@ def test_each_topic_parses_back_to_its_id_and_only_its_own_family() -> None:
     assert board_of(space_topic("s1")) is None
     assert user_of(space_topic("s1")) is None
     assert space_of("") is None
+    assert None is space_of(people_topic()) is board_of(people_topic()) is user_of(people_topic())
 
 
 def test_wire_names_are_unchanged() -> None:
     # These values are the protocol of docs/realtime.md and of the bus between versions.
     assert [space_topic("a"), board_topic("a"), user_topic("a")] == ["space:a", "wb:a", "user:a"]
+    assert people_topic() == "people"
     assert sorted(ClientEvent) == ["auth", "clear", "cursor", "erase", "join", "leave", "stroke", "undo"]
     assert sorted(events.ServerEvent) == [
         "clear",

@@ -1,4 +1,4 @@
-"""The personal room: a feed event on a user's topic reaches that user's sockets on every instance."""
+"""The personal room: a feed event reaches its recipients' sockets on every instance, and only theirs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from hub.config import Settings
-from hub.events import user_room
+from hub.events import BusEvent, people_topic, user_room
 from hub.runtime import Hub
+from hub.services.personal import RECIPIENTS_PER_EVENT
 from tests.helpers import auth, register
 from tests.support.realtime import User, connect, guest
 from tests.support.server import running_hub
@@ -103,6 +104,41 @@ async def test_revocations_on_the_user_topic_still_close_only_that_session(pair:
         finally:
             await kept.close()
             await closed.close()
+
+
+async def test_a_post_to_thousands_is_a_few_bus_events_that_reach_each_connected_follower_once(
+    pair: list[tuple[str, Any]],
+) -> None:
+    (url_1, app_1), (url_2, app_2) = pair
+    async with httpx.AsyncClient(base_url=url_1, timeout=10) as c:
+        ann, bob = await account(c), await account(c)
+        ann_2, bob_1 = await connect(url_2, ann), await connect(url_1, bob)
+        seen: list[str] = []
+
+        async def count(topic: str, event: dict[str, Any]) -> None:
+            if event.get("type") == BusEvent.FEED_POST:
+                seen.append(topic)
+
+        hub_of(app_2).bus.subscribe(count)
+        try:
+            # 2,500 recipients: Bob in the first batch, Ann in the third, the rest with no socket.
+            others = [str(uuid.uuid4()) for _ in range(2_498)]
+            recipients = [*others[:10], bob.user_id, *others[10:2_000], ann.user_id, *others[2_000:]]
+            post_id = str(uuid.uuid4())
+            await hub_of(app_1).personal.feed_post(recipients, post_id, bob.user_id)
+            for sock in (ann_2, bob_1):
+                assert await sock.wait_for("feed_post") == {"id": post_id, "author": bob.user_id}
+            await _until(lambda: len(seen) == -(-len(recipients) // RECIPIENTS_PER_EVENT))
+            assert set(seen) == {people_topic()}
+            # A marker after the batches: had a batch delivered twice, it would show before it.
+            marker = str(uuid.uuid4())
+            await hub_of(app_1).personal.feed_post([ann.user_id, bob.user_id], marker, ann.user_id)
+            for sock in (ann_2, bob_1):
+                await sock.wait_for("feed_post", lambda e: e["id"] == marker)
+                assert [e["id"] for e in sock.events["feed_post"]] == [post_id, marker]
+        finally:
+            await ann_2.close()
+            await bob_1.close()
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 5) -> None:
