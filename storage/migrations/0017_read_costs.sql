@@ -17,9 +17,12 @@
 -- no partial index) are found by range instead of reading the row of every account a reader follows.
 -- `posts_created`: everyone's newest posts, which every cached feed read merges in
 -- (storage.postgres.feed.PostgresFeedRepo.merged), as one range of an index-only scan.
+-- `mutes_muted`: who mutes an author, read once when its new post goes out to its followers, instead
+-- of a probe per follower.
 CREATE INDEX users_suspended ON users (id) WHERE suspended_at IS NOT NULL;
 CREATE INDEX users_followers_count ON users (followers_count);
 CREATE INDEX posts_created ON posts (created_at, author_id, id);
+CREATE INDEX mutes_muted ON mutes (muted_id, muter_id);
 
 DO $$
 BEGIN
