@@ -18,14 +18,14 @@ from tests.support.browser import Browsing, Person, WebHub, browser_fixture, bro
 FIXTURES = (browser_fixture, web_hub_fixture, browsing_fixture)
 
 
-async def shared_space(browsing: Browsing, name: str) -> tuple[Person, Person]:
-    """Alice creates a link-visible space and Bob opens its link."""
+async def shared_space(browsing: Browsing, name: str, *, bob_fake_clock: bool = False) -> tuple[Person, Person]:
+    """Alice creates a link-visible space and Bob opens its link (on a fake clock if asked)."""
     alice = await browsing.guest("Alice")
     await alice.page.get_by_label("Name").fill(name)
     await alice.page.get_by_label("Who can open it").select_option("link")
     await alice.page.get_by_role("button", name="Create space").click()
     await expect(alice.page.locator(".connection")).to_have_attribute("data-state", "joined")
-    bob = await browsing.guest("Bob", alice.page.url.removeprefix(browsing.base_url))
+    bob = await browsing.guest("Bob", alice.page.url.removeprefix(browsing.base_url), fake_clock=bob_fake_clock)
     await expect(bob.page.locator(".connection")).to_have_attribute("data-state", "joined")
     await expect(alice.page.locator(".presence")).to_have_attribute("data-count", "2")
     return alice, bob

@@ -109,9 +109,12 @@ class Browsing:
         self.people.append(who)
         return who
 
-    async def guest(self, name: str, path: str = "/", **kwargs: Any) -> Person:
-        """A person who opened `path` and continued as a guest called `name`."""
+    async def guest(self, name: str, path: str = "/", *, fake_clock: bool = False, **kwargs: Any) -> Person:
+        """A person who opened `path` and continued as a guest called `name`; with `fake_clock`, the
+        page's clock is Playwright's (it runs, and `page.clock.fast_forward` moves it on)."""
         who = await self.person(name, **kwargs)
+        if fake_clock:
+            await who.page.clock.install()
         await who.page.goto(path)
         await who.page.get_by_role("tab", name="Continue as guest").click()
         await who.page.get_by_label("Display name").fill(name)

@@ -1,6 +1,7 @@
 // The REST client: JSON in and out, bearer auth, one transparent refresh on 401 token_expired, and
 // errors as ApiError carrying the hub's stable error code (never a raw Response).
 import * as codes from "./codes.js";
+import { noteServerDate } from "./dom.js";
 import * as session from "./session.js";
 
 export class ApiError extends Error {
@@ -32,6 +33,7 @@ async function rawRequest(method, path, { body, headers = {}, token } = {}) {
   } catch {
     throw new ApiError(0, codes.NETWORK_ERROR, "Cannot reach the hub. Check your connection and try again.");
   }
+  noteServerDate(response.headers.get("date"));
   const data = await parse(response).catch(() => null);
   if (!response.ok && response.status !== 304) {
     const error = data && typeof data === "object" && data.error ? data.error : {};

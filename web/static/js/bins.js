@@ -5,7 +5,7 @@
 // choose between loading the other version and overwriting it deliberately.
 import * as api from "./api.js";
 import * as codes from "./codes.js";
-import { h, clear, uid, fromNow, dateTime, skeleton } from "./dom.js";
+import { h, clear, uid, timeAgo, skeleton } from "./dom.js";
 import * as session from "./session.js";
 import { confirmDialog, errorBox, toast } from "./ui.js";
 
@@ -54,7 +54,7 @@ export class BinsPanel {
     return h("li", { dataset: { binId: b.id } },
       h("button.bin-link", { type: "button", onclick: () => this.openBin(b.id), "aria-current": this.open?.id === b.id ? "true" : null },
         h("span.bin-title", {}, b.title),
-        h("span.meta", {}, `${b.language} · v${b.version} · ${fromNow(b.updated_at)}`)));
+        h("span.meta", {}, `${b.language} · v${b.version} · `, timeAgo(b.updated_at))));
   }
 
   refreshSoon() {
@@ -129,12 +129,15 @@ export class BinsPanel {
         this.editable ? h("button.danger", { type: "button", onclick: () => this.remove(bin) }, "Delete") : null,
         h("button", { type: "button", onclick: () => this.close() }, "Close")),
       revisions);
-    const state = { id: bin.id, version: bin.version, dirty: false, form, title, language, content, status, notice };
+    const state = {
+      id: bin.id, version: bin.version, updatedAt: bin.updated_at, dirty: false, form, title, language, content, status,
+      notice,
+    };
     this.open = state;
     const setStatus = () => {
       form.dataset.version = String(state.version);
-      status.textContent = state.dirty ? `Unsaved changes (editing version ${state.version})`
-        : `Version ${state.version} · saved ${fromNow(bin.updated_at)}`;
+      if (state.dirty) status.textContent = `Unsaved changes (editing version ${state.version})`;
+      else clear(status, timeAgo(state.updatedAt, `Version ${state.version} · saved `));
     };
     state.setStatus = setStatus;
     for (const input of [title, language, content]) {
@@ -175,6 +178,7 @@ export class BinsPanel {
       });
       if (this.open !== state) return;
       state.version = data.version;
+      state.updatedAt = data.updated_at;
       state.dirty = false;
       state.setStatus();
       toast("Saved.");
@@ -233,7 +237,7 @@ export class BinsPanel {
     try {
       const page = await api.get(`${this.base}/${encodeURIComponent(state.id)}/revisions?limit=50`);
       clear(holder, h("ol.revision-items", {}, page.items.map((r) => h("li", {},
-        h("span", { title: dateTime(r.created_at) }, `v${r.version} · ${fromNow(r.created_at)}`),
+        h("span", {}, `v${r.version} · `, timeAgo(r.created_at)),
         r.author_id ? h("span.muted", {}, ` by ${this.who(r.author_id)}`) : null,
         h("button.small", { type: "button", onclick: () => this.showRevision(state, r) }, "View")))));
     } catch (e) {

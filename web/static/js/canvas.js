@@ -187,6 +187,8 @@ export class BoardCanvas {
     el.style.setProperty("--cursor-color", color || "#555");
     el.lastChild.textContent = name || "";
     el.dataset.user = key;
+    el.dataset.x = String(Math.round(x)); // world units, for tests and tools
+    el.dataset.y = String(Math.round(y));
   }
 
   dropCursor(key) {

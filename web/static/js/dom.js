@@ -52,13 +52,40 @@ const UNITS = [
   ["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60],
 ];
 
+// The hub's clock minus this device's, from the Date header of the latest API answer: times the hub
+// wrote read right ("now" for what was just saved) even where this device's clock is off.
+let serverOffset = 0;
+
+/** Note the hub's clock from an answer's `Date` header (whole seconds; good enough for "ago"). */
+export function noteServerDate(header) {
+  const at = Date.parse(header || "");
+  if (Number.isFinite(at)) serverOffset = at - Date.now();
+}
+
 /** "in 3 days", "2 hours ago", "now". A unit is used from 90 % of it on, so 59:59 reads "in 1 hour". */
-export function fromNow(iso, now = Date.now()) {
+export function fromNow(iso, now = Date.now() + serverOffset) {
   const seconds = (new Date(iso).getTime() - now) / 1000;
   for (const [unit, size] of UNITS) {
     if (Math.abs(seconds) >= size * 0.9) return relative.format(Math.round(seconds / size), unit);
   }
   return Math.abs(seconds) < 10 ? nearby.format(0, "second") : relative.format(Math.round(seconds), "second");
+}
+
+// How often every live time on the page is redrawn: "now" turns into "10 seconds ago" and so on.
+const TICK_MS = 5_000;
+let ticker = null;
+
+/** Redraw every live time (`timeAgo`) in the page; the page-wide timer calls it. */
+export function refreshTimes(root = document) {
+  for (const el of root.querySelectorAll("time[data-live]")) {
+    el.textContent = `${el.dataset.prefix || ""}${fromNow(el.dateTime)}`;
+  }
+}
+
+/** A <time> reading `prefix` + fromNow(iso) that stays current, with the full date as its tooltip. */
+export function timeAgo(iso, prefix = "") {
+  if (!ticker) ticker = setInterval(refreshTimes, TICK_MS);
+  return h("time", { datetime: iso, title: dateTime(iso), dataset: { live: "", prefix } }, `${prefix}${fromNow(iso)}`);
 }
 
 export function dateTime(iso) {

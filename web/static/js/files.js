@@ -2,7 +2,7 @@
 // file events, and a row per upload with its progress bar and buttons. The bytes themselves are
 // sent by the upload engine (uploads.js); this module only shows what it does.
 import * as api from "./api.js";
-import { h, clear, uid, bytes, fromNow, skeleton } from "./dom.js";
+import { h, clear, uid, bytes, timeAgo, skeleton } from "./dom.js";
 import { confirmDialog, toast } from "./ui.js";
 import * as uploads from "./uploads.js";
 
@@ -27,10 +27,18 @@ export class FilesPanel {
   }
 
   setEditable(editable) {
+    const changed = this.editable !== editable;
     this.editable = editable;
     this.picker.hidden = !editable;
     this.input.disabled = !editable;
+    // The list may have been drawn before the role was known: draw it again with (or without) Delete.
+    if (changed && this.files) this.draw();
     this.offerResumes();
+  }
+
+  draw() {
+    clear(this.list, this.files.map((f) => this.item(f)));
+    clear(this.status, this.files.length ? null : h("p.empty", {}, "No files yet."));
   }
 
   /** My interrupted multipart uploads in this space get a row that can resume them. */
@@ -54,10 +62,9 @@ export class FilesPanel {
   async load() {
     try {
       const page = await api.get(`${this.base}?limit=100`);
-      const ready = page.items.filter((f) => f.status === "ready");
+      this.files = page.items.filter((f) => f.status === "ready");
       this.offerResumes();
-      clear(this.list, ready.map((f) => this.item(f)));
-      clear(this.status, ready.length ? null : h("p.empty", {}, "No files yet."));
+      this.draw();
     } catch (e) {
       clear(this.status, h("p.error-box", { role: "alert" }, api.describe(e)));
     }
@@ -74,7 +81,7 @@ export class FilesPanel {
     return h("li.file-item", { dataset: { fileId: f.id } },
       thumb,
       h("div.file-info", {}, h("span.file-name", {}, f.filename),
-        h("span.meta", {}, `${bytes(f.size)} · ${fromNow(f.completed_at || f.created_at)}`)),
+        h("span.meta", {}, `${bytes(f.size)} · `, timeAgo(f.completed_at || f.created_at))),
       h("div.actions", {},
         h("button.small", { type: "button", "aria-label": `Download ${f.filename}`, onclick: () => this.download(f) },
           "Download"),

@@ -13,7 +13,7 @@
 // again, and the hub itself refuses everyone else with 403 moderator_required.
 import * as api from "./api.js";
 import * as codes from "./codes.js";
-import { h, clear, dateTime, fromNow, skeleton, uid } from "./dom.js";
+import { h, clear, timeAgo, skeleton, uid } from "./dom.js";
 import * as session from "./session.js";
 import * as social from "./social.js";
 import { errorBox, toast } from "./ui.js";
@@ -223,7 +223,7 @@ function account(id) {
 }
 
 function when(iso) {
-  return h("time", { datetime: iso, title: dateTime(iso) }, fromNow(iso));
+  return timeAgo(iso);
 }
 
 function fact(term, ...value) {

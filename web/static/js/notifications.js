@@ -8,7 +8,7 @@
 // account_required), so they get no bell.
 import * as api from "./api.js";
 import * as codes from "./codes.js";
-import { h, clear, dateTime, fromNow, skeleton, uid } from "./dom.js";
+import { h, clear, timeAgo, skeleton, uid } from "./dom.js";
 import { MODERATION_PATH } from "./moderation.js";
 import { personalSocket } from "./realtime.js";
 import * as social from "./social.js";
@@ -161,7 +161,7 @@ function createBell(userId, navigate) {
       h("button.notification-open", { type: "button", onclick: () => open(n.id) },
         label,
         h("span.notification-text", {}, describe(n)),
-        h("time.meta", { datetime: n.updated_at, title: dateTime(n.updated_at) }, fromNow(n.updated_at))));
+        h("span.meta", {}, timeAgo(n.updated_at))));
     return { n: { ...n, read: Boolean(n.read) }, li, label };
   };
 

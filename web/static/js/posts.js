@@ -5,7 +5,7 @@
 // in. Only its author still gets a post or comment a moderator took down, marked removed with the reason.
 import * as api from "./api.js";
 import * as codes from "./codes.js";
-import { h, clear, fromNow, dateTime, uid } from "./dom.js";
+import { h, clear, dateTime, timeAgo, uid } from "./dom.js";
 import * as moderation from "./moderation.js";
 import * as session from "./session.js";
 import * as social from "./social.js";
@@ -105,7 +105,7 @@ function comments(post, { isCurrent, onCount, onGone }) {
     const own = c.author.id === mine() || post.author.id === mine();
     const li = h("li.comment", { class: c.removed ? "removed" : null, dataset: { commentId: c.id } },
       h("a.person-name", { href: social.profilePath(c.author.handle), "data-link": true }, c.author.display_name),
-      h("span.meta", {}, ` @${c.author.handle} · `, h("time", { datetime: c.created_at, title: dateTime(c.created_at) }, fromNow(c.created_at))),
+      h("span.meta", {}, ` @${c.author.handle} · `, timeAgo(c.created_at)),
       moderation.removedNote(c),
       h("p.comment-text", {}, c.text),
       moderation.reportButton({
@@ -297,7 +297,7 @@ export function postCard(initial, { isCurrent, onGone = () => {} }) {
       h("header.post-head", {},
         h("a.person-name", { href: social.profilePath(post.author.handle), "data-link": true }, post.author.display_name),
         h("span.meta", {}, ` @${post.author.handle} · `,
-          h("time", { datetime: post.created_at, title: dateTime(post.created_at) }, fromNow(post.created_at)),
+          timeAgo(post.created_at),
           post.edited_at ? h("span.badge", { title: dateTime(post.edited_at) }, "edited") : null,
           post.visibility !== "public" ? h("span.badge", {}, post.visibility) : null)),
       moderation.removedNote(post),

@@ -217,11 +217,22 @@ export class Whiteboard {
     await this.action("clear", {}, (ack) => this.board.remove(ack.ids || []));
   }
 
+  /** At most one cursor event per CURSOR_INTERVAL, and always the last position: a move inside the
+   * interval is sent when it ends, so the others see the pointer where it stopped. */
   cursor(x, y) {
-    const now = performance.now();
-    if (now - this.lastCursor < CURSOR_INTERVAL) return;
-    this.lastCursor = now;
-    this.rt.volatile("cursor", { x, y });
+    this.nextCursor = { x, y };
+    const wait = CURSOR_INTERVAL - (performance.now() - this.lastCursor);
+    if (wait <= 0) this.sendCursor();
+    else if (!this.cursorTimer) this.cursorTimer = setTimeout(() => this.sendCursor(), wait);
+  }
+
+  sendCursor() {
+    clearTimeout(this.cursorTimer);
+    this.cursorTimer = null;
+    if (!this.nextCursor) return;
+    this.lastCursor = performance.now();
+    this.rt.volatile("cursor", this.nextCursor);
+    this.nextCursor = null;
   }
 
   dropUser(userId) {
@@ -229,6 +240,7 @@ export class Whiteboard {
   }
 
   destroy() {
+    clearTimeout(this.cursorTimer);
     this.board.destroy();
   }
 }

@@ -1,6 +1,6 @@
 // "My spaces": list (with expiry), create, open, delete (owners) or report (everyone else with an account).
 import * as api from "../api.js";
-import { h, clear, uid, fromNow, dateTime, skeleton } from "../dom.js";
+import { h, clear, uid, timeAgo, skeleton } from "../dom.js";
 import * as moderation from "../moderation.js";
 import { confirmDialog, errorBox, toast } from "../ui.js";
 
@@ -50,7 +50,7 @@ function createForm(onCreated) {
 }
 
 function spaceItem(space, { onOpen, onDelete, onGone }) {
-  const expires = h("span.expiry", { title: dateTime(space.expires_at) }, `Expires ${fromNow(space.expires_at)}`);
+  const expires = h("span.expiry", {}, timeAgo(space.expires_at, "Expires "));
   return h("li.space-item", { dataset: { spaceId: space.id } },
     h("a.space-name", { href: `/s/${space.id}`, "data-link": true, onclick: onOpen }, space.name),
     h("span.meta", {}, h("span.badge", {}, space.role || "member"),
