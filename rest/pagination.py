@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
-from sanic import Request
+from sanic import HTTPResponse, Request
+
+from rest.jsonutil import json
 
 # Query parameters that position a page; every other parameter (limit, a search query...) is kept.
 _POSITION = frozenset({"cursor", "since"})
@@ -25,6 +28,21 @@ def page_links(request: Request, *, next_cursor: str | None, prev_cursor: str | 
     if prev_cursor:
         links.append(f'<{path}?{urlencode([*kept, ("since", prev_cursor)])}>; rel="prev"')
     return {"Link": ", ".join(links)} if links else {}
+
+
+class TwoWay(Protocol):
+    """A page with cursors both ways (`hub.pagination.TwoWayPage`, search's `RankedPage`)."""
+
+    @property
+    def next_cursor(self) -> str | None: ...
+
+    @property
+    def prev_cursor(self) -> str | None: ...
+
+
+def paged_json(request: Request, body: Any, page: TwoWay) -> HTTPResponse:
+    """`body` (the page as the route shows it) with the `Link` headers of `page`'s cursors."""
+    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
 
 
 # The OpenAPI description of the header, for `endpoint(..., headers=LINK_HEADER)`.

@@ -8,9 +8,8 @@ from sanic.response import empty
 from hub.services.feed import FeedService
 from rest.auth import authenticate
 from rest.context import hub
-from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.pagination import LINK_HEADER, page_links
+from rest.pagination import LINK_HEADER, paged_json
 from rest.routes.posts import PostPage, posts_out
 from rest.routes.social import page_request
 from rest.schemas import TwoWayPageQuery
@@ -38,7 +37,7 @@ async def home_feed(request: Request) -> HTTPResponse:
     body = PostPage(
         items=await posts_out(request, list(page.items)), next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
     )
-    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
+    return paged_json(request, body, page)
 
 
 @endpoint(

@@ -134,7 +134,8 @@ def file_out(record: FileRecord) -> FileOut:
     return FileOut.model_validate(file_public(record))
 
 
-def _presigned(p: PresignedUpload) -> PresignedOut:
+def presigned_out(p: PresignedUpload) -> PresignedOut:
+    """Where and how to send an upload's bytes, as files and media both answer it."""
     return PresignedOut.model_validate(p)
 
 
@@ -158,7 +159,7 @@ async def create_upload(request: Request, space_id: str) -> HTTPResponse:
     out = UploadOut(
         file_id=created.file.id,
         file=file_out(created.file),
-        upload=_presigned(created.upload) if created.upload else None,
+        upload=presigned_out(created.upload) if created.upload else None,
         multipart=multipart,
         expires_at=created.expires_at,
     )

@@ -16,7 +16,7 @@ from rest.body import json_body
 from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.routes.files import PresignedOut
+from rest.routes.files import PresignedOut, presigned_out
 
 bp = Blueprint("media")
 
@@ -156,7 +156,7 @@ async def create_upload(request: Request) -> HTTPResponse:
     out = MediaUploadOut(
         media_id=created.media.id,
         media=media_out(created.media),
-        upload=PresignedOut.model_validate(created.upload),
+        upload=presigned_out(created.upload),
         expires_at=created.expires_at,
     )
     return json(out, status=201)

@@ -23,7 +23,7 @@ from rest.body import json_body, query
 from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.pagination import LINK_HEADER, page_links
+from rest.pagination import LINK_HEADER, paged_json
 from rest.routes.social import page_request
 from rest.schemas import OutModel, TwoWayPageQuery
 
@@ -178,7 +178,7 @@ async def list_reports(request: Request) -> HTTPResponse:
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
     )
-    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
+    return paged_json(request, body, page)
 
 
 @endpoint(
@@ -364,7 +364,7 @@ async def audit_log(request: Request) -> HTTPResponse:
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
     )
-    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
+    return paged_json(request, body, page)
 
 
 @endpoint(

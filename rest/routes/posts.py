@@ -21,7 +21,7 @@ from rest.body import json_body
 from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.pagination import LINK_HEADER, page_links
+from rest.pagination import LINK_HEADER, paged_json
 from rest.routes.media import MediaPublicOut, media_library, media_public_out
 from rest.routes.social import ProfilePage, page_request, profiles_page
 from rest.schemas import TwoWayPageQuery
@@ -156,10 +156,6 @@ def comment_out(c: CommentRecord) -> CommentOut:
     )
 
 
-def _links(request: Request, page: TwoWayPage[PostRecord] | TwoWayPage[CommentRecord]) -> dict[str, str]:
-    return page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
-
-
 @endpoint(
     bp,
     "POST",
@@ -229,7 +225,7 @@ async def user_posts(request: Request, user_id: str) -> HTTPResponse:
     body = PostPage(
         items=await posts_out(request, page.items), next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
     )
-    return json(body, headers=_links(request, page))
+    return paged_json(request, body, page)
 
 
 @endpoint(bp, "POST", "/posts/{post_id}/like", summary="Like; idempotent.", response=PostOut, errors=(403, 404, 409))
@@ -293,7 +289,7 @@ async def comments(request: Request, post_id: str) -> HTTPResponse:
     body = CommentPage(
         items=[comment_out(c) for c in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
     )
-    return json(body, headers=_links(request, page))
+    return paged_json(request, body, page)
 
 
 @endpoint(

@@ -9,9 +9,8 @@ from hub.services.search import MAX_QUERY_CHARS, SearchService
 from rest.auth import authenticate
 from rest.body import query
 from rest.context import hub
-from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.pagination import page_links
+from rest.pagination import paged_json
 from rest.routes.posts import PostOut, posts_out
 from rest.routes.social import ProfileOut, profile_out
 from rest.schemas import PageQuery
@@ -65,7 +64,7 @@ async def search_users(request: Request) -> HTTPResponse:
     body = ProfileSearchPage(
         items=[profile_out(r.profile) for r in page.items], next_cursor=page.next_cursor, prev_cursor=page.prev_cursor
     )
-    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
+    return paged_json(request, body, page)
 
 
 @endpoint(
@@ -89,4 +88,4 @@ async def search_posts(request: Request) -> HTTPResponse:
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
     )
-    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
+    return paged_json(request, body, page)

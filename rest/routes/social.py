@@ -16,7 +16,7 @@ from rest.body import json_body, query
 from rest.context import hub
 from rest.jsonutil import json
 from rest.openapi import endpoint
-from rest.pagination import LINK_HEADER, page_links
+from rest.pagination import LINK_HEADER, paged_json
 from rest.routes.media import MediaPublicOut, media_library, media_public_out
 from rest.schemas import TwoWayPageQuery
 
@@ -130,7 +130,7 @@ def page_request(request: Request) -> PageRequest:
 async def profiles_page(request: Request, page: TwoWayPage[ListedProfile]) -> HTTPResponse:
     items = await profiles_out(request, [p.profile for p in page.items])
     body = ProfilePage(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)
-    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
+    return paged_json(request, body, page)
 
 
 async def requests_page(request: Request, page: TwoWayPage[FollowRequestRecord]) -> HTTPResponse:
@@ -143,7 +143,7 @@ async def requests_page(request: Request, page: TwoWayPage[FollowRequestRecord])
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
     )
-    return json(body, headers=page_links(request, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor))
+    return paged_json(request, body, page)
 
 
 @endpoint(bp, "GET", "/users/by-handle/{handle}", summary="A profile by handle.", response=ProfileOut, errors=(404,))

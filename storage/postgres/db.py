@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -38,6 +39,20 @@ _UNAVAILABLE = (
     OSError,
     TimeoutError,
 )
+
+
+R = TypeVar("R")
+
+
+def from_row(cls: type[R], row: Mapping[str, Any]) -> R:
+    """A record dataclass from the row's columns of the same names (a statement selects them so)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    return cls(**{name: row[name] for name in names})
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 @contextlib.contextmanager

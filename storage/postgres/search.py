@@ -15,18 +15,13 @@ the one before: no gaps and no duplicates while the rows stay as they are.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
-
-import asyncpg
 
 from hub.ports.search import MatchMode, RankedPost, RankedProfile, RankedWindow, SearchQuery
 from hub.ports.social import ProfileRecord
-from storage.postgres.db import PostgresDatabase
+from storage.postgres.db import PostgresDatabase, from_row
 from storage.postgres.posts import post_columns, post_record, post_visible
 from storage.postgres.social import PROFILE_COLUMNS, account_suspended, blocked_between
-
-_PROFILE_FIELDS = tuple(f.name for f in fields(ProfileRecord))
 
 
 def like_pattern(text: str) -> str:
@@ -154,10 +149,6 @@ def _similar_posts(visible: str, text: str, *, paged: bool, backwards: bool) -> 
                )"""
 
 
-def _profile(row: asyncpg.Record) -> ProfileRecord:
-    return ProfileRecord(**{name: row[name] for name in _PROFILE_FIELDS})
-
-
 class PostgresSearchRepo:
     """Implements `hub.ports.search.SearchRepo`.
 
@@ -193,7 +184,7 @@ class PostgresSearchRepo:
             backwards=window.before is not None,
         )
         rows = await self._db.fetch(sql, *self.users_args(viewer, query, window))
-        found = [RankedProfile(_profile(row), row["rank"]) for row in rows]
+        found = [RankedProfile(from_row(ProfileRecord, row), row["rank"]) for row in rows]
         return found[::-1] if window.before is not None else found
 
     @staticmethod

@@ -18,23 +18,11 @@ from hub.ports.social import (
     Relationship,
     Window,
 )
-from storage.postgres.db import PostgresDatabase
+from storage.postgres.db import PostgresDatabase, from_row
 
 PROFILE_COLUMNS = (
     "u.id::text AS id, u.username AS handle, u.display_name, u.bio, u.avatar_media_id, u.locked, "
     "u.created_at, u.followers_count, u.following_count, u.posts_count"
-)
-_PROFILE_FIELDS = (
-    "id",
-    "handle",
-    "display_name",
-    "bio",
-    "avatar_media_id",
-    "locked",
-    "created_at",
-    "followers_count",
-    "following_count",
-    "posts_count",
 )
 
 
@@ -64,7 +52,7 @@ def account_suspended(user: str) -> str:
 
 
 def _profile(row: Any) -> ProfileRecord | None:
-    return None if row is None else ProfileRecord(**{name: row[name] for name in _PROFILE_FIELDS})
+    return None if row is None else from_row(ProfileRecord, row)
 
 
 def listed_profiles(rows: list[asyncpg.Record]) -> list[ListedProfile]:
