@@ -488,6 +488,20 @@ class SpaceExpired(Gone):
     default_message = "This space has expired."
 
 
+class InviteExpired(Gone):
+    """An invite past its expiry, or whose space has expired."""
+
+    code = "invite_expired"
+    default_message = "This invite has expired."
+
+
+class InviteUsedUp(Gone):
+    """An invite that has been used as many times as it allows."""
+
+    code = "invite_used_up"
+    default_message = "This invite has been used up."
+
+
 class BinExpired(Gone):
     """The bin's lifetime is over."""
 

@@ -41,6 +41,19 @@ class InviteRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class InviteState:
+    """What an invite's token shows before it is used: its space and role, and whether it still works."""
+
+    space_name: str
+    role: str
+    expires_at: datetime | None  # the invite's own
+    space_expires_at: datetime
+    max_uses: int | None
+    uses: int
+    expired: bool  # the invite's or the space's time is over (by the database's clock)
+
+
+@dataclass(frozen=True, slots=True)
 class BinRecord:
     id: str
     space_id: str
@@ -115,6 +128,11 @@ class SpaceRepo(Protocol):
     async def invites(self, space_id: str) -> list[InviteRecord]: ...
 
     async def revoke_invite(self, space_id: str, invite_id: str) -> bool: ...
+
+    async def invite_state(self, token_hash: bytes) -> InviteState | None:
+        """The invite with this token; None when there is none, it was revoked or its space was
+        taken down."""
+        ...
 
     async def redeem_invite(self, token_hash: bytes, user_id: str) -> tuple[str, str] | None:
         """Consume one use and add the member atomically; (space_id, role) or None when invalid."""

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from hub.errors import (
+    InviteExpired,
     InviteNotFound,
+    InviteUsedUp,
     LastOwner,
     MemberNotFound,
     RoleRequired,
@@ -58,6 +60,16 @@ def require_space_id(space_id: str) -> None:
     """An id no space can have is answered like a missing space, before any query."""
     if not space_id or len(space_id) > 64:
         raise SpaceNotFound("No such space.")
+
+
+@dataclass(frozen=True, slots=True)
+class InvitePreview:
+    """An invite as its landing page shows it; `expires_at` is when the link stops working (the invite's
+    expiry or its space's, whichever comes first)."""
+
+    space_name: str
+    role: str
+    expires_at: datetime
 
 
 class SpaceService:
@@ -280,6 +292,20 @@ class SpaceService:
         await self.access(principal, space_id, Role.OWNER)
         if not await self.repo.revoke_invite(space_id, invite_id):
             raise InviteNotFound("No such invite.")
+
+    async def invite(self, token: str) -> InvitePreview:
+        """What an invite link offers, for anyone holding it (no account needed): the space's name, the
+        role, and until when the link works. Nothing else about the space shows. A token that never
+        existed or was revoked is the usual 404; one that no longer works says why (410)."""
+        state = await self.repo.invite_state(hash_token(token)) if token and len(token) <= 200 else None
+        if state is None:
+            raise InviteNotFound("This invite is not valid.")
+        if state.expired:
+            raise InviteExpired()
+        if state.max_uses is not None and state.uses >= state.max_uses:
+            raise InviteUsedUp()
+        ends = state.space_expires_at if state.expires_at is None else min(state.expires_at, state.space_expires_at)
+        return InvitePreview(state.space_name, state.role, ends)
 
     async def redeem(self, principal: Principal, token: str) -> SpaceRecord:
         if not token or len(token) > 200:

@@ -209,6 +209,27 @@ async def join_by_invite(request: Request) -> HTTPResponse:
     return json(space_out(request, await hub(request).spaces.redeem(principal, data.token)))
 
 
+class InvitePreviewOut(BaseModel):
+    space_name: str
+    role: Literal["viewer", "editor"]
+    expires_at: datetime = Field(description="When the link stops working: the invite's expiry or the space's.")
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/invites/{token}",
+    summary="What an invite link offers, before signing in: the space's name, the role and until when. "
+    "410 `invite_expired` or `invite_used_up` when it no longer works; nothing else about the space shows.",
+    response=InvitePreviewOut,
+    errors=(404, 410),
+    auth=False,
+)
+async def preview_invite(request: Request, token: str) -> HTTPResponse:
+    found = await hub(request).spaces.invite(token)
+    return json(InvitePreviewOut(space_name=found.space_name, role=found.role, expires_at=found.expires_at))  # type: ignore[arg-type]
+
+
 @endpoint(
     bp,
     "GET",

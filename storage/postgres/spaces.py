@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.ports.spaces import BinRecord, InviteRecord, MemberRecord, RevisionRecord, SpaceRecord
-from storage.postgres.db import PostgresDatabase
+from hub.ports.spaces import BinRecord, InviteRecord, InviteState, MemberRecord, RevisionRecord, SpaceRecord
+from storage.postgres.db import PostgresDatabase, from_row
 
 _SPACE = "s.id, s.name, s.owner_id::text, s.visibility, s.link_role, s.created_at, s.updated_at, s.expires_at"
 _ROLE_RANK = "CASE {0} WHEN 'owner' THEN 3 WHEN 'editor' THEN 2 ELSE 1 END"
@@ -207,6 +207,16 @@ class PostgresSpaceRepo:
             )
             is not None
         )
+
+    async def invite_state(self, token_hash: bytes) -> InviteState | None:
+        row = await self._db.fetchrow(
+            """SELECT s.name AS space_name, i.role, i.expires_at, s.expires_at AS space_expires_at, i.max_uses,
+                      i.uses, (s.expires_at <= now() OR i.expires_at <= now()) IS TRUE AS expired
+               FROM space_invites i JOIN spaces s ON s.id = i.space_id
+               WHERE i.token_hash = $1 AND i.revoked_at IS NULL AND s.removed_at IS NULL""",
+            token_hash,
+        )
+        return None if row is None else from_row(InviteState, row)
 
     async def redeem_invite(self, token_hash: bytes, user_id: str) -> tuple[str, str] | None:
         async with self._db.transaction() as conn:

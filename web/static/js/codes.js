@@ -47,6 +47,12 @@ export const SPACE_DELETED = "space_deleted";
 export const MEMBER_REMOVED = "member_removed";
 export const SPACE_ENDED_CODES = new Set([SPACE_EXPIRED, SPACE_DELETED, MEMBER_REMOVED]);
 
+// -- invites: hub/errors.py InviteNotFound, InviteExpired, InviteUsedUp ----------------------------
+
+export const INVITE_NOT_FOUND = "invite_not_found";
+export const INVITE_EXPIRED = "invite_expired";
+export const INVITE_USED_UP = "invite_used_up";
+
 // -- realtime: realtime/server.py, hub/services/whiteboard.py --------------------------------------
 
 /** An event for a space this socket has not joined (yet). */

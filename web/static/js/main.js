@@ -8,7 +8,7 @@ import * as session from "./session.js";
 import { toast } from "./ui.js";
 import { authView } from "./views/auth.js";
 import { homeView } from "./views/home.js";
-import { joinView } from "./views/join.js";
+import { inviteLanding, joinView } from "./views/join.js";
 import { profileView } from "./views/profile.js";
 import { spaceView } from "./views/space.js";
 import { spacesView } from "./views/spaces.js";
@@ -57,11 +57,12 @@ async function render() {
   renderAccount();
   const r = route();
   const ctx = { main, navigate, isCurrent: () => mine === renderId };
-  if (!session.current()) {
-    const reason = r.name === "join" ? "Sign in or continue as a guest to accept the invitation."
-      : r.name === "space" ? "Sign in or continue as a guest to open this space."
-        : r.name === "profile" ? "Sign in or continue as a guest to see this profile."
-          : r.name === "moderation" ? "Sign in to open the moderation page." : null;
+  if (!session.current() && r.name === "join") {
+    cleanup = inviteLanding(ctx, r.token, (reason) => authView(ctx, { reason, onDone: () => render() }));
+  } else if (!session.current()) {
+    const reason = r.name === "space" ? "Sign in or continue as a guest to open this space."
+      : r.name === "profile" ? "Sign in or continue as a guest to see this profile."
+        : r.name === "moderation" ? "Sign in to open the moderation page." : null;
     cleanup = authView(ctx, { reason, onDone: () => render() });
   } else if (r.name === "space") {
     cleanup = spaceView(ctx, r.spaceId);
