@@ -140,7 +140,39 @@ def operations(app: Sanic) -> list[Operation]:
     return sorted(seen.values(), key=lambda o: (o.path, o.method))
 
 
-def build_openapi(app: Sanic, *, title: str, version: str, server_url: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SettingLimit:
+    model: type[BaseModel]
+    field: str
+    keyword: str  # a JSON Schema keyword: maxLength, maximum
+    setting: str  # a `hub.config.Settings` field
+
+
+_SETTING_LIMITS: list[SettingLimit] = []
+
+
+def limited_by_setting(model: type[BaseModel], field: str, keyword: str, setting: str) -> None:
+    """Declare that `model.field`'s `keyword` is what the hub's setting `setting` says: the model keeps
+    a fixed ceiling (so a body is bounded before it reaches a service), the service enforces the
+    setting, and the document shows the setting's value, as this hub enforces it."""
+    _SETTING_LIMITS.append(SettingLimit(model, field, keyword, setting))
+
+
+def _apply_settings(components: dict[str, Any], settings: Any) -> None:
+    for limit in _SETTING_LIMITS:
+        schema = components.get(limit.model.__name__)
+        if schema is None:
+            continue
+        prop = schema["properties"][limit.field]
+        value = getattr(settings, limit.setting)
+        for part in (prop, *prop.get("anyOf", ())):
+            if limit.keyword in part:
+                part[limit.keyword] = value
+
+
+def build_openapi(app: Sanic, *, title: str, version: str, server_url: str, settings: Any = None) -> dict[str, Any]:
+    """The OpenAPI document of the app's endpoints; with `settings`, the limits declared with
+    `limited_by_setting` read as this hub enforces them."""
     components: dict[str, Any] = {}
     error_ref = _schema(ErrorBody, components)
     paths: dict[str, dict[str, Any]] = {}
@@ -194,6 +226,8 @@ def build_openapi(app: Sanic, *, title: str, version: str, server_url: str) -> d
                 "content": {"application/json": {"schema": error_ref}},
             }
         paths.setdefault(op.path, {})[op.method.lower()] = item
+    if settings is not None:
+        _apply_settings(components, settings)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},

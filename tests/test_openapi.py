@@ -89,3 +89,29 @@ async def test_schemathesis_finds_no_server_errors(make_settings, tmp_path: Path
             text = out.decode(errors="replace")
             assert proc.returncode == 0, text[-4000:]
             assert "No issues found" in text or "passed" in text.lower(), text[-2000:]
+
+
+async def test_the_document_states_the_limits_this_hub_enforces(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """Bin length and space lifetime come from the settings; the document said 10,000,000 characters
+    and 1e9 seconds where the hub enforced 100,000 and 7,776,000."""
+    settings = make_settings(bin_max_chars=1234, space_max_ttl=7200, space_default_ttl=3600)
+    async with running_hub(settings) as (url, _app), httpx.AsyncClient(base_url=url, timeout=10) as c:
+        schemas = (await c.get("/openapi.json")).json()["components"]["schemas"]
+
+        def limit(model: str, prop: str, keyword: str) -> Any:
+            found = schemas[model]["properties"][prop]
+            return next(part[keyword] for part in (found, *found.get("anyOf", ())) if keyword in part)
+
+        assert limit("BinIn", "content", "maxLength") == limit("BinPatch", "content", "maxLength") == 1234
+        assert limit("SpaceIn", "ttl_seconds", "maximum") == limit("SpacePatch", "ttl_seconds", "maximum") == 7200
+
+        # And the hub answers exactly at those limits.
+        token = (await register(c))["access_token"]
+        assert (
+            await c.post("/spaces", json={"name": "s", "ttl_seconds": 7201}, headers=auth(token))
+        ).status_code == 422
+        sid = (await make_space(c, token, ttl_seconds=7200))["id"]
+        long = await c.post(f"/spaces/{sid}/bins", json={"title": "t", "content": "x" * 1235}, headers=auth(token))
+        assert long.status_code == 422, long.text
+        ok = await c.post(f"/spaces/{sid}/bins", json={"title": "t", "content": "x" * 1234}, headers=auth(token))
+        assert ok.status_code == 201, ok.text

@@ -15,7 +15,7 @@ from rest.auth import authenticate
 from rest.body import json_body, query
 from rest.context import hub
 from rest.jsonutil import json
-from rest.openapi import endpoint
+from rest.openapi import endpoint, limited_by_setting
 from rest.schemas import OutModel, PageQuery, record_fields
 
 bp = Blueprint("bins")
@@ -36,6 +36,11 @@ class BinPatch(BaseModel):
     content: str | None = Field(None, max_length=10_000_000)
     language: str | None = Field(None, min_length=1, max_length=32)
     version: int | None = Field(None, ge=1, le=10**9)
+
+
+# The models cap a body at 10,000,000 characters; the hub enforces HUB_BIN_MAX_CHARS.
+for _model in (BinIn, BinPatch):
+    limited_by_setting(_model, "content", "maxLength", "bin_max_chars")
 
 
 class BinOut(OutModel):

@@ -88,6 +88,7 @@ def _spec(request: Request) -> dict[str, Any]:
             title="Collab Hub",
             version=hub.__version__,
             server_url=ctx.settings.base_url,
+            settings=ctx.settings,
         )
     return ctx.openapi
 

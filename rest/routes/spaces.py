@@ -17,7 +17,7 @@ from rest.auth import authenticate
 from rest.body import json_body, query
 from rest.context import hub
 from rest.jsonutil import json
-from rest.openapi import endpoint
+from rest.openapi import endpoint, limited_by_setting
 from rest.schemas import OutModel, PageQuery, record_fields
 
 bp = Blueprint("spaces")
@@ -35,6 +35,11 @@ class SpacePatch(BaseModel):
     ttl_seconds: int | None = Field(None, ge=60, le=10**9)
     visibility: Literal["private", "link"] | None = None
     link_role: Literal["viewer", "editor"] | None = None
+
+
+# The models accept up to 10**9 seconds; the hub enforces HUB_SPACE_MAX_TTL.
+for _model in (SpaceIn, SpacePatch):
+    limited_by_setting(_model, "ttl_seconds", "maximum", "space_max_ttl")
 
 
 class SpaceOut(OutModel):
