@@ -241,7 +241,9 @@ def build_openapi(app: Sanic, *, title: str, version: str, server_url: str, sett
 
 
 def render_docs(spec: dict[str, Any]) -> str:
-    """A script-free HTML reference (works under the strict CSP)."""
+    """The API reference page: Swagger UI (vendored under /static, run by /static/js/docs.js, so the
+    strict CSP holds: no inline script or style, no CDN), over a script-free table of every operation
+    that stays for a browser without JavaScript."""
     rows = []
     for path, item in spec["paths"].items():
         for method, op in item.items():
@@ -254,8 +256,13 @@ def render_docs(spec: dict[str, Any]) -> str:
     title = html.escape(spec["info"]["title"])
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{title} API</title><link rel=stylesheet href=/static/docs.css></head><body>"
-        f"<h1>{title} API</h1><p>Machine-readable: <a href=/openapi.json>/openapi.json</a></p>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'>"
+        f"<title>{title} API</title><link rel=stylesheet href=/static/vendor/swagger-ui/swagger-ui.css>"
+        "<link rel=stylesheet href=/static/docs.css></head><body>"
+        "<div id=swagger-ui></div>"
+        f"<main id=fallback><h1>{title} API</h1><p>Machine-readable: <a href=/openapi.json>/openapi.json</a></p>"
         "<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Auth</th><th>Responses</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></main>"
+        "<script src=/static/vendor/swagger-ui/swagger-ui-bundle.js></script>"
+        "<script src=/static/js/docs.js></script></body></html>"
     )

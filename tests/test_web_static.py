@@ -90,6 +90,9 @@ def test_client_has_no_inline_script_or_style_and_vendors_its_licence() -> None:
     licence = (WEB / "static/vendor/socket.io-client.LICENSE").read_text()
     assert "MIT" in licence or "Permission is hereby granted" in licence
     assert (WEB / "static/vendor/socket.io.esm.min.js").read_text().startswith("/*!\n * Socket.IO v4.8.1")
+    swagger = WEB / "static/vendor/swagger-ui"
+    assert "Apache License" in (swagger / "LICENSE").read_text()
+    assert (swagger / "swagger-ui-bundle.js").stat().st_size > 100_000 and (swagger / "swagger-ui.css").exists()
 
 
 def test_the_client_takes_its_error_codes_from_codes_js() -> None:
