@@ -89,3 +89,20 @@ async def test_relative_times_move_on_and_an_overwrite_is_saved_now(browsing: Br
         await expect(status.locator("time")).to_have_attribute("datetime", saved["updated_at"])
         await expect(status).to_have_text("Version 3 · saved now")
         assert browsing.page_errors() == []
+
+
+async def test_the_owner_extends_a_space_and_a_past_expiry_reads_expired(browsing: Browsing) -> None:
+    async with browsing.recording():
+        owner = await browsing.guest("Owner", fake_clock=True)
+        page = owner.page
+        await page.get_by_label("Name").fill("Short lived")
+        await page.get_by_label("Expires after").select_option(label="1 hour")
+        await page.get_by_role("button", name="Create space").click()
+        expiry = page.locator(".space-head .expiry")
+        await expect(expiry).to_have_text("Expires in 1 hour")
+        await page.get_by_label("Keep the space").select_option(label="7 days from now")
+        await expect(expiry).to_have_text("Expires in 1 week")
+        # Past its time (on this page's clock) the space reads as expired, not "Expires now".
+        await page.clock.fast_forward(8 * 86_400 * 1000)
+        await expect(expiry).to_have_text("Expired")
+        assert browsing.page_errors() == []

@@ -56,6 +56,11 @@ const UNITS = [
 // wrote read right ("now" for what was just saved) even where this device's clock is off.
 let serverOffset = 0;
 
+/** Now by the hub's clock, as far as this page knows it (ms since the epoch). */
+export function serverNow() {
+  return Date.now() + serverOffset;
+}
+
 /** Note the hub's clock from an answer's `Date` header (whole seconds; good enough for "ago"). */
 export function noteServerDate(header) {
   const at = Date.parse(header || "");
@@ -77,15 +82,19 @@ let ticker = null;
 
 /** Redraw every live time (`timeAgo`) in the page; the page-wide timer calls it. */
 export function refreshTimes(root = document) {
-  for (const el of root.querySelectorAll("time[data-live]")) {
-    el.textContent = `${el.dataset.prefix || ""}${fromNow(el.dateTime)}`;
-  }
+  for (const el of root.querySelectorAll("time[data-live]")) el.textContent = liveText(el.dateTime, el.dataset);
 }
 
-/** A <time> reading `prefix` + fromNow(iso) that stays current, with the full date as its tooltip. */
-export function timeAgo(iso, prefix = "") {
+function liveText(iso, { prefix = "", over = "" }) {
+  return over && new Date(iso).getTime() <= serverNow() ? over : `${prefix}${fromNow(iso)}`;
+}
+
+/** A <time> reading `prefix` + fromNow(iso) that stays current, with the full date as its tooltip;
+ * once `iso` is past it reads `over` instead, when given (a deadline: "Expired", never "Expires now"). */
+export function timeAgo(iso, prefix = "", over = "") {
   if (!ticker) ticker = setInterval(refreshTimes, TICK_MS);
-  return h("time", { datetime: iso, title: dateTime(iso), dataset: { live: "", prefix } }, `${prefix}${fromNow(iso)}`);
+  const data = { live: "", prefix, over };
+  return h("time", { datetime: iso, title: dateTime(iso), dataset: data }, liveText(iso, data));
 }
 
 export function dateTime(iso) {

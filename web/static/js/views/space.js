@@ -2,7 +2,7 @@
 // whiteboard, bins and files, all fed by one realtime connection.
 import * as api from "../api.js";
 import * as codes from "../codes.js";
-import { h, clear, fromNow, dateTime, skeleton } from "../dom.js";
+import { h, clear, fromNow, skeleton, timeAgo } from "../dom.js";
 import * as moderation from "../moderation.js";
 import { BinsPanel } from "../bins.js";
 import { FilesPanel } from "../files.js";
@@ -33,7 +33,6 @@ export function spaceView({ main, isCurrent }, spaceId) {
   let realtime = null;
   let whiteboard = null;
   let closed = false;
-  let expiryTimer = null;
 
   (async () => {
     let space;
@@ -61,12 +60,27 @@ export function spaceView({ main, isCurrent }, spaceId) {
     const renderHeader = () => {
       title.textContent = space.name;
       document.title = `${space.name} · Collab Hub`;
-      expiry.textContent = `Expires ${fromNow(space.expires_at)}`;
-      expiry.title = dateTime(space.expires_at);
+      // Past its time a space is gone (the sweeper removes it within a minute): never "Expires now".
+      clear(expiry, timeAgo(space.expires_at, "Expires ", "Expired"));
       role.textContent = space.role || "member";
     };
     renderHeader();
-    expiryTimer = setInterval(renderHeader, 60_000);
+    // The owner keeps the space for longer: a new lifetime from now, up to the hub's maximum.
+    const keep = space.role === "owner" ? h("select.keep", { "aria-label": "Keep the space" },
+      [["", "Keep for…"], ["86400", "1 day from now"], ["604800", "7 days from now"], ["2592000", "30 days from now"],
+        ["7776000", "90 days from now"]].map(([value, label]) => h("option", { value }, label))) : null;
+    keep?.addEventListener("change", async () => {
+      const ttl = Number(keep.value);
+      keep.value = "";
+      if (!ttl) return;
+      try {
+        Object.assign(space, await api.patch(`/spaces/${encodeURIComponent(spaceId)}`, { ttl_seconds: ttl }));
+        renderHeader();
+        toast(`The space now expires ${fromNow(space.expires_at)}.`);
+      } catch (e) {
+        toast(api.describe(e), "error");
+      }
+    });
     const share = h("button.primary", { type: "button", onclick: () => openShareDialog(space, { onChanged: renderHeader }) },
       "Share");
     const connection = h("span.connection", { role: "status", dataset: { state: "connecting" } }, "Connecting…");
@@ -124,7 +138,7 @@ export function spaceView({ main, isCurrent }, spaceId) {
           h("div.space-heading", {},
             h("a.back", { href: "/", "data-link": true }, "← My spaces"),
             title,
-            h("p.meta", {}, role, " ", expiry, " ", connection)),
+            h("p.meta", {}, role, " ", expiry, " ", keep, " ", connection)),
           h("div.space-actions", {}, presence.el, share,
             moderation.reportButton({
               type: "space", id: spaceId, own: space.role === "owner", label: "Report this space",
@@ -142,7 +156,6 @@ export function spaceView({ main, isCurrent }, spaceId) {
   clear(main, h("div.space-skeleton", {}, skeleton(1, "Loading the space…"), h("div.skeleton-board"), skeleton(3)));
   return () => {
     closed = true;
-    clearInterval(expiryTimer);
     realtime?.close();
     whiteboard?.destroy();
     banner(null);

@@ -50,7 +50,7 @@ function createForm(onCreated) {
 }
 
 function spaceItem(space, { onOpen, onDelete, onGone }) {
-  const expires = h("span.expiry", {}, timeAgo(space.expires_at, "Expires "));
+  const expires = h("span.expiry", {}, timeAgo(space.expires_at, "Expires ", "Expired"));
   return h("li.space-item", { dataset: { spaceId: space.id } },
     h("a.space-name", { href: `/s/${space.id}`, "data-link": true, onclick: onOpen }, space.name),
     h("span.meta", {}, h("span.badge", {}, space.role || "member"),
