@@ -106,3 +106,34 @@ async def test_the_owner_extends_a_space_and_a_past_expiry_reads_expired(browsin
         await page.clock.fast_forward(8 * 86_400 * 1000)
         await expect(expiry).to_have_text("Expired")
         assert browsing.page_errors() == []
+
+
+async def test_a_guest_signing_out_is_warned_and_may_register_instead(browsing: Browsing) -> None:
+    async with browsing.recording():
+        guest = await browsing.guest("Gus")
+        page = guest.page
+        await page.get_by_label("Name").fill("Gus's board")
+        await page.get_by_role("button", name="Create space").click()
+        await expect(page.locator(".connection")).to_have_attribute("data-state", "joined")
+        space_url = page.url
+
+        await page.get_by_role("button", name="Sign out").click()
+        warning = page.get_by_role("dialog", name="Sign out of a guest account?")
+        await expect(warning).to_contain_text("the space it owns (“Gus's board”) will be out of reach")
+        await warning.get_by_role("button", name="Cancel").click()
+        await expect(page.locator("#account")).to_contain_text("Gus")  # still signed in
+
+        await page.get_by_role("button", name="Sign out").click()
+        await warning.get_by_role("button", name="Register").click()
+        await page.get_by_label("Username").fill("gus")
+        await page.get_by_label("Display name").fill("Gus")
+        await page.get_by_label("Password").fill("correct horse battery")
+        await page.get_by_role("button", name="Create account").click()
+        await expect(page.locator("#account .badge")).to_have_count(0)  # no longer a guest
+        await page.goto(space_url)
+        await expect(page.locator(".space-head .badge")).to_have_text("owner")  # the space came along
+
+        # A registered account signs out without a warning.
+        await page.get_by_role("button", name="Sign out").click()
+        await expect(page.get_by_role("tab", name="Sign in")).to_be_visible()
+        assert browsing.page_errors() == []

@@ -5,7 +5,7 @@ import { h, clear, skeleton } from "./dom.js";
 import * as moderation from "./moderation.js";
 import { notificationBell } from "./notifications.js";
 import * as session from "./session.js";
-import { toast } from "./ui.js";
+import { chooseDialog, toast } from "./ui.js";
 import { authView } from "./views/auth.js";
 import { homeView } from "./views/home.js";
 import { inviteLanding, joinView } from "./views/join.js";
@@ -23,6 +23,9 @@ export function navigate(path, { replace = false } = {}) {
   else history.pushState(null, "", path);
   render();
 }
+
+// Set when a guest chose to register instead of signing out: `render` shows the registration form.
+let registering = false;
 
 function route() {
   const path = location.pathname;
@@ -57,7 +60,14 @@ async function render() {
   renderAccount();
   const r = route();
   const ctx = { main, navigate, isCurrent: () => mine === renderId };
-  if (!session.current() && r.name === "join") {
+  if (registering && session.user()?.is_guest) {
+    registering = false;
+    cleanup = authView(ctx, {
+      reason: "Choose a username and a password to keep this account, its id and its spaces.",
+      initial: "register",
+      onDone: () => render(),
+    });
+  } else if (!session.current() && r.name === "join") {
     cleanup = inviteLanding(ctx, r.token, (reason) => authView(ctx, { reason, onDone: () => render() }));
   } else if (!session.current()) {
     const reason = r.name === "space" ? "Sign in or continue as a guest to open this space."
@@ -121,6 +131,29 @@ function renderSections(user) {
   });
 }
 
+/** A guest account lives only in this browser: signing out loses it, and with it the spaces it owns.
+ * Say so, and offer to register instead (which keeps the account, its id and its spaces). */
+async function guestMaySignOut() {
+  let owned = [];
+  try {
+    owned = (await api.get("/spaces?limit=100")).items.filter((space) => space.role === "owner");
+  } catch {
+    // Without the list, warn all the same.
+  }
+  const names = owned.slice(0, 3).map((space) => `“${space.name}”`).join(", ");
+  const what = owned.length === 0 ? "this guest account"
+    : `this guest account and the ${owned.length === 1 ? "space" : `${owned.length} spaces`} it owns (${names}${owned.length > 3 ? ", …" : ""})`;
+  const choice = await chooseDialog("Sign out of a guest account?",
+    `A guest account cannot sign in again: after signing out, ${what} will be out of reach. Register to keep them: you stay who you are, with a username and a password.`,
+    [{ value: "out", label: "Sign out anyway", kind: "danger" }, { value: "cancel", label: "Cancel" },
+      { value: "register", label: "Register", kind: "primary" }]);
+  if (choice === "register") {
+    registering = true; // the next screen is the registration form, for this guest
+    navigate("/");
+  }
+  return choice === "out";
+}
+
 function renderAccount() {
   const nav = document.getElementById("account");
   const user = session.user();
@@ -132,6 +165,7 @@ function renderAccount() {
     return;
   }
   const signOut = async () => {
+    if (user.is_guest && !(await guestMaySignOut())) return;
     try {
       await api.post("/auth/logout");
     } catch {

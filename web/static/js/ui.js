@@ -56,6 +56,27 @@ export function confirmDialog(message, { confirmLabel = "Confirm", danger = fals
   });
 }
 
+/** A modal choice among `choices` ([{value, label, kind}], the last one focused); resolves the value
+ * chosen, or "" for Escape. */
+export function chooseDialog(title, message, choices) {
+  return new Promise((resolve) => {
+    const buttons = choices.map(({ value, label, kind }) =>
+      h(`button${kind ? `.${kind}` : ""}`, { type: "submit", value }, label));
+    const dialog = h("dialog.dialog", { "aria-label": title },
+      h("form", { method: "dialog" },
+        h("h2", {}, title),
+        h("p", {}, message),
+        h("div.actions", {}, buttons)));
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue || "");
+      dialog.remove();
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    buttons[buttons.length - 1]?.focus();
+  });
+}
+
 /** Copy text to the clipboard, falling back to selecting an input for the user. */
 export async function copyText(text, input) {
   try {
