@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hub.ports.files import BlobStore
     from hub.services.batch import BatchJobs
     from hub.services.bins import BinService
+    from hub.services.board import BoardService
     from hub.services.feed import FeedService
     from hub.services.files import FileService
     from hub.services.identity import IdentityService
@@ -83,6 +84,7 @@ class Hub:
     media: MediaWorker = field(init=False)
     media_library: MediaLibraryService = field(init=False)
     whiteboard: WhiteboardService = field(init=False)
+    board: BoardService = field(init=False)
     social: SocialService = field(init=False)
     personal: PersonalRooms = field(init=False)
     posts: PostService = field(init=False)

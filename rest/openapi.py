@@ -69,7 +69,7 @@ class Operation:
     status: int = 200
     errors: tuple[int, ...] = ()
     auth: bool = True
-    content: Literal["json", "text", "redirect", "empty", "html", "any"] = "json"
+    content: Literal["json", "text", "redirect", "empty", "html", "svg", "any"] = "json"
     extra_responses: dict[int, str] = field(default_factory=dict)
     # Response headers of the success answer: name -> description.
     headers: dict[str, str] = field(default_factory=dict)
@@ -87,7 +87,7 @@ def endpoint(
     status: int = 200,
     errors: tuple[int, ...] = (),
     auth: bool = True,
-    content: Literal["json", "text", "redirect", "empty", "html", "any"] = "json",
+    content: Literal["json", "text", "redirect", "empty", "html", "svg", "any"] = "json",
     headers: dict[str, str] | None = None,
 ) -> Callable[[F], F]:
     """Register `handler` for `method path` (OpenAPI-style `{param}` path) and describe it."""
@@ -206,6 +206,8 @@ def build_openapi(app: Sanic, *, title: str, version: str, server_url: str, sett
             ok["content"] = {"text/plain": {"schema": {"type": "string"}}}
         elif op.content == "html":
             ok["content"] = {"text/html": {"schema": {"type": "string"}}}
+        elif op.content == "svg":
+            ok["content"] = {"image/svg+xml": {"schema": {"type": "string"}}}
         elif op.content == "json":
             ok["content"] = {"application/json": {"schema": {"type": "object"}}}
         elif op.content == "redirect":

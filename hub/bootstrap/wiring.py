@@ -86,6 +86,7 @@ async def wire_identity_spaces_bins(hub: Hub, backends: Backends) -> None:
 
 
 async def wire_whiteboard(hub: Hub, backends: Backends) -> None:
+    from hub.services.board import BoardService
     from hub.services.whiteboard import WhiteboardService
     from hub.services.whiteboard_commit import CommitObserver
     from storage.postgres.db import PostgresDatabase
@@ -106,6 +107,7 @@ async def wire_whiteboard(hub: Hub, backends: Backends) -> None:
         hub.on_close(commit_db.close)  # closed after the whiteboard service (closers run in reverse)
     strokes = PostgresStrokeStore(backends.db, commit_db=commit_db)
     hub.on_close(strokes.close)  # after the whiteboard service, before the pools
+    hub.board = BoardService(hub.spaces, strokes)
     hub.whiteboard = WhiteboardService(
         hub.settings,
         strokes=strokes,

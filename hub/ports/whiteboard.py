@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 # (local connection ids, event name, payload, volatile) -> the adapter sends it to those sockets.
@@ -66,6 +67,18 @@ class StoredStroke:
 
 
 @dataclass(frozen=True, slots=True)
+class BoardChange:
+    """One entry of a board's history: a stroke drawn (`kind` "stroke"), or an erase, clear or undo
+    that took `strokes` strokes off under one `seq`; `at` is None for removals older than that record."""
+
+    seq: int
+    kind: str
+    author_id: str | None
+    strokes: int
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Removal:
     """Strokes taken off the board by one erase, clear or undo, committed under `seq`.
 
@@ -89,6 +102,15 @@ class BoardHistory:
 
 class StrokeStore(Protocol):
     """Durable board state. Every method commits before it returns."""
+
+    async def board_at(self, space_id: str, at: int) -> tuple[BoardPosition, list[StoredStroke]]:
+        """The board as it was right after change `at` (its live strokes then, in seq order); the
+        position is `at`, or the board's own when `at` is beyond it."""
+        ...
+
+    async def changes(self, space_id: str, before: int | None, limit: int) -> list[BoardChange]:
+        """The board's changes, newest first, with a seq below `before` (None: from the newest)."""
+        ...
 
     async def position(self, space_id: str) -> BoardPosition:
         """The board's position, creating the board (with a fresh epoch) on first use."""

@@ -18,6 +18,7 @@ import orjson
 
 from hub.errors import Conflict, SpaceNotFound
 from hub.ports.whiteboard import (
+    BoardChange,
     BoardHistory,
     BoardPosition,
     CommitResult,
@@ -39,6 +40,30 @@ FROM whiteboards w LEFT JOIN whiteboard_strokes s ON s.space_id = w.space_id AND
 WHERE w.space_id = $1
 ORDER BY s.seq
 """
+
+# The board as of a seq: the strokes drawn by then that were not removed by then. One row with NULL
+# stroke columns for a board with none; no row for a missing board.
+_BOARD_AT = f"""
+SELECT w.seq AS board_seq, w.epoch, {", ".join("s." + c for c in _STORED.split(", "))}
+FROM whiteboards w LEFT JOIN whiteboard_strokes s
+  ON s.space_id = w.space_id AND s.seq <= $2 AND (s.removed_seq IS NULL OR s.removed_seq > $2)
+WHERE w.space_id = $1
+ORDER BY s.seq
+"""
+
+# Every change of a board, newest first below a seq: each stroke drawn, and each removal (one erase,
+# clear or undo, which may take several strokes under one seq).
+_CHANGES = """
+SELECT * FROM (
+    SELECT seq, 'stroke' AS kind, author_id, 1 AS strokes, created_at AS at
+    FROM whiteboard_strokes WHERE space_id = $1 AND seq < $2
+    UNION ALL
+    SELECT removed_seq, coalesce(min(removed_reason), 'erase'), (array_agg(removed_by))[1], count(*), max(removed_at)
+    FROM whiteboard_strokes WHERE space_id = $1 AND removed_seq < $2
+    GROUP BY removed_seq
+) c ORDER BY seq DESC LIMIT $3
+"""
+_NO_LIMIT = 2**62
 
 _POSITION = """
 WITH ins AS (
@@ -324,14 +349,36 @@ class PostgresStrokeStore:
         changes.sort(key=lambda c: c.seq)
         return BoardHistory(BoardPosition(upto, str(board["epoch"])), changes)
 
+    async def board_at(self, space_id: str, at: int) -> tuple[BoardPosition, list[StoredStroke]]:
+        # Drawn at or before `at` and not yet removed then: the board as everyone saw it after `at`.
+        rows = await self._db.fetch(_BOARD_AT, space_id, at)
+        if not rows:
+            raise SpaceNotFound("No such space.")
+        board = rows[0]
+        strokes = [_stored(r) for r in rows if r["id"] is not None]
+        return BoardPosition(min(at, int(board["board_seq"])), str(board["epoch"])), strokes
+
+    async def changes(self, space_id: str, before: int | None, limit: int) -> list[BoardChange]:
+        rows = await self._db.fetch(_CHANGES, space_id, before if before is not None else _NO_LIMIT, limit)
+        return [
+            BoardChange(
+                seq=int(r["seq"]),
+                kind=r["kind"],
+                author_id=str(r["author_id"]) if r["author_id"] else None,
+                strokes=int(r["strokes"]),
+                at=r["at"],
+            )
+            for r in rows
+        ]
+
     async def _remove(self, space_id: str, reason: str, by: str, where: str, *args: Any) -> Removal | None:
         async with self._db.transaction() as conn:
             seq = await conn.fetchval("SELECT seq FROM whiteboards WHERE space_id = $1 FOR UPDATE", space_id)
             if seq is None:
                 return None
             removed = await conn.fetch(
-                "UPDATE whiteboard_strokes SET removed_seq = $2, removed_reason = $3, removed_by = $4"
-                f" WHERE space_id = $1 AND removed_seq IS NULL AND {where} RETURNING id, seq",
+                "UPDATE whiteboard_strokes SET removed_seq = $2, removed_reason = $3, removed_by = $4,"
+                f" removed_at = now() WHERE space_id = $1 AND removed_seq IS NULL AND {where} RETURNING id, seq",
                 space_id,
                 seq + 1,
                 reason,
