@@ -5,6 +5,7 @@
 // confirms it with its seq; an error ack removes it and says why. A stroke whose ack never came
 // (we went offline) stays pending and is resent with the same id after the next join — the hub
 // deduplicates by id, so a stroke that did land is acknowledged again, never drawn twice.
+import * as api from "./api.js";
 import { BoardCanvas } from "./canvas.js";
 import * as codes from "./codes.js";
 import { h, uid } from "./dom.js";
@@ -68,11 +69,17 @@ export class Whiteboard {
     this.undoButton = h("button", { type: "button", onclick: () => this.undo(), title: "Undo my last stroke (Ctrl+Z)" }, "Undo");
     this.clearButton = h("button.danger", { type: "button", onclick: () => this.clear() }, "Clear");
     this.roleNote = h("span.muted.view-only", { hidden: true }, "View only");
+    // Exports are for everyone who sees the board, viewers included (`data-always`: never disabled).
+    const exportSvg = h("button", { type: "button", dataset: { always: "" }, onclick: () => this.exportSvg() },
+      "Export SVG");
+    const exportPng = h("button", { type: "button", dataset: { always: "" }, onclick: () => this.exportPng() },
+      "Export PNG");
     return h("div.toolbar", { role: "toolbar", "aria-label": "Drawing tools" },
       group("Tool", ...this.toolButtons),
       group("Colour", ...this.colorButtons, h("label.visually-hidden", { for: customId }, "Custom colour"), this.custom),
       group("Width", h("label.visually-hidden", { for: widthId }, "Line width"), width),
       group("History", this.undoButton, this.clearButton),
+      group("Export", exportSvg, exportPng),
       this.roleNote);
   }
 
@@ -90,8 +97,26 @@ export class Whiteboard {
 
   setEditable(editable) {
     this.board.editable = editable;
-    for (const el of this.toolbar.querySelectorAll("button, select, input")) el.disabled = !editable;
+    for (const el of this.toolbar.querySelectorAll("button:not([data-always]), select, input")) el.disabled = !editable;
     this.roleNote.hidden = editable;
+  }
+
+  /** The board as the hub stores it, drawn by the hub: `GET /spaces/{id}/board.svg`. */
+  async exportSvg() {
+    try {
+      const { data } = await api.request("GET", `/spaces/${encodeURIComponent(this.rt.spaceId)}/board.svg`);
+      save(new Blob([data], { type: "image/svg+xml" }), "board.svg");
+    } catch (e) {
+      toast(api.describe(e), "error");
+    }
+  }
+
+  /** The board as this page shows it, at the canvas's resolution. */
+  exportPng() {
+    this.board.canvas.toBlob((blob) => {
+      if (blob) save(blob, "board.png");
+      else toast("The board could not be drawn as an image.", "error");
+    }, "image/png");
   }
 
   showError(message) {
@@ -243,4 +268,13 @@ export class Whiteboard {
     clearTimeout(this.cursorTimer);
     this.board.destroy();
   }
+}
+
+function save(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
