@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import procs, provision, rest, soak, social
+from bench import board, procs, provision, rest, soak, social
 
 
 @pytest.fixture(scope="module")
@@ -244,3 +244,16 @@ def test_rest_benchmark_reports_every_route(tmp_path: Path) -> None:
     assert [row[0] for row in rows] == list(runs)
     section = rest.docs_section(result, "python -m bench.rest --seconds 1", "stamp")
     assert "| bin |" in section and "x hello" in section
+
+
+def test_board_benchmark_reports_every_figure(tmp_path: Path) -> None:
+    """`bench.board` in miniature: a board of 2,000 changes, every request answered without an error."""
+    result = board.run(2_000, 1.0, False, tmp_path, clear_every=0)
+    assert result["error"] is None, result
+    measured = result["measurements"]
+    assert measured["seed"] == {**measured["seed"], "changes": 2_000, "erased": 200}
+    assert measured["live_strokes"] == 2_000 - 200 - 200  # 1,800 strokes drawn, 200 erased
+    for key in board.TITLES:
+        assert measured[key]["errors"] == {} and measured[key]["n"] > 0, (key, measured[key])
+    section = board.docs_section(result, "python -m bench.board --changes 2000", "stamp")
+    assert all(title in section for title in board.TITLES.values())

@@ -52,15 +52,22 @@ ORDER BY s.seq
 """
 
 # Every change of a board, newest first below a seq: each stroke drawn, and each removal (one erase,
-# clear or undo, which may take several strokes under one seq).
+# clear or undo, which may take several strokes under one seq). Seqs are gap-free, so the page of $3
+# changes below $2 is exactly the seqs from $2 - $3 on: two index ranges, however long the history.
 _CHANGES = """
+WITH bounds AS (
+    SELECT least($2::bigint, w.seq + 1) AS below FROM whiteboards w WHERE w.space_id = $1
+)
 SELECT * FROM (
-    SELECT seq, 'stroke' AS kind, author_id, 1 AS strokes, created_at AS at
-    FROM whiteboard_strokes WHERE space_id = $1 AND seq < $2
+    SELECT s.seq, 'stroke' AS kind, s.author_id, 1 AS strokes, s.created_at AS at
+    FROM whiteboard_strokes s, bounds b
+    WHERE s.space_id = $1 AND s.seq < b.below AND s.seq >= b.below - $3
     UNION ALL
-    SELECT removed_seq, coalesce(min(removed_reason), 'erase'), (array_agg(removed_by))[1], count(*), max(removed_at)
-    FROM whiteboard_strokes WHERE space_id = $1 AND removed_seq < $2
-    GROUP BY removed_seq
+    SELECT s.removed_seq, coalesce(min(s.removed_reason), 'erase'), (array_agg(s.removed_by))[1], count(*),
+           max(s.removed_at)
+    FROM whiteboard_strokes s, bounds b
+    WHERE s.space_id = $1 AND s.removed_seq < b.below AND s.removed_seq >= b.below - $3
+    GROUP BY s.removed_seq
 ) c ORDER BY seq DESC LIMIT $3
 """
 _NO_LIMIT = 2**62
