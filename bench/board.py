@@ -184,13 +184,10 @@ def run(changes: int, duration: float, pin: bool, workdir: Path, clear_every: in
         if load_cpu is not None:
             os.sched_setaffinity(0, {load_cpu})
         result["measurements"] = asyncio.run(measure(hub.url, pg, duration, changes, clear_every))
-    except (procs.BenchError, httpx.HTTPError, OSError, asyncpg.PostgresError) as exc:
-        result["error"] = str(exc) if isinstance(exc, procs.BenchError) else f"{type(exc).__name__}: {exc}"
+    except (*procs.RUN_ERRORS, asyncpg.PostgresError) as exc:
+        result["error"] = procs.error_text(exc)
     finally:
-        if hub is not None:
-            hub.stop()
-        pg.stop()
-        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+        procs.teardown(hub, pg)
     result["duration_s"] = round(time.monotonic() - t0, 1)
     return result
 

@@ -75,6 +75,24 @@ class BenchError(RuntimeError):
     """A benchmark step could not run; the message says which and why, in one line or a short tail."""
 
 
+# What a run catches to report as its `error` (and still tear down): its own steps' and the clients'.
+RUN_ERRORS: tuple[type[BaseException], ...] = (BenchError, httpx.HTTPError, OSError)
+
+
+def error_text(exc: BaseException) -> str:
+    """A failed run's `error`: a step's own message, else the exception's type and text."""
+    return str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+
+
+def teardown(hub: Any, pg: Any) -> None:
+    """The end of every run: stop the hub (if it started) and PostgreSQL, and give this process back
+    every CPU (a pinned run moved it)."""
+    if hub is not None:
+        hub.stop()
+    pg.stop()
+    os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+
+
 def node_binary() -> str:
     node = shutil.which("node")
     if node is None:

@@ -240,13 +240,10 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
                         flush=True,
                     )
             result["targets"] = {r.name: r.target_ratio for r in routes}
-    except (procs.BenchError, httpx.HTTPError, OSError) as exc:
-        result["error"] = str(exc) if isinstance(exc, procs.BenchError) else f"{type(exc).__name__}: {exc}"
+    except procs.RUN_ERRORS as exc:
+        result["error"] = procs.error_text(exc)
     finally:
-        if hub is not None:
-            hub.stop()
-        pg.stop()
-        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+        procs.teardown(hub, pg)
     result["duration_s"] = round(time.monotonic() - t0, 1)
     result["loadavg_end"] = report.loadavg()
     return result

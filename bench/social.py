@@ -552,14 +552,10 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
         _cpu(load_cpu)
         result["loadavg_measure_start"] = report.loadavg()
         result["measurements"] = asyncio.run(measure(hub.url, opts, data))
-    except (procs.BenchError, httpx.HTTPError, OSError, asyncpg.PostgresError) as exc:
-        result["error"] = str(exc) if isinstance(exc, procs.BenchError) else f"{type(exc).__name__}: {exc}"
+    except (*procs.RUN_ERRORS, asyncpg.PostgresError) as exc:
+        result["error"] = procs.error_text(exc)
     finally:
-        if hub is not None:
-            hub.stop()
-        pg.stop()
-        with_all = set(range(os.cpu_count() or 1))
-        os.sched_setaffinity(0, with_all)
+        procs.teardown(hub, pg)
     result["duration_s"] = round(time.monotonic() - t0, 1)
     result["loadavg_end"] = report.loadavg()
     return result
