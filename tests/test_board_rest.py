@@ -95,6 +95,10 @@ async def test_the_svg_export_draws_every_stroke_and_runs_nothing(board: Board, 
     await _draw(board, 1, tool="highlighter", color="#ff00aa")
     for tool in ("line", "rect", "ellipse", "arrow"):
         await _draw(board, 1, tool=tool)
+    # Points with pressure ([x, y, p]), as pens send them, and a one-point dot.
+    dotted = stroke(board.space_id)  # its points carry pressure
+    assert (await board.a.call("stroke", dotted))["ok"]
+    assert (await board.a.call("stroke", stroke(board.space_id, points=[[5, 5, 0.5]])))["ok"]
     r = await client.get(f"/spaces/{board.space_id}/board.svg", headers=_auth(board.alice.token))
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert "sandbox" in r.headers["content-security-policy"]
@@ -103,7 +107,7 @@ async def test_the_svg_export_draws_every_stroke_and_runs_nothing(board: Board, 
     ns = "{http://www.w3.org/2000/svg}"
     tags = [el.tag.removeprefix(ns) for el in root]
     assert tags[:2] == ["defs", "rect"]  # the marker for arrows, then the background
-    assert tags[2:] == ["polyline", "polyline", "polyline", "line", "rect", "ellipse", "line"]
+    assert tags[2:] == ["polyline", "polyline", "polyline", "line", "rect", "ellipse", "line", "polyline", "circle"]
     assert root[4].get("opacity") == "0.35" and root[4].get("stroke") == "#ff00aa"
     # Nothing that runs or loads anything.
     for el in root.iter():

@@ -69,7 +69,7 @@ def _num(value: float) -> str:
 
 def _shape(s: StoredStroke) -> str:
     stroke = s.stroke
-    pts = [(float(x), float(y)) for x, y in stroke.points]
+    pts = [(float(p[0]), float(p[1])) for p in stroke.points]  # [x, y] or [x, y, pressure]
     paint = f'stroke="{escape(stroke.color)}" stroke-width="{_num(stroke.width)}" fill="none"'
     opacity = _SEE_THROUGH.get(stroke.tool)
     if opacity is not None:
