@@ -173,16 +173,14 @@ def run(changes: int, duration: float, pin: bool, workdir: Path, clear_every: in
         "error": None,
     }
     t0 = time.monotonic()
-    if server_cpu is not None:
-        os.sched_setaffinity(0, {server_cpu})
+    procs.pin(server_cpu)
     pg = procs.Postgres()
     hub: procs.HubProcess | None = None
     try:
         pg.start()
         hub = procs.HubProcess(pg, workdir)
         hub.start(start_timeout=120)
-        if load_cpu is not None:
-            os.sched_setaffinity(0, {load_cpu})
+        procs.pin(load_cpu)
         result["measurements"] = asyncio.run(measure(hub.url, pg, duration, changes, clear_every))
     except (*procs.RUN_ERRORS, asyncpg.PostgresError) as exc:
         result["error"] = procs.error_text(exc)

@@ -84,6 +84,12 @@ def error_text(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
 
 
+def pin(cpu: int | None) -> None:
+    """Run this process (and what it starts from now on, which inherits it) on `cpu`; None: no change."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
 def teardown(hub: Any, pg: Any) -> None:
     """The end of every run: stop the hub (if it started) and PostgreSQL, and give this process back
     every CPU (a pinned run moved it)."""

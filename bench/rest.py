@@ -213,8 +213,7 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
     }
     t0 = time.monotonic()
     runs: dict[str, list[dict[str, Any]]] = result["runs"]
-    if server_cpu is not None:
-        os.sched_setaffinity(0, {server_cpu})  # children inherit it: PostgreSQL, the hub, the hello-world
+    procs.pin(server_cpu)  # children inherit it: PostgreSQL, the hub, the hello-world
     pg = procs.Postgres()
     hub: procs.HubProcess | None = None
     try:
@@ -222,8 +221,7 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
         hub = procs.HubProcess(pg, workdir)
         hub.start(start_timeout=120)
         with hello_server(workdir) as (hello_url, hello_pid):
-            if load_cpu is not None:
-                os.sched_setaffinity(0, {load_cpu})
+            procs.pin(load_cpu)
             routes = [r for r in seed(hub.url) if not opts.only or r.name in opts.only]
             hello = Route("hello", "/hello", {}, None)
             for repetition in range(opts.repeat):

@@ -467,11 +467,6 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def _cpu(cpu: int | None) -> None:
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
-
-
 def _hub_extra() -> dict[str, str]:
     """Raise every social write limit the tree has: one author posts far faster than a person."""
     from hub.config import Settings
@@ -531,25 +526,25 @@ def run(opts: Options, workdir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"options": dataclasses.asdict(opts), "loadavg_start": report.loadavg(), "error": None}
     t0 = time.monotonic()
     # Processes inherit the affinity of the moment they start: PostgreSQL and the hub get CPU 0.
-    _cpu(server_cpu)
+    procs.pin(server_cpu)
     pg = procs.Postgres()
     hub: procs.HubProcess | None = None
     try:
         pg.start()
         result["fsync"] = report.fsync_probe(pg.root)
         migrate(pg, workdir)
-        _cpu(load_cpu)
+        procs.pin(load_cpu)
         print(f"seeding {opts.accounts} accounts, {opts.posts} posts", file=sys.stderr, flush=True)
         data = asyncio.run(seed(pg.dsn, opts))
         result["seed"] = {k: v for k, v in data.items() if k not in {"words", "tags", "first_names"}}
         print(f"  seeded in {data['timings']['total_s']} s: {data['timings']}", file=sys.stderr, flush=True)
         if opts.verify_counters:
-            _cpu(server_cpu)
+            procs.pin(server_cpu)
             result["counters"] = verify_counters(pg, workdir, timeout=60 if opts.posts <= 10_000 else 1800)
-        _cpu(server_cpu)
+        procs.pin(server_cpu)
         hub = procs.HubProcess(pg, workdir, _hub_extra())
         hub.start(start_timeout=120)
-        _cpu(load_cpu)
+        procs.pin(load_cpu)
         result["loadavg_measure_start"] = report.loadavg()
         result["measurements"] = asyncio.run(measure(hub.url, opts, data))
     except (*procs.RUN_ERRORS, asyncpg.PostgresError) as exc:

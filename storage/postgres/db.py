@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
@@ -46,13 +47,12 @@ R = TypeVar("R")
 
 def from_row(cls: type[R], row: Mapping[str, Any]) -> R:
     """A record dataclass from the row's columns of the same names (a statement selects them so)."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-    return cls(**{name: row[name] for name in names})
+    return cls(**{name: row[name] for name in _field_names(cls)})  # type: ignore[arg-type]  # a class is hashable
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 @contextlib.contextmanager

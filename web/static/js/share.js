@@ -1,7 +1,7 @@
 // The share dialog: invite links with an expiry and a number of uses, the live invites with revoke
 // (owner), and the space link, editable or read-only, when the space is link-visible.
 import * as api from "./api.js";
-import { h, clear, uid, timeAgo } from "./dom.js";
+import { h, clear, serverNow, uid, timeAgo } from "./dom.js";
 import { copyText, errorBox } from "./ui.js";
 
 const EXPIRIES = [["", "Never (while the space lives)"], ["3600", "1 hour"], ["86400", "1 day"], ["604800", "7 days"]];
@@ -16,7 +16,7 @@ function select(id, options, value = "") {
 function describeInvite(invite) {
   const used = invite.max_uses == null ? `${invite.uses} used` : `${invite.uses} of ${invite.max_uses} used`;
   const over = invite.max_uses != null && invite.uses >= invite.max_uses;
-  const expired = invite.expires_at != null && new Date(invite.expires_at).getTime() <= Date.now();
+  const expired = invite.expires_at != null && new Date(invite.expires_at).getTime() <= serverNow();
   return { text: `${ROLES[invite.role] || invite.role} · ${used}`, live: !over && !expired, over, expired };
 }
 
