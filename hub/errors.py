@@ -330,7 +330,7 @@ class MemberNotFound(NotFound):
 
 
 class InviteNotFound(NotFound):
-    """An invite that does not exist, or is used up or expired."""
+    """An invite token that was never issued or was revoked, or whose space was taken down."""
 
     code = "invite_not_found"
     default_message = "This invite is not valid."
@@ -440,6 +440,13 @@ class StrokeIdTaken(Conflict):
 
     code = "stroke_id_taken"
     default_message = "That stroke id is already used."
+
+
+class ChangeIdTaken(Conflict):
+    """A board change id (transform, restore) already used by someone else or for another kind."""
+
+    code = "change_id_taken"
+    default_message = "That change id is already used."
 
 
 class NotMultipart(Conflict):

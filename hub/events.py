@@ -131,6 +131,8 @@ class ClientEvent(StrEnum):
     ERASE = "erase"
     CLEAR = "clear"
     UNDO = "undo"
+    TRANSFORM = "transform"
+    RESTORE = "restore"
     CURSOR = "cursor"
     AUTH = "auth"
 
@@ -144,6 +146,8 @@ class ServerEvent(StrEnum):
     STROKE = "stroke"
     ERASE = "erase"
     CLEAR = "clear"
+    TRANSFORM = "transform"
+    RESTORE = "restore"
     CURSOR = "cursor"
     PRESENCE = "presence"
     KICKED = "kicked"

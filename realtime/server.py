@@ -48,6 +48,8 @@ def handlers(wb: WhiteboardService) -> dict[str, Handler]:
         ClientEvent.ERASE: wb.erase,
         ClientEvent.CLEAR: wb.clear,
         ClientEvent.UNDO: wb.undo,
+        ClientEvent.TRANSFORM: wb.transform,
+        ClientEvent.RESTORE: wb.restore,
         ClientEvent.CURSOR: wb.cursor,
         ClientEvent.AUTH: wb.reauthenticate,
     }

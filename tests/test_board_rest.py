@@ -113,3 +113,22 @@ async def test_the_svg_export_draws_every_stroke_and_runs_nothing(board: Board, 
     for el in root.iter():
         assert el.tag.removeprefix(ns) not in {"script", "foreignObject", "image", "a", "use"}
         assert not any(k.startswith("on") or "href" in k for k in el.attrib), el.attrib
+
+
+async def test_the_svg_export_draws_text_and_notes_escaped(board: Board, client: httpx.AsyncClient) -> None:
+    await _joined(board)
+    label = stroke(board.space_id, tool="text", width=20, points=[[10, 10]], text='<script>alert(1)</script>\n"two"')
+    note = stroke(board.space_id, tool="note", color="#fde68a", width=16, points=[[50, 50], [250, 200]], text="a & b")
+    for body in (label, note):
+        ack = await board.a.call("stroke", body)
+        assert ack["ok"], ack
+    r = await client.get(f"/spaces/{board.space_id}/board.svg", headers=_auth(board.alice.token))
+    assert r.status_code == 200
+    root = ET.fromstring(r.text)
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = list(root.iter(f"{ns}text"))
+    assert ["".join(t.itertext()) for t in texts] == ['<script>alert(1)</script>"two"', "a & b"]
+    assert [span.text for span in texts[0]] == ["<script>alert(1)</script>", '"two"']
+    assert "<script>" not in r.text and texts[0].get("font-size") == "20"
+    assert root.find(f"{ns}g/{ns}rect") is not None and root.find(f"{ns}g/{ns}rect").get("fill") == "#fde68a"  # type: ignore[union-attr]
+    assert not any(el.tag.removeprefix(ns) == "script" for el in root.iter())

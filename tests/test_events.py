@@ -82,7 +82,9 @@ def test_wire_names_are_unchanged() -> None:
     # These values are the protocol of docs/realtime.md and of the bus between versions.
     assert [space_topic("a"), board_topic("a"), user_topic("a")] == ["space:a", "wb:a", "user:a"]
     assert people_topic() == "people"
-    assert sorted(ClientEvent) == ["auth", "clear", "cursor", "erase", "join", "leave", "stroke", "undo"]
+    assert sorted(ClientEvent) == [
+        "auth", "clear", "cursor", "erase", "join", "leave", "restore", "stroke", "transform", "undo",
+    ]  # fmt: skip
     assert sorted(events.ServerEvent) == [
         "clear",
         "cursor",
@@ -91,7 +93,9 @@ def test_wire_names_are_unchanged() -> None:
         "kicked",
         "notification",
         "presence",
+        "restore",
         "stroke",
+        "transform",
     ]
     assert user_room("a") == "user:a"
     assert events.PERSONAL == {"feed_post": "feed_post", "notification": "notification"}

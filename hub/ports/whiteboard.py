@@ -27,15 +27,95 @@ class BoardPosition:
     epoch: str
 
 
+# Element kinds that carry text; their width is a font size, which scales with the element.
+TEXT_TOOLS = frozenset({"text", "note"})
+
+
 @dataclass(frozen=True, slots=True)
 class Stroke:
-    """A validated stroke as drawn by a client (its `id` is the client's UUID)."""
+    """A validated board element as drawn by a client (its `id` is the client's UUID): a stroke, a
+    shape, a text label or a sticky note (`text` only for the last two)."""
 
     id: str
     tool: str
     color: str
     width: float
     points: list[list[float]]
+    text: str | None = None
+
+    def placed(self, p: Placement) -> Stroke:
+        """The element where placement `p` puts it (text and notes grow with their height)."""
+        if p == IDENTITY:
+            return self
+        points = [[p.sx * q[0] + p.tx, p.sy * q[1] + p.ty, *q[2:]] for q in self.points]
+        width = self.width * p.sy if self.tool in TEXT_TOOLS else self.width
+        return Stroke(self.id, self.tool, self.color, width, points, self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an element's drawn points are now, per axis: x' = sx * x + tx, y' = sy * y + ty."""
+
+    sx: float = 1.0
+    sy: float = 1.0
+    tx: float = 0.0
+    ty: float = 0.0
+
+    def then(self, m: Move) -> Placement:
+        """This placement followed by the move `m`."""
+        return Placement(
+            m.sx * self.sx,
+            m.sy * self.sy,
+            m.ox + m.sx * (self.tx - m.ox) + m.dx,
+            m.oy + m.sy * (self.ty - m.oy) + m.dy,
+        )
+
+
+IDENTITY = Placement()
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A validated `transform`: every point p of the elements `ids` goes to o + s * (p - o) + d."""
+
+    change_id: str  # the client's UUID: a retry changes nothing twice
+    ids: list[str]
+    dx: float
+    dy: float
+    sx: float = 1.0
+    sy: float = 1.0
+    ox: float = 0.0
+    oy: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Transformed:
+    """A committed `transform`: the elements of `move.ids` that were live, moved under `seq`."""
+
+    seq: int
+    move: Move
+    ids: list[str]
+    author_id: str | None
+    duplicate: bool = False  # a retry of a change already committed: nothing was moved now
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """A committed `restore`: the elements made as they were right after change `at`, under `seq`.
+
+    `ids` is every element it changed (in drawing order); of those, `removed` were taken off and
+    `strokes` were brought back or put back where they were (placed as they are now). A duplicate
+    (a retry) carries only `ids`.
+    """
+
+    seq: int
+    change_id: str
+    at: int
+    ids: list[str]
+    removed: list[str]
+    strokes: list[StoredStroke]
+    author_id: str | None
+    duplicate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +149,8 @@ class StoredStroke:
 @dataclass(frozen=True, slots=True)
 class BoardChange:
     """One entry of a board's history: a stroke drawn (`kind` "stroke"), or an erase, clear or undo
-    that took `strokes` strokes off under one `seq`; `at` is None for removals older than that record."""
+    that took `strokes` elements off, or a transform or restore that changed them, under one `seq`;
+    `at` is None for removals older than that record."""
 
     seq: int
     kind: str
@@ -97,7 +178,7 @@ class BoardHistory:
     """Every change of a board after some seq, in seq order, as of `position` (one snapshot)."""
 
     position: BoardPosition
-    changes: list[StoredStroke | Removal]
+    changes: list[StoredStroke | Removal | Transformed | Restored]
 
 
 class StrokeStore(Protocol):
@@ -138,6 +219,19 @@ class StrokeStore(Protocol):
 
     async def undo(self, space_id: str, author_id: str) -> Removal | None:
         """Remove the author's newest live stroke."""
+        ...
+
+    async def transform(self, space_id: str, move: Move, by: str) -> Transformed | None:
+        """Move the live elements of `move.ids` under one new seq; None when none is live (or no board).
+        A retried change id answers as committed the first time (`duplicate`)."""
+        ...
+
+    async def restore(
+        self, space_id: str, change_id: str, at: int, ids: Sequence[str] | None, by: str
+    ) -> Restored | None:
+        """Make the elements `ids` (None: every element) as they were right after change `at`, under one
+        new seq; None when nothing differs (or no board). Raises ValidationFailed when `at` is beyond the
+        board. A retried change id answers as committed the first time (`duplicate`)."""
         ...
 
 
@@ -197,16 +291,22 @@ class Presence(Protocol):
 
 
 __all__ = [
+    "IDENTITY",
+    "TEXT_TOOLS",
     "BoardPosition",
     "CommitResult",
     "Deliver",
     "Disconnect",
+    "Move",
     "PendingStroke",
+    "Placement",
     "Presence",
     "PresenceEntry",
     "Removal",
     "ReplayBuffer",
+    "Restored",
     "StoredStroke",
     "Stroke",
     "StrokeStore",
+    "Transformed",
 ]

@@ -1,9 +1,9 @@
 """The board's past and its picture, over REST: the board as it was after any change, the list of its
 changes, and an SVG drawn from the stored strokes.
 
-Every change of a board already has its gap-free `seq` (hub.services.whiteboard), and a removed
-stroke keeps its row with the seq and kind of the removal that took it (`removed_seq`): the board
-after change N is the strokes drawn by N and not removed by N, one indexed read. Members only; anyone
+Every change of a board already has its gap-free `seq` (hub.services.whiteboard), and every element
+keeps its lives (when it was on the board, and where: storage/migrations/0019_board_edits.sql): the
+board after change N is the lives that cover N, indexed reads and no replay. Members only; anyone
 else gets the answer of a space that does not exist.
 """
 
@@ -14,7 +14,7 @@ from html import escape
 
 from hub.errors import InvalidCursor, ValidationFailed
 from hub.models import Principal
-from hub.ports.whiteboard import BoardChange, BoardPosition, StoredStroke, StrokeStore
+from hub.ports.whiteboard import BoardChange, BoardPosition, StoredStroke, Stroke, StrokeStore
 from hub.services.spaces import SpaceService
 
 # The board's world (web/static/js/canvas.js): what an export shows at least.
@@ -67,9 +67,33 @@ def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+def _text(stroke: Stroke, x: float, y: float, fill: str) -> str:
+    """Text as SVG text: one <tspan> per line, every character escaped (it is the typist's)."""
+    size = stroke.width
+    lines = (stroke.text or "").split("\n")
+    spans = "".join(
+        f'<tspan x="{_num(x)}" dy="{_num(size * 1.25 if n else size)}">{escape(line)}</tspan>'
+        for n, line in enumerate(lines)
+    )
+    return (
+        f'<text x="{_num(x)}" y="{_num(y)}" font-family="sans-serif" font-size="{_num(size)}" '
+        f'fill="{escape(fill)}" xml:space="preserve">{spans}</text>'
+    )
+
+
 def _shape(s: StoredStroke) -> str:
     stroke = s.stroke
     pts = [(float(p[0]), float(p[1])) for p in stroke.points]  # [x, y] or [x, y, pressure]
+    if stroke.tool == "text":
+        return _text(stroke, pts[0][0], pts[0][1], stroke.color)
+    if stroke.tool == "note":
+        (x0, y0), (x1, y1) = pts[0], pts[-1]
+        x, y, w, h = min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)
+        pad = stroke.width / 2
+        return (
+            f'<g><rect x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(h)}" rx="4" '
+            f'fill="{escape(stroke.color)}" stroke="#00000022"/>{_text(stroke, x + pad, y + pad, "#1f2937")}</g>'
+        )
     paint = f'stroke="{escape(stroke.color)}" stroke-width="{_num(stroke.width)}" fill="none"'
     opacity = _SEE_THROUGH.get(stroke.tool)
     if opacity is not None:
@@ -98,6 +122,11 @@ def render_svg(strokes: list[StoredStroke]) -> str:
     attribute value escaped; the view covers the world and whatever was drawn beyond it."""
     xs = [float(p[0]) for s in strokes for p in s.stroke.points]
     ys = [float(p[1]) for s in strokes for p in s.stroke.points]
+    for s in strokes:
+        if s.stroke.tool == "text":  # a label runs right and down from its point (an estimate of its box)
+            lines = (s.stroke.text or "").split("\n")
+            xs.append(float(s.stroke.points[0][0]) + max(map(len, lines)) * s.stroke.width * 0.6)
+            ys.append(float(s.stroke.points[0][1]) + len(lines) * s.stroke.width * 1.25)
     pad = max((s.stroke.width for s in strokes), default=0.0)
     left, top = min([0.0, *(x - pad for x in xs)]), min([0.0, *(y - pad for y in ys)])
     right, bottom = max([WORLD_W, *(x + pad for x in xs)]), max([WORLD_H, *(y + pad for y in ys)])

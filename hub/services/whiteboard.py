@@ -50,8 +50,10 @@ from hub.ports.whiteboard import (
     PresenceEntry,
     Removal,
     ReplayBuffer,
+    Restored,
     StoredStroke,
     StrokeStore,
+    Transformed,
 )
 from hub.services import whiteboard_input as parse
 from hub.services.whiteboard_commit import CommitObserver, Committed, GroupCommitter
@@ -82,6 +84,10 @@ class AccessCheck(Protocol):
 Authenticate = Callable[[str], Awaitable[Principal]]
 # A reaction to a bus event, given its space id ("" when it names none: no room has that id) and the event.
 _BusHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+# The ack of a change that changed nothing (no seq was taken).
+_NOTHING: dict[str, Any] = {"ok": True, "seq": None, "ids": []}
 
 
 def color_for(user_id: str) -> str:
@@ -118,6 +124,7 @@ def stroke_event(space_id: str, seq: int, author: str | None, s: Any) -> dict[st
         "color": s.color,
         "width": s.width,
         "points": s.points,
+        "text": s.text,
         "author": author,
     }
 
@@ -347,10 +354,7 @@ class WhiteboardService:
         history = await self._strokes.history(space_id, since[1], since[0], limit)
         if history is None:
             return False
-        events = [
-            _snapshot_stroke(space_id, c) if isinstance(c, StoredStroke) else removal_event(space_id, c)
-            for c in history.changes
-        ]
+        events = [change_event(space_id, c) for c in history.changes]
         if not contiguous(events, since[0], history.position.seq):
             return False  # a seq with no trace (a history the database no longer holds whole)
         ack.update(seq=history.position.seq, epoch=history.position.epoch, recovered=True, events=events)
@@ -492,18 +496,42 @@ class WhiteboardService:
         conn, space_id, _ = await self._editor_action(conn_id, raw)
         return await self._removed(conn, space_id, await self._strokes.undo(space_id, conn.principal.user_id))
 
+    async def transform(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        """Move or resize elements: one durable change, acked with its seq once everyone here has it."""
+        conn, space_id, data = await self._editor_action(conn_id, raw)
+        done = await self._strokes.transform(space_id, parse.move(data), conn.principal.user_id)
+        if done is None:
+            return _NOTHING.copy()
+        if not done.duplicate:
+            await self._changed(conn, space_id, transform_event(space_id, done))
+        return {"ok": True, "seq": done.seq, "ids": done.ids}
+
+    async def restore(self, conn_id: str, raw: Any) -> dict[str, Any]:
+        """Make elements (or the whole board) as they were after an earlier change: undo, redo, the undo
+        of a clear and "restore this version" are all this one change."""
+        conn, space_id, data = await self._editor_action(conn_id, raw)
+        change_id, at, ids = parse.restore(data)
+        done = await self._strokes.restore(space_id, change_id, at, ids, conn.principal.user_id)
+        if done is None:
+            return _NOTHING.copy()
+        if not done.duplicate:
+            await self._changed(conn, space_id, restore_event(space_id, done))
+        return {"ok": True, "seq": done.seq, "ids": done.ids}
+
     async def _removed(self, conn: Connection, space_id: str, removal: Removal | None) -> dict[str, Any]:
         if removal is None:
-            return {"ok": True, "seq": None, "ids": []}
-        event = removal_event(space_id, removal)
-        kind = event["type"]
+            return _NOTHING.copy()
+        await self._changed(conn, space_id, removal_event(space_id, removal))
+        return {"ok": True, "seq": removal.seq, "ids": removal.ids}
+
+    async def _changed(self, conn: Connection, space_id: str, event: dict[str, Any]) -> None:
+        """A committed edit: into the replay buffer, then to everyone in the room but its author."""
         try:
             await self._replay.append(space_id, await self._epoch(space_id), [event])
         except ServiceUnavailable:
             # Committed already, so the ack must say so; a resuming client falls back to a snapshot.
             log.warning("replay append failed", extra={"fields": {"space_id": space_id}})
-        await self._broadcast(space_id, kind, event, exclude=conn.conn_id)
-        return {"ok": True, "seq": removal.seq, "ids": removal.ids}
+        await self._broadcast(space_id, event["type"], event, exclude=conn.conn_id)
 
     async def cursor(self, conn_id: str, raw: Any) -> dict[str, Any]:
         conn = self._conn(conn_id)
@@ -732,6 +760,50 @@ def removal_event(space_id: str, r: Removal) -> dict[str, Any]:
         "author": r.author_id,
         "reason": r.reason,
     }
+
+
+def transform_event(space_id: str, t: Transformed) -> dict[str, Any]:
+    """The `transform` event of a committed move, live or replayed from the database."""
+    m = t.move
+    return {
+        "type": ServerEvent.TRANSFORM,
+        "space_id": space_id,
+        "seq": t.seq,
+        "id": m.change_id,
+        "ids": t.ids,
+        "dx": m.dx,
+        "dy": m.dy,
+        "sx": m.sx,
+        "sy": m.sy,
+        "ox": m.ox,
+        "oy": m.oy,
+        "author": t.author_id,
+    }
+
+
+def restore_event(space_id: str, r: Restored) -> dict[str, Any]:
+    """The `restore` event of a committed restore: what it took off and what it brought back (whole)."""
+    return {
+        "type": ServerEvent.RESTORE,
+        "space_id": space_id,
+        "seq": r.seq,
+        "id": r.change_id,
+        "at": r.at,
+        "author": r.author_id,
+        "removed": r.removed,
+        "strokes": [_snapshot_stroke(space_id, s) for s in r.strokes],
+    }
+
+
+def change_event(space_id: str, c: StoredStroke | Removal | Transformed | Restored) -> dict[str, Any]:
+    """The live event of any board change read back from the database."""
+    if isinstance(c, StoredStroke):
+        return _snapshot_stroke(space_id, c)
+    if isinstance(c, Transformed):
+        return transform_event(space_id, c)
+    if isinstance(c, Restored):
+        return restore_event(space_id, c)
+    return removal_event(space_id, c)
 
 
 def _snapshot_stroke(space_id: str, s: StoredStroke) -> dict[str, Any]:

@@ -35,9 +35,9 @@ class BoardOut(BaseModel):
 
 class ChangeOut(BaseModel):
     seq: int
-    kind: str = Field(description="stroke, erase, clear or undo")
+    kind: str = Field(description="stroke, erase, clear, undo, transform or restore")
     author_id: str | None
-    strokes: int = Field(description="How many strokes the change drew (1) or took off the board.")
+    strokes: int = Field(description="How many elements the change drew (1), took off, moved or restored.")
     at: datetime | None = Field(description="When; unknown (null) for removals recorded before it was kept.")
 
 
@@ -77,7 +77,7 @@ async def get_board(request: Request, space_id: str) -> HTTPResponse:
     bp,
     "GET",
     "/spaces/{space_id}/board/history",
-    summary="The whiteboard's changes, newest first: each stroke drawn and each erase, clear or undo.",
+    summary="The whiteboard's changes, newest first: each stroke drawn, each erase, clear, undo, move and restore.",
     query=PageQuery,
     response=ChangePage,
     errors=(404, 410),

@@ -16,44 +16,74 @@ from typing import Any
 import asyncpg
 import orjson
 
-from hub.errors import Conflict, SpaceNotFound
+from hub.errors import ChangeIdTaken, Conflict, SpaceNotFound, ValidationFailed
 from hub.ports.whiteboard import (
+    IDENTITY,
     BoardChange,
     BoardHistory,
     BoardPosition,
     CommitResult,
+    Move,
     PendingStroke,
+    Placement,
     Removal,
+    Restored,
     StoredStroke,
     Stroke,
+    Transformed,
 )
 from storage.postgres.db import PostgresDatabase, translate_errors
 
-# The columns `_stored` reads.
-_STORED = "id, seq, author_id, tool, color, width, points"
+# The columns `_stored` reads, of a stroke row `s`, and the placement of the life it is read in.
+_STORED = "id, seq, author_id, tool, color, width, points, text"
+_S = ", ".join("s." + c for c in _STORED.split(", "))
+_FIRST = "1::float8 AS sx, 1::float8 AS sy, 0::float8 AS tx, 0::float8 AS ty"
 
-# The board's position and its live strokes in seq order; one row with NULL stroke columns for a
+
+def _lives(*, at: bool, ids: bool) -> str:
+    """The elements live now (`at` False), or right after change $2 (`at` True), each in the one life
+    that covers that point: its first (the stroke row, as drawn) or a later one (`whiteboard_lives`,
+    with its placement). `ids`: only the elements of the next parameter, a uuid array (else all)."""
+    if at:
+        first = "s.seq <= $2 AND (s.removed_seq IS NULL OR s.removed_seq > $2)"
+        later = "l.from_seq <= $2 AND (l.to_seq IS NULL OR l.to_seq > $2)"
+    else:
+        first, later = "s.removed_seq IS NULL", "l.to_seq IS NULL"
+    param = "$3" if at else "$2"
+    only_s = f" AND s.id = ANY({param}::uuid[])" if ids else ""
+    only_l = f" AND l.id = ANY({param}::uuid[])" if ids else ""
+    return f"""
+SELECT {_S}, true AS first, {_FIRST} FROM whiteboard_strokes s
+WHERE s.space_id = $1 AND {first}{only_s}
+UNION ALL
+SELECT {_S}, false, l.sx, l.sy, l.tx, l.ty FROM whiteboard_lives l
+JOIN whiteboard_strokes s ON s.space_id = l.space_id AND s.id = l.id
+WHERE l.space_id = $1 AND {later}{only_l}
+"""
+
+
+# The board's position and its live elements in seq order; one row with NULL element columns for a
 # board without any.
 _SNAPSHOT = f"""
-SELECT w.seq AS board_seq, w.epoch, {", ".join("s." + c for c in _STORED.split(", "))}
-FROM whiteboards w LEFT JOIN whiteboard_strokes s ON s.space_id = w.space_id AND s.removed_seq IS NULL
+SELECT w.seq AS board_seq, w.epoch, e.* FROM whiteboards w
+LEFT JOIN LATERAL ({_lives(at=False, ids=False)}) e ON true
 WHERE w.space_id = $1
-ORDER BY s.seq
+ORDER BY e.seq
 """
 
-# The board as of a seq: the strokes drawn by then that were not removed by then. One row with NULL
-# stroke columns for a board with none; no row for a missing board.
+# The board as of a seq ($2): the elements live right after it, placed as they were then. One row
+# with NULL element columns for a board with none; no row for a missing board.
 _BOARD_AT = f"""
-SELECT w.seq AS board_seq, w.epoch, {", ".join("s." + c for c in _STORED.split(", "))}
-FROM whiteboards w LEFT JOIN whiteboard_strokes s
-  ON s.space_id = w.space_id AND s.seq <= $2 AND (s.removed_seq IS NULL OR s.removed_seq > $2)
+SELECT w.seq AS board_seq, w.epoch, e.* FROM whiteboards w
+LEFT JOIN LATERAL ({_lives(at=True, ids=False)}) e ON true
 WHERE w.space_id = $1
-ORDER BY s.seq
+ORDER BY e.seq
 """
 
-# Every change of a board, newest first below a seq: each stroke drawn, and each removal (one erase,
-# clear or undo, which may take several strokes under one seq). Seqs are gap-free, so the page of $3
-# changes below $2 is exactly the seqs from $2 - $3 on: two index ranges, however long the history.
+# Every change of a board, newest first below a seq: each stroke drawn, and each edit (an erase,
+# clear or undo, which may take several elements under one seq, or a transform or a restore). Seqs
+# are gap-free, so the page of $3 changes below $2 is exactly the seqs from $2 - $3 on: two index
+# ranges, however long the history.
 _CHANGES = """
 WITH bounds AS (
     SELECT least($2::bigint, w.seq + 1) AS below FROM whiteboards w WHERE w.space_id = $1
@@ -63,11 +93,9 @@ SELECT * FROM (
     FROM whiteboard_strokes s, bounds b
     WHERE s.space_id = $1 AND s.seq < b.below AND s.seq >= b.below - $3
     UNION ALL
-    SELECT s.removed_seq, coalesce(min(s.removed_reason), 'erase'), (array_agg(s.removed_by))[1], count(*),
-           max(s.removed_at)
-    FROM whiteboard_strokes s, bounds b
-    WHERE s.space_id = $1 AND s.removed_seq < b.below AND s.removed_seq >= b.below - $3
-    GROUP BY s.removed_seq
+    SELECT e.seq, e.kind, e.author_id, cardinality(e.ids), e.at
+    FROM whiteboard_edits e, bounds b
+    WHERE e.space_id = $1 AND e.seq < b.below AND e.seq >= b.below - $3
 ) c ORDER BY seq DESC LIMIT $3
 """
 _NO_LIMIT = 2**62
@@ -92,11 +120,12 @@ LIMIT 1
 # them from the first copy.
 _COMMIT = """
 WITH v AS (
-    SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::float8[], $7::text[])
-        WITH ORDINALITY AS v(s, i, a, t, c, w, p, n)
+    SELECT * FROM unnest(
+        $1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[]
+    ) WITH ORDINALITY AS v(s, i, a, t, c, w, p, x, n)
 ),
 b AS MATERIALIZED (
-    SELECT space_id, seq FROM whiteboards WHERE space_id = ANY($8::text[]) ORDER BY space_id FOR UPDATE
+    SELECT space_id, seq FROM whiteboards WHERE space_id = ANY($9::text[]) ORDER BY space_id FOR UPDATE
 ),
 ex AS MATERIALIZED (
     SELECT v.n, w.seq, w.author_id, w.removed_seq IS NOT NULL AS erased,
@@ -113,8 +142,8 @@ numbered AS MATERIALIZED (
     FROM firsts f JOIN b ON b.space_id = f.s
 ),
 ins AS (
-    INSERT INTO whiteboard_strokes (space_id, id, seq, author_id, tool, color, width, points)
-    SELECT s, i, q, a, t, c, w, p::jsonb FROM numbered
+    INSERT INTO whiteboard_strokes (space_id, id, seq, author_id, tool, color, width, points, text)
+    SELECT s, i, q, a, t, c, w, p::jsonb, x FROM numbered
 ),
 upd AS (
     UPDATE whiteboards w SET seq = m.q, updated_at = now()
@@ -145,8 +174,8 @@ b AS MATERIALIZED (
     RETURNING seq
 ),
 ins AS (
-    INSERT INTO whiteboard_strokes (space_id, id, seq, author_id, tool, color, width, points)
-    SELECT $1, $2, b.seq, $3, $4, $5, $6, $7::text::jsonb FROM b
+    INSERT INTO whiteboard_strokes (space_id, id, seq, author_id, tool, color, width, points, text)
+    SELECT $1, $2, b.seq, $3, $4, $5, $6, $7::text::jsonb, $8 FROM b
 )
 SELECT 'n' AS kind, NULL::text AS space, 1::bigint AS n, seq, NULL::uuid AS author, NULL::boolean AS erased,
     NULL::boolean AS latest FROM b
@@ -155,7 +184,7 @@ UNION ALL SELECT 'o', NULL, 1, seq, author_id, erased, latest FROM ex
 
 
 def _columns(items: Sequence[PendingStroke]) -> list[list[Any]]:
-    cols: list[list[Any]] = [[] for _ in range(7)]
+    cols: list[list[Any]] = [[] for _ in range(8)]
     for it in items:
         s = it.stroke
         row = (
@@ -166,6 +195,7 @@ def _columns(items: Sequence[PendingStroke]) -> list[list[Any]]:
             s.color,
             s.width,
             orjson.dumps(s.points).decode(),
+            s.text,
         )
         for col, value in zip(cols, row, strict=True):
             col.append(value)
@@ -340,24 +370,36 @@ class PostgresStrokeStore:
                 after,
                 upto,
             )
-            removals = await conn.fetch(
-                "SELECT removed_seq, removed_reason, removed_by::text, array_agg(id::text ORDER BY seq) AS ids"
-                " FROM whiteboard_strokes WHERE space_id = $1 AND removed_seq > $2 AND removed_seq <= $3"
-                " GROUP BY removed_seq, removed_reason, removed_by",
+            edits = await conn.fetch(
+                "SELECT seq, kind, author_id::text, ids::text[], params, client_id::text FROM whiteboard_edits"
+                " WHERE space_id = $1 AND seq > $2 AND seq <= $3",
                 space_id,
                 after,
                 upto,
             )
-        changes: list[StoredStroke | Removal] = [_stored(r) for r in strokes]
-        changes += [
-            Removal(int(r["removed_seq"]), list(r["ids"]), r["removed_reason"] or "erase", r["removed_by"])
-            for r in removals
-        ]
+            # What each restore brought back, placed as it brought it (the lives it opened).
+            restores = [int(e["seq"]) for e in edits if e["kind"] == "restore"]
+            opened = (
+                await conn.fetch(
+                    f"SELECT l.from_seq, {_S}, l.sx, l.sy, l.tx, l.ty FROM whiteboard_lives l"
+                    " JOIN whiteboard_strokes s ON s.space_id = l.space_id AND s.id = l.id"
+                    " WHERE l.space_id = $1 AND l.from_seq = ANY($2::bigint[])",
+                    space_id,
+                    restores,
+                )
+                if restores
+                else []
+            )
+        brought: dict[int, list[StoredStroke]] = {}
+        for r in opened:
+            brought.setdefault(int(r["from_seq"]), []).append(_stored(r))
+        changes: list[StoredStroke | Removal | Transformed | Restored] = [_stored(r) for r in strokes]
+        changes += [_edit(e, brought.get(int(e["seq"]), [])) for e in edits]
         changes.sort(key=lambda c: c.seq)
         return BoardHistory(BoardPosition(upto, str(board["epoch"])), changes)
 
     async def board_at(self, space_id: str, at: int) -> tuple[BoardPosition, list[StoredStroke]]:
-        # Drawn at or before `at` and not yet removed then: the board as everyone saw it after `at`.
+        # Every life that covers `at`: the board as everyone saw it right after that change.
         rows = await self._db.fetch(_BOARD_AT, space_id, at)
         if not rows:
             raise SpaceNotFound("No such space.")
@@ -378,45 +420,237 @@ class PostgresStrokeStore:
             for r in rows
         ]
 
-    async def _remove(self, space_id: str, reason: str, by: str, where: str, *args: Any) -> Removal | None:
+    # -- edits: every change but a drawing, each under the board's row lock -----------------------
+
+    async def _end_lives(
+        self, conn: asyncpg.Connection, space_id: str, seq: int, reason: str, by: str, live: Sequence[asyncpg.Record]
+    ) -> None:
+        """End the open life of each element of `live` (rows of `_lives`) at `seq`."""
+        first = [r["id"] for r in live if r["first"]]
+        later = [r["id"] for r in live if not r["first"]]
+        if first:
+            await conn.execute(
+                "UPDATE whiteboard_strokes SET removed_seq = $2, removed_reason = $3, removed_by = $4,"
+                " removed_at = now() WHERE space_id = $1 AND id = ANY($5::uuid[]) AND removed_seq IS NULL",
+                space_id,
+                seq,
+                reason,
+                uuid.UUID(by),
+                first,
+            )
+        if later:
+            await conn.execute(
+                "UPDATE whiteboard_lives SET to_seq = $2"
+                " WHERE space_id = $1 AND id = ANY($3::uuid[]) AND to_seq IS NULL",
+                space_id,
+                seq,
+                later,
+            )
+
+    @staticmethod
+    async def _open_lives(
+        conn: asyncpg.Connection, space_id: str, seq: int, placed: Sequence[tuple[Any, Placement]]
+    ) -> None:
+        if placed:
+            await conn.execute(
+                "INSERT INTO whiteboard_lives (space_id, id, from_seq, sx, sy, tx, ty)"
+                " SELECT $1, i, $2, sx, sy, tx, ty"
+                " FROM unnest($3::uuid[], $4::float8[], $5::float8[], $6::float8[], $7::float8[])"
+                " AS v(i, sx, sy, tx, ty)",
+                space_id,
+                seq,
+                [i for i, _ in placed],
+                [p.sx for _, p in placed],
+                [p.sy for _, p in placed],
+                [p.tx for _, p in placed],
+                [p.ty for _, p in placed],
+            )
+
+    @staticmethod
+    async def _record(
+        conn: asyncpg.Connection,
+        space_id: str,
+        seq: int,
+        kind: str,
+        by: str,
+        ids: Sequence[Any],
+        params: Sequence[float] | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO whiteboard_edits (space_id, seq, kind, author_id, at, ids, params, client_id)"
+            " VALUES ($1, $2, $3, $4, now(), $5::uuid[], $6::float8[], $7::uuid)",
+            space_id,
+            seq,
+            kind,
+            uuid.UUID(by),
+            list(ids),
+            list(params) if params is not None else None,
+            uuid.UUID(client_id) if client_id else None,
+        )
+        await conn.execute("UPDATE whiteboards SET seq = $2, updated_at = now() WHERE space_id = $1", space_id, seq)
+
+    @staticmethod
+    async def _retried(
+        conn: asyncpg.Connection, space_id: str, change_id: str, kind: str, by: str
+    ) -> asyncpg.Record | None:
+        """The edit a client's change id already committed, if any (the board's row is locked)."""
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "SELECT seq, kind, author_id::text, ids::text[], params FROM whiteboard_edits"
+            " WHERE space_id = $1 AND client_id = $2",
+            space_id,
+            uuid.UUID(change_id),
+        )
+        if row is not None and (row["kind"] != kind or row["author_id"] != by):
+            raise ChangeIdTaken("That change id is already used.")
+        return row
+
+    async def _remove(self, space_id: str, reason: str, by: str, ids: Sequence[str] | None) -> Removal | None:
         async with self._db.transaction() as conn:
             seq = await conn.fetchval("SELECT seq FROM whiteboards WHERE space_id = $1 FOR UPDATE", space_id)
             if seq is None:
                 return None
-            removed = await conn.fetch(
-                "UPDATE whiteboard_strokes SET removed_seq = $2, removed_reason = $3, removed_by = $4,"
-                f" removed_at = now() WHERE space_id = $1 AND removed_seq IS NULL AND {where} RETURNING id, seq",
-                space_id,
-                seq + 1,
-                reason,
-                uuid.UUID(by),
-                *args,
-            )
-            if not removed:
+            if reason == "undo":
+                newest = await conn.fetchval(_NEWEST_OF, space_id, uuid.UUID(by))
+                if newest is None:
+                    return None
+                ids = [str(newest)]
+            live = await self._live(conn, space_id, ids)
+            if not live:
                 return None
-            await conn.execute(
-                "UPDATE whiteboards SET seq = $2, updated_at = now() WHERE space_id = $1", space_id, seq + 1
-            )
-        # In drawing order, as a replay from `history` lists them.
-        ids = [str(r["id"]) for r in sorted(removed, key=lambda r: r["seq"])]
-        return Removal(seq + 1, ids, reason, by)
+            await self._end_lives(conn, space_id, seq + 1, reason, by, live)
+            # In drawing order, as a replay from `history` lists them.
+            ordered = [r["id"] for r in sorted(live, key=lambda r: r["seq"])]
+            await self._record(conn, space_id, seq + 1, reason, by, ordered)
+        return Removal(seq + 1, [str(i) for i in ordered], reason, by)
+
+    @staticmethod
+    async def _live(conn: asyncpg.Connection, space_id: str, ids: Sequence[str] | None) -> list[asyncpg.Record]:
+        if ids is None:
+            return list(await conn.fetch(_LIVE_ALL, space_id))
+        return list(await conn.fetch(_LIVE_IDS, space_id, [uuid.UUID(i) for i in ids]))
 
     async def erase(self, space_id: str, ids: Sequence[str], by: str) -> Removal | None:
-        return await self._remove(space_id, "erase", by, "id = ANY($5::uuid[])", [uuid.UUID(i) for i in ids])
+        return await self._remove(space_id, "erase", by, ids)
 
     async def clear(self, space_id: str, by: str) -> Removal | None:
-        return await self._remove(space_id, "clear", by, "true")
+        return await self._remove(space_id, "clear", by, None)
 
     async def undo(self, space_id: str, author_id: str) -> Removal | None:
-        return await self._remove(
-            space_id,
-            "undo",
-            author_id,
-            "id = (SELECT id FROM whiteboard_strokes WHERE space_id = $1 AND author_id = $4"
-            " AND removed_seq IS NULL ORDER BY seq DESC LIMIT 1)",
+        return await self._remove(space_id, "undo", author_id, ())
+
+    async def transform(self, space_id: str, move: Move, by: str) -> Transformed | None:
+        async with self._db.transaction() as conn:
+            seq = await conn.fetchval("SELECT seq FROM whiteboards WHERE space_id = $1 FOR UPDATE", space_id)
+            if seq is None:
+                return None
+            done = await self._retried(conn, space_id, move.change_id, "transform", by)
+            if done is not None:
+                return Transformed(int(done["seq"]), move, list(done["ids"]), by, duplicate=True)
+            live = sorted(await self._live(conn, space_id, move.ids), key=lambda r: r["seq"])
+            # An element pushed beyond the bounds stays where it is (its numbers stay finite).
+            moved = [(r, _placement(r).then(move)) for r in live]
+            moved = [(r, p) for r, p in moved if _bounded(p)]
+            if not moved:
+                return None
+            seq += 1
+            await self._end_lives(conn, space_id, seq, "transform", by, [r for r, _ in moved])
+            await self._open_lives(conn, space_id, seq, [(r["id"], p) for r, p in moved])
+            params = (move.dx, move.dy, move.sx, move.sy, move.ox, move.oy)
+            await self._record(
+                conn, space_id, seq, "transform", by, [r["id"] for r, _ in moved], params, move.change_id
+            )
+        return Transformed(seq, move, [str(r["id"]) for r, _ in moved], by)
+
+    async def restore(
+        self, space_id: str, change_id: str, at: int, ids: Sequence[str] | None, by: str
+    ) -> Restored | None:
+        async with self._db.transaction() as conn:
+            seq = await conn.fetchval("SELECT seq FROM whiteboards WHERE space_id = $1 FOR UPDATE", space_id)
+            if seq is None:
+                return None
+            done = await self._retried(conn, space_id, change_id, "restore", by)
+            if done is not None:
+                return Restored(int(done["seq"]), change_id, at, list(done["ids"]), [], [], by, duplicate=True)
+            if at > seq:
+                raise ValidationFailed({"at": f"the board's last change is {seq}"})
+            now = {r["id"]: r for r in await self._live(conn, space_id, ids)}
+            if ids is None:
+                then_rows = await conn.fetch(_LIVE_AT_ALL, space_id, at)
+            else:
+                then_rows = await conn.fetch(_LIVE_AT_IDS, space_id, at, [uuid.UUID(i) for i in ids])
+            then = {r["id"]: r for r in then_rows}
+            gone = [r for i, r in now.items() if i not in then]
+            # Brought back, or put back where it was then (a life of its own since).
+            back = [r for i, r in then.items() if i not in now or _placement(now[i]) != _placement(r)]
+            if not gone and not back:
+                return None
+            seq += 1
+            await self._end_lives(
+                conn, space_id, seq, "restore", by, gone + [now[r["id"]] for r in back if r["id"] in now]
+            )
+            await self._open_lives(conn, space_id, seq, [(r["id"], _placement(r)) for r in back])
+            touched = sorted(gone + back, key=lambda r: r["seq"])
+            await self._record(conn, space_id, seq, "restore", by, [r["id"] for r in touched], (float(at),), change_id)
+        return Restored(
+            seq,
+            change_id,
+            at,
+            [str(r["id"]) for r in touched],
+            [str(r["id"]) for r in sorted(gone, key=lambda r: r["seq"])],
+            [_stored(r) for r in sorted(back, key=lambda r: r["seq"])],
+            by,
         )
 
 
+_LIVE_ALL = _lives(at=False, ids=False)
+_LIVE_IDS = _lives(at=False, ids=True)
+_LIVE_AT_ALL = _lives(at=True, ids=False)
+_LIVE_AT_IDS = _lives(at=True, ids=True)
+
+# The author's newest live element (for `undo`): the newest drawn that is live in either kind of life.
+_NEWEST_OF = """
+SELECT s.id FROM whiteboard_strokes s
+WHERE s.space_id = $1 AND s.author_id = $2 AND (
+    s.removed_seq IS NULL
+    OR EXISTS (SELECT 1 FROM whiteboard_lives l WHERE l.space_id = s.space_id AND l.id = s.id AND l.to_seq IS NULL)
+)
+ORDER BY s.seq DESC LIMIT 1
+"""
+
+# A placement's bounds: a scale whose numbers stay readable and finite, and a board within reach.
+_MAX_SCALE = 1e6
+_MAX_SHIFT = 1e12
+
+
+def _bounded(p: Placement) -> bool:
+    return all(1 / _MAX_SCALE <= v <= _MAX_SCALE for v in (p.sx, p.sy)) and all(
+        abs(v) <= _MAX_SHIFT for v in (p.tx, p.ty)
+    )
+
+
+def _placement(r: asyncpg.Record) -> Placement:
+    try:
+        return Placement(float(r["sx"]), float(r["sy"]), float(r["tx"]), float(r["ty"]))
+    except KeyError:
+        return IDENTITY
+
+
 def _stored(r: asyncpg.Record) -> StoredStroke:
-    stroke = Stroke(str(r["id"]), r["tool"], r["color"], float(r["width"]), r["points"])
-    return StoredStroke(stroke, int(r["seq"]), str(r["author_id"]) if r["author_id"] else None)
+    stroke = Stroke(str(r["id"]), r["tool"], r["color"], float(r["width"]), r["points"], r["text"])
+    return StoredStroke(stroke.placed(_placement(r)), int(r["seq"]), str(r["author_id"]) if r["author_id"] else None)
+
+
+def _edit(e: asyncpg.Record, brought: list[StoredStroke]) -> Removal | Transformed | Restored:
+    """A change of `whiteboard_edits` as the event a live client saw (`brought`: what a restore brought)."""
+    seq, kind, by, ids, params = int(e["seq"]), str(e["kind"]), e["author_id"], list(e["ids"]), e["params"]
+    if kind == "transform":
+        dx, dy, sx, sy, ox, oy = params
+        return Transformed(seq, Move(str(e["client_id"]), ids, dx, dy, sx, sy, ox, oy), ids, by)
+    if kind == "restore":
+        back = {s.stroke.id for s in brought}
+        removed = [i for i in ids if i not in back]
+        return Restored(
+            seq, str(e["client_id"]), int(params[0]), ids, removed, sorted(brought, key=lambda s: s.seq), by
+        )
+    return Removal(seq, ids, kind, by)
