@@ -5,7 +5,8 @@
 
 One `hub serve` on a private durable PostgreSQL (as `bench.social`); an account and a space made over
 HTTP, then the board's history written with COPY: `--changes` changes, each a stroke of 20 points,
-except every tenth, which erases an earlier stroke that is still on the board, and, with
+except every tenth, which erases an earlier stroke that is still on the board, every 25th, which moves
+one, and, with
 `--clear-every N`, every Nth, which clears the board (as a team does between sessions). Then one client in a
 closed loop, `--duration` seconds each: `GET /spaces/{id}/board?at=<a random change>` (the target:
 p99 <= 50 ms), the board now, a page of `/board/history` at a random cursor, and `/board.svg`.
@@ -40,50 +41,68 @@ TARGET_MS = 50.0
 
 
 async def seed(
-    dsn: str, space_id: str, author: str, changes: int, clear_every: int, rng: random.Random
+    dsn: str, space_id: str, author: str, changes: int, clear_every: int, rng: random.Random, move_every: int = 25
 ) -> dict[str, Any]:
-    """COPY `changes` board changes into the space's board; returns what was written."""
+    """COPY `changes` board changes into the space's board, as the hub stores them; returns what was written.
+
+    Every `move_every`th change moves a stroke on the board (ending its life there and starting another,
+    `whiteboard_lives`), every tenth erases one, every `clear_every`th clears the board; every removal
+    and move is also a row of `whiteboard_edits`, as the hub writes it.
+    """
     conn = await asyncpg.connect(dsn)
     started = time.monotonic()
     try:
-        live: list[int] = []  # indexes into rows of strokes still on the board
-        rows: list[list[Any]] = []
-        removed = 0
+        rows: list[list[Any]] = []  # whiteboard_strokes
+        lives: list[list[Any]] = []  # whiteboard_lives
+        edits: list[list[Any]] = []  # whiteboard_edits
+        # The strokes on the board: row index -> index of its open later life (None: its first life).
+        live: dict[int, int | None] = {}
+        placement: dict[int, tuple[float, float]] = {}
+        removed = cleared = moved = 0
         now = datetime.now(UTC) - timedelta(days=1)
-        cleared = 0
+        me = uuid.UUID(author)
+
+        def end(victim: int, seq: int, reason: str) -> None:
+            life = live.pop(victim)
+            if life is None:
+                rows[victim][8], rows[victim][9], rows[victim][10] = seq, reason, now + timedelta(seconds=seq)
+            else:
+                lives[life][3] = seq
+
         for seq in range(1, changes + 1):
+            when = now + timedelta(seconds=seq)
             if clear_every and seq % clear_every == 0 and live:
-                for victim in live:
-                    rows[victim][8], rows[victim][9], rows[victim][10] = seq, "clear", now + timedelta(seconds=seq)
-                cleared += len(live)
-                live.clear()
+                victims = sorted(live)
+                for victim in victims:
+                    end(victim, seq, "clear")
+                edits.append([space_id, seq, "clear", me, when, [rows[v][1] for v in victims], None, None])
+                cleared += len(victims)
                 continue
             if seq % 10 == 0 and live:
-                victim = live.pop(rng.randrange(len(live)))
-                rows[victim][8] = seq  # removed_seq
-                rows[victim][9] = "erase"
-                rows[victim][10] = now + timedelta(seconds=seq)
+                victim = rng.choice(list(live))
+                end(victim, seq, "erase")
+                edits.append([space_id, seq, "erase", me, when, [rows[victim][1]], None, None])
                 removed += 1
+                continue
+            if move_every and seq % move_every == 0 and live:
+                victim = rng.choice(list(live))
+                end(victim, seq, "transform")
+                dx, dy = rng.uniform(-50, 50), rng.uniform(-50, 50)
+                tx, ty = placement.get(victim, (0.0, 0.0))
+                placement[victim] = (tx + dx, ty + dy)
+                lives.append([space_id, rows[victim][1], seq, None, 1.0, 1.0, tx + dx, ty + dy])
+                live[victim] = len(lives) - 1
+                edits.append(
+                    [space_id, seq, "transform", me, when, [rows[victim][1]], [dx, dy, 1, 1, 0, 0], uuid.uuid4()]
+                )
+                moved += 1
                 continue
             x, y = rng.uniform(0, 1500), rng.uniform(0, 900)
             points = [[round(x + i * 4, 1), round(y + rng.uniform(-3, 3), 1)] for i in range(20)]
             rows.append(
-                [
-                    space_id,
-                    uuid.uuid4(),
-                    seq,
-                    uuid.UUID(author),
-                    "pen",
-                    "#1f2937",
-                    4.0,
-                    json.dumps(points),
-                    None,
-                    None,
-                    None,
-                    now + timedelta(seconds=seq),
-                ]
+                [space_id, uuid.uuid4(), seq, me, "pen", "#1f2937", 4.0, json.dumps(points), None, None, None, when]
             )
-            live.append(len(rows) - 1)
+            live[len(rows) - 1] = None
         await conn.execute(
             "INSERT INTO whiteboards (space_id, epoch, seq) VALUES ($1, $2, $3) "
             "ON CONFLICT (space_id) DO UPDATE SET seq = EXCLUDED.seq",
@@ -109,7 +128,18 @@ async def seed(
                 "created_at",
             ],
         )
-        await conn.execute("ANALYZE whiteboard_strokes")
+        await conn.copy_records_to_table(
+            "whiteboard_lives",
+            records=[tuple(r) for r in lives],
+            columns=["space_id", "id", "from_seq", "to_seq", "sx", "sy", "tx", "ty"],
+        )
+        await conn.copy_records_to_table(
+            "whiteboard_edits",
+            records=[tuple(r) for r in edits],
+            columns=["space_id", "seq", "kind", "author_id", "at", "ids", "params", "client_id"],
+        )
+        for table in ("whiteboard_strokes", "whiteboard_lives", "whiteboard_edits"):
+            await conn.execute(f"ANALYZE {table}")
     finally:
         await conn.close()
     return {
@@ -117,6 +147,7 @@ async def seed(
         "strokes": len(rows),
         "erased": removed,
         "cleared": cleared,
+        "moved": moved,
         "seed_s": round(time.monotonic() - started, 1),
     }
 
@@ -207,7 +238,8 @@ def docs_section(result: dict[str, Any], command: str, stamp: str) -> str:
         f"Run {stamp} ({result['duration_s']} s): `{command}`",
         "",
         f"A board of {seed_info.get('changes', 0):,} changes ({seed_info.get('strokes', 0):,} strokes of 20 "
-        f"points, {seed_info.get('erased', 0):,} erased, {seed_info.get('cleared', 0):,} cleared {clears}; "
+        f"points, {seed_info.get('moved', 0):,} moves, {seed_info.get('erased', 0):,} erased, "
+        f"{seed_info.get('cleared', 0):,} cleared {clears}; "
         f"{m.get('live_strokes', 0):,} on the board now); one "
         f"client, closed loop, {result['duration']:g} s each; {where}.",
         "",
