@@ -64,13 +64,14 @@ async def get_board(request: Request, space_id: str) -> HTTPResponse:
     principal = await authenticate(request)
     q = query(request, BoardQuery)
     position, strokes = await _board(request).board(principal, space_id, q.at)
-    return json(
-        BoardOut(
-            seq=position.seq,
-            epoch=position.epoch,
-            strokes=[stroke_event(space_id, s.seq, s.author_id, s.stroke) for s in strokes],
-        )
-    )
+    # `BoardOut`'s shape, encoded by orjson: validating and serialising hundreds of untyped stroke
+    # dicts through the model took 4 of a 10 ms answer.
+    body = {
+        "seq": position.seq,
+        "epoch": position.epoch,
+        "strokes": [stroke_event(space_id, s.seq, s.author_id, s.stroke) for s in strokes],
+    }
+    return json(body)
 
 
 @endpoint(
