@@ -28,7 +28,7 @@ async def test_full_flow(client: httpx.AsyncClient) -> None:
     # The invite is used up.
     carol = await register(client, "carol")
     r = await client.post("/spaces/join", json={"token": invite["token"]}, headers=auth(carol["access_token"]))
-    assert r.status_code == 404
+    assert r.status_code == 410 and r.json()["error"]["code"] == "invite_used_up"
 
     # Bins with revisions, raw view and a 409 on a stale edit.
     created = await client.post(

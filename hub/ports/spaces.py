@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,10 @@ class InviteState:
     max_uses: int | None
     uses: int
     expired: bool  # the invite's or the space's time is over (by the database's clock)
+
+
+# Why an invite that exists no longer lets anyone in (its lifetime or its space's is over; all its uses are taken).
+InviteRefusal = Literal["expired", "used_up"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +138,10 @@ class SpaceRepo(Protocol):
         taken down."""
         ...
 
-    async def redeem_invite(self, token_hash: bytes, user_id: str) -> tuple[str, str] | None:
-        """Consume one use and add the member atomically; (space_id, role) or None when invalid."""
+    async def redeem_invite(self, token_hash: bytes, user_id: str) -> tuple[str, str] | InviteRefusal | None:
+        """Consume one use and add the member atomically: (space_id, role); "expired" or "used_up" when
+        the invite no longer works (nothing is consumed); None when there is none, it was revoked or its
+        space was taken down. Concurrent redeemers of a last use: one joins, the others read "used_up"."""
         ...
 
     async def purge_expired(self, limit: int) -> list[tuple[str, str]]:

@@ -311,8 +311,14 @@ class SpaceService:
         if not token or len(token) > 200:
             raise InviteNotFound("This invite is not valid.")
         redeemed = await self.repo.redeem_invite(hash_token(token), principal.user_id)
+        # The same answers as `invite` (the landing page): 404 for a token that never worked or was
+        # revoked, 410 saying why for one that no longer works.
         if redeemed is None:
-            raise InviteNotFound("This invite is not valid, used up or expired.")
+            raise InviteNotFound("This invite is not valid.")
+        if redeemed == "expired":
+            raise InviteExpired()
+        if redeemed == "used_up":
+            raise InviteUsedUp()
         space_id, _role = redeemed
         await self._member_joined(space_id, principal)
         return await self.get(principal, space_id)

@@ -203,10 +203,11 @@ async def join_by_link(request: Request, space_id: str) -> HTTPResponse:
     bp,
     "POST",
     "/spaces/join",
-    summary="Join a space with an invite token.",
+    summary="Join a space with an invite token. 410 `invite_expired` or `invite_used_up` when it no longer "
+    "works (as `GET /invites/{token}` says); 404 `invite_not_found` for one never issued or revoked.",
     body=JoinIn,
     response=SpaceOut,
-    errors=(404,),
+    errors=(404, 410),
 )
 async def join_by_invite(request: Request) -> HTTPResponse:
     principal = await authenticate(request)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.ports.spaces import BinRecord, InviteRecord, InviteState, MemberRecord, RevisionRecord, SpaceRecord
+from hub.ports.spaces import (
+    BinRecord,
+    InviteRecord,
+    InviteRefusal,
+    InviteState,
+    MemberRecord,
+    RevisionRecord,
+    SpaceRecord,
+)
 from storage.postgres.db import PostgresDatabase, from_row
 
 _SPACE = "s.id, s.name, s.owner_id::text, s.visibility, s.link_role, s.created_at, s.updated_at, s.expires_at"
@@ -218,19 +226,25 @@ class PostgresSpaceRepo:
         )
         return None if row is None else from_row(InviteState, row)
 
-    async def redeem_invite(self, token_hash: bytes, user_id: str) -> tuple[str, str] | None:
+    async def redeem_invite(self, token_hash: bytes, user_id: str) -> tuple[str, str] | InviteRefusal | None:
         async with self._db.transaction() as conn:
+            # The invite's row lock orders redeemers: one that waited reads the uses the other left, so
+            # two redeemers of a last use cannot both get in, and the one too late is told it is used up.
             row = await conn.fetchrow(
-                """UPDATE space_invites i SET uses = uses + 1
-                   FROM spaces s
-                   WHERE i.token_hash = $1 AND s.id = i.space_id AND s.expires_at > now() AND s.removed_at IS NULL
-                     AND i.revoked_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > now())
-                     AND (i.max_uses IS NULL OR i.uses < i.max_uses)
-                   RETURNING i.space_id, i.role""",
+                """SELECT i.id, i.space_id, i.role, (s.expires_at <= now() OR i.expires_at <= now()) IS TRUE AS expired,
+                          (i.max_uses IS NOT NULL AND i.uses >= i.max_uses) AS used_up
+                   FROM space_invites i JOIN spaces s ON s.id = i.space_id
+                   WHERE i.token_hash = $1 AND i.revoked_at IS NULL AND s.removed_at IS NULL
+                   FOR UPDATE OF i""",
                 token_hash,
             )
             if row is None:
                 return None
+            if row["expired"]:
+                return "expired"
+            if row["used_up"]:
+                return "used_up"
+            await conn.execute("UPDATE space_invites SET uses = uses + 1 WHERE id = $1", row["id"])
             role = await conn.fetchval(
                 f"""INSERT INTO space_members AS m (space_id, user_id, role) VALUES ($1, $2::uuid, $3)
                     ON CONFLICT (space_id, user_id) DO UPDATE SET role =

@@ -6,11 +6,20 @@
 import * as api from "./api.js";
 import * as codes from "./codes.js";
 import { h, clear, uid, timeAgo, skeleton } from "./dom.js";
+import * as fields from "./fields.js";
+import { binMaxChars, codePoints } from "./limits.js";
 import * as session from "./session.js";
 import { confirmDialog, errorBox, toast } from "./ui.js";
 
 const LANGUAGES = ["text", "markdown", "python", "javascript", "typescript", "json", "html", "css", "sql",
   "shell", "go", "rust", "java", "c", "cpp", "yaml"];
+
+// A title of spaces only is empty to the hub (it trims); said here before sending.
+const TITLE = { name: "title", required: true, maxlength: 200, pattern: ".*\\S.*",
+  dataset: { hint: "A title needs at least one character that is not a space." } };
+// From this share of the hub's limit on, the counter warns.
+const NEAR_LIMIT = 0.9;
+const number = new Intl.NumberFormat();
 
 function languageSelect(id, value = "text") {
   const options = LANGUAGES.includes(value) ? LANGUAGES : [value, ...LANGUAGES];
@@ -66,9 +75,9 @@ export class BinsPanel {
     const titleId = uid("f");
     const langId = uid("f");
     const error = errorBox();
-    const form = h("form.card.bin-create", { "aria-label": "New bin" },
-      h("div.field", {}, h("label", { for: titleId }, "Title"),
-        h("input", { id: titleId, name: "title", required: true, maxlength: 200 })),
+    const title = h("input", { id: titleId, ...TITLE });
+    const form = h("form.card.bin-create", { "aria-label": "New bin", novalidate: true },
+      h("div.field", {}, h("label", { for: titleId }, "Title"), title, fields.messageSlot(title)),
       h("div.field", {}, h("label", { for: langId }, "Language"), languageSelect(langId)),
       error,
       h("div.actions", {},
@@ -76,7 +85,8 @@ export class BinsPanel {
         h("button.primary", { type: "submit" }, "Create")));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      if (!form.reportValidity()) return;
+      error.show("");
+      if (!fields.checkFields(form)) return;
       const v = Object.fromEntries(new FormData(form).entries());
       try {
         const created = await api.post(this.base, { title: v.title.trim(), content: "", language: v.language });
@@ -84,7 +94,7 @@ export class BinsPanel {
         this.refreshSoon();
         await this.openBin(created.id);
       } catch (e) {
-        error.show(api.describe(e));
+        fields.showError(form, e, error);
       }
     });
     clear(this.createHolder, form);
@@ -110,18 +120,25 @@ export class BinsPanel {
     const titleId = uid("f");
     const langId = uid("f");
     const contentId = uid("f");
-    const title = h("input", { id: titleId, value: bin.title, maxlength: 200, required: true });
+    const countId = uid("f");
+    const title = h("input", { id: titleId, value: bin.title, ...TITLE });
     const language = languageSelect(langId, bin.language);
-    const content = h("textarea.bin-content", { id: contentId, spellcheck: "false", rows: 12 });
+    const content = h("textarea.bin-content", { id: contentId, name: "content", spellcheck: "false", rows: 12,
+      "aria-describedby": countId });
     content.value = bin.content;
+    // How much of the hub's limit the content takes: a warning near it, an error past it (no saving).
+    const count = h("p.bin-count", { id: countId, dataset: { state: "ok" } });
+    const countSaid = h("span.visually-hidden", { role: "status" });
     const status = h("p.bin-status", { role: "status" });
     const notice = h("div.conflict", { role: "alert", hidden: true });
     const save = h("button.primary", { type: "submit" }, "Save");
     const revisions = h("details.revisions", {}, h("summary", {}, "Revisions"), h("div.revision-list"));
-    const form = h("form.bin-form", { "aria-label": `Bin ${bin.title}`, dataset: { binId: bin.id, version: String(bin.version) } },
-      h("div.field", {}, h("label", { for: titleId }, "Title"), title),
+    const form = h("form.bin-form", { "aria-label": `Bin ${bin.title}`, novalidate: true,
+      dataset: { binId: bin.id, version: String(bin.version) } },
+      h("div.field", {}, h("label", { for: titleId }, "Title"), title, fields.messageSlot(title)),
       h("div.field", {}, h("label", { for: langId }, "Language"), language),
-      h("div.field", {}, h("label", { for: contentId }, "Content"), content),
+      h("div.field", {}, h("label", { for: contentId }, "Content"), content, count, countSaid,
+        fields.messageSlot(content)),
       notice, status,
       h("div.actions", {},
         save,
@@ -140,6 +157,36 @@ export class BinsPanel {
       else clear(status, timeAgo(state.updatedAt, `Version ${state.version} · saved `));
     };
     state.setStatus = setStatus;
+    let level = null;
+    const recount = () => {
+      const n = codePoints(content.value);
+      const max = state.maxChars;
+      const was = level;
+      level = !max ? "ok" : n > max ? "over" : n >= Math.ceil(max * NEAR_LIMIT) ? "near" : "ok";
+      count.dataset.state = level;
+      const tail = { ok: "", near: ` · ${number.format(max - n)} left`, over: ` · ${number.format(n - max)} over the limit` };
+      count.textContent = max ? `${number.format(n)} / ${number.format(max)} characters${tail[level]}`
+        : `${number.format(n)} characters`;
+      content.setCustomValidity(level === "over"
+        ? `A bin holds at most ${number.format(max)} characters: remove ${number.format(n - max)} to save it.` : "");
+      fields.syncInvalid(content);
+      save.disabled = level === "over";
+      // Said once as the level changes, not at every keystroke.
+      if (was !== null && was !== level && (level !== "ok" || was === "over")) {
+        countSaid.textContent = level === "over" ? `Over the limit of ${number.format(max)} characters; saving is off.`
+          : level === "near" ? `Nearly at the limit of ${number.format(max)} characters.` : "Within the limit again.";
+      }
+    };
+    state.recount = recount;
+    content.addEventListener("input", recount);
+    recount();
+    binMaxChars().then((max) => {
+      if (this.open !== state || !max) return;
+      state.maxChars = max;
+      recount();
+    }, () => {
+      // Without the limit the counter counts; the hub still refuses too long a text, under the field.
+    });
     for (const input of [title, language, content]) {
       input.addEventListener("input", () => {
         state.dirty = true;
@@ -156,6 +203,7 @@ export class BinsPanel {
     });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
+      if (!fields.checkFields(form)) return;
       this.save(state, state.version);
     });
     revisions.addEventListener("toggle", () => {
@@ -188,7 +236,9 @@ export class BinsPanel {
       if (e instanceof api.ApiError && e.code === codes.VERSION_CONFLICT) {
         this.conflict(state, e.details.current_version);
       } else {
-        this.showNotice(state, api.describe(e));
+        fields.showError(state.form, e, {
+          show: (message) => (message ? this.showNotice(state, message) : undefined),
+        });
       }
     } finally {
       state.saving = false;
@@ -253,6 +303,7 @@ export class BinsPanel {
         this.editable ? h("button", { type: "button", onclick: () => {
           state.content.value = r.content;
           state.title.value = r.title;
+          state.recount();
           state.dirty = true;
           state.setStatus();
           dialog.close();

@@ -81,6 +81,8 @@ export const TRANSIENT_ACK_CODES = new Set([
 // -- limits and edits: hub/errors.py, hub/services/bins.py ----------------------------------------
 
 export const RATE_LIMITED = "rate_limited";
+/** hub/errors.py ValidationFailed: fields of the request are invalid; details.fields has a message per field. */
+export const VALIDATION_FAILED = "validation_failed";
 /** A bin saved over a newer version (If-Match); details.current_version says which. */
 export const VERSION_CONFLICT = "version_conflict";
 

@@ -3,6 +3,8 @@
 // sent by the upload engine (uploads.js); this module only shows what it does.
 import * as api from "./api.js";
 import { h, clear, uid, bytes, timeAgo, skeleton } from "./dom.js";
+import * as fields from "./fields.js";
+import { icon } from "./icons.js";
 import { confirmDialog, toast } from "./ui.js";
 import * as uploads from "./uploads.js";
 
@@ -14,12 +16,15 @@ export class FilesPanel {
     this.input = h("input.visually-hidden", { id: inputId, type: "file", multiple: true,
       onchange: () => this.uploadAll() });
     this.picker = h("label.button.small", { for: inputId }, "Upload files");
+    // Why the hub refused files just chosen (a type it does not accept, say), under the picker.
+    this.pickerMessage = fields.messageSlot(this.input);
+    this.refused = [];
     this.uploadList = h("ul.upload-list", { "aria-label": "Uploads in progress" });
     this.list = h("ul.file-list", { "aria-label": "Files" });
     this.status = h("div", {}, skeleton(2, "Loading files…"));
     this.el = h("section.panel.files", { "aria-labelledby": "files-title" },
       h("div.panel-head", {}, h("h2", { id: "files-title" }, "Files"), this.input, this.picker),
-      this.uploadList, this.status, this.list);
+      this.pickerMessage, this.uploadList, this.status, this.list);
     this.input.addEventListener("focus", () => this.picker.classList.add("focus"));
     this.input.addEventListener("blur", () => this.picker.classList.remove("focus"));
     this.refreshTimer = null;
@@ -76,11 +81,13 @@ export class FilesPanel {
   }
 
   item(f) {
-    const thumb = h("div.thumb", { "aria-hidden": "true" }, f.content_type.split("/")[0] === "image" ? "🖼" : "📄");
+    const image = f.content_type.split("/")[0] === "image";
+    const thumb = h("div.thumb", {}, icon(image ? "image" : "file", { label: image ? "Image" : "File" }));
     if (f.variants?.thumb) this.thumbnail(f, thumb);
     return h("li.file-item", { dataset: { fileId: f.id } },
       thumb,
-      h("div.file-info", {}, h("span.file-name", {}, f.filename),
+      // One line, cut with an ellipsis; the whole name is its tooltip.
+      h("div.file-info", {}, h("span.file-name", { title: f.filename }, f.filename),
         h("span.meta", {}, `${bytes(f.size)} · `, timeAgo(f.completed_at || f.created_at))),
       h("div.actions", {},
         h("button.small", { type: "button", "aria-label": `Download ${f.filename}`, onclick: () => this.download(f) },
@@ -130,6 +137,7 @@ export class FilesPanel {
   uploadAll() {
     const files = [...this.input.files];
     this.input.value = "";
+    this.refused = [];
     for (const file of files) this.upload(file);
   }
 
@@ -144,7 +152,7 @@ export class FilesPanel {
         onclick: () => ui.row.remove() }, "Dismiss"),
     };
     ui.row = h("li.upload", { dataset: { filename: name, state: "uploading" } },
-      h("span.file-name", {}, name), ui.progress, ui.label, ui.resume, ui.cancel, ui.dismiss);
+      h("span.file-name", { title: name }, name), ui.progress, ui.label, ui.resume, ui.cancel, ui.dismiss);
     ui.progress.setAttribute("aria-label", `Uploading ${name}`);
     ui.show = (loaded) => {
       ui.progress.value = loaded;
@@ -152,7 +160,9 @@ export class FilesPanel {
     };
     ui.failed = (e) => {
       ui.row.dataset.state = "failed";
-      ui.label.textContent = `Failed: ${e instanceof api.ApiError ? api.describe(e) : e.message}`;
+      // A refusal of what was declared (its type, name or size) says what was wrong with it, plainly.
+      const why = fields.fieldSentences(e).join(" ");
+      ui.label.textContent = `Failed: ${why || (e instanceof api.ApiError ? api.describe(e) : e.message)}`;
       ui.label.setAttribute("role", "alert");
     };
     this.uploadList.append(ui.row);
@@ -168,6 +178,7 @@ export class FilesPanel {
       ui.progress.remove();
       ui.failed(e);
       ui.dismiss.hidden = false;
+      this.refuse(file.name, e);
       return;
     }
     const fileId = created.file_id;
@@ -189,6 +200,14 @@ export class FilesPanel {
     } finally {
       this.active.delete(fileId);
     }
+  }
+
+  /** The picker says which of the files just chosen the hub refused, and why (cleared by the next choice). */
+  refuse(name, error) {
+    const why = fields.fieldSentences(error);
+    if (!why.length) return;
+    this.refused.push(`“${name}”: ${why.join(" ")}`);
+    fields.setMessage(this.input, this.refused.join(" "));
   }
 
   async finish(ui, fileId, size) {

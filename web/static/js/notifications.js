@@ -9,6 +9,7 @@
 import * as api from "./api.js";
 import * as codes from "./codes.js";
 import { h, clear, timeAgo, skeleton, uid } from "./dom.js";
+import { icon } from "./icons.js";
 import { MODERATION_PATH } from "./moderation.js";
 import { personalSocket } from "./realtime.js";
 import * as social from "./social.js";
@@ -75,7 +76,7 @@ function createBell(userId, navigate) {
   const button = h("button.bell", {
     type: "button", id: "notifications-bell", "aria-label": "Notifications", "aria-expanded": "false",
     "aria-controls": panelId,
-  }, h("span.bell-icon", { "aria-hidden": "true" }, "🔔"), count);
+  }, h("span.bell-icon", { "aria-hidden": "true" }, icon("bell")), count);
   // The count, said when it changes (the button's own name is read only when it is focused).
   const said = h("span.visually-hidden", { role: "status", "aria-live": "polite" });
   const list = h("ul.notification-list", { "aria-label": "Notifications" });

@@ -6,6 +6,7 @@
 import * as api from "./api.js";
 import * as codes from "./codes.js";
 import { h, clear, dateTime, timeAgo, uid } from "./dom.js";
+import { icon } from "./icons.js";
 import * as moderation from "./moderation.js";
 import * as session from "./session.js";
 import * as social from "./social.js";
@@ -240,7 +241,8 @@ export function postCard(initial, { isCurrent, onGone = () => {} }) {
       title: signedUp ? null : "Register to like posts",
       dataset: { count: String(post.likes_count) },
       onclick: () => act(likeButton, () => (post.liked ? unlike(post.id) : like(post.id))),
-    }, post.liked ? "♥ Liked" : "♡ Like", h("span.like-count", {}, ` ${post.likes_count}`));
+    }, icon("heart", { filled: post.liked }), post.liked ? " Liked" : " Like",
+    h("span.like-count", {}, ` ${post.likes_count}`));
     const commentsButton = h("button.small.comments-toggle", {
       type: "button", "aria-expanded": String(Boolean(commentsEl)),
       dataset: { count: String(post.comments_count) },

@@ -2,29 +2,37 @@
 // (the hub upgrades the guest account when the register request carries the guest's token).
 import * as api from "../api.js";
 import { h, clear, uid } from "../dom.js";
+import * as fields from "../fields.js";
 import * as session from "../session.js";
 import { errorBox } from "../ui.js";
 
+// The hub's limits (hub/services/identity.py): checked here first, so the common mistakes are told
+// before anything is sent; the hub's own answer (a reserved name, say) lands under the same field.
+const USERNAME = { required: true, minlength: 3, maxlength: 32, pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]*",
+  dataset: { hint: "3 to 32 characters: letters, digits, “_”, “.” or “-”, starting with a letter or a digit." } };
+const DISPLAY_NAME = { required: true, maxlength: 64, autocomplete: "nickname" };
+
 function field(label, attrs) {
   const id = uid("f");
-  return h("div.field", {}, h("label", { for: id }, label), h("input", { id, ...attrs }));
+  const input = h("input", { id, ...attrs });
+  return h("div.field", {}, h("label", { for: id }, label), input, fields.messageSlot(input));
 }
 
-function form(title, fields, submitLabel, submit) {
+function form(title, rows, submitLabel, submit) {
   const error = errorBox();
   const button = h("button.primary", { type: "submit" }, submitLabel);
-  const el = h("form.card.auth-form", { "aria-label": title, novalidate: true }, ...fields, error, button);
+  const el = h("form.card.auth-form", { "aria-label": title, novalidate: true }, ...rows, error, button);
   el.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (!el.reportValidity()) return;
     error.show("");
+    if (!fields.checkFields(el)) return;
     button.disabled = true;
     el.setAttribute("aria-busy", "true");
     try {
       const values = Object.fromEntries(new FormData(el).entries());
       await submit(values);
     } catch (e) {
-      error.show(api.describe(e));
+      fields.showError(el, e, error);
       button.disabled = false;
       el.removeAttribute("aria-busy");
     }
@@ -43,16 +51,17 @@ export function authView({ main }, { reason, onDone, initial = "guest" }) {
   };
   const panels = {
     guest: form("Continue as guest", [
-      field("Display name", { name: "display_name", required: true, maxlength: 128, autocomplete: "nickname" }),
+      field("Display name", { name: "display_name", ...DISPLAY_NAME }),
     ], "Continue as guest", async (v) => done(await api.post("/auth/guest", v, { auth: false }))),
     login: form("Sign in", [
       field("Username", { name: "username", required: true, maxlength: 64, autocomplete: "username" }),
-      field("Password", { name: "password", type: "password", required: true, autocomplete: "current-password" }),
+      field("Password", { name: "password", type: "password", required: true, maxlength: 256,
+        autocomplete: "current-password" }),
     ], "Sign in", async (v) => done(await api.post("/auth/login", v, { auth: false }))),
     register: form("Create an account", [
-      field("Username", { name: "username", required: true, maxlength: 64, autocomplete: "username" }),
-      field("Display name", { name: "display_name", required: true, maxlength: 128, autocomplete: "nickname" }),
-      field("Password", { name: "password", type: "password", required: true, minlength: 8,
+      field("Username", { name: "username", ...USERNAME, autocomplete: "username" }),
+      field("Display name", { name: "display_name", ...DISPLAY_NAME }),
+      field("Password", { name: "password", type: "password", required: true, minlength: 8, maxlength: 128,
         autocomplete: "new-password" }),
     ], "Create account", async (v) => done(await api.post("/auth/register", v, { auth: false, ...guestToken() }))),
   };

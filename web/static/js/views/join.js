@@ -63,13 +63,9 @@ export function joinView({ main, navigate, isCurrent }, raw) {
       const space = await api.post("/spaces/join", { token: token(raw) });
       if (isCurrent()) navigate(`/s/${space.id}`, { replace: true });
     } catch (error) {
-      if (!isCurrent()) return;
-      // Redeeming answers 404 for every invite that does not work; the landing says which it is.
-      let reason = error;
-      if (error instanceof api.ApiError && error.status === 404) {
-        reason = await api.get(`/invites/${encodeURIComponent(token(raw))}`, { auth: false }).then(() => error, (e) => e);
-      }
-      if (isCurrent()) fail(main, whyNot(reason));
+      // The join says why itself, with the landing's codes: 410 invite_expired or invite_used_up, 404
+      // for an invite that never worked or was revoked.
+      if (isCurrent()) fail(main, whyNot(error));
     }
   })();
   return null;
