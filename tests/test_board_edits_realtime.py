@@ -60,8 +60,9 @@ async def test_undo_of_a_clear_by_someone_else_and_resume_after_being_away(board
     assert (await board.a.call("leave", {"space_id": board.space_id}))["ok"]
     undo = {"space_id": board.space_id, "id": str(uuid.uuid4()), "at": seen["seq"] - 1, "ids": seen["ids"]}
     ack = await board.b.call("restore", undo)
-    assert ack == {"ok": True, "seq": 5, "ids": seen["ids"]}
-    assert await board.b.call("restore", undo) == ack  # a retry
+    assert ack["ok"] and ack["seq"] == 5 and ack["ids"] == seen["ids"] and ack["removed"] == []
+    assert [s["id"] for s in ack["strokes"]] == seen["ids"]  # what the author must put back
+    assert await board.b.call("restore", undo) == {"ok": True, "seq": 5, "ids": seen["ids"]}  # a retry
     move = {"space_id": board.space_id, "id": str(uuid.uuid4()), "ids": [drawn[0]["id"]], "dx": 1, "dy": 2}
     assert (await board.b.call("transform", move))["seq"] == 6
     # Alice comes back from seq 4 and gets exactly what she missed, in order.

@@ -514,9 +514,12 @@ class WhiteboardService:
         done = await self._strokes.restore(space_id, change_id, at, ids, conn.principal.user_id)
         if done is None:
             return _NOTHING.copy()
-        if not done.duplicate:
-            await self._changed(conn, space_id, restore_event(space_id, done))
-        return {"ok": True, "seq": done.seq, "ids": done.ids}
+        if done.duplicate:
+            return {"ok": True, "seq": done.seq, "ids": done.ids}
+        event = restore_event(space_id, done)
+        await self._changed(conn, space_id, event)
+        # The author gets what the others got (it is not echoed to it): what to take off, what to put back.
+        return {"ok": True, "seq": done.seq, "ids": done.ids, "removed": event["removed"], "strokes": event["strokes"]}
 
     async def _removed(self, conn: Connection, space_id: str, removal: Removal | None) -> dict[str, Any]:
         if removal is None:

@@ -14,7 +14,8 @@ import * as session from "./session.js";
 const BASE_DELAY = 500;
 const MAX_DELAY = 10_000;
 const ACK_TIMEOUT = 10_000;
-const SEQUENCED = new Set(["stroke", "erase", "clear"]);
+// Board changes carry a seq (the hub numbers every change of a board, gap-free).
+const SEQUENCED = new Set(["stroke", "erase", "clear", "transform", "restore"]);
 // A seq that stays missing this long (events of two instances may cross) means the hub could not
 // fan an event out to us (a Redis outage, an instance that died before broadcasting a commit):
 // join again from our mark, which replays or reloads what we missed.

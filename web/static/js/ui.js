@@ -1,15 +1,29 @@
 // Shared UI pieces: toasts, the connection banner, confirm dialogs, inline error boxes.
 import { h, clear } from "./dom.js";
 
-/** A short message in the live region; errors are announced assertively and stay a little longer. */
-export function toast(message, kind = "info") {
+/**
+ * A short message in the live region; errors are announced assertively and stay a little longer.
+ * `action: {label, onClick}` adds a button (an "Undo", say) that runs it and dismisses the toast;
+ * such a toast stays longer, so there is time to reach it. Returns the toast's element.
+ */
+export function toast(message, kind = "info", { action = null, timeout = null } = {}) {
   const region = document.getElementById("toasts");
-  if (!region) return;
+  if (!region) return null;
   const item = h(`div.toast.toast-${kind}`, { role: kind === "error" ? "alert" : "status" }, message);
+  if (action) {
+    item.append(h("button.toast-action", {
+      type: "button",
+      onclick: () => {
+        item.remove();
+        action.onClick();
+      },
+    }, action.label));
+  }
   const close = h("button.toast-close", { type: "button", "aria-label": "Dismiss", onclick: () => item.remove() }, "×");
   item.append(close);
   region.append(item);
-  setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);
+  setTimeout(() => item.remove(), timeout ?? (action ? 15000 : kind === "error" ? 8000 : 4000));
+  return item;
 }
 
 /** The page-wide connection banner ("Reconnecting… attempt 3"). `null` hides it. */
