@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from hub.config import Settings, load_settings
+from storage.postgres.db import PostgresDatabase
 from storage.postgres.migrate import migrate
 from tests.support import services
 from tests.support.realtime import Board, two_on_a_board
@@ -88,6 +89,16 @@ def redis_prefix() -> str:
 def s3_service(service_root: Path) -> Iterator[services.S3Handle]:
     with services.seaweedfs(service_root / "seaweed") as handle:
         yield handle
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[PostgresDatabase]:
+    """A pool on the test's own database, for tests of storage/postgres against a real server."""
+    database = await PostgresDatabase.connect(database_url, max_size=20)
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 @pytest.fixture

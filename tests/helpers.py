@@ -13,6 +13,13 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def comparable(r: httpx.Response) -> tuple[int, dict[str, Any]]:
+    """An error answer without its request id: what must be byte-identical between two cases."""
+    body: dict[str, Any] = r.json()
+    body["error"].pop("request_id", None)
+    return r.status_code, body
+
+
 async def register(client: httpx.AsyncClient, name: str | None = None) -> dict[str, Any]:
     username = name or ("u" + secrets.token_hex(5))
     r = await client.post(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,15 +20,6 @@ from hub.services.whiteboard import change_event, stroke_event
 from storage.postgres.db import PostgresDatabase
 from storage.postgres.strokes import PostgresStrokeStore
 from tests.test_whiteboard_strokes import new_space
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[PostgresDatabase]:
-    database = await PostgresDatabase.connect(database_url, max_size=10)
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def element(space: str, author: str, tool: str = "pen", **fields: Any) -> PendingStroke:

@@ -5,7 +5,6 @@ in, the rebuilt list must be exactly them, and complete (`exhaustive`) only when
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,15 +19,6 @@ from storage.postgres.db import PostgresDatabase
 from storage.postgres.feed import PostgresFeedRepo
 
 CAPACITY = 40
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[PostgresDatabase]:
-    database = await PostgresDatabase.connect(database_url)
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _accounts(db: PostgresDatabase, prefix: str, n: int) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import auth, make_space, register
+from tests.helpers import auth, comparable, make_space, register
 from tests.test_posts_flow import sql
 
 
@@ -71,11 +71,6 @@ async def test_revoked_unknown_and_hostile_tokens_are_the_same_404(
     taken_down = await make_space(client, owner)
     hidden = await _invite(client, owner, taken_down["id"])
     await sql(database_url, "UPDATE spaces SET removed_at = now() WHERE id = $1", taken_down["id"])
-
-    def comparable(r: httpx.Response) -> tuple[int, dict[str, Any]]:
-        body = r.json()
-        body["error"].pop("request_id", None)
-        return r.status_code, body
 
     unknown = comparable(await client.get("/invites/never-issued-token"))
     assert unknown[0] == 404 and unknown[1]["error"]["code"] == "invite_not_found"

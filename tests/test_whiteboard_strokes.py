@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,15 +12,6 @@ from hub.errors import ServiceUnavailable, SpaceNotFound
 from hub.ports.whiteboard import PendingStroke, Removal, StoredStroke, Stroke
 from storage.postgres.db import PostgresDatabase
 from storage.postgres.strokes import PostgresStrokeStore
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[PostgresDatabase]:
-    database = await PostgresDatabase.connect(database_url, max_size=20)
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def new_space(db: PostgresDatabase) -> tuple[str, str]:
