@@ -251,8 +251,9 @@ def test_board_benchmark_reports_every_figure(tmp_path: Path) -> None:
     result = board.run(2_000, 1.0, False, tmp_path, clear_every=0)
     assert result["error"] is None, result
     measured = result["measurements"]
-    assert measured["seed"] == {**measured["seed"], "changes": 2_000, "erased": 200}
-    assert measured["live_strokes"] == 2_000 - 200 - 200  # 1,800 strokes drawn, 200 erased
+    # Every tenth change erases, every 25th that is not also a tenth moves (40 of them): the rest draw.
+    assert measured["seed"] == {**measured["seed"], "changes": 2_000, "erased": 200, "moved": 40, "strokes": 1_760}
+    assert measured["live_strokes"] == 1_760 - 200  # a move keeps its stroke on the board
     for key in board.TITLES:
         assert measured[key]["errors"] == {} and measured[key]["n"] > 0, (key, measured[key])
     section = board.docs_section(result, "python -m bench.board --changes 2000", "stamp")
