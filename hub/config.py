@@ -114,6 +114,8 @@ class Settings:
     space_max_ttl: int = 90 * 86_400
     sweep_interval: float = 30.0
     bin_max_chars: int = 100_000
+    # Seconds an instance trusts a cached bin read when the bus event of a change to it is lost.
+    bin_cache_ttl: float = 5.0
 
     # Realtime.
     ws_max_message_bytes: int = 65_536
@@ -321,6 +323,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("HUB_MULTIPART_PART_BYTES: S3 parts must be between 5 MiB and 5 GiB")
     if s.stroke_queue_max_wait_ms < 0:
         raise ConfigError("HUB_STROKE_QUEUE_MAX_WAIT_MS: must not be negative (0 turns the limit off)")
+    if not 0 <= s.bin_cache_ttl <= 300:
+        raise ConfigError("HUB_BIN_CACHE_TTL: must be between 0 and 300 seconds")
     if not 0 <= s.revocation_cache_ttl <= 300:
         raise ConfigError("HUB_REVOCATION_CACHE_TTL: must be between 0 and 300 seconds")
     if s.argon2_memory_kib < 19_456 or s.argon2_time_cost < 2:

@@ -66,6 +66,11 @@ SETTING_DOCS: dict[str, str] = {
     "space_max_ttl": "Maximum space lifetime (s)",
     "sweep_interval": "Seconds between expiry sweeps",
     "bin_max_chars": "Maximum bin content length",
+    "bin_cache_ttl": (
+        "Seconds (0 to 300) an instance may answer a member's bin read from its memory; every change to the "
+        "bin, the space or its members reaches every instance at once over the bus, this bounds the delay when "
+        "a bus message is lost (0 = read PostgreSQL on every request)"
+    ),
     "ws_max_message_bytes": "Maximum Socket.IO message/HTTP buffer",
     "ws_ping_interval": "Engine.IO ping interval (s)",
     "ws_max_backlog_bytes": "Unsent bytes a socket may fall behind before it is disconnected (it resumes on reconnect)",

@@ -22,17 +22,20 @@ from sanic_routing.exceptions import NotFound
 def skip_unhandled_signals(app: Sanic) -> None:
     router = app.signal_router
     dispatch = router.dispatch
-    handled: dict[str, bool] = {}
+    # Keyed by the event and its condition: each middleware run dispatches `http.middleware.*` with
+    # {"attach_to": ...}, and a handler may be registered for one condition and not another.
+    handled: dict[tuple[str, tuple[tuple[str, str], ...]], bool] = {}
 
-    def has_handlers(event: str) -> bool:
-        known = handled.get(event)
+    def has_handlers(event: str, condition: dict[str, str] | None) -> bool:
+        key = (event, tuple(sorted(condition.items())) if condition else ())
+        known = handled.get(key)
         if known is None:
             try:
-                router.get(event)
+                router.get(event, condition=condition)
                 known = True
             except NotFound:
                 known = False
-            handled[event] = known
+            handled[key] = known
         return known
 
     async def dispatch_if_handled(
@@ -46,13 +49,13 @@ def skip_unhandled_signals(app: Sanic) -> None:
     ) -> Any:
         if not router.finalized:
             handled.clear()  # routes may still be added (or the router was reset)
-        elif inline and condition is None and not app.debug:
+        elif inline and not app.debug:
             name = router.format_event(event)
             # Sanic answers None for a missing event only when it may not fail: the same cases here.
             quiet = not fail_not_found or (
                 name.split(".", 1)[0] in RESERVED_NAMESPACES and not router.allow_fail_builtin
             )
-            if quiet and not has_handlers(name):
+            if quiet and not has_handlers(name, condition):
                 return None
         return await dispatch(
             event,

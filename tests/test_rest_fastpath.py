@@ -34,6 +34,16 @@ async def test_handled_signals_run_and_unhandled_ones_are_not_routed_again() -> 
     async def on_request(request: Request) -> None:
         seen.append(request.path)
 
+    # Each middleware run dispatches `http.middleware.*` with a condition (`attach_to`); with no handler
+    # those are not routed again either.
+    @app.on_request
+    async def before(request: Request) -> None:
+        return None
+
+    @app.on_response
+    async def after(request: Request, response: HTTPResponse) -> None:
+        return None
+
     @app.get("/x")
     async def handler(request: Request) -> HTTPResponse:
         # A non-built-in event nobody handles still fails, as Sanic fails it.
@@ -47,7 +57,7 @@ async def test_handled_signals_run_and_unhandled_ones_are_not_routed_again() -> 
     get = app.signal_router.get
 
     def counting_get(event: str, condition: dict[str, str] | None = None) -> Any:
-        looked_up.append(event)
+        looked_up.append(f"{event}/{condition['attach_to']}" if condition else event)
         return get(event, condition=condition)
 
     app.signal_router.get = counting_get  # type: ignore[method-assign]
@@ -68,8 +78,46 @@ async def test_handled_signals_run_and_unhandled_ones_are_not_routed_again() -> 
         # (`http.lifecycle.<trigger>`), so the group with a handler keeps going through Sanic; the
         # second request routes only that group and the custom event (not quiet: Sanic answers it).
         assert {"http.routing.before", "http.handler.before", "http.lifecycle.request"} <= set(first), first
+        assert {"http.middleware.before/request", "http.middleware.after/response"} <= set(first), first
         assert {e for e in looked_up if not e.startswith("http.lifecycle.")} == {"hub.custom.missing"}, looked_up
         assert "http.lifecycle.request" in looked_up
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=15)
+
+
+async def test_a_middleware_signal_handled_for_one_condition_runs_for_that_one_only() -> None:
+    app = Sanic(f"signals{next(_names)}", configure_logging=False)
+    app.config.TOUCHUP = False
+    seen: list[str] = []
+
+    @app.on_request
+    async def before(request: Request) -> None:
+        return None
+
+    @app.on_response
+    async def after(request: Request, response: HTTPResponse) -> None:
+        return None
+
+    @app.signal("http.middleware.before", condition={"attach_to": "response"})
+    async def on_response_middleware(request: Request, response: HTTPResponse | None) -> None:
+        seen.append(request.path)
+
+    @app.get("/y")
+    async def handler(request: Request) -> HTTPResponse:
+        return text("ok")
+
+    skip_unhandled_signals(app)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    server.capture_signals = _no_signals  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: bool(server.started), timeout=20, interval=0.01, message="server did not start")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            for _ in range(2):
+                assert (await http.get("/y")).text == "ok"
+        assert seen == ["/y", "/y"]  # once per request: before the response middleware, not the request's
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=15)

@@ -78,7 +78,9 @@ async def wire_identity_spaces_bins(hub: Hub, backends: Backends) -> None:
         max_ttl=s.space_max_ttl,
         base_url=s.base_url,
     )
-    hub.bins = BinService(PostgresBinRepo(backends.db), hub.spaces, hub.bus, max_chars=s.bin_max_chars)
+    hub.bins = BinService(
+        PostgresBinRepo(backends.db), hub.spaces, hub.bus, max_chars=s.bin_max_chars, read_cache_ttl=s.bin_cache_ttl
+    )
     if s.sweep_interval > 0:
         hub.spawn(hub.spaces.sweep_forever(s.sweep_interval), "space-sweeper")
         hub.spawn(hub.bins.sweep_forever(s.sweep_interval), "bin-sweeper")
