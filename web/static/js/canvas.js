@@ -1,6 +1,7 @@
 // The whiteboard canvas: a model of elements in world units, a camera over that infinite world,
 // rendering, and pointer / keyboard input. It knows nothing about the network; the whiteboard panel
-// feeds it server state and listens for `onStroke` / `onErase` / `onTransform` / `onCursor`.
+// feeds it server state and listens for `onStroke` / `onErase` / `onTransform` / `onCursor`, and
+// `onReplace` for an edited text or note (a new element in place of the old: see board-edit.js).
 //
 // World and camera: at zoom 1 the old fixed 1600 x 1000 world fills the canvas's width (so a board
 // drawn before the camera existed looks as it did, and so do the positions remote cursors report).
@@ -8,6 +9,7 @@
 // as data-zoom, data-pan-x and data-pan-y (the world point at the canvas's top-left corner).
 import { h } from "./dom.js";
 import * as geo from "./board-geometry.js";
+import { copyOf } from "./board-edit.js";
 import { handle, outlineRect, paint } from "./board-paint.js";
 
 export const WORLD_W = 1600;
@@ -21,6 +23,7 @@ const MIN_STEP = 1.5; // world units between recorded points at zoom 1: smooth l
 const MAX_POINTS = 2000;
 const HIT_PX = 6; // how close (screen px at zoom 1) a click must be to a line to pick it
 const HANDLE_PX = 12; // the resize handle's size on screen
+const TOUCH_HANDLE_PX = 24; // ... under a finger: big enough to hit (coarse pointers, touch input)
 const DRAG_PX = 3; // a press that moves less than this is a click
 const NOTE_SIZE = 220; // a clicked note's side, world units
 const MIN_NOTE = 40;
@@ -39,9 +42,10 @@ const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 const round1 = (v) => Math.round(v * 10) / 10;
 
 export class BoardCanvas {
-  constructor({ onStroke, onErase, onCursor, onTransform, onCamera, onToolKey, onSelection }) {
+  constructor({ onStroke, onErase, onReplace, onCursor, onTransform, onCamera, onToolKey, onSelection }) {
     this.onStroke = onStroke;
     this.onErase = onErase;
+    this.onReplace = onReplace;
     this.onCursor = onCursor;
     this.onTransform = onTransform;
     this.onCamera = onCamera;
@@ -64,6 +68,9 @@ export class BoardCanvas {
     this.preview = null; // a transform drawn on the selection while it is dragged
     this.pointers = new Map(); // pointerId -> [x, y] local CSS px, for pinch
     this.editor = null; // the open text / note textarea
+    // A device whose main pointer is a finger, or a touch seen on this board: bigger handles.
+    this.coarse = window.matchMedia?.("(pointer: coarse)") ?? null;
+    this.touchInput = false;
     this.spaceDown = false;
     this.cursors = new Map();
     this.sortedCache = null;
@@ -79,6 +86,8 @@ export class BoardCanvas {
       this.canvas, this.cursorLayer, this.summary, this.textList);
     this.ctx = this.canvas.getContext("2d");
     this.bindInput();
+    this.publishHandle();
+    this.coarse?.addEventListener?.("change", () => this.publishHandle());
     this.publishCamera();
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.el);
@@ -196,7 +205,7 @@ export class BoardCanvas {
       const [x0, y0, x1, y1] = this.boundsOf(el);
       return h("li", {
         dataset: {
-          id: el.id, tool: el.tool, x: String(Math.round(x0)), y: String(Math.round(y0)),
+          id: el.id, tool: el.tool, color: el.color, x: String(Math.round(x0)), y: String(Math.round(y0)),
           w: String(Math.round(x1 - x0)), h: String(Math.round(y1 - y0)), size: String(round1(el.width)),
         },
       }, `${el.tool === "note" ? "Note" : "Text"}: ${el.text || "(empty)"}`);
@@ -389,6 +398,7 @@ export class BoardCanvas {
     const overlaps = (b) => b[2] >= visible[0] && b[0] <= visible[2] && b[3] >= visible[1] && b[1] <= visible[3];
     const moving = this.preview && !this.view;
     for (const el of this.sorted()) {
+      if (el.id === this.editor?.editing) continue; // its editor stands in for it
       const shown = moving && this.selected.has(el.id) ? geo.transformed(el, this.preview) : el;
       if (overlaps(this.boundsOf(shown))) paint(ctx, shown);
     }
@@ -422,7 +432,17 @@ export class BoardCanvas {
     const pad = 4 / s;
     const padded = [box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad];
     outlineRect(ctx, padded, s, { dashed: false });
-    if (this.canEdit()) handle(ctx, [padded[2], padded[3]], s, HANDLE_PX);
+    if (this.canEdit()) handle(ctx, [padded[2], padded[3]], s, this.handleSize());
+  }
+
+  /** The resize handle's side in CSS px: a finger needs a bigger target than a mouse. */
+  handleSize() {
+    return this.coarse?.matches || this.touchInput ? TOUCH_HANDLE_PX : HANDLE_PX;
+  }
+
+  publishHandle() {
+    this.el.dataset.handleSize = String(this.handleSize());
+    this.schedule();
   }
 
   // -- cursors -------------------------------------------------------------------------------------
@@ -479,6 +499,7 @@ export class BoardCanvas {
     c.addEventListener("pointermove", (event) => this.pointerMove(event));
     c.addEventListener("pointerup", (event) => this.pointerUp(event));
     c.addEventListener("pointercancel", (event) => this.pointerUp(event));
+    c.addEventListener("dblclick", (event) => this.doubleClick(event));
     c.addEventListener("wheel", (event) => this.wheel(event), { passive: false });
     c.addEventListener("keydown", (event) => this.keyDown(event));
     c.addEventListener("keyup", (event) => {
@@ -506,6 +527,11 @@ export class BoardCanvas {
     // A press by a pointer whose release we never saw (it left the window uncaptured) ends that gesture.
     if (this.gesture && this.gesture.pointer === event.pointerId) this.pointerUp(event);
     this.pointers.set(event.pointerId, this.local(event));
+    const touch = event.pointerType === "touch";
+    if (touch !== this.touchInput) {
+      this.touchInput = touch;
+      this.publishHandle();
+    }
     if (this.pointers.size === 2) {
       this.startPinch();
       return;
@@ -575,7 +601,9 @@ export class BoardCanvas {
   onHandle(screen, box) {
     const pad = 4 / this.scale();
     const [hx, hy] = this.toScreen([box[2] + pad, box[3] + pad]);
-    return Math.abs(screen[0] - hx) <= HANDLE_PX && Math.abs(screen[1] - hy) <= HANDLE_PX;
+    // Hit within the handle's own size of its centre: twice the drawn square, forgiving a near miss.
+    const reach = this.handleSize();
+    return Math.abs(screen[0] - hx) <= reach && Math.abs(screen[1] - hy) <= reach;
   }
 
   pointerMove(event) {
@@ -798,6 +826,7 @@ export class BoardCanvas {
         this.cancelGesture();
         this.select([]);
       },
+      Enter: () => this.editSelected(),
       Delete: () => this.eraseSelection(),
       Backspace: () => this.eraseSelection(),
       " ": () => this.setSpace(true),
@@ -835,15 +864,41 @@ export class BoardCanvas {
 
   // -- text and notes ------------------------------------------------------------------------------
 
-  /** A textarea over the board where the text or note will be: Enter or leaving it commits, Escape
-   * cancels, Shift+Enter starts a new line. */
-  openEditor({ tool, at, rect }) {
+  /** Double-click with the select tool on a text or a note: edit it where it is. */
+  doubleClick(event) {
+    if (this.tool !== "select" || !this.canEdit() || this.editor) return;
+    const hit = this.pick(this.toWorld(event));
+    if (!hit || !geo.TEXT_TOOLS.has(hit.tool)) return;
+    this.select([hit.id]);
+    this.editElement(hit);
+  }
+
+  /** Enter with exactly one text or note selected edits it, as in Excalidraw and tldraw. */
+  editSelected() {
+    if (!this.canEdit() || this.selected.size !== 1) return;
+    const el = this.strokes.get([...this.selected][0]);
+    if (el && geo.TEXT_TOOLS.has(el.tool)) this.editElement(el);
+  }
+
+  /** The editor over an element on the board, prefilled: its commit replaces the element. */
+  editElement(el) {
+    const rect = el.tool === "note" ? geo.normRect(geo.first(el), geo.last(el)) : null;
+    this.openEditor({ tool: el.tool, at: rect ? null : geo.first(el), rect, element: el });
+  }
+
+  /** A textarea over the board where the text or note will be (or is, for `element`): Enter or
+   * leaving it commits, Escape cancels, Shift+Enter starts a new line. */
+  openEditor({ tool, at, rect, element = null }) {
     const area = h("textarea.board-editor", {
       "aria-label": tool === "note" ? "Note text" : "Text", maxlength: String(MAX_TEXT), rows: "1",
       spellcheck: "true", dataset: { tool },
     });
-    const color = tool === "note" ? this.noteColor : this.color;
-    this.editor = { tool, at: at ?? [rect[0], rect[1]], rect, size: this.fontSize, color, area, done: false };
+    const color = element?.color ?? (tool === "note" ? this.noteColor : this.color);
+    this.editor = {
+      tool, at: at ?? [rect[0], rect[1]], rect, size: element?.width ?? this.fontSize, color, area, done: false,
+      editing: element?.id ?? null,
+    };
+    area.value = element?.text ?? "";
     area.classList.toggle("board-editor-note", tool === "note");
     area.style.setProperty("--ink", tool === "note" ? geo.inkOn(color) : color);
     if (tool === "note") area.style.setProperty("--fill", color);
@@ -860,9 +915,11 @@ export class BoardCanvas {
     area.addEventListener("input", () => this.placeEditor());
     area.addEventListener("blur", () => this.closeEditor(true));
     this.el.append(area);
-    this.el.dataset.editing = tool;
+    this.el.dataset.editing = element ? `${tool}:${element.id}` : tool;
     this.placeEditor();
     area.focus({ preventScroll: true });
+    area.setSelectionRange(area.value.length, area.value.length);
+    if (element) this.schedule(); // the element itself is not drawn while its editor is open
   }
 
   placeEditor() {
@@ -895,7 +952,12 @@ export class BoardCanvas {
     const text = e.area.value.replace(CONTROL, "").slice(0, MAX_TEXT);
     e.area.remove();
     if (refocus) this.canvas.focus({ preventScroll: true });
+    this.schedule();
     if (!commit || !this.canEdit()) return;
+    if (e.editing) {
+      this.commitEdit(e.editing, text);
+      return;
+    }
     if (e.tool === "text" && !text.trim()) return;
     const stroke = {
       id: crypto.randomUUID(), tool: e.tool, color: e.color, width: e.size, text, pending: true,
@@ -903,6 +965,15 @@ export class BoardCanvas {
     };
     this.upsert(stroke, { pending: true });
     this.onStroke?.(stroke);
+  }
+
+  /** An edited element's new text: unchanged, nothing; emptied, it goes; else a new element (the
+   * hub's elements only ever move) takes its place, as it is now (moved meanwhile, even by others). */
+  commitEdit(id, text) {
+    const el = this.strokes.get(id);
+    if (!el) return; // erased while it was being edited
+    if (!text.trim()) this.onErase?.([id]);
+    else if (text !== el.text) this.onReplace?.([{ add: copyOf(el, { text }), remove: id }]);
   }
 
   destroy() {

@@ -10,8 +10,12 @@
 // change of mine that the hub acknowledged goes on a stack; undoing a draw, an erase, a clear or a
 // restore is a `restore` of those elements to just before it, undoing a move is the inverse move. Each
 // step is a new change (new id, own seq), so the others see it like any other.
+//
+// Edits (a text's new words, a recolour, a paste or a duplicate: board-edit.js) are new elements in
+// place of old ones, sent as strokes and an erase once those landed, and undone as one step.
 import * as api from "./api.js";
 import { BoardCanvas } from "./canvas.js";
+import { BoardEdits, decode } from "./board-edit.js";
 import * as geo from "./board-geometry.js";
 import { HistoryBar } from "./board-history.js";
 import { icon } from "./board-icons.js";
@@ -34,7 +38,7 @@ const NOTE_FILLS = {
 // [label, line width, font size of text and notes]
 const SIZES = [["Fine", 2, 16], ["Medium", 4, 24], ["Thick", 8, 36], ["Huge", 16, 56]];
 const TOOLS = [
-  ["select", "Select", "Select (V): click, Shift+click to add; drag on empty space to box-select; drag the selection to move it, its corner handle to resize; Delete erases"],
+  ["select", "Select", "Select (V): click, Shift+click to add; drag on empty space to box-select; drag the selection to move it, its corner handle to resize; Delete erases; double-click a text or note (or Enter) to edit it; a colour recolours the selection; Ctrl/⌘+D duplicates, Ctrl/⌘+C, X, V copy, cut and paste"],
   ["hand", "Hand", "Hand (H): drag to pan. With any tool: the wheel pans (Shift+wheel sideways), Space+drag or the middle button pan, Ctrl/⌘+wheel or a pinch zooms"],
   ["pen", "Pen", "Pen (P)"],
   ["highlighter", "Highlighter", "Highlighter (M)"],
@@ -81,6 +85,7 @@ export class Whiteboard {
     this.graveyard = new Map(); // id -> the element as it was when it left the board (undo brings it back)
     this.touched = new Map(); // id -> seq of the latest change to it we applied
     this.dirty = new Map(); // id -> optimistic changes to it still waiting for their ack
+    this.replacing = new Set(); // ids of an edit's new elements, sent by `replace` and by nothing else
     this.undoStack = [];
     this.redoStack = [];
     this.editable = false;
@@ -88,10 +93,15 @@ export class Whiteboard {
     this.board = new BoardCanvas({
       onStroke: (stroke) => this.send(stroke),
       onErase: (ids) => this.erase(ids),
+      onReplace: (pairs) => this.replace(pairs, { select: true }),
       onCursor: (x, y) => this.cursor(x, y),
       onTransform: (ids, t) => this.move(ids, t),
       onCamera: (camera) => this.showZoom(camera),
       onToolKey: (tool) => this.pickTool(tool),
+    });
+    this.edits = new BoardEdits({
+      board: this.board, replace: (pairs, options) => this.replace(pairs, options), erase: (ids) => this.erase(ids),
+      pickTool: (tool) => this.pickTool(tool),
     });
     this.history = new HistoryBar({
       spaceId: this.rt.spaceId,
@@ -112,6 +122,18 @@ export class Whiteboard {
       if (this.el.contains(event.target) || event.target === document.body) this.shortcut(event);
     };
     document.addEventListener("keydown", this.onKey);
+    // Ctrl/⌘+V with nothing copied in this page: the system clipboard may hold elements another tab
+    // copied. Read from the paste event, which needs no permission.
+    this.onPaste = (event) => {
+      const target = event.target;
+      if (!(this.el.contains(target) || target === document.body) || target.matches?.("textarea, input")) return;
+      const elements = decode(event.clipboardData?.getData("text/plain") ?? "");
+      if (elements && this.canEdit()) {
+        event.preventDefault();
+        this.edits.paste(elements);
+      }
+    };
+    document.addEventListener("paste", this.onPaste);
     this.setEditable(false);
   }
 
@@ -135,7 +157,9 @@ export class Whiteboard {
     });
     const customId = uid("color");
     this.custom = h("input.custom-color", { id: customId, type: "color", value: "#1f2937",
-      oninput: (e) => this.pickColor(e.target.value) });
+      // Dragging in the picker previews; the colour chosen (change) is what recolours a selection.
+      oninput: (e) => this.pickColor(e.target.value, { recolor: false }),
+      onchange: (e) => this.pickColor(e.target.value) });
     const sizeId = uid("size");
     const size = h("select", {
       id: sizeId, title: "Line width, and the font size of text and notes",
@@ -186,11 +210,16 @@ export class Whiteboard {
     if (tool !== "select") this.board.select([]);
   }
 
-  pickColor(color) {
+  /** The colour of what I draw next; with elements selected, theirs too (and the tool stays). */
+  pickColor(color, { recolor = true } = {}) {
     this.board.color = color;
     this.board.noteColor = NOTE_FILLS[color] ?? color;
-    if (["eraser", "select", "hand"].includes(this.board.tool)) this.pickTool("pen");
     for (const b of this.colorButtons) b.setAttribute("aria-pressed", String(b.dataset.color === color));
+    if (this.board.selected.size && this.canEdit()) {
+      if (recolor) this.edits.recolor({ ink: color, fill: this.board.noteColor });
+      return;
+    }
+    if (["eraser", "select", "hand"].includes(this.board.tool)) this.pickTool("pen");
   }
 
   pickSize(width) {
@@ -243,6 +272,8 @@ export class Whiteboard {
     } else if ((key === "z" && event.shiftKey) || key === "y") {
       event.preventDefault();
       this.redo();
+    } else if (!event.shiftKey && this.edits.key(key)) {
+      event.preventDefault();
     }
   }
 
@@ -407,11 +438,15 @@ export class Whiteboard {
   }
 
   resendPending() {
-    for (const stroke of this.board.pending()) if (!this.inflight.has(stroke.id)) this.send(stroke);
+    for (const stroke of this.board.pending()) {
+      if (!this.inflight.has(stroke.id) && !this.replacing.has(stroke.id)) this.send(stroke);
+    }
   }
 
-  async send(stroke) {
-    if (!this.rt.joined) return; // stays pending; resent after the next join
+  /** Send a stroke; its seq once the hub has it, else null. `alone`: it is an undo step of its own
+   * (not when it is part of an edit, which records the step for the whole). */
+  async send(stroke, { alone = true } = {}) {
+    if (!this.rt.joined) return null; // stays pending; resent after the next join
     this.inflight.add(stroke.id);
     const { id, tool, color, width, points, text } = stroke;
     const payload = { id, tool, color, width, points };
@@ -421,7 +456,7 @@ export class Whiteboard {
       ack = await this.rt.call("stroke", payload);
     } catch (error) {
       if (!(error instanceof OfflineError)) throw error;
-      return; // offline: pending until the next join resends it
+      return null; // offline: pending until the next join resends it
     } finally {
       this.inflight.delete(stroke.id);
     }
@@ -432,8 +467,9 @@ export class Whiteboard {
       this.rt.note(ack.seq);
       this.noteSeq(ack.seq);
       this.touch([id], ack.seq);
-      if (wasPending) this.recordState(ack.seq, [id]);
+      if (wasPending && alone) this.recordState(ack.seq, [id]);
       this.showError("");
+      return ack.seq;
     } else if (!codes.TRANSIENT_ACK_CODES.has(ack?.error?.code)) {
       this.board.remove([id]);
       this.showError(`Your ${tool === "text" || tool === "note" ? tool : "stroke"} was not saved: ${ack?.error?.message || "unknown error"}`);
@@ -442,6 +478,7 @@ export class Whiteboard {
       // come to resend it, so try again after a pause that grows while the refusals go on.
       this.scheduleResend();
     }
+    return null;
   }
 
   scheduleResend() {
@@ -484,6 +521,81 @@ export class Whiteboard {
       if (n > 0) this.dirty.set(id, n);
       else this.dirty.delete(id);
     }
+  }
+
+  /**
+   * New elements in place of old ones, as ONE undoable change: an edited text, a recolour, a paste.
+   * Each pair's `add` (a new element, new id) is drawn at once, its `remove` (if any) hidden, and the
+   * adds are sent as strokes; once the hub has an add, its `remove` is erased. Undo is a `restore` of
+   * all of those ids to just before the first stroke (the old ones back, the new gone), redo one to
+   * just after the erase. An add the hub refused is gone and its old element shown again. One whose
+   * ack did not come (offline, the hub slow) may have landed: it stays, pending, and goes the way of
+   * any stroke (resent after the next join, the same id, an undo step of its own), next to the old
+   * element, which is shown again: two versions on the board, the same for everyone, none lost.
+   */
+  async replace(pairs, { select = false } = {}) {
+    if (!this.canEdit() || !pairs.length) return;
+    if (!this.rt.joined) {
+      this.showError("You are offline. Try again once reconnected.");
+      return;
+    }
+    const olds = new Map();
+    for (const { remove } of pairs) {
+      const old = this.board.strokes.get(remove);
+      if (old) olds.set(remove, old);
+    }
+    const hidden = [...olds.keys()];
+    const since = this.seq;
+    const adds = pairs.map((p) => p.add.id);
+    for (const { add } of pairs) this.board.upsert(add, { pending: true });
+    for (const id of adds) this.replacing.add(id);
+    this.board.remove(hidden);
+    this.hold(hidden, 1);
+    const unhide = (ids) => {
+      // Unless someone changed them meanwhile (their erase, say): then the board has it right.
+      for (const id of ids) if (olds.has(id) && (this.touched.get(id) ?? -1) <= since) this.board.upsert(olds.get(id));
+    };
+    try {
+      const seqs = await Promise.all(pairs.map(({ add }) => this.send(add, { alone: false })));
+      const landed = pairs.filter((_, i) => Number.isInteger(seqs[i]));
+      const failed = pairs.filter((_, i) => !Number.isInteger(seqs[i]));
+      unhide(failed.map((p) => p.remove));
+      if (failed.some((p) => this.board.strokes.get(p.add.id)?.pending)) {
+        this.showError("Not saved yet: the new version is sent again, next to the old one (undo takes it away).");
+      }
+      if (!landed.length) return;
+      const erasing = landed.map((p) => p.remove).filter((id) => olds.has(id));
+      const { erased, seqs: erases } = await this.eraseReplaced(erasing, olds, unhide);
+      const done = [...seqs.filter(Number.isInteger), ...erases];
+      const ids = [...landed.map((p) => p.add.id), ...erased];
+      const part = { ids, undoAt: Math.min(...done) - 1, redoAt: Math.max(...done) };
+      this.record({ kind: "state", parts: [{ ...part, before: pick(olds, ids), after: pick(this.board.strokes, ids) }] });
+      if (select) this.board.select(landed.map((p) => p.add.id).filter((id) => this.board.strokes.has(id)));
+    } finally {
+      this.hold(hidden, -1);
+      for (const id of adds) this.replacing.delete(id);
+      // A join while they were on their way skipped them: now they are pending strokes like any other.
+      const stuck = adds.some((id) => this.board.strokes.get(id)?.pending);
+      if (stuck && this.rt.joined && !this.resendTimer) this.resendPending();
+    }
+  }
+
+  /** Erase what an edit replaced (already off the board here); those the hub refused are shown again. */
+  async eraseReplaced(ids, olds, unhide) {
+    const erased = [];
+    const seqs = [];
+    for (const chunk of chunks(ids)) {
+      const ack = await this.action("erase", { ids: chunk });
+      if (!ack) {
+        unhide(chunk);
+        continue;
+      }
+      this.touch(ack.ids, ack.seq);
+      for (const id of chunk) remember(this.graveyard, id, olds.get(id));
+      if (Number.isInteger(ack.seq)) seqs.push(ack.seq);
+      erased.push(...(ack.ids || []));
+    }
+    return { erased, seqs };
   }
 
   async erase(ids) {
@@ -719,6 +831,7 @@ export class Whiteboard {
 
   destroy() {
     document.removeEventListener("keydown", this.onKey);
+    document.removeEventListener("paste", this.onPaste);
     clearTimeout(this.cursorTimer);
     clearTimeout(this.resendTimer);
     this.board.destroy();
