@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +53,7 @@ from hub.errors import (
     SessionNotFound,
     UnsupportedProtocol,
 )
+from hub.logs import new_request_id
 from realtime.fastpath import CLIENT_PACKET_TYPES, LeanQueue, Timers, Writers
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ _LIBRARY_ERRORS: tuple[tuple[str, Callable[[], HubError]], ...] = (
 
 def error_response(err: HubError) -> dict[str, Any]:
     """A response dict as python-engineio's router builds them, with the hub's JSON error body."""
-    request_id = secrets.token_hex(12)
+    request_id = new_request_id()
     body = {"error": {**err.to_dict(), "request_id": request_id}}
     return {
         "status": _STATUS_LINES.get(err.status, f"{err.status} ERROR"),
@@ -230,7 +230,7 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]  # untyped li
                 # close reason holds at most 123 bytes; the JSON body would not fit).
                 response_dict = {**response_dict, "response": str(response_dict.get("code", BadRequest.code)).encode()}
             return await super()._make_response(response_dict, environ)
-        request_id = response_dict.get("request_id") or secrets.token_hex(12)
+        request_id = response_dict.get("request_id") or new_request_id()
         headers = [*response_dict["headers"], *self.response_headers, ("X-Request-ID", request_id)]
         return await super()._make_response({**response_dict, "headers": headers}, environ)
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
+from typing import Any
 
 from sanic import HTTPResponse, Request, Sanic
 from sanic.response import BaseHTTPResponse, empty
 
 from hub import security
 from hub.errors import OriginNotAllowed, PayloadTooLarge, RateLimited
+from hub.logs import new_request_id
 from hub.security import origin_allowed, security_headers
 from rest import context
 from rest.errors import error_response
@@ -41,10 +42,12 @@ def install_middleware(app: Sanic) -> None:
     ctx = context.app_context(app)
     settings, metrics = ctx.settings, ctx.metrics
     static_headers = security_headers(settings)
+    # prometheus-client's `labels()` joins and looks up its label values on every call (2 % of `/healthz`).
+    latencies: dict[tuple[str, str, int], Any] = {}
 
     async def start(request: Request) -> HTTPResponse | None:
         incoming = request.headers.get("x-request-id", "")
-        request.ctx.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(12)
+        request.ctx.request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
         request.ctx.started = time.perf_counter()
         request.ctx.counted = True
         metrics.http_in_flight.inc()
@@ -80,7 +83,7 @@ def install_middleware(app: Sanic) -> None:
         return None
 
     async def finish(request: Request, response: BaseHTTPResponse) -> None:
-        request_id = getattr(request.ctx, "request_id", None) or secrets.token_hex(12)
+        request_id = getattr(request.ctx, "request_id", None) or new_request_id()
         response.headers["X-Request-ID"] = request_id
         for name, value in static_headers.items():
             response.headers.setdefault(name, value)
@@ -99,7 +102,13 @@ def install_middleware(app: Sanic) -> None:
             metrics.http_in_flight.dec()
         latency = time.perf_counter() - started
         route = f"/{request.route.path}" if request.route else "unmatched"
-        metrics.http_latency.labels(request.method, route, str(response.status)).observe(latency)
+        key = (request.method, route, response.status)
+        histogram = latencies.get(key)
+        if histogram is None:
+            histogram = metrics.http_latency.labels(request.method, route, str(response.status))
+            if len(latencies) < 4_096:  # methods are the client's to choose: keep the memory bounded
+                latencies[key] = histogram
+        histogram.observe(latency)
         if not log.isEnabledFor(logging.INFO):
             return
         log.info(

@@ -12,11 +12,11 @@ the connection as uvicorn does: after a parse error the framing of the rest of t
 from __future__ import annotations
 
 import logging
-import secrets
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from hub.errors import MalformedRequest
+from hub.logs import new_request_id
 from hub.security import BASE_SECURITY_HEADERS, ERROR_ONLY_CSP
 from rest.jsonutil import dumps
 
@@ -38,7 +38,7 @@ def malformed_body(request_id: str) -> bytes:
 
 class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
-        request_id = secrets.token_hex(12)
+        request_id = new_request_id()
         body = malformed_body(request_id)
         headers = [
             *self.server_state.default_headers,

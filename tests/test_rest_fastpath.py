@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from typing import Any
 
 import httpx
@@ -158,3 +159,28 @@ async def test_a_response_header_cannot_carry_a_line_break(running: Any) -> None
 
     response = empty(headers={"X-Test": "a\r\nSet-Cookie: x=1"})
     assert list(response.processed_headers) == [(b"X-Test", b"aSet-Cookie: x=1")]
+
+
+def test_request_ids_are_unique_and_keep_their_shape() -> None:
+    from hub.logs import new_request_id
+
+    ids = [new_request_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[0-9a-f]{24}", i) for i in ids), ids[:3]
+
+
+async def test_the_latency_histogram_counts_every_answer_by_route_and_status(running: Any) -> None:
+    """The labelled histograms are remembered between requests: each answer is still counted once."""
+
+    def count(text: str, status: str) -> float:
+        for line in text.splitlines():
+            if line.startswith("hub_http_request_duration_seconds_count{") and 'route="/healthz"' in line:
+                if f'status="{status}"' in line:
+                    return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = count((await running.http.get("/metrics")).text, "200")
+    for _ in range(3):
+        assert (await running.http.get("/healthz")).status_code == 200
+    after = count((await running.http.get("/metrics")).text, "200")
+    assert after - before == 3, (before, after)
