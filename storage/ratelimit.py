@@ -1,4 +1,11 @@
-"""Moving-window rate limiting with the `limits` library: memory storage embedded, Redis when scaled.
+"""Rate limiting with the `limits` library's sliding-window counter: memory storage embedded, Redis when
+scaled.
+
+The sliding-window counter keeps two counts per key (this window's and the last one's, weighted by how
+much of it still overlaps the last minute); the moving window it replaces kept one timestamp per
+request, so a key cost memory and time in proportion to its limit: 600 entries per client address at
+the default limit, and a list copied on every hit (13 % of a cached bin read's CPU under a benchmark's
+raised limit, docs/performance.md "REST reads").
 
 When scaled, the limiter must not turn a Redis outage into failed requests: while Redis is unreachable
 each process counts on its own (a local limiter, so a client still cannot flood one process), probes
@@ -17,7 +24,7 @@ from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.retry import Retry
@@ -42,7 +49,7 @@ class LimitsRateLimiter:
     def __init__(self, storage: Storage, pool: BlockingConnectionPool | None = None) -> None:
         self._storage = storage
         self._pool = pool
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
 
     @classmethod
     def memory(cls) -> LimitsRateLimiter:

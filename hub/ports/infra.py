@@ -69,7 +69,7 @@ class Bus(Protocol):
 
 
 class RateLimiter(Protocol):
-    """Moving-window limiter. `hit` returns 0 when allowed, else seconds until a retry may succeed."""
+    """A limiter over a sliding window. `hit` returns 0 when allowed, else seconds until a retry may succeed."""
 
     async def hit(self, limit: str, *keys: str) -> int: ...
 
