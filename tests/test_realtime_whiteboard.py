@@ -263,6 +263,23 @@ async def test_cursor_is_volatile_and_presence_counts_tabs(running: Running, boa
     assert left["user"]["user_id"] == alice.user_id
 
 
+async def test_the_heartbeat_writes_each_new_cursor_into_presence(running: Running, board: Board) -> None:
+    """The heartbeat reuses a socket's presence entry until its cursor (or principal) changes: each
+    move is in the lease after the next renewal, so a socket joining later sees where the others are."""
+    a, sid, alice = board.a, board.space_id, board.alice
+    await a.call("join", {"space_id": sid})
+    for x, y in ((5.0, -7.5), (9.0, 9.0)):
+        assert (await a.call("cursor", {"space_id": sid, "x": x, "y": y})) == {"ok": True}
+        await running.hub.whiteboard.heartbeat()
+        late = await connect(running.url, board.bob)
+        try:
+            ack = await late.call("join", {"space_id": sid})
+        finally:
+            await late.close()
+        seen = {u["user_id"]: u for u in ack["presence"]}
+        assert seen[alice.user_id]["cursor"] == [x, y], ack["presence"]
+
+
 def _metric(text: str, name: str) -> float:
     for line in text.splitlines():
         if line.startswith(name + " "):

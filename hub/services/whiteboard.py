@@ -100,6 +100,10 @@ class _Joined:
     access: SpaceAccess
     checked_at: float
     cursor: tuple[float, float] | None = None
+    # The presence entry last built for this socket in this space, with the principal and cursor it
+    # was built from: the heartbeat renews every lease every few seconds, and building 10,000 entries
+    # (a crc32 colour each) was the largest share of an idle hub's CPU.
+    entry: tuple[Principal, tuple[float, float] | None, PresenceEntry] | None = None
 
 
 @dataclass(slots=True)
@@ -399,10 +403,13 @@ class WhiteboardService:
 
     def _entry(self, conn: Connection, space_id: str) -> PresenceEntry:
         joined = conn.spaces.get(space_id)
-        p = conn.principal
-        return PresenceEntry(
-            conn.conn_id, p.user_id, p.display_name, color_for(p.user_id), joined.cursor if joined else None
-        )
+        p, cursor = conn.principal, joined.cursor if joined else None
+        if joined is not None and (made := joined.entry) is not None and made[0] is p and made[1] is cursor:
+            return made[2]
+        entry = PresenceEntry(conn.conn_id, p.user_id, p.display_name, color_for(p.user_id), cursor)
+        if joined is not None:
+            joined.entry = (p, cursor, entry)
+        return entry
 
     async def _announce(self, space_id: str, user_id: str, joined_conn: str | None) -> None:
         """Tell the room how a user's presence changed: first tab joins, last tab leaves, else update."""
