@@ -19,7 +19,7 @@ from hub.ports.spaces import BinRecord, SpaceRecord
 from hub.services import bins as bins_service
 from hub.services.bins import BinReadCache
 from tests.helpers import auth, comparable, make_space
-from tests.support.server import running_hub
+from tests.support.server import running_hub, serve
 from tests.support.waiting import eventually
 
 PASSWORD = "correct horse battery"
@@ -178,12 +178,8 @@ async def test_a_change_on_another_instance_reaches_this_ones_cache_over_the_bus
     make_settings: Callable[..., Settings], redis_service: Any, redis_prefix: str
 ) -> None:
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, bin_cache_ttl=300.0)
-    async with (
-        running_hub(settings) as (a, _),
-        running_hub(settings) as (b, _),
-        httpx.AsyncClient(base_url=a, timeout=20) as ca,
-        httpx.AsyncClient(base_url=b, timeout=20) as cb,
-    ):
+    async with serve(settings) as a, serve(settings) as b:
+        ca, cb = a.http, b.http
         (_, owner), (member_id, member) = await _register(ca), await _register(ca)
         space_id, bin_id = await _bin_in(ca, owner, member)
         assert await _content(cb, member, space_id, bin_id) == "one"  # B remembers it for five minutes

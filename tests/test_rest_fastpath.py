@@ -6,8 +6,10 @@ does."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -26,17 +28,12 @@ from tests.support.waiting import eventually
 _names = itertools.count()
 
 
-async def test_handled_signals_run_and_unhandled_ones_are_not_routed_again() -> None:
+def _app_with_middleware() -> Sanic:
+    """A bare Sanic app with one request and one response middleware: each of their runs dispatches
+    `http.middleware.*` with a condition (`attach_to`)."""
     app = Sanic(f"signals{next(_names)}", configure_logging=False)
     app.config.TOUCHUP = False
-    seen: list[str] = []
 
-    @app.signal("http.lifecycle.request")
-    async def on_request(request: Request) -> None:
-        seen.append(request.path)
-
-    # Each middleware run dispatches `http.middleware.*` with a condition (`attach_to`); with no handler
-    # those are not routed again either.
     @app.on_request
     async def before(request: Request) -> None:
         return None
@@ -44,6 +41,34 @@ async def test_handled_signals_run_and_unhandled_ones_are_not_routed_again() -> 
     @app.on_response
     async def after(request: Request, response: HTTPResponse) -> None:
         return None
+
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: Sanic) -> AsyncIterator[httpx.AsyncClient]:
+    """`app` served by uvicorn on a free loopback port, with a client bound to it."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    server.capture_signals = _no_signals  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: bool(server.started), timeout=20, interval=0.01, message="server did not start")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=15)
+
+
+async def test_handled_signals_run_and_unhandled_ones_are_not_routed_again() -> None:
+    # The middleware's `http.middleware.*` dispatches, with no handler, are not routed again either.
+    app = _app_with_middleware()
+    seen: list[str] = []
+
+    @app.signal("http.lifecycle.request")
+    async def on_request(request: Request) -> None:
+        seen.append(request.path)
 
     @app.get("/x")
     async def handler(request: Request) -> HTTPResponse:
@@ -63,42 +88,25 @@ async def test_handled_signals_run_and_unhandled_ones_are_not_routed_again() -> 
 
     app.signal_router.get = counting_get  # type: ignore[method-assign]
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    server.capture_signals = _no_signals  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    try:
-        await eventually(lambda: bool(server.started), timeout=20, interval=0.01, message="server did not start")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            assert (await http.get("/x")).text == "ok"
-            first = list(looked_up)
-            looked_up.clear()
-            assert (await http.get("/x")).text == "ok"
-        assert seen == ["/x", "/x"]  # the handled event ran on both requests
-        # The first request asked about each built-in event once. Sanic routes signals by group
-        # (`http.lifecycle.<trigger>`), so the group with a handler keeps going through Sanic; the
-        # second request routes only that group and the custom event (not quiet: Sanic answers it).
-        assert {"http.routing.before", "http.handler.before", "http.lifecycle.request"} <= set(first), first
-        assert {"http.middleware.before/request", "http.middleware.after/response"} <= set(first), first
-        assert {e for e in looked_up if not e.startswith("http.lifecycle.")} == {"hub.custom.missing"}, looked_up
-        assert "http.lifecycle.request" in looked_up
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
+    async with _serving(app) as http:
+        assert (await http.get("/x")).text == "ok"
+        first = list(looked_up)
+        looked_up.clear()
+        assert (await http.get("/x")).text == "ok"
+        second = list(looked_up)  # before the server's own shutdown signals
+    assert seen == ["/x", "/x"]  # the handled event ran on both requests
+    # The first request asked about each built-in event once. Sanic routes signals by group
+    # (`http.lifecycle.<trigger>`), so the group with a handler keeps going through Sanic; the
+    # second request routes only that group and the custom event (not quiet: Sanic answers it).
+    assert {"http.routing.before", "http.handler.before", "http.lifecycle.request"} <= set(first), first
+    assert {"http.middleware.before/request", "http.middleware.after/response"} <= set(first), first
+    assert {e for e in second if not e.startswith("http.lifecycle.")} == {"hub.custom.missing"}, second
+    assert "http.lifecycle.request" in second
 
 
 async def test_a_middleware_signal_handled_for_one_condition_runs_for_that_one_only() -> None:
-    app = Sanic(f"signals{next(_names)}", configure_logging=False)
-    app.config.TOUCHUP = False
+    app = _app_with_middleware()
     seen: list[str] = []
-
-    @app.on_request
-    async def before(request: Request) -> None:
-        return None
-
-    @app.on_response
-    async def after(request: Request, response: HTTPResponse) -> None:
-        return None
 
     @app.signal("http.middleware.before", condition={"attach_to": "response"})
     async def on_response_middleware(request: Request, response: HTTPResponse | None) -> None:
@@ -109,19 +117,10 @@ async def test_a_middleware_signal_handled_for_one_condition_runs_for_that_one_o
         return text("ok")
 
     skip_unhandled_signals(app)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    server.capture_signals = _no_signals  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    try:
-        await eventually(lambda: bool(server.started), timeout=20, interval=0.01, message="server did not start")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            for _ in range(2):
-                assert (await http.get("/y")).text == "ok"
-        assert seen == ["/y", "/y"]  # once per request: before the response middleware, not the request's
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
+    async with _serving(app) as http:
+        for _ in range(2):
+            assert (await http.get("/y")).text == "ok"
+    assert seen == ["/y", "/y"]  # once per request: before the response middleware, not the request's
 
 
 class _NoSignals:

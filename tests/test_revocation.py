@@ -22,7 +22,7 @@ from hub.services.identity import RevocationCache
 from storage.postgres.server import PostgresServer, ensure_database
 from tests.helpers import auth, make_space
 from tests.support.realtime import Sock
-from tests.support.server import running_hub
+from tests.support.server import running_hub, serve
 from tests.support.waiting import eventually
 
 PASSWORD = "correct horse battery"
@@ -112,12 +112,8 @@ async def test_revocations_survive_a_redis_flush_and_restarts_of_every_instance(
     make_settings: Callable[..., Settings], redis_service: Any, redis_prefix: str
 ) -> None:
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix)
-    async with (
-        running_hub(settings) as (a, _),
-        running_hub(settings) as (b, _),
-        httpx.AsyncClient(base_url=a, timeout=20) as ca,
-        httpx.AsyncClient(base_url=b, timeout=20) as cb,
-    ):
+    async with serve(settings) as a, serve(settings) as b:
+        ca, cb = a.http, b.http
         username, session = await _register(ca)
         everywhere = await _register(ca)
         assert (await ca.post("/auth/logout", headers=auth(session))).status_code == 204
@@ -128,12 +124,8 @@ async def test_revocations_survive_a_redis_flush_and_restarts_of_every_instance(
             assert await _status(c, everywhere[1]) == 401
         kept = await _login(ca, username)
     await _flush(redis_service.url, redis_prefix)
-    async with (
-        running_hub(settings) as (a, _),
-        running_hub(settings) as (b, _),
-        httpx.AsyncClient(base_url=a, timeout=20) as ca,
-        httpx.AsyncClient(base_url=b, timeout=20) as cb,
-    ):
+    async with serve(settings) as a, serve(settings) as b:
+        ca, cb = a.http, b.http
         for c in (ca, cb):
             assert await _status(c, session) == 401
             assert await _status(c, everywhere[1]) == 401
@@ -154,12 +146,8 @@ async def test_a_revocation_on_one_instance_reaches_the_others_cache_over_the_bu
 ) -> None:
     # A cache that would trust its answer for five minutes: only the bus event can make B refuse in time.
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix, revocation_cache_ttl=300.0)
-    async with (
-        running_hub(settings) as (a, _),
-        running_hub(settings) as (b, _),
-        httpx.AsyncClient(base_url=a, timeout=20) as ca,
-        httpx.AsyncClient(base_url=b, timeout=20) as cb,
-    ):
+    async with serve(settings) as a, serve(settings) as b:
+        ca, cb = a.http, b.http
         username, session = await _register(ca)
         others = await _login(ca, username)
         cold = await _login(ca, username)
@@ -191,12 +179,8 @@ async def test_member_removal_holds_at_once_on_every_instance_and_after_restarts
     make_settings: Callable[..., Settings], redis_service: Any, redis_prefix: str
 ) -> None:
     settings = make_settings(redis_url=redis_service.url, redis_prefix=redis_prefix)
-    async with (
-        running_hub(settings) as (a, _),
-        running_hub(settings) as (b, _),
-        httpx.AsyncClient(base_url=a, timeout=20) as ca,
-        httpx.AsyncClient(base_url=b, timeout=20) as cb,
-    ):
+    async with serve(settings) as a, serve(settings) as b:
+        ca, cb = a.http, b.http
         _, owner = await _register(ca)
         member_name, member = await _register(ca)
         space = await make_space(ca, owner)
