@@ -29,7 +29,9 @@ async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any], toke
 
 async def _hub_rooms(url: str, rooms: int, clients: int, tag: str, concurrency: int) -> Rooms:
     gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections are dropped well before the hub's 5 s keep-alive timeout: a connection reused
+    # just as the server closes it fails with a ReadError (seen once on a loaded machine, 10,000 guests).
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=1.0)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
 
         async def guest(name: str) -> str:
