@@ -4,7 +4,6 @@ event arrives, bounded in time, entries and characters."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,11 +17,10 @@ from hub.config import Settings
 from hub.ports.spaces import BinRecord, SpaceRecord
 from hub.services import bins as bins_service
 from hub.services.bins import BinReadCache
-from tests.helpers import auth, comparable, make_space
+from tests.helpers import auth, comparable, make_space, register
 from tests.support.server import running_hub, serve
 from tests.support.waiting import eventually
 
-PASSWORD = "correct horse battery"
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -113,10 +111,8 @@ def test_a_re_put_replaces_the_answer() -> None:
 
 async def _register(c: httpx.AsyncClient) -> tuple[str, str]:
     """(user id, access token) of a new account."""
-    username = "u" + secrets.token_hex(5)
-    r = await c.post("/auth/register", json={"username": username, "password": PASSWORD, "display_name": "U"})
-    assert r.status_code == 201, r.text
-    return str(r.json()["user"]["id"]), str(r.json()["access_token"])
+    body = await register(c)
+    return str(body["user"]["id"]), str(body["access_token"])
 
 
 async def _bin_in(c: httpx.AsyncClient, owner: str, member: str) -> tuple[str, str]:
